@@ -1,0 +1,141 @@
+/*
+ * The catalogue (SPEC §5): every file of the share in SQLite, with a stable
+ * id that is never reused. WAL; one writing connection (the indexer's);
+ * every other thread opens its own read-only connection.
+ *
+ * Functions that look a row up return 1 if found, 0 if not, -1 on a
+ * database error (already logged). Functions that change rows return 0 or
+ * -1. Strings in the structs below are owned by the struct and freed by its
+ * clear function.
+ */
+#ifndef FISBOT_CATALOGUE_H
+#define FISBOT_CATALOGUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "query.h"
+
+struct catalogue;
+
+enum catalogue_mode { CATALOGUE_READ, CATALOGUE_WRITE };
+
+struct cat_file {
+	int64_t id;
+	char *path; /* relative to the share, raw bytes as on disk */
+	uint64_t size;
+	int64_t mtime_ns; /* modification time, ns since the epoch */
+	uint64_t dev, ino;
+	bool hashed;
+	unsigned char sha256[32];
+	char *media_type;  /* NULL until hashed */
+	char *description; /* NULL if none */
+	int64_t added;     /* unix seconds */
+	uint64_t downloads;
+	uint64_t bytes_served;
+	char *uploader; /* bare JID of the uploader, or NULL */
+};
+
+/* A listing entry: a folder (is_dir, path without the trailing '/') or a
+ * file. */
+struct cat_entry {
+	bool is_dir;
+	char *dir_path;
+	struct cat_file file;
+};
+
+/* One page of a listing or a search, and the total number of matches. */
+struct cat_page {
+	struct cat_entry *v;
+	size_t n;
+	uint64_t total;
+};
+
+struct cat_stats {
+	uint64_t files, folders, total_size, downloads, bytes_served;
+};
+
+void cat_file_clear(struct cat_file *f);
+void cat_page_clear(struct cat_page *p);
+
+/*
+ * Opens the catalogue at path. CATALOGUE_WRITE creates it if missing and
+ * migrates its schema; CATALOGUE_READ requires it to exist. A file that is
+ * not a fisbot catalogue or is corrupt is refused, never recreated. Returns
+ * NULL and sets *cause (caller frees) on failure.
+ */
+struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
+                                 char **cause);
+void catalogue_close(struct catalogue *c);
+
+/* --- reading ---------------------------------------------------------- */
+
+int catalogue_get(struct catalogue *c, int64_t id, struct cat_file *out);
+int catalogue_get_by_path(struct catalogue *c, const char *path,
+                          struct cat_file *out);
+/* Looks up "42", "#42" or a path relative to the share. */
+int catalogue_resolve(struct catalogue *c, const char *id_or_path,
+                      struct cat_file *out);
+/* Returns 1 if dir ("" for the root, no trailing '/') is a folder of the
+ * catalogue. */
+int catalogue_is_dir(struct catalogue *c, const char *dir);
+/* A page of dir: its folders first (by name), then its files (by name).
+ * Returns 1, 0 if dir does not exist, -1 on error. */
+int catalogue_list(struct catalogue *c, const char *dir, uint64_t offset,
+                   unsigned limit, struct cat_page *out);
+/* A page of the hashed files that match q, newest first. Returns 1 or -1. */
+int catalogue_search(struct catalogue *c, const struct query *q,
+                     uint64_t offset, unsigned limit, struct cat_page *out);
+/* The n most recently added hashed files. Returns 1 or -1. */
+int catalogue_newest(struct catalogue *c, unsigned n, struct cat_page *out);
+int catalogue_stats(struct catalogue *c, struct cat_stats *out);
+/* Calls fn for every file row (hashed or not), in path order, until fn
+ * returns non-zero. Returns 0, or -1 on error. */
+int catalogue_foreach(struct catalogue *c,
+                      int (*fn)(const struct cat_file *f, void *arg),
+                      void *arg);
+/* Calls fn for every folder row. */
+int catalogue_foreach_dir(struct catalogue *c,
+                          int (*fn)(const char *dir, void *arg), void *arg);
+/* Total size stored by uploader (bare JID). */
+int catalogue_uploader_usage(struct catalogue *c, const char *uploader,
+                             uint64_t *bytes);
+
+/* --- writing (the writer connection only) ----------------------------- */
+
+int catalogue_begin(struct catalogue *c);
+int catalogue_commit(struct catalogue *c);
+int catalogue_rollback(struct catalogue *c);
+
+/* Inserts the file at f->path, or updates its size, mtime, dev and inode
+ * (and clears its hash if size or mtime changed). Sets f->id. */
+int catalogue_upsert(struct catalogue *c, struct cat_file *f);
+/* Records a finished hash, unless the row changed since (size or mtime
+ * differ): then returns 0 and sets *stale. */
+int catalogue_set_hash(struct catalogue *c, int64_t id, uint64_t size,
+                       int64_t mtime_ns, const unsigned char sha256[32],
+                       const char *media_type, bool *stale);
+int catalogue_remove(struct catalogue *c, int64_t id);
+/* Renames a file, or a folder and everything under it, keeping ids. */
+int catalogue_rename(struct catalogue *c, const char *from, const char *to);
+/* Removes a folder and every file and folder under it. */
+int catalogue_remove_tree(struct catalogue *c, const char *dir);
+int catalogue_add_dir(struct catalogue *c, const char *dir);
+int catalogue_set_description(struct catalogue *c, int64_t id,
+                              const char *text);
+int catalogue_set_uploader(struct catalogue *c, int64_t id,
+                           const char *uploader);
+int catalogue_add_download(struct catalogue *c, int64_t id, uint64_t bytes,
+                           bool completed);
+
+/* --- rooms joined by invitation (remembered across restarts) ---------- */
+
+int catalogue_room_add(struct catalogue *c, const char *room, const char *nick);
+int catalogue_room_remove(struct catalogue *c, const char *room);
+/* Appends every remembered room to rooms (and its nick to nicks). */
+int catalogue_room_list(struct catalogue *c, struct strlist *rooms,
+                        struct strlist *nicks);
+
+#endif

@@ -1,0 +1,23 @@
+/* The subcommands of the fisbot executable (SPEC §3). Each returns the
+ * process exit code: 0 success, 1 runtime failure, 2 usage error. */
+#ifndef FISBOT_CLI_H
+#define FISBOT_CLI_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+/* fisbot scan: bring the catalogue up to date, print the counts. */
+int cli_scan(const struct config *cfg);
+/* fisbot search QUERY...: one result per line. */
+int cli_search(const struct config *cfg, int argc, char **argv);
+/* fisbot ls [DIR]: a directory of the catalogue. */
+int cli_ls(const struct config *cfg, int argc, char **argv);
+/* fisbot info ID|PATH: details of one file. */
+int cli_info(const struct config *cfg, int argc, char **argv);
+/* fisbot url ID|PATH: a download URL. */
+int cli_url(const struct config *cfg, int argc, char **argv);
+/* fisbot [-v]: run the bot until SIGTERM/SIGINT. */
+int daemon_run(struct config *cfg, bool verbose);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * Text safety: the one sanitiser for everything that comes from disk or from
+ * a user before it enters a log line or a stanza, plus small text helpers
+ * shared by the CLI and the chat commands.
+ */
+#ifndef FISBOT_TEXT_H
+#define FISBOT_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Returns a newly allocated, NUL-terminated copy of the len bytes at s that
+ * is valid UTF-8 and holds no control characters: every byte of an invalid
+ * sequence becomes "\xNN", every C0 or C1 control character (tab and newline
+ * included), DEL, and the characters XML 1.0 forbids become "\xNN" or "\u{N}",
+ * and a backslash becomes "\\" so that escapes cannot be forged. The caller
+ * frees the result.
+ */
+char *text_sanitize(const char *s, size_t len);
+
+/* Like text_sanitize, but keeps '\n' (for multi-line messages). */
+char *text_sanitize_lines(const char *s, size_t len);
+
+/* Returns true if the len bytes at s are well-formed UTF-8 (no overlongs,
+ * no surrogates, nothing above U+10FFFF). */
+bool text_is_utf8(const char *s, size_t len);
+
+/* Returns true if s is valid UTF-8 and needs no escaping by text_sanitize. */
+bool text_is_clean(const char *s, size_t len);
+
+/* Writes a human size ("512 B", "3.0 KiB", "12.5 MiB", powers of 1024) into
+ * buf, which holds at least TEXT_SIZE_LEN bytes. Returns buf. */
+#define TEXT_SIZE_LEN 24
+char *text_human_size(uint64_t bytes, char *buf);
+
+/* Returns the number of bytes of the longest prefix of s (at most max bytes)
+ * that does not cut a UTF-8 sequence in two. */
+size_t text_utf8_prefix(const char *s, size_t len, size_t max);
+
+#endif

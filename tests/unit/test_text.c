@@ -1,0 +1,109 @@
+/* Unit tests for the text sanitiser and helpers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "text.h"
+
+static void check(const char *in, size_t len, const char *want)
+{
+	char *out = text_sanitize(in, len);
+
+	assert_string_equal(out, want);
+	assert_true(text_is_utf8(out, strlen(out)));
+	free(out);
+}
+
+static void test_sanitize_passes_clean_text(void **state)
+{
+	check("music/live/song.ogg", 19, "music/live/song.ogg");
+	check("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\xb5", 14,
+	      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\xb5");
+	check("<&>'\"]]>", 8, "<&>'\"]]>");
+}
+
+static void test_sanitize_escapes_controls(void **state)
+{
+	check("a\nb", 3, "a\\x0Ab");
+	check("a\rfake: line", 12, "a\\x0Dfake: line");
+	check("\x1b[31m", 5, "\\x1B[31m");
+	check("tab\there", 8, "tab\\x09here");
+	check("del\x7f", 4, "del\\x7F");
+	/* U+0085 (NEL), a C1 control, and U+FFFE, not allowed in XML. */
+	check("\xc2\x85", 2, "\\u0085");
+	check("\xef\xbf\xbe", 3, "\\uFFFE");
+}
+
+static void test_sanitize_escapes_invalid_utf8(void **state)
+{
+	check("\xff", 1, "\\xFF");
+	check("a\xc3", 2, "a\\xC3");                 /* truncated sequence */
+	check("\xc0\xaf", 2, "\\xC0\\xAF");          /* overlong '/' */
+	check("\xed\xa0\x80", 3, "\\xED\\xA0\\x80"); /* surrogate */
+	check("\xf4\x90\x80\x80", 4, "\\xF4\\x90\\x80\\x80"); /* > U+10FFFF */
+	check("a\0b", 3, "a\\x00b");
+}
+
+static void test_sanitize_cannot_forge_escapes(void **state)
+{
+	/* A name that looks like an escape stays distinguishable. */
+	check("\\xFF", 4, "\\\\xFF");
+}
+
+static void test_sanitize_lines_keeps_newlines(void **state)
+{
+	char *out = text_sanitize_lines("a\nb\r", 4);
+
+	assert_string_equal(out, "a\nb\\x0D");
+	free(out);
+}
+
+static void test_is_clean(void **state)
+{
+	assert_true(text_is_clean("abc/d e.ogg", 11));
+	assert_false(text_is_clean("a\nb", 3));
+	assert_false(text_is_clean("\xff", 1));
+	assert_false(text_is_clean("a\\b", 3));
+}
+
+static void test_human_size(void **state)
+{
+	char buf[TEXT_SIZE_LEN];
+
+	assert_string_equal(text_human_size(0, buf), "0 B");
+	assert_string_equal(text_human_size(1023, buf), "1023 B");
+	assert_string_equal(text_human_size(1024, buf), "1.0 KiB");
+	assert_string_equal(text_human_size(3 * 1024 * 1024, buf), "3.0 MiB");
+	assert_string_equal(text_human_size(13107200, buf), "12.5 MiB");
+	assert_string_equal(text_human_size(1048575, buf), "1.0 MiB");
+	assert_string_equal(text_human_size(UINT64_MAX, buf), "16.0 EiB");
+}
+
+static void test_utf8_prefix(void **state)
+{
+	/* "é" is two bytes: a cut at 2 would split it. */
+	assert_int_equal(text_utf8_prefix("a\xc3\xa9z", 4, 2), 1);
+	assert_int_equal(text_utf8_prefix("a\xc3\xa9z", 4, 3), 3);
+	assert_int_equal(text_utf8_prefix("abc", 3, 10), 3);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_sanitize_passes_clean_text),
+	    cmocka_unit_test(test_sanitize_escapes_controls),
+	    cmocka_unit_test(test_sanitize_escapes_invalid_utf8),
+	    cmocka_unit_test(test_sanitize_cannot_forge_escapes),
+	    cmocka_unit_test(test_sanitize_lines_keeps_newlines),
+	    cmocka_unit_test(test_is_clean),
+	    cmocka_unit_test(test_human_size),
+	    cmocka_unit_test(test_utf8_prefix),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
