@@ -803,12 +803,9 @@ static int p_jidlist(struct loader *ld, const struct key *k, void *field,
 		const char *why = jid_problem(items.v[i], k->min == 1);
 		char *q = quote(items.v[i]);
 
-		if (why == NULL && strlist_contains(&items, items.v[i]) &&
-		    i > 0) {
-			for (size_t j = 0; j < i; j++)
-				if (strcasecmp(items.v[j], items.v[i]) == 0)
-					why = "is listed twice";
-		}
+		for (size_t j = 0; j < i && why == NULL; j++)
+			if (strcasecmp(items.v[j], items.v[i]) == 0)
+				why = "is listed twice";
 		if (why != NULL) {
 			*cause = xasprintf("%s %s", q, why);
 			free(q);
@@ -1218,7 +1215,7 @@ out:
  * section; anything else inih did not hand over is a syntax error. */
 static void ld_finish_line(struct loader *ld)
 {
-	char *s, *end;
+	char *s, *end, *q;
 
 	if (ld->finished || ld->lineno == 0)
 		return;
@@ -1246,7 +1243,9 @@ static void ld_finish_line(struct loader *ld)
 		problem(ld, ld->lineno, "section header without ']'");
 		return;
 	}
-	problem(ld, ld->lineno, "not a KEY = VALUE line");
+	q = quote(s);
+	problem(ld, ld->lineno, "%s is not KEY = VALUE", q);
+	free(q);
 }
 
 /* inih's reader: fgets that counts lines and keeps the current one. */
