@@ -1103,7 +1103,7 @@ static void ld_section(struct loader *ld, const char *text)
 {
 	const char *sp = strchr(text, ' '), *q1, *q2;
 	char *kind, *arg = NULL, *label, *c;
-	int first, i;
+	int i;
 
 	free(ld->label);
 	ld->label = NULL;
@@ -1155,15 +1155,14 @@ static void ld_section(struct loader *ld, const char *text)
 	}
 	label = xasprintf("[%s]", c);
 	free(c);
-	first = seen(ld, label, ld->lineno);
-	if (first != 0) {
-		problem(ld, ld->lineno,
-		        "%s: section given twice (first at line %d)", label,
-		        first);
-		free(label);
-		goto out;
-	}
-	if (i == S_ROOM) {
+	/* A section given again continues where the first one was. */
+	if (seen(ld, label, ld->lineno) != 0) {
+		if (i == S_ROOM)
+			ld->base = (void *)config_room(ld->cfg, arg);
+		else if (i == S_PLUGIN)
+			ld->plugin =
+			    (struct plugin_config *)config_plugin(ld->cfg, arg);
+	} else if (i == S_ROOM) {
 		const char *why = jid_problem(arg, false);
 		struct room_config *r;
 
