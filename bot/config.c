@@ -36,12 +36,14 @@
 /* Longest value quoted back in a message. */
 #define QUOTE_MAX 80
 
+/* Appends a copy of s to l. */
 void strlist_add(struct strlist *l, const char *s)
 {
 	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
 	l->v[l->n++] = xstrdup(s);
 }
 
+/* Frees the strings of l and empties it. */
 void strlist_free(struct strlist *l)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -51,6 +53,7 @@ void strlist_free(struct strlist *l)
 	l->n = 0;
 }
 
+/* Returns true if l holds s. */
 bool strlist_contains(const struct strlist *l, const char *s)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -279,8 +282,8 @@ static char *trim(char *s)
 	return s;
 }
 
-/* Splits a comma-separated value into trimmed items, calling fn on each;
- * empty items are an error. Returns 0 or -1 with *cause. */
+/* Splits a comma-separated value into trimmed items appended to out; an
+ * empty item is an error. Returns 0, or -1 with *cause. */
 static int split_list(const char *value, struct strlist *out, char **cause)
 {
 	char *copy, *p, *item;
@@ -686,7 +689,7 @@ static int p_enum(struct loader *ld, const struct key *k, void *field,
 	return -1;
 }
 
-/* Checks that v is within [k->min, k->max]; show formats the bounds. */
+/* Checks that v is within [k->min, k->max]; what describes the range. */
 static int check_range(const struct key *k, uint64_t v, const char *value,
                        const char *what, char **cause)
 {
@@ -780,6 +783,10 @@ static int p_jid(struct loader *ld, const struct key *k, void *field,
 	const char *why = jid_problem(v, false);
 	char **dst = field, *q;
 
+	if (*v == '\0') {
+		*cause = xstrdup("must not be empty");
+		return -1;
+	}
 	if (why != NULL) {
 		q = quote(v);
 		*cause = xasprintf("%s %s", q, why);
@@ -1517,6 +1524,8 @@ static int set_file(struct config *cfg, const char *path)
 	return 0;
 }
 
+/* Loads path: defaults, then the file through inih, then the checks that
+ * span keys. */
 struct config *config_load(const char *path, struct strlist *problems)
 {
 	struct loader ld = {0};
@@ -1567,6 +1576,7 @@ fail:
 	return cfg;
 }
 
+/* Frees cfg and everything it owns. */
 void config_free(struct config *cfg)
 {
 	if (cfg == NULL)
@@ -1611,6 +1621,7 @@ void config_free(struct config *cfg)
 	free(cfg);
 }
 
+/* Finds the [room] section of jid (case-insensitive). */
 const struct room_config *config_room(const struct config *cfg, const char *jid)
 {
 	for (size_t i = 0; i < cfg->n_rooms; i++)
@@ -1619,6 +1630,7 @@ const struct room_config *config_room(const struct config *cfg, const char *jid)
 	return NULL;
 }
 
+/* Finds the [plugin] section of name. */
 const struct plugin_config *config_plugin(const struct config *cfg,
                                           const char *name)
 {
@@ -1628,6 +1640,7 @@ const struct plugin_config *config_plugin(const struct config *cfg,
 	return NULL;
 }
 
+/* Matches jid (its resource ignored) against bare JIDs and domains. */
 bool config_jid_matches(const struct strlist *list, const char *jid)
 {
 	size_t bare = strcspn(jid, "/");
