@@ -981,7 +981,7 @@ static int p_rate(struct loader *ld, const struct key *k, void *field,
 		n = strtoul(num, &end, 10);
 	if (!isdigit((unsigned char)num[0]) || errno != 0 || *end != '\0' ||
 	    n == 0 || n > 1000000 || units_parse_duration(per, &ms) == -1 ||
-	    ms == 0 || strcmp(per, "1") == 0)
+	    ms == 0)
 		goto bad;
 	ld->cfg->limits.rate = (unsigned)n;
 	ld->cfg->limits.per_ms = ms;
@@ -1106,12 +1106,14 @@ static int seen_line(const struct loader *ld, const char *label,
 
 /* Parses a section name: a plain one, or KIND "NAME" for room and plugin;
  * sets up the loader for its keys or reports it. */
-static void ld_section(struct loader *ld, const char *text)
+static void ld_section(struct loader *ld, char *text)
 {
-	const char *sp = strchr(text, ' '), *q1, *q2;
+	const char *sp, *q1, *q2;
 	char *kind, *arg = NULL, *label, *c;
 	int i;
 
+	text = trim(text);
+	sp = strpbrk(text, " \t");
 	free(ld->label);
 	ld->label = NULL;
 	ld->sect = S_BAD;
@@ -1119,9 +1121,11 @@ static void ld_section(struct loader *ld, const char *text)
 	ld->base = ld->cfg;
 	kind = sp ? xstrndup(text, (size_t)(sp - text)) : xstrdup(text);
 	if (sp != NULL) {
-		q1 = sp + strspn(sp, " ");
+		q1 = sp + strspn(sp, " \t");
 		q2 = q1[0] == '"' ? strchr(q1 + 1, '"') : NULL;
-		if (q2 == NULL || q2[1] != '\0') {
+		if ((q2 == NULL || q2[1] != '\0') &&
+		    (strcmp(kind, "room") == 0 ||
+		     strcmp(kind, "plugin") == 0)) {
 			c = clean(text);
 			problem(ld, ld->lineno,
 			        "[%s]: not a section header (write [%s "
@@ -1130,7 +1134,9 @@ static void ld_section(struct loader *ld, const char *text)
 			free(c);
 			goto out;
 		}
-		arg = xstrndup(q1 + 1, (size_t)(q2 - q1 - 1));
+		arg = q2 != NULL && q2[1] == '\0'
+		          ? xstrndup(q1 + 1, (size_t)(q2 - q1 - 1))
+		          : xstrdup(q1);
 	}
 	for (i = 0; i < S_COUNT; i++)
 		if (strcmp(kind, sect_names[i]) == 0)
@@ -1310,6 +1316,11 @@ static int ld_key(void *user, const char *section, const char *name,
 	if (ld->too_long || ld->sect == S_BAD)
 		return 1;
 	c = clean(name);
+	if (*name == '\0') {
+		problem(ld, ld->lineno, "a value without a key");
+		free(c);
+		return 1;
+	}
 	if (ld->sect == S_NONE) {
 		problem(ld, ld->lineno, "%s: key outside any section", c);
 		free(c);

@@ -498,6 +498,13 @@ static void test_unknown(void **state)
 	                 "\"room@conference.example.org\"]");
 	load_one_problem(MINIMAL "[http \"x\"]\n",
 	                 "fisbot.conf:6: [http \"x\"]: [http] takes no name");
+	load_one_problem(MINIMAL "[xmpp extra]\n",
+	                 "fisbot.conf:6: [xmpp extra]: [xmpp] takes no name");
+	load_one_problem(MINIMAL "[ http ]\nlistn = 1\n",
+	                 "fisbot.conf:7: [http] listn: unknown key (did you "
+	                 "mean \"listen\"?)");
+	load_one_problem(MINIMAL "[http]\n= 1\n",
+	                 "fisbot.conf:7: a value without a key");
 	load_one_problem("jid = a@b\n" MINIMAL,
 	                 "fisbot.conf:1: jid: key outside any section");
 }
