@@ -1426,28 +1426,33 @@ static void set_defaults(struct config *cfg)
 	cfg->log.level = LOG_INFO;
 }
 
+/* Returns true if a component of the relative path rel matches one of the
+ * exclude globs. */
+static bool excluded(const struct config *cfg, const char *rel)
+{
+	for (const char *p = rel; *p != '\0';) {
+		const char *end = strchrnul(p, '/');
+		char *part = xstrndup(p, (size_t)(end - p));
+		bool hit = false;
+
+		for (size_t i = 0; i < cfg->share.exclude.n && !hit; i++)
+			hit = fnmatch(cfg->share.exclude.v[i], part,
+			              FNM_PERIOD) == 0;
+		free(part);
+		if (hit)
+			return true;
+		p = *end == '/' ? end + 1 : end;
+	}
+	return false;
+}
+
 /* Returns true if path lies inside the share and no component of it below
  * the share is excluded (so the catalogue would serve it). */
 static bool served(const struct config *cfg, const char *path)
 {
-	const char *rel = path_below(path, cfg->share.path), *p;
+	const char *rel = path_below(path, cfg->share.path);
 
-	if (rel == NULL)
-		return false;
-	for (p = rel; *p != '\0';) {
-		const char *end = strchrnul(p, '/');
-		char *part = xstrndup(p, (size_t)(end - p));
-		bool excluded = false;
-
-		for (size_t i = 0; i < cfg->share.exclude.n && !excluded; i++)
-			excluded = fnmatch(cfg->share.exclude.v[i], part,
-			                   FNM_PERIOD) == 0;
-		free(part);
-		if (excluded)
-			return false;
-		p = *end == '/' ? end + 1 : end;
-	}
-	return true;
+	return rel != NULL && !excluded(cfg, rel);
 }
 
 /* Checks what spans keys: required keys, conflicts, files in the share. */
@@ -1495,6 +1500,14 @@ static void check_whole(struct loader *ld)
 		problem(ld, seen_line(ld, "[share]", "path"),
 		        "[share] path: the configuration file is inside the "
 		        "share and would be served");
+	if (excluded(cfg, cfg->upload.folder)) {
+		line = seen_line(ld, "[upload]", "folder");
+		problem(
+		    ld, line ? line : seen_line(ld, "[share]", "exclude"),
+		    "[upload] folder: \"%s\" is excluded by [share] exclude, "
+		    "uploads would never be catalogued",
+		    cfg->upload.folder);
+	}
 	if (cfg->http.max_per_ip > cfg->http.max_connections)
 		problem(ld, seen_line(ld, "[http]", "max_per_ip"),
 		        "[http] max_per_ip: %u is more than max_connections "

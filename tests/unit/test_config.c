@@ -451,6 +451,9 @@ static void test_invalid_values(void **state)
 	    {NULL, "[upload]\nfolder = /abs\n",
 	     "[upload] folder: \"/abs\" must be relative to the share"},
 	    {NULL, "[upload]\nfolder = a//\n", NULL},
+	    {NULL, "[upload]\nfolder = in/x.part\n",
+	     "[upload] folder: \"in/x.part\" is excluded by [share] exclude, "
+	     "uploads would never be catalogued"},
 	    {NULL, "[plugins]\nload = help, Get\n",
 	     "[plugins] load: \"Get\" is not a plugin name (a-z, 0-9, _ and "
 	     "-)"},
