@@ -346,7 +346,8 @@ int query_add_term(struct query *q, enum query_term_kind kind, const char *text,
 	}
 	switch (kind) {
 	case QUERY_SUBSTRING:
-		t.text = query_fold(text, len);
+		/* Typed as shown: lowercased, not sanitised again. */
+		t.text = lower_utf8(text);
 		break;
 	case QUERY_GLOB: {
 		char *re;
@@ -551,6 +552,12 @@ fail:
 	free(word);
 	query_free(q);
 	return NULL;
+}
+
+void query_set_desc(struct query *q, const char *text)
+{
+	free(q->desc);
+	q->desc = text != NULL && text[0] != '\0' ? lower_utf8(text) : NULL;
 }
 
 bool query_is_empty(const struct query *q)

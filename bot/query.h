@@ -13,9 +13,9 @@
  *   new:7d          added within the duration
  *
  * A file matches when it matches every term and every filter. Matching is
- * done on the "folded" path: the path made printable by text_sanitize()
- * and lowercased (query_fold), so invalid bytes can still be searched for
- * as they are shown ("\xff").
+ * done on the "folded" path: the path as it is shown (text_sanitize()),
+ * lowercased (query_fold). Terms are lowercased but not sanitised: they are
+ * typed as shown, so an invalid byte is searched for as "\xff".
  */
 #ifndef FISBOT_QUERY_H
 #define FISBOT_QUERY_H
@@ -34,7 +34,7 @@ enum query_term_kind { QUERY_SUBSTRING, QUERY_GLOB, QUERY_REGEX };
 
 struct query_term {
 	enum query_term_kind kind;
-	/* substring: folded (query_fold); glob: folded; regex: as written */
+	/* substring and glob: lowercased; regex: as written */
 	char *text;
 	void *compiled; /* private: the compiled regex (regex_t *) */
 };
@@ -46,7 +46,8 @@ struct query {
 	uint64_t max_size;      /* inclusive; UINT64_MAX = none */
 	char *type;             /* lowercased media type or major type; NULL */
 	uint64_t new_within_ms; /* 0 = any age */
-	char *desc;             /* folded substring of the description; NULL */
+	char *desc; /* lowercased substring of the description (query_set_desc);
+	             * NULL = any */
 };
 
 /*
@@ -67,6 +68,9 @@ struct query *query_new(void);
  * if q already has QUERY_MAX_TERMS terms. An empty substring is ignored. */
 int query_add_term(struct query *q, enum query_term_kind kind, const char *text,
                    char **cause);
+
+/* Sets the description filter (NULL or "" for none). */
+void query_set_desc(struct query *q, const char *text);
 
 /* Frees q (NULL is fine). */
 void query_free(struct query *q);
