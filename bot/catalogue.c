@@ -55,6 +55,8 @@ static const char *const migrations[] = {
     " bytes_served INTEGER NOT NULL DEFAULT 0,"
     " uploader TEXT);"
     "CREATE INDEX files_by_dir ON files(dir, lname, name);"
+    "CREATE INDEX files_by_size ON files(size);"
+    "CREATE INDEX files_by_type ON files(media_type);"
     "CREATE INDEX files_by_uploader ON files(uploader)"
     " WHERE uploader IS NOT NULL;"
     "CREATE TABLE dirs ("

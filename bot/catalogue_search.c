@@ -59,13 +59,17 @@ struct bind {
 	const struct query_term *term;
 };
 
+/* How a search reads the files: by the trigram index, in id order, or
+ * through the index of a rare size range or media type. */
+enum driver { DRIVE_SCAN, DRIVE_FTS, DRIVE_SIZE, DRIVE_TYPE };
+
 /* The SQL of one search, and its bindings. */
 struct search_sql {
 	struct buf from_where; /* " FROM ... WHERE ..." */
 	struct buf match;      /* the FTS5 MATCH expression, if any */
-	struct bind binds[2 * QUERY_MAX_TERMS + 8];
+	struct bind *binds;
 	size_t n_binds;
-	char *owned[QUERY_MAX_TERMS * 4]; /* strings the binds point to */
+	char *owned[2]; /* strings the binds point to */
 	size_t n_owned;
 };
 
@@ -100,49 +104,6 @@ static bool add_match(struct search_sql *q, const char *s, size_t n)
 	return true;
 }
 
-/* Adds the literal runs of a (folded) glob to the MATCH expression: text
- * between wildcards and sets, if it is shown as it is in a folded path
- * (valid UTF-8, no backslash or control character). */
-static void add_glob_literals(struct search_sql *q, const char *glob)
-{
-	size_t len = strlen(glob), i = 0;
-	char *run = xmalloc(len + 1);
-	size_t n = 0;
-
-	for (;;) {
-		char ch = i < len ? glob[i] : '\0';
-		bool breaks = ch == '\0' || ch == '*' || ch == '?' ||
-		              ch == '[' || ch == '\\';
-
-		if (!breaks) {
-			run[n++] = ch;
-			i++;
-			continue;
-		}
-		if (n > 0 && text_is_clean(run, n))
-			add_match(q, run, n);
-		n = 0;
-		if (ch == '\0')
-			break;
-		if (ch == '[') {
-			/* Skip the set, up to its ']' (a ']' first in the
-			 * set is part of it). */
-			size_t j = i + 1;
-
-			if (j < len && (glob[j] == '!' || glob[j] == '^'))
-				j++;
-			if (j < len && glob[j] == ']')
-				j++;
-			while (j < len && glob[j] != ']')
-				j++;
-			i = j < len ? j + 1 : i + 1;
-		} else {
-			i++; /* and an escaped character starts a new run */
-		}
-	}
-	free(run);
-}
-
 /* Appends a condition to the WHERE clause. */
 static void add_where(struct search_sql *q, const char *cond)
 {
@@ -153,34 +114,77 @@ static void add_where(struct search_sql *q, const char *cond)
 /* Records a value for the next '?'. */
 static struct bind *add_bind(struct search_sql *q)
 {
-	struct bind *b = &q->binds[q->n_binds++];
+	struct bind *b;
 
+	q->binds = xreallocarray(q->binds, q->n_binds + 1, sizeof(*q->binds));
+	b = &q->binds[q->n_binds++];
 	memset(b, 0, sizeof(*b));
 	return b;
 }
 
-/* Builds the FROM and WHERE clauses of q (and their bindings). */
-static void build(struct search_sql *s, const struct query *q)
+/* Records a text value for the next '?'. */
+static void bind_text(struct search_sql *s, const char *v)
 {
-	struct buf where = {0};
+	add_bind(s)->text = v;
+}
 
-	for (size_t i = 0; i < q->n_terms; i++) {
-		const struct query_term *t = &q->terms[i];
+/* Records an integer value for the next '?'. */
+static void bind_int(struct search_sql *s, int64_t v)
+{
+	struct bind *b = add_bind(s);
 
-		if (t->kind == QUERY_SUBSTRING &&
-		    add_match(s, t->text, strlen(t->text)))
-			continue;
-		if (t->kind == QUERY_GLOB)
-			add_glob_literals(s, t->text);
-		if (t->kind == QUERY_SUBSTRING) {
-			buf_add(&where, " AND instr(f.lpath, ?) > 0");
-		} else {
-			buf_add(&where, " AND fisbot_match(?, f.lpath)");
+	b->kind = B_INT;
+	b->i = v;
+}
+
+/* Adds a condition with one text value. */
+static void where_text(struct search_sql *s, const char *cond, const char *v)
+{
+	add_where(s, cond);
+	bind_text(s, v);
+}
+
+/* Adds a condition with one integer value. */
+static void where_int(struct search_sql *s, const char *cond, int64_t v)
+{
+	add_where(s, cond);
+	bind_int(s, v);
+}
+
+/* Clamps a size to SQLite's integers. */
+static int64_t size_value(uint64_t v)
+{
+	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+/* The two ends of a major type's range ("audio/", "audio0"), owned by s. */
+static void type_range(struct search_sql *s, const char *type, const char **lo,
+                       const char **hi)
+{
+	char *l = xasprintf("%s/", type), *h = xasprintf("%s0", type);
+
+	s->owned[s->n_owned++] = l;
+	s->owned[s->n_owned++] = h;
+	*lo = l;
+	*hi = h;
+}
+
+/* Builds the FROM and WHERE clauses of q (and their bindings), read in the
+ * order chosen by driver. */
+static void build(struct search_sql *s, const struct query *q,
+                  enum driver driver)
+{
+	const char *pre;
+
+	if (driver == DRIVE_FTS) {
+		for (size_t i = 0; i < q->n_terms; i++) {
+			const struct query_term *t = &q->terms[i];
+
+			if (t->kind == QUERY_SUBSTRING)
+				add_match(s, t->text, strlen(t->text));
+			for (size_t k = 0; k < t->n_must; k++)
+				add_match(s, t->must[k], strlen(t->must[k]));
 		}
-	}
-
-	/* The MATCH expression is the first binding when there is one. */
-	if (s->match.len > 0) {
 		buf_add(&s->from_where,
 		        " FROM files_fts CROSS JOIN files f"
 		        " ON f.id = files_fts.rowid"
@@ -188,65 +192,74 @@ static void build(struct search_sql *s, const struct query *q)
 		add_bind(s)->text = s->match.s;
 	} else {
 		buf_add(&s->from_where,
-		        " FROM files f WHERE f.sha256 IS NOT NULL");
+		        driver == DRIVE_SIZE   ? " FROM files f INDEXED BY"
+		                                 " files_by_size"
+		        : driver == DRIVE_TYPE ? " FROM files f INDEXED BY"
+		                                 " files_by_type"
+		                               : " FROM files f");
+		buf_add(&s->from_where, " WHERE f.sha256 IS NOT NULL");
 	}
-	if (where.len > 0)
-		buf_add(&s->from_where, where.s);
-	free(where.s);
 	for (size_t i = 0; i < q->n_terms; i++) {
 		const struct query_term *t = &q->terms[i];
 
 		if (t->kind == QUERY_SUBSTRING) {
-			if (utf8_chars(t->text, strlen(t->text)) >= 3)
-				continue;
-			add_bind(s)->text = t->text;
-		} else {
-			struct bind *b = add_bind(s);
-
-			b->kind = B_TERM;
-			b->term = t;
+			if (driver != DRIVE_FTS ||
+			    utf8_chars(t->text, strlen(t->text)) < 3)
+				where_text(s, "instr(f.lpath, ?) > 0", t->text);
+			continue;
 		}
+		/* A cheap test of the literals before the regex. */
+		if (driver != DRIVE_FTS)
+			for (size_t k = 0; k < t->n_must; k++)
+				where_text(s, "instr(f.lpath, ?) > 0",
+				           t->must[k]);
+		add_where(s, "fisbot_match(?, f.lpath)");
+		add_bind(s)->kind = B_TERM;
+		s->binds[s->n_binds - 1].term = t;
 	}
 
-	if (q->min_size > 0) {
-		add_where(s, "f.size >= ?");
-		add_bind(s)->kind = B_INT;
-		s->binds[s->n_binds - 1].i =
-		    q->min_size > INT64_MAX ? INT64_MAX : (int64_t)q->min_size;
+	/* "+" keeps SQLite from reading through the index of a column that
+	 * is not the driver. */
+	pre = driver == DRIVE_SIZE ? "" : "+";
+	if (q->min_size > 0 || driver == DRIVE_SIZE) {
+		char *cond = xasprintf("%sf.size >= ?", pre);
+
+		where_int(s, cond, size_value(q->min_size));
+		free(cond);
 	}
 	if (q->max_size < UINT64_MAX) {
-		add_where(s, "f.size <= ?");
-		add_bind(s)->kind = B_INT;
-		s->binds[s->n_binds - 1].i =
-		    q->max_size > INT64_MAX ? INT64_MAX : (int64_t)q->max_size;
-	}
-	if (q->type != NULL && strchr(q->type, '/') != NULL) {
-		add_where(s, "f.media_type = ?");
-		add_bind(s)->text = q->type;
-	} else if (q->type != NULL) {
-		/* A major type: the range ["audio/", "audio0"). */
-		char *lo = xasprintf("%s/", q->type);
-		char *hi = xasprintf("%s0", q->type);
+		char *cond = xasprintf("%sf.size <= ?", pre);
 
-		add_where(s, "f.media_type >= ? AND f.media_type < ?");
-		add_bind(s)->text = lo;
-		add_bind(s)->text = hi;
-		s->owned[s->n_owned++] = lo;
-		s->owned[s->n_owned++] = hi;
+		where_int(s, cond, size_value(q->max_size));
+		free(cond);
+	}
+	pre = driver == DRIVE_TYPE ? "" : "+";
+	if (q->type != NULL && strchr(q->type, '/') != NULL) {
+		char *cond = xasprintf("%sf.media_type = ?", pre);
+
+		where_text(s, cond, q->type);
+		free(cond);
+	} else if (q->type != NULL) {
+		const char *lo, *hi;
+		char *cond = xasprintf("%sf.media_type >= ?", pre);
+
+		type_range(s, q->type, &lo, &hi);
+		where_text(s, cond, lo);
+		free(cond);
+		cond = xasprintf("%sf.media_type < ?", pre);
+		where_text(s, cond, hi);
+		free(cond);
 	}
 	if (q->new_within_ms > 0) {
 		int64_t now = (int64_t)time(NULL);
-		int64_t back = (int64_t)(q->new_within_ms / 1000);
+		uint64_t back = q->new_within_ms / 1000;
 
-		add_where(s, "f.added >= ?");
-		add_bind(s)->kind = B_INT;
-		s->binds[s->n_binds - 1].i =
-		    q->new_within_ms / 1000 > (uint64_t)now ? 0 : now - back;
+		where_int(s, "f.added >= ?",
+		          back > (uint64_t)now ? 0 : now - (int64_t)back);
 	}
-	if (q->desc != NULL) {
-		add_where(s, "instr(fisbot_fold(f.description), ?) > 0");
-		add_bind(s)->text = q->desc;
-	}
+	if (q->desc != NULL)
+		where_text(s, "instr(fisbot_fold(f.description), ?) > 0",
+		           q->desc);
 }
 
 /* Frees what build() allocated. */
@@ -254,6 +267,7 @@ static void search_sql_free(struct search_sql *s)
 {
 	free(s->from_where.s);
 	free(s->match.s);
+	free(s->binds);
 	for (size_t i = 0; i < s->n_owned; i++)
 		free(s->owned[i]);
 }
@@ -315,6 +329,92 @@ static void step_failed(struct catalogue *c, int rc, char **cause)
 	*cause = xstrdup("search failed (database error)");
 }
 
+/* Counts, up to CATALOGUE_COUNT_CAP + 1, the rows of the size range or
+ * the media type of q (driver DRIVE_SIZE or DRIVE_TYPE), reading that
+ * index only. Returns the count, or UINT64_MAX on error. */
+static uint64_t estimate(struct catalogue *c, const struct query *q,
+                         enum driver driver)
+{
+	struct search_sql s = {0};
+	sqlite3_stmt *st;
+	uint64_t n = UINT64_MAX;
+	const char *lo, *hi;
+
+	if (driver == DRIVE_SIZE) {
+		buf_add(&s.from_where, "SELECT count(*) FROM (SELECT 1 FROM"
+		                       " files INDEXED BY files_by_size WHERE"
+		                       " size >= ? AND size <= ?");
+		bind_int(&s, size_value(q->min_size));
+		bind_int(&s, size_value(q->max_size));
+	} else if (strchr(q->type, '/') != NULL) {
+		buf_add(&s.from_where, "SELECT count(*) FROM (SELECT 1 FROM"
+		                       " files INDEXED BY files_by_type WHERE"
+		                       " media_type = ?");
+		bind_text(&s, q->type);
+	} else {
+		buf_add(&s.from_where, "SELECT count(*) FROM (SELECT 1 FROM"
+		                       " files INDEXED BY files_by_type WHERE"
+		                       " media_type >= ? AND media_type < ?");
+		type_range(&s, q->type, &lo, &hi);
+		bind_text(&s, lo);
+		bind_text(&s, hi);
+	}
+	buf_add(&s.from_where, " LIMIT ?)");
+	st = prepare(c, s.from_where.s, &s,
+	             (const int64_t[]){CATALOGUE_COUNT_CAP + 1}, 1);
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
+		n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	search_sql_free(&s);
+	return n;
+}
+
+/* Returns true if q has literals for the trigram index. */
+static bool has_literals(const struct query *q)
+{
+	for (size_t i = 0; i < q->n_terms; i++) {
+		const struct query_term *t = &q->terms[i];
+
+		if (t->n_must > 0 ||
+		    (t->kind == QUERY_SUBSTRING &&
+		     utf8_chars(t->text, strlen(t->text)) >= 3))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Chooses how to read the files for q's page (*page) and for its count
+ * (*count). A size range or media type that holds few rows drives both
+ * through its index (the few rows are sorted). Otherwise the page comes in
+ * id order, from the trigram index if q has literals for it, else from the
+ * table; the count reads the trigram index too, or else the index of a
+ * size or type filter, where every row passes that filter, so it reaches
+ * the cap sooner than a scan in id order.
+ */
+static void choose(struct catalogue *c, const struct query *q,
+                   enum driver *page, enum driver *count)
+{
+	uint64_t by_size = UINT64_MAX, by_type = UINT64_MAX;
+
+	if (q->min_size > 0 || q->max_size < UINT64_MAX)
+		by_size = estimate(c, q, DRIVE_SIZE);
+	if (q->type != NULL)
+		by_type = estimate(c, q, DRIVE_TYPE);
+	if (by_size <= CATALOGUE_COUNT_CAP && by_size <= by_type) {
+		*page = *count = DRIVE_SIZE;
+	} else if (by_type <= CATALOGUE_COUNT_CAP) {
+		*page = *count = DRIVE_TYPE;
+	} else if (has_literals(q)) {
+		*page = *count = DRIVE_FTS;
+	} else {
+		*page = DRIVE_SCAN;
+		*count = by_size != UINT64_MAX   ? DRIVE_SIZE
+		         : by_type != UINT64_MAX ? DRIVE_TYPE
+		                                 : DRIVE_SCAN;
+	}
+}
+
 int catalogue_search(struct catalogue *c, const struct query *q,
                      uint64_t offset, unsigned limit, struct cat_page *out,
                      char **cause)
@@ -322,11 +422,11 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 	struct search_sql s = {0};
 	sqlite3_stmt *st = NULL;
 	char *sql = NULL;
+	enum driver driver, count_driver;
 	int64_t extra[2];
 	int rc, ret = -1;
 
 	memset(out, 0, sizeof(*out));
-	build(&s, q);
 	clock_gettime(CLOCK_MONOTONIC, &c->deadline);
 	c->deadline.tv_sec += CATALOGUE_SEARCH_MS / 1000;
 	c->deadline.tv_nsec += (CATALOGUE_SEARCH_MS % 1000) * 1000000L;
@@ -336,12 +436,14 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 	}
 	c->timed_out = false;
 	sqlite3_progress_handler(c->db, 1000, search_progress, c);
+	choose(c, q, &driver, &count_driver);
+	build(&s, q, driver);
 
 	/* The page. */
 	sql = xasprintf("SELECT " FILE_COLUMNS "%s ORDER BY %s DESC"
 	                " LIMIT ? OFFSET ?",
 	                s.from_where.s,
-	                s.match.len > 0 ? "files_fts.rowid" : "f.id");
+	                driver == DRIVE_FTS ? "files_fts.rowid" : "f.id");
 	extra[0] = limit;
 	extra[1] = offset > INT64_MAX ? INT64_MAX : (int64_t)offset;
 	st = prepare(c, sql, &s, extra, 2);
@@ -364,6 +466,11 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 	if (out->n < limit && (offset == 0 || out->n > 0)) {
 		out->total = offset + out->n;
 	} else {
+		if (count_driver != driver) {
+			search_sql_free(&s);
+			memset(&s, 0, sizeof(s));
+			build(&s, q, count_driver);
+		}
 		sql = xasprintf("SELECT count(*) FROM (SELECT 1%s LIMIT ?)",
 		                s.from_where.s);
 		extra[0] = CATALOGUE_COUNT_CAP + 1;

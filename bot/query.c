@@ -292,6 +292,156 @@ static char *glob_to_regex(const char *glob)
 	return out;
 }
 
+/* Adds the n bytes at run to t's literals if they are at least 3
+ * characters long and appear as they are in a folded path (valid UTF-8, no
+ * control character, no backslash). */
+static void add_must(struct query_term *t, const char *run, size_t n)
+{
+	char *raw;
+
+	if (n == 0 || !text_is_clean(run, n) || memchr(run, '\\', n) != NULL)
+		return;
+	raw = xstrndup(run, n);
+	if (utf8_chars(raw) < 3) {
+		free(raw);
+		return;
+	}
+	t->must = xreallocarray(t->must, t->n_must + 1, sizeof(*t->must));
+	t->must[t->n_must++] = lower_utf8(raw);
+	free(raw);
+}
+
+/* Returns the index just past the bracket expression that starts at
+ * s[i] == '[' (a ']' first in the set and [:class:] are part of it), or len
+ * if it does not end. */
+static size_t skip_bracket(const char *s, size_t len, size_t i)
+{
+	size_t j = i + 1;
+
+	if (j < len && (s[j] == '!' || s[j] == '^'))
+		j++;
+	if (j < len && s[j] == ']')
+		j++;
+	while (j < len && s[j] != ']') {
+		if (s[j] == '[' && j + 1 < len &&
+		    (s[j + 1] == ':' || s[j + 1] == '.' || s[j + 1] == '=')) {
+			char close[3] = {s[j + 1], ']', '\0'};
+			const char *e = strstr(s + j + 2, close);
+
+			if (e != NULL)
+				j = (size_t)(e - s) + 1;
+		}
+		j++;
+	}
+	return j < len ? j + 1 : len;
+}
+
+/* Finds the literal runs of a glob: the text between wildcards, sets and
+ * escapes. */
+static void glob_literals(struct query_term *t, const char *glob)
+{
+	size_t len = strlen(glob), i = 0, start = 0;
+
+	while (i <= len) {
+		char ch = i < len ? glob[i] : '\0';
+
+		if (ch != '\0' && ch != '*' && ch != '?' && ch != '[' &&
+		    ch != '\\') {
+			i++;
+			continue;
+		}
+		add_must(t, glob + start, i - start);
+		if (ch == '\0')
+			break;
+		if (ch == '[')
+			i = skip_bracket(glob, len, i);
+		else if (ch == '\\')
+			i += 2;
+		else
+			i++;
+		start = i;
+	}
+}
+
+/*
+ * Finds runs of characters that every match of an extended regex contains:
+ * consecutive plain characters at the top level, minus a character made
+ * optional by *, ? or {. Groups and sets break runs; a top-level '|' means
+ * nothing is certain.
+ */
+static void regex_literals(struct query_term *t, const char *re)
+{
+	size_t len = strlen(re), i, n = 0;
+	char *run = xmalloc(len + 1);
+	int depth = 0;
+
+	/* A '|' outside groups and sets: no literal is certain. */
+	for (i = 0; i < len; i++) {
+		if (re[i] == '\\')
+			i++;
+		else if (re[i] == '[')
+			i = skip_bracket(re, len, i) - 1;
+		else if (re[i] == '(')
+			depth++;
+		else if (re[i] == ')')
+			depth--;
+		else if (re[i] == '|' && depth <= 0)
+			goto out;
+	}
+	for (i = 0; i < len;) {
+		char ch = re[i];
+
+		if (ch == '\\' && i + 1 < len &&
+		    strchr(".[]{}()\\*+?^$|/", re[i + 1]) != NULL) {
+			run[n++] = re[i + 1];
+			i += 2;
+			continue;
+		}
+		if (ch == '*' || ch == '?' || ch == '{') {
+			/* The last character is optional: drop it (all of
+			 * its UTF-8 sequence). */
+			while (n > 0 &&
+			       ((unsigned char)run[n - 1] & 0xc0) == 0x80)
+				n--;
+			if (n > 0)
+				n--;
+		}
+		if (strchr("\\[(.^$*?{+)", ch) == NULL) {
+			run[n++] = ch;
+			i++;
+			continue;
+		}
+		add_must(t, run, n);
+		n = 0;
+		if (ch == '\\') {
+			i += 2; /* \w, \b...: not a literal */
+		} else if (ch == '[') {
+			i = skip_bracket(re, len, i);
+		} else if (ch == '(') {
+			for (depth = 0; i < len; i++) {
+				if (re[i] == '\\')
+					i++;
+				else if (re[i] == '[')
+					i = skip_bracket(re, len, i) - 1;
+				else if (re[i] == '(')
+					depth++;
+				else if (re[i] == ')' && --depth == 0)
+					break;
+			}
+			i++;
+		} else if (ch == '{') {
+			const char *e = strchr(re + i, '}');
+
+			i = e != NULL ? (size_t)(e - re) + 1 : len;
+		} else {
+			i++;
+		}
+	}
+	add_must(t, run, n);
+out:
+	free(run);
+}
+
 struct query *query_new(void)
 {
 	struct query *q = xcalloc(1, sizeof(*q));
@@ -309,6 +459,9 @@ void query_free(struct query *q)
 			regfree(q->terms[i].compiled);
 			free(q->terms[i].compiled);
 		}
+		for (size_t k = 0; k < q->terms[i].n_must; k++)
+			free(q->terms[i].must[k]);
+		free(q->terms[i].must);
 		free(q->terms[i].text);
 	}
 	free(q->terms);
@@ -360,6 +513,7 @@ int query_add_term(struct query *q, enum query_term_kind kind, const char *text,
 			free(t.text);
 			return -1;
 		}
+		glob_literals(&t, t.text);
 		break;
 	}
 	case QUERY_REGEX:
@@ -369,6 +523,7 @@ int query_add_term(struct query *q, enum query_term_kind kind, const char *text,
 		if (t.compiled == NULL)
 			return -1;
 		t.text = xstrdup(text);
+		regex_literals(&t, text);
 		break;
 	default:
 		*cause = xstrdup("unknown kind of term");

@@ -36,7 +36,10 @@ struct query_term {
 	enum query_term_kind kind;
 	/* substring and glob: lowercased; regex: as written */
 	char *text;
-	void *compiled; /* private: the compiled regex (regex_t *) */
+	/* Private, set by query_add_term: */
+	void *compiled; /* the compiled regex (regex_t *) of a glob or regex */
+	char **must;    /* lowercased literals of 3 or more characters that */
+	size_t n_must;  /* every path a glob or regex matches contains */
 };
 
 struct query {

@@ -462,7 +462,7 @@ static void test_search_pages(void **state)
 	struct query *q;
 	char *cause = NULL;
 	char path[64];
-	int64_t last = 0;
+	int64_t last = 0, big;
 
 	assert_int_equal(catalogue_begin(c), 0);
 	for (int i = 0; i < CATALOGUE_COUNT_CAP + 50; i++) {
@@ -501,10 +501,52 @@ static void test_search_pages(void **state)
 	cat_page_clear(&p);
 	query_free(q);
 
+	/* Filters over more rows than the count cap take the other plans:
+	 * the trigram index with filters, a scan counted through the size
+	 * or type index, and a rare filter over a common one. */
+	big = add_hashed(c, "many/big.dat", 5000, "application/x-big");
+	q = query_parse("file0001 size:1 type:application", &cause);
+	assert_int_equal(catalogue_search(c, q, 0, 5, &p, &cause), 1);
+	assert_int_equal(p.n, 5);
+	assert_int_equal(p.total, 10);
+	cat_page_clear(&p);
+	query_free(q);
+	q = query_parse("size:<2 type:application/octet-stream", &cause);
+	assert_int_equal(catalogue_search(c, q, 0, 5, &p, &cause), 1);
+	assert_int_equal(p.v[0].file.id, last);
+	assert_int_equal(p.total, CATALOGUE_COUNT_CAP);
+	assert_true(p.total_capped);
+	cat_page_clear(&p);
+	query_free(q);
+	q = query_parse("type:application", &cause);
+	assert_int_equal(catalogue_search(c, q, 0, 5, &p, &cause), 1);
+	assert_string_equal(p.v[0].file.path, "many/big.dat");
+	assert_true(p.total_capped);
+	cat_page_clear(&p);
+	query_free(q);
+	q = query_parse("size:>1 type:application", &cause);
+	assert_int_equal(catalogue_search(c, q, 0, 5, &p, &cause), 1);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.total, 1);
+	cat_page_clear(&p);
+	query_free(q);
+	q = query_parse("type:application/x-big file", &cause);
+	assert_int_equal(catalogue_search(c, q, 0, 5, &p, &cause), 1);
+	assert_int_equal(p.n, 0);
+	cat_page_clear(&p);
+	query_free(q);
+	q = query_parse("/file0{3}1[0-9]/ *.dat", &cause);
+	assert_int_equal(catalogue_search(c, q, 0, 100, &p, &cause), 1);
+	assert_int_equal(p.n, 10);
+	assert_int_equal(p.total, 10);
+	cat_page_clear(&p);
+	query_free(q);
+
 	/* Newest. */
 	assert_int_equal(catalogue_newest(c, 3, &p), 1);
 	assert_int_equal(p.n, 3);
-	assert_int_equal(p.v[0].file.id, last);
+	assert_int_equal(p.v[0].file.id, big);
+	assert_int_equal(p.v[1].file.id, last);
 	cat_page_clear(&p);
 }
 
