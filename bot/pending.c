@@ -4,12 +4,6 @@
 
 #include "cli.h"
 
-int cli_scan(const struct config *cfg)
-{
-	fputs("fisbot: scan: not built yet\n", stderr);
-	return 1;
-}
-
 int cli_search(const struct config *cfg, int argc, char **argv)
 {
 	fputs("fisbot: search: not built yet\n", stderr);
