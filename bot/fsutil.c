@@ -1,5 +1,6 @@
 /* File-system helpers: exclude globs, path joins, symlink-free opens beneath
  * the share root (openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS). */
+#define _GNU_SOURCE /* O_PATH */
 #include "fsutil.h"
 
 #include <errno.h>
