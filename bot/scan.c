@@ -268,9 +268,12 @@ int scan_reconcile(struct catalogue *c, int rootfd, const char *dir,
 	if (catalogue_foreach(c, collect_row, &rows) == -1 ||
 	    catalogue_foreach_dir(c, collect_dir, &dirs) == -1)
 		goto out;
-	qsort(disk.v, disk.n, sizeof(*disk.v), cmp_entry_path);
-	qsort(rows.v, rows.n, sizeof(*rows.v), cmp_row_path);
-	qsort(dirs.l.v, dirs.l.n, sizeof(*dirs.l.v), cmp_str);
+	if (disk.n > 0)
+		qsort(disk.v, disk.n, sizeof(*disk.v), cmp_entry_path);
+	if (rows.n > 0)
+		qsort(rows.v, rows.n, sizeof(*rows.v), cmp_row_path);
+	if (dirs.l.n > 0)
+		qsort(dirs.l.v, dirs.l.n, sizeof(*dirs.l.v), cmp_str);
 	for (ndirs = 0; ndirs < disk.n && disk.v[ndirs].is_dir; ndirs++)
 		;
 	nfiles = disk.n - ndirs;
@@ -320,8 +323,10 @@ int scan_reconcile(struct catalogue *c, int rootfd, const char *dir,
 	}
 
 	/* Renames: the same inode, size and mtime under another path. */
-	qsort(fresh, nfresh, sizeof(*fresh), cmp_entry_ino);
-	qsort(gone, ngone, sizeof(*gone), cmp_row_ino);
+	if (nfresh > 0)
+		qsort(fresh, nfresh, sizeof(*fresh), cmp_entry_ino);
+	if (ngone > 0)
+		qsort(gone, ngone, sizeof(*gone), cmp_row_ino);
 	for (i = 0, j = 0; i < nfresh && j < ngone;) {
 		struct scan_entry *e = fresh[i];
 		struct row *r = gone[j];
