@@ -18,12 +18,21 @@ int cli_scan(const struct config *cfg)
 	int rc;
 
 	if (tty)
-		fputs("fisbot: scanning...\r", stderr);
+		fputs("fisbot: scanning...", stderr);
 	ix = indexer_start(cfg, &opt, &cause);
 	if (ix == NULL) {
 		fprintf(stderr, "%sfisbot: %s\n", tty ? "\n" : "", cause);
 		free(cause);
 		return 1;
+	}
+	/* On a terminal, a progress line until the work is done. */
+	while (tty && indexer_wait_idle_ms(ix, 250) == 0) {
+		uint64_t hashed, waiting;
+
+		indexer_progress(ix, &hashed, &waiting);
+		fprintf(stderr, "\rfisbot: hashed %llu, %llu to go   ",
+		        (unsigned long long)hashed,
+		        (unsigned long long)waiting);
 	}
 	rc = indexer_wait_idle(ix, &counts);
 	indexer_stop(ix);

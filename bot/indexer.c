@@ -107,6 +107,7 @@ struct indexer {
 	bool stopping, idle, failed;
 	struct scan_counts counts;
 	uint64_t rescan_every_ms;
+	uint64_t hashed_total, waiting; /* for indexer_progress */
 
 	/* The indexer thread's own state. */
 	struct pend *pend[PEND_BUCKETS];
@@ -646,8 +647,12 @@ static int hashed(struct indexer *ix, struct hash_job *job)
 		                       job->mtime_ns, job->sha256,
 		                       job->media_type, &stale) == -1)
 			return -1;
-		if (!stale)
+		if (!stale) {
 			note_add(ix, INDEXER_FILE_READY, job->id, job->path);
+			pthread_mutex_lock(&ix->lock);
+			ix->hashed_total++;
+			pthread_mutex_unlock(&ix->lock);
+		}
 		if (p != NULL && !stale && !dirty)
 			pend_delete(ix, p);
 		if (stale || dirty)
@@ -797,6 +802,7 @@ static void *indexer_main(void *arg)
 		                   ix->ninflight == 0))
 			commit(ix);
 		pthread_mutex_lock(&ix->lock);
+		ix->waiting = ix->npend;
 	}
 	pthread_mutex_unlock(&ix->lock);
 	commit(ix);
@@ -881,6 +887,36 @@ int indexer_wait_idle(struct indexer *ix, struct scan_counts *counts)
 	rc = ix->failed ? -1 : 0;
 	pthread_mutex_unlock(&ix->lock);
 	return rc;
+}
+
+int indexer_wait_idle_ms(struct indexer *ix, unsigned ms)
+{
+	struct timespec ts;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&ix->lock);
+	while (!(ix->idle && ix->head == NULL) && !ix->failed)
+		if (pthread_cond_timedwait(&ix->idle_cond, &ix->lock, &ts) ==
+		    ETIMEDOUT)
+			break;
+	rc = ix->failed ? -1 : ix->idle && ix->head == NULL;
+	pthread_mutex_unlock(&ix->lock);
+	return rc;
+}
+
+void indexer_progress(struct indexer *ix, uint64_t *hashed, uint64_t *waiting)
+{
+	pthread_mutex_lock(&ix->lock);
+	*hashed = ix->hashed_total;
+	*waiting = ix->waiting;
+	pthread_mutex_unlock(&ix->lock);
 }
 
 void indexer_stop(struct indexer *ix)

@@ -66,6 +66,14 @@ struct indexer *indexer_start(const struct config *cfg,
  */
 int indexer_wait_idle(struct indexer *ix, struct scan_counts *counts);
 
+/* Like indexer_wait_idle without the counts, but gives up after ms
+ * milliseconds. Returns 1 if idle, 0 if not yet, -1 if a write failed. */
+int indexer_wait_idle_ms(struct indexer *ix, unsigned ms);
+
+/* Reports how many files were hashed since the start and how many are
+ * waiting to be (settling or being hashed). */
+void indexer_progress(struct indexer *ix, uint64_t *hashed, uint64_t *waiting);
+
 /* Commits what is pending, stops the watcher, the hash pool and the
  * thread, closes the catalogue. Frees ix. */
 void indexer_stop(struct indexer *ix);
