@@ -115,11 +115,6 @@ static char *event_path(struct watch *w, struct inotify_event *ev)
 	if (dir == NULL || strncmp(dir, w->root, n) != 0 || dir[n] != '/')
 		return NULL;
 	rel = dir + n + 1;
-	if (ev->len == 0 || ev->name[0] == '\0') {
-		size_t m = strlen(rel);
-
-		return xstrndup(rel, m > 0 && rel[m - 1] == '/' ? m - 1 : m);
-	}
 	return xasprintf("%s%s", rel, ev->name);
 }
 
@@ -155,7 +150,11 @@ static bool handle(struct watch *w, struct inotify_event *ev,
 		overflowed(w);
 		return false;
 	}
-	if (ev->mask & IN_IGNORED)
+	/* Events about a watched folder itself (no name) and attribute
+	 * changes of folders say nothing about the files. */
+	if ((ev->mask & IN_IGNORED) || ev->len == 0 || ev->name[0] == '\0')
+		return false;
+	if (isdir && (ev->mask & ~(uint32_t)IN_ISDIR) == IN_ATTRIB)
 		return false;
 	path = event_path(w, ev);
 	if (path == NULL)
