@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -487,6 +488,17 @@ static int remove_path(struct indexer *ix, const char *path)
 	return found == -1 ? -1 : 0;
 }
 
+/* Logs at level (log.h has no level-taking variadic function). */
+static void log_at(enum log_level level, const char *fmt, ...) LOG_PRINTF(2, 3);
+static void log_at(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(level, 0, fmt, ap);
+	va_end(ap);
+}
+
 /* Reconciles the folder dir ("" for the whole share). */
 static int reconcile(struct indexer *ix, const char *dir)
 {
@@ -515,13 +527,15 @@ static int reconcile(struct indexer *ix, const char *dir)
 	ix->counts.removed += counts.removed;
 	ix->counts.unchanged += counts.unchanged;
 	pthread_mutex_unlock(&ix->lock);
+	/* The bot says so in its log; fisbot scan prints the counts. */
 	if (dir[0] == '\0')
-		log_info("reconciled: added %llu, changed %llu, removed %llu, "
-		         "unchanged %llu",
-		         (unsigned long long)counts.added,
-		         (unsigned long long)counts.changed,
-		         (unsigned long long)counts.removed,
-		         (unsigned long long)counts.unchanged);
+		log_at(ix->opt.watch ? LOG_INFO : LOG_DEBUG,
+		       "reconciled: added %llu, changed %llu, removed %llu, "
+		       "unchanged %llu",
+		       (unsigned long long)counts.added,
+		       (unsigned long long)counts.changed,
+		       (unsigned long long)counts.removed,
+		       (unsigned long long)counts.unchanged);
 	return rc;
 }
 
