@@ -23,7 +23,7 @@
 #include "log.h"
 
 #define HASH_BUF     (1024 * 1024)
-#define MAGIC_BYTES  (64 * 1024)
+#define MAGIC_BYTES  (8 * 1024) /* libmagic slows down with more bytes */
 #define DEFAULT_TYPE "application/octet-stream"
 
 struct qitem {
