@@ -223,9 +223,12 @@ static void *watch_main(void *arg)
 				continue;
 			cur = event_copy(ev);
 		}
-		/* A MOVED_FROM looks at the event right behind it. */
+		/* A MOVED_FROM looks at the event right behind it (queued
+		 * with it by the kernel; at most a second's wait when it
+		 * left the share). libinotifytools has no non-blocking
+		 * read: 0 and negative timeouts both block. */
 		if ((cur->mask & IN_MOVED_FROM) != 0) {
-			ev = inotifytools_next_event(0);
+			ev = inotifytools_next_event(1);
 			if (ev != NULL)
 				held = event_copy(ev);
 		}

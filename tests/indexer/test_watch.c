@@ -253,6 +253,38 @@ static void test_watch(void **state)
 	await(ix, "e/after", 0);
 	await(ix, "e/f00", 0);
 
+	/* A file moved in from outside the share; a folder moved out. */
+	{
+		char *src = xasprintf("%s/outside-file", tmpdir);
+		char *dst = xasprintf("%s/moved-in", share);
+		FILE *o = fopen(src, "w");
+
+		assert_non_null(o);
+		fputs("from outside", o);
+		assert_int_equal(fclose(o), 0);
+		assert_int_equal(rename(src, dst), 0);
+		await(ix, "moved-in", 1);
+		free(src);
+		free(dst);
+		mk("leaving");
+		put("leaving/a", "a");
+		await(ix, "leaving/a", 1);
+		src = xasprintf("%s/leaving", share);
+		dst = xasprintf("%s/left", tmpdir);
+		assert_int_equal(rename(src, dst), 0);
+		await(ix, "leaving/a", 0);
+		/* Its lingering watch must not bring anything back. */
+		snprintf(name, sizeof(name), "%s/b", dst);
+		o = fopen(name, "w");
+		assert_non_null(o);
+		assert_int_equal(fclose(o), 0);
+		free(src);
+		free(dst);
+		dst = xasprintf("rm -rf '%s/left'", tmpdir);
+		assert_int_equal(system(dst), 0);
+		free(dst);
+	}
+
 	/* Symbolic links and hidden files are never listed. */
 	snprintf(name, sizeof(name), "%s/link", share);
 	assert_int_equal(symlink("old.txt", name), 0);
@@ -260,6 +292,7 @@ static void test_watch(void **state)
 	put("marker", "m");
 	await(ix, "marker", 1);
 	assert_int_equal(lookup("link", NULL), 0);
+	assert_int_equal(lookup("leaving/b", NULL), 0);
 	assert_int_equal(lookup(".hidden", NULL), 0);
 
 	/* Overflow: more events than the kernel queue holds while the
