@@ -4,12 +4,6 @@
 
 #include "cli.h"
 
-int cli_scan(const struct config *cfg)
-{
-	fputs("fisbot: scan: not built yet\n", stderr);
-	return 1;
-}
-
 int cli_url(const struct config *cfg, int argc, char **argv)
 {
 	fputs("fisbot: url: not built yet\n", stderr);
