@@ -1,0 +1,227 @@
+/*
+ * fisbot_plugin.h: the one API between fisbot and its plugins.
+ *
+ * A plugin is a shared object "<name>.so" that exports
+ *
+ *     FISBOT_PLUGIN("name");
+ *     int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *api,
+ *                            char **cause);
+ *
+ * and optionally void fisbot_plugin_fini(struct fb_plugin *p). The host
+ * checks fisbot_plugin_api_version against FB_API_VERSION before it calls
+ * init; a plugin that is missing, has another version or whose init fails is
+ * refused and the bot does not start (exit 2).
+ *
+ * Everything here runs on the bot's main thread, the only thread that owns
+ * the XMPP connection. Handlers never build message stanzas: they answer
+ * through the request (reply, reply_error, reply_link) and the host sends at
+ * most one message per command, paced, sanitised and split so that no stanza
+ * exceeds 64 KiB. IQ handlers do build their payload (with libstrophe) and
+ * hand it to iq_result.
+ *
+ * Plugins may also call the core's public functions directly (catalogue.h,
+ * query.h, text.h, units.h, log.h, alloc.h): the fisbot executable exports
+ * them. FB_API_VERSION changes whenever any of these headers changes
+ * incompatibly.
+ */
+#ifndef FISBOT_PLUGIN_H
+#define FISBOT_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <strophe.h>
+
+#include "alloc.h"
+#include "catalogue.h"
+#include "config.h"
+#include "log.h"
+#include "query.h"
+#include "text.h"
+
+#define FB_API_VERSION 1
+
+/* Declares the plugin's name and the API version it was built against. */
+#define FISBOT_PLUGIN(name)                                                    \
+	const unsigned fisbot_plugin_api_version = FB_API_VERSION;             \
+	const char fisbot_plugin_name[] = name
+
+struct fb_plugin;  /* the host's handle for one loaded plugin */
+struct fb_request; /* one chat command being answered */
+struct fb_iq;      /* one IQ request being answered */
+
+/* Who may run a command. FB_ADMIN: only an [admins] JID, in a direct chat. */
+enum fb_perm { FB_ANYONE, FB_ADMIN };
+
+/* Where a command came from. */
+enum fb_place {
+	FB_ROOM,         /* a groupchat message in a room */
+	FB_ROOM_PRIVATE, /* a MUC private message from an occupant */
+	FB_DIRECT,       /* a chat with the bot's own JID */
+};
+
+/* Command flags. */
+enum {
+	/* The command is a room-wide search: "@NAME ..." in a room also runs
+	 * it, its answer always goes by private message, and a handler that
+	 * replies nothing stays silent. */
+	FB_CMD_ROOM_WIDE = 1 << 0,
+};
+
+/* Handles one command. argv[0] is the command's name as typed; argv[1..]
+ * are its arguments, split on white space with "double quotes" kept
+ * together (quotes removed). The raw argument text is api->req_args(). */
+typedef void (*fb_command_fn)(struct fb_request *req, int argc, char **argv);
+
+/* One entry of a plugin's const command table. The dispatcher checks arity
+ * and permission and applies rate limits before it calls the handler, and
+ * generates "usage: ..." errors and help from these fields. */
+struct fb_command {
+	const char *name;
+	const char *const *aliases; /* NULL-terminated, or NULL */
+	const char *usage;          /* e.g. "get ID|PATH" */
+	int min_args, max_args;     /* argument counts; max -1 = no limit */
+	enum fb_perm perm;
+	const char *help; /* one line */
+	fb_command_fn handler;
+	unsigned flags; /* FB_CMD_* */
+};
+
+/* Handles one IQ of a registered namespace (get or set; the host answers
+ * errors and results of its own). The handler must answer exactly once,
+ * with iq_result or iq_error, before it returns. */
+typedef void (*fb_iq_fn)(struct fb_iq *iq, void *arg);
+
+/* Events a plugin can hook. */
+enum fb_event {
+	FB_EVENT_FILE_ADDED,   /* a new file was hashed and catalogued */
+	FB_EVENT_FILE_REMOVED, /* a file left the catalogue */
+	FB_EVENT_ROOM_JOINED,  /* the bot is in a room */
+	FB_EVENT_ROOM_LEFT,    /* the bot left a room, or was removed */
+};
+
+struct fb_event_data {
+	int64_t file_id;  /* FILE_* events */
+	const char *room; /* ROOM_* events: the bare room JID */
+};
+
+typedef void (*fb_event_fn)(struct fb_plugin *p, enum fb_event ev,
+                            const struct fb_event_data *data, void *arg);
+
+/* Called every period; return true to stay registered. */
+typedef bool (*fb_timer_fn)(struct fb_plugin *p, void *arg);
+
+/* Continues a paginated answer when the same requester says "more". The
+ * host keeps one continuation per requester (the newest list or search),
+ * expires it after a while, and frees state with free_state. */
+typedef void (*fb_more_fn)(struct fb_request *req, void *state);
+
+/* The host's API, handed to fisbot_plugin_init. */
+struct fb_api {
+	unsigned version; /* FB_API_VERSION */
+
+	/* --- registration (during init) --------------------------------- */
+
+	/* Registers a const table of n commands; the table must outlive the
+	 * plugin. Returns 0, or -1 if a name is already taken. */
+	int (*register_commands)(struct fb_plugin *p,
+	                         const struct fb_command *cmds, size_t n);
+	/* Routes IQs whose first child has namespace xmlns to fn. */
+	int (*register_iq)(struct fb_plugin *p, const char *xmlns, fb_iq_fn fn,
+	                   void *arg);
+	/* Adds a feature to the bot's disco#info (and so to its caps). */
+	void (*add_feature)(struct fb_plugin *p, const char *feature);
+	void (*hook)(struct fb_plugin *p, enum fb_event ev, fb_event_fn fn,
+	             void *arg);
+	void (*add_timer)(struct fb_plugin *p, unsigned long period_ms,
+	                  fb_timer_fn fn, void *arg);
+	/* Stores and returns the plugin's own state pointer. */
+	void (*set_data)(struct fb_plugin *p, void *data);
+	void *(*data)(struct fb_plugin *p);
+
+	/* --- context ----------------------------------------------------- */
+
+	const struct config *(*config)(struct fb_plugin *p);
+	/* The value of key in the plugin's [plugin "NAME"] section, or NULL. */
+	const char *(*setting)(struct fb_plugin *p, const char *key);
+	/* The main thread's read-only catalogue connection. */
+	struct catalogue *(*catalogue)(struct fb_plugin *p);
+	/* Returns a download URL for f ({base_url}/f/{token}/{name}); the
+	 * caller frees it. */
+	char *(*file_url)(struct fb_plugin *p, const struct cat_file *f);
+
+	/* --- the request being answered ---------------------------------- */
+
+	struct fb_plugin *(*req_plugin)(struct fb_request *r);
+	enum fb_place (*req_place)(struct fb_request *r);
+	/* A stable key for this requester: "room@conf/nick" for a room
+	 * occupant, the bare JID for a direct chat. */
+	const char *(*req_sender)(struct fb_request *r);
+	/* The requester's real bare JID, or NULL if it is unknown (an
+	 * anonymous room). */
+	const char *(*req_real_jid)(struct fb_request *r);
+	/* The bare room JID, or NULL for a direct chat. */
+	const char *(*req_room)(struct fb_request *r);
+	/* The raw argument text after the command name (may be ""). */
+	const char *(*req_args)(struct fb_request *r);
+	bool (*req_is_admin)(struct fb_request *r);
+	/* Appends one line to the reply (the host sanitises it). */
+	void (*reply)(struct fb_request *r, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+	/* Makes the reply this one-line error ("no such file: 99"). */
+	void (*reply_error)(struct fb_request *r, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+	/* Makes the reply a download link for f: a body that is exactly the
+	 * URL, a jabber:x:oob element and a XEP-0447 file-sharing element. */
+	void (*reply_link)(struct fb_request *r, const struct cat_file *f);
+	/* Remembers how to continue this answer when the requester says
+	 * "more". */
+	void (*set_more)(struct fb_request *r, fb_more_fn fn, void *state,
+	                 void (*free_state)(void *state));
+
+	/* --- the IQ being answered --------------------------------------- */
+
+	xmpp_stanza_t *(*iq_stanza)(struct fb_iq *iq); /* the whole <iq/> */
+	xmpp_ctx_t *(*iq_ctx)(struct fb_iq *iq);
+	const char *(*iq_from)(struct fb_iq *iq); /* full JID of the sender */
+	/* Answers with a result holding payload (which the host releases;
+	 * NULL for an empty result). */
+	void (*iq_result)(struct fb_iq *iq, xmpp_stanza_t *payload);
+	/* Answers with an error: type "cancel", "modify", "wait", ...;
+	 * condition "item-not-found", "bad-request", ...; text may be NULL. */
+	void (*iq_error)(struct fb_iq *iq, const char *type,
+	                 const char *condition, const char *text);
+
+	/* --- rooms and the bot ------------------------------------------- */
+
+	/* Calls fn for every room the bot is in now. */
+	void (*rooms_foreach)(struct fb_plugin *p,
+	                      void (*fn)(const char *room, void *arg),
+	                      void *arg);
+	/* Whether room wants announcements ([announce] and [room] announce). */
+	bool (*room_announces)(struct fb_plugin *p, const char *room);
+	/* Sends text to a room as one groupchat message (paced, sanitised). */
+	void (*send_room)(struct fb_plugin *p, const char *room,
+	                  const char *text);
+	/* Admin actions; each returns 0, or -1 with *cause (caller frees). */
+	int (*join_room)(struct fb_plugin *p, const char *room,
+	                 const char *nick, char **cause);
+	int (*leave_room)(struct fb_plugin *p, const char *room, char **cause);
+	int (*rescan)(struct fb_plugin *p, char **cause);
+	int (*describe)(struct fb_plugin *p, int64_t id, const char *text,
+	                char **cause);
+	int (*reload)(struct fb_plugin *p, char **cause);
+	/* Calls fn for every command of every plugin (for help). */
+	void (*commands_foreach)(struct fb_plugin *p,
+	                         void (*fn)(const struct fb_command *cmd,
+	                                    void *arg),
+	                         void *arg);
+};
+
+/* The entry points a plugin exports. */
+int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *api,
+                       char **cause);
+void fisbot_plugin_fini(struct fb_plugin *p);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * The plugin host and command dispatcher: loads the plugins of [plugins],
+ * implements struct fb_api for them, parses chat messages into commands,
+ * checks arity, permission and rate limits, generates help, and sends at
+ * most one reply per command through the session.
+ */
+#ifndef FISBOT_HOST_H
+#define FISBOT_HOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <strophe.h>
+
+#include "config.h"
+#include "session.h"
+
+struct host;
+struct catalogue;
+
+/* What the host needs from the rest of the bot. */
+struct host_deps {
+	struct catalogue *catalogue; /* main thread, read-only */
+	/* Builds a download URL for a file (http module); caller frees. */
+	char *(*file_url)(void *arg, const struct cat_file *f);
+	/* Posts work to the indexer (admin commands). */
+	int (*rescan)(void *arg, char **cause);
+	int (*describe)(void *arg, int64_t id, const char *text, char **cause);
+	/* Re-reads the configuration (SIGHUP, admin reload). */
+	int (*reload)(void *arg, char **cause);
+	void *arg;
+};
+
+/* Loads every plugin of cfg. Returns NULL with *cause (a missing plugin,
+ * a wrong API version, a failed init): the bot must exit 2. */
+struct host *host_new(const struct config *cfg, const struct host_deps *deps,
+                      char **cause);
+void host_free(struct host *h);
+/* Gives the host the session to send through (set once, before start). */
+void host_set_session(struct host *h, struct session *s);
+
+/* A message that may hold a command; the session has already dropped
+ * delayed, own, error and pre-subject messages. */
+void host_message(struct host *h, const struct session_origin *o,
+                  const char *body);
+/* An IQ get/set the session does not answer itself. Returns true if a
+ * plugin handled it; false: the session answers service-unavailable. */
+bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from);
+/* Events from the indexer and the session, forwarded to plugin hooks. */
+void host_event(struct host *h, int event, int64_t file_id, const char *room);
+/* Runs due plugin timers and expires cursors; called by the main loop. */
+void host_tick(struct host *h);
+/* Applies a reloaded configuration (limits, admins, plugins' settings). */
+void host_reconfigure(struct host *h, const struct config *cfg);
+
+#endif

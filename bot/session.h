@@ -1,0 +1,81 @@
+/*
+ * The XMPP session: the connection (libstrophe), the rooms (XEP-0045),
+ * invitations, and the protocol basics (disco, caps, version, ping). It runs
+ * on the main thread and is the only code that owns the connection.
+ *
+ * Incoming chat messages that may hold a command, and IQs it does not
+ * answer itself, go to the host (host.h). Outgoing stanzas go through
+ * session_send*, which queue them and pace them so the server never
+ * throttles the bot.
+ */
+#ifndef FISBOT_SESSION_H
+#define FISBOT_SESSION_H
+
+#include <stdbool.h>
+
+#include <strophe.h>
+
+#include "config.h"
+
+struct session;
+struct host;
+struct catalogue;
+
+/* Where a message came from (filled by the session for the host). */
+struct session_origin {
+	int place;            /* enum fb_place */
+	const char *from;     /* full JID the message came from */
+	const char *room;     /* bare room JID, or NULL (direct chat) */
+	const char *nick;     /* occupant nick, or NULL */
+	const char *real_jid; /* real bare JID if known, else NULL */
+	const char *sender;   /* rate-limit / cursor key (see fb_api) */
+	const char *own_nick; /* the bot's nick in that room, or NULL */
+};
+
+/* Creates the session for cfg (does not connect). The catalogue is the
+ * writer-side store for rooms joined by invitation (through the indexer's
+ * queue) — see session.c. Returns NULL with *cause on failure. */
+struct session *session_new(xmpp_ctx_t *ctx, const struct config *cfg,
+                            struct host *host, char **cause);
+void session_free(struct session *s);
+
+/* Connects (and keeps reconnecting with backoff). Returns -1 with *cause
+ * only for errors that will never heal (e.g. a bad JID). */
+int session_start(struct session *s, char **cause);
+/* Leaves every room politely and disconnects. */
+void session_stop(struct session *s);
+/* True once authentication failed for good (the daemon exits 1). */
+bool session_auth_failed(const struct session *s);
+/* True once session_stop finished (the stream is closed). */
+bool session_stopped(const struct session *s);
+
+/* Applies a reloaded configuration (rooms, limits, admins). */
+void session_reconfigure(struct session *s, const struct config *cfg);
+
+/* The libstrophe context and connection, for building stanzas. */
+xmpp_ctx_t *session_ctx(struct session *s);
+/* The bot's own full JID while connected, else NULL. */
+const char *session_jid(struct session *s);
+
+/* Queues a stanza for sending (the session releases it). */
+void session_send(struct session *s, xmpp_stanza_t *stanza);
+/* Queues a private message stanza to an occupant of room; if the room
+ * refuses it (an error comes back for it), fallback is sent to the room as
+ * a groupchat message instead. */
+void session_send_private(struct session *s, xmpp_stanza_t *stanza,
+                          const char *room, const char *fallback);
+
+/* Rooms. */
+int session_join(struct session *s, const char *room, const char *nick,
+                 char **cause);
+int session_leave(struct session *s, const char *room, char **cause);
+void session_rooms_foreach(struct session *s,
+                           void (*fn)(const char *room, void *arg), void *arg);
+bool session_room_announces(struct session *s, const char *room);
+/* Sends text to room as one groupchat message. */
+void session_send_room(struct session *s, const char *room, const char *text);
+
+/* Adds a disco#info feature (plugins' features, e.g. urn:xmpp:fis:0). */
+void session_add_feature(struct session *s, const char *feature);
+
+#endif
