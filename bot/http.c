@@ -89,7 +89,7 @@ struct conn_ctx {
 
 /* Per request: what the access log and the accounting need. */
 struct req {
-	const char *method;
+	char method[16]; /* for the log, cut */
 	unsigned status;
 	int64_t id;
 	uint64_t body; /* bytes of body in the response */
@@ -588,7 +588,35 @@ static enum MHD_Result route_request(struct http *h, struct MHD_Connection *c,
 	return reply_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n", NULL, NULL);
 }
 
-/* The access handler: every response is queued on the first call. */
+/* Answers a connection over a configured limit: 503, then close. */
+static enum MHD_Result reply_over_limit(struct MHD_Connection *c, struct req *r)
+{
+	static const char text[] = "too many connections\n";
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text,
+	                                       MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Retry-After", HTTP_RETRY_AFTER);
+	MHD_add_response_header(resp, "Connection", "close");
+	MHD_add_response_header(resp, "Content-Type",
+	                        "text/plain; charset=utf-8");
+	add_common_headers(resp);
+	r->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	ret = MHD_queue_response(c, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/*
+ * The access handler. The first call (headers only) answers at once what
+ * needs no body and must not read one: a connection over a limit, and
+ * methods other than GET and HEAD (libmicrohttpd then closes the
+ * connection instead of reading the body). GET and HEAD are answered on
+ * the call that ends the request, so that the connection can be kept alive.
+ */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
@@ -599,41 +627,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	const struct conn_ctx *ctx;
 	struct req *r = *con_cls;
 
-	if (r != NULL) {
-		/* A body after our response was queued: discard it. */
+	if (r == NULL) {
+		r = xcalloc(1, sizeof(*r));
+		*con_cls = r;
+		snprintf(r->method, sizeof(r->method), "%s", method);
+		ci = MHD_get_connection_info(
+		    c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		ctx = ci ? ci->socket_context : NULL;
+		if (ctx != NULL && ctx->over)
+			return reply_over_limit(c, r);
+		if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+		    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
+			return MHD_YES;
+		return route_request(h, c, r, url, method);
+	}
+	if (*upload_data_size != 0) {
+		/* A body we do not want: discard it. */
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	r = xcalloc(1, sizeof(*r));
-	*con_cls = r;
-	if (strcmp(method, MHD_HTTP_METHOD_GET) == 0)
-		r->method = "GET";
-	else if (strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
-		r->method = "HEAD";
-	else
-		r->method = "other";
-
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	ctx = ci ? ci->socket_context : NULL;
-	if (ctx != NULL && ctx->over) {
-		struct MHD_Response *resp;
-		enum MHD_Result ret;
-		static const char text[] = "too many connections\n";
-
-		resp = MHD_create_response_from_buffer(
-		    sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
-		if (resp == NULL)
-			return MHD_NO;
-		MHD_add_response_header(resp, "Retry-After", HTTP_RETRY_AFTER);
-		MHD_add_response_header(resp, "Connection", "close");
-		MHD_add_response_header(resp, "Content-Type",
-		                        "text/plain; charset=utf-8");
-		add_common_headers(resp);
-		r->status = MHD_HTTP_SERVICE_UNAVAILABLE;
-		ret = MHD_queue_response(c, r->status, resp);
-		MHD_destroy_response(resp);
-		return ret;
-	}
+	if (r->status != 0)
+		return MHD_YES;
 	return route_request(h, c, r, url, method);
 }
 
@@ -745,16 +759,16 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	h->mhd = MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
-	    MHD_OPTION_CONNECTION_LIMIT, hard_limit(cfg->http.max_connections),
+	    flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+	    mhd_logger, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+	    hard_limit(cfg->http.max_connections),
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    hard_limit(cfg->http.max_per_ip), MHD_OPTION_CONNECTION_TIMEOUT,
 	    timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)HTTP_CONN_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE,
 	    (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h, MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
 	if (h->mhd == NULL) {
 		*cause =
 		    xasprintf("[http] listen: cannot listen on %s port %u",

@@ -5,14 +5,15 @@ http_start the bot uses) on a loopback port over a temporary share whose
 files it catalogues and hashes, gets links with `fisbot url`, and talks to
 it with http.client and raw sockets.
 """
+import asyncio
 import base64
-import concurrent.futures
 import email.utils
 import hashlib
 import http.client
 import os
 import random
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.parse
@@ -67,9 +68,12 @@ class Server:
         self.port = int(line.split()[1])
 
     def stop(self):
+        """Stops the server; it must exit cleanly (0: no leak found by the
+        sanitizers, no crash)."""
         self.proc.terminate()
-        self.proc.wait(timeout=30)
+        rc = self.proc.wait(timeout=30)
         self.logf.close()
+        assert rc == 0, (rc, self.log.read_text(errors="replace")[-3000:])
 
     def url(self, id_or_path) -> str:
         """Returns the path part of a link from `fisbot url`."""
@@ -280,7 +284,8 @@ def test_hostile_names(make_server):
 
 
 def test_symlink_swap_refused(make_server):
-    s = make_server({"f.bin": CONTENT, "other.bin": b"secret"})
+    s = make_server({"f.bin": CONTENT, "other.bin": b"secret",
+                     "d/g.bin": b"g", "e/g.bin": b"e-secret"})
     path = s.url("f.bin")
     f = s.share / "f.bin"
     f.unlink()
@@ -290,11 +295,16 @@ def test_symlink_swap_refused(make_server):
     assert b"secret" not in body
     f.unlink()
     f.symlink_to("/etc/passwd")
-    r, body = s.request("GET", path)
-    assert r.status == 403 and b"root" not in body
+    for method in ("GET", "HEAD"):
+        r, body = s.request(method, path)
+        assert r.status == 403 and b"root" not in body
     # A folder on the way replaced by a link is refused too.
-    (s.share / "d").mkdir()
-    (s.share / "d" / "g.bin").write_bytes(b"g")
+    gpath = s.url("d/g.bin")
+    (s.share / "d" / "g.bin").unlink()
+    (s.share / "d").rmdir()
+    (s.share / "d").symlink_to("e")
+    r, body = s.request("GET", gpath)
+    assert r.status in (403, 404) and b"e-secret" not in body
     assert "stale #" in s.log_text()
 
 
@@ -376,51 +386,69 @@ def test_traversal_and_nul(make_server):
     for target in [b"/f/%2e%2e%2f%2e%2e%2fetc%2fpasswd", b"/f/..%2f..%2f",
                    b"/%2e%2e/%2e%2e/etc/passwd", b"/f/%00", b"/f/%00/x",
                    b"/../../etc/passwd", b"/f/" + token[:20] + b"%00" +
-                   token[20:] + b"/x", b"/f/" + token + b"%2f..%2f..%2fx"]:
+                   token[20:] + b"/x"]:
         out = raw_request(s.port, target)
         status = int(out.split(b" ", 2)[1])
         assert status in (400, 403, 404), (target, out[:100])
         assert b"root:" not in out
     # With a good token, whatever follows only names the file: same bytes.
-    for tail in [b"/%2e%2e%2fetc%2fpasswd", b"/%00", b"/..%2f..%2f", b"%00"]:
+    for tail in [b"/%2e%2e%2fetc%2fpasswd", b"/%00", b"/..%2f..%2f", b"%00",
+                 b"%2f..%2f..%2fx"]:
         out = raw_request(s.port, b"/f/" + token + tail)
         assert out.startswith(b"HTTP/1.1 200"), tail
         assert out.endswith(CONTENT)
 
 
+async def range_round(port, files, paths, seed, n):
+    """Opens n connections at once, then sends one Range request on each
+    and checks every slice; returns the number of good answers."""
+    rng = random.Random(seed)
+    names = sorted(files)
+    conns = await asyncio.gather(*[
+        asyncio.open_connection("127.0.0.1", port) for _ in range(n)])
+    wanted = []
+    for reader, writer in conns:
+        name = rng.choice(names)
+        data = files[name]
+        lo = rng.randrange(len(data))
+        hi = rng.randrange(lo, min(len(data), lo + 100000))
+        writer.write(f"GET {paths[name]} HTTP/1.1\r\nHost: x\r\n"
+                     f"Range: bytes={lo}-{hi}\r\n\r\n".encode())
+        wanted.append((data[lo:hi + 1], f"bytes {lo}-{hi}/{len(data)}"))
+
+    async def answer(reader, writer, want):
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        hdrs = dict(l.split(": ", 1) for l in lines[1:] if ": " in l)
+        body = await reader.readexactly(int(hdrs["Content-Length"]))
+        writer.close()
+        return (lines[0].startswith("HTTP/1.1 206") and body == want[0]
+                and hdrs["Content-Range"] == want[1])
+
+    ok = await asyncio.gather(*[answer(r, w, want)
+                                for (r, w), want in zip(conns, wanted)])
+    return sum(ok)
+
+
 def test_concurrent_ranges_memory_flat(make_server):
     rng = random.Random(7)
     files = {f"f{i}.bin": rng.randbytes(1 << 20) for i in range(10)}
-    s = make_server(files, "max_per_ip = 100\nmax_connections = 200\n")
+    s = make_server(files, "max_per_ip = 1100\nmax_connections = 1100\n")
     paths = {n: s.url(n) for n in files}
-    names = sorted(files)
-
-    def worker(seed):
-        r = random.Random(seed)
-        c = s.conn()
-        for _ in range(25):
-            n = r.choice(names)
-            data = files[n]
-            lo = r.randrange(len(data))
-            hi = r.randrange(lo, min(len(data), lo + 200000))
-            c.request("GET", paths[n], headers={"Range": f"bytes={lo}-{hi}"})
-            resp = c.getresponse()
-            body = resp.read()
-            assert resp.status == 206
-            assert body == data[lo:hi + 1]
-        c.close()
-        return 25
-
-    def run_round(base):
-        with concurrent.futures.ThreadPoolExecutor(40) as ex:
-            return sum(ex.map(worker, range(base, base + 40)))
-
-    assert run_round(0) == 1000
-    rss1 = s.rss_kib()
-    assert run_round(1000) == 1000
-    assert run_round(2000) == 1000
-    rss2 = s.rss_kib()
-    assert rss2 - rss1 < 4096, (rss1, rss2)
+    # Memory is bounded by the connections, not by the bytes served: after
+    # the allocator has warmed up, ten more rounds (about 500 MB sent) move
+    # it by less than a few connection pools. Leaks are caught by the
+    # sanitizer build (the server must exit cleanly, see Server.stop).
+    for seed in range(3):
+        assert asyncio.run(range_round(s.port, files, paths, seed, 1000)) \
+            == 1000
+    base = s.rss_kib()
+    peak = base
+    for seed in range(3, 13):
+        assert asyncio.run(range_round(s.port, files, paths, seed, 1000)) \
+            == 1000
+        peak = max(peak, s.rss_kib())
+    assert peak - base < 12 * 1024, (base, peak)
 
 
 def test_slowloris_does_not_starve(make_server):
@@ -439,16 +467,16 @@ def test_slowloris_does_not_starve(make_server):
         assert r.status == 200 and body == CONTENT
     # The slow ones are dropped once the timeout has passed.
     time.sleep(4)
-    closed = 0
     for so in slow:
         so.settimeout(5)
-        try:
-            if so.recv(1024) in (b"",) or True:
-                closed += 1
-        except (ConnectionResetError, socket.timeout):
-            pass
+        rest = b""
+        while True:  # a 408 or nothing, then the end of the stream
+            chunk = so.recv(1024)
+            if not chunk:
+                break
+            rest += chunk
+        assert rest == b"" or rest.startswith(b"HTTP/1.1 408"), rest
         so.close()
-    assert closed == len(slow)
 
 
 def test_per_ip_limit_503(make_server):
@@ -457,8 +485,9 @@ def test_per_ip_limit_503(make_server):
     held = [s.conn() for _ in range(4)]
     for c in held:
         c.request("HEAD", path)
-        assert c.getresponse().status == 200
-        c.getresponse  # keep-alive: the connection stays open
+        resp = c.getresponse()
+        resp.read()
+        assert resp.status == 200  # kept alive: the connection stays open
     r, body = s.request("GET", path)
     assert r.status == 503
     assert r.headers["Retry-After"].isdigit()
@@ -467,3 +496,27 @@ def test_per_ip_limit_503(make_server):
     time.sleep(0.5)
     r, body = s.request("GET", path)
     assert r.status == 200 and body == CONTENT
+
+
+def test_accounting(make_server):
+    s = make_server({"f.bin": CONTENT})
+    path = s.url("f.bin")
+    for _ in range(3):
+        r, body = s.request("GET", path)
+        assert r.status == 200
+    s.request("HEAD", path)
+    s.request("GET", path, {"Range": "bytes=0-9"})           # not to the end
+    s.request("GET", path, {"Range": f"bytes={len(CONTENT) - 4}-"})  # to the end
+    s.request("GET", path, {"If-None-Match": "*"})          # 304
+    # Counting happens when the response has been sent: wait for the log.
+    deadline = time.time() + 10
+    while s.log_text().count("http: GET ") < 6 and time.time() < deadline:
+        time.sleep(0.05)
+    r = subprocess.run([FISBOT_BIN, "info", "-c", str(s.config), "f.bin"],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "downloads: 4\n" in r.stdout.decode()
+    db = sqlite3.connect(s.root / "fisbot.db")
+    (served,) = db.execute("SELECT bytes_served FROM files").fetchone()
+    db.close()
+    assert served == 3 * len(CONTENT) + 10 + 4
