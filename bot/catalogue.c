@@ -463,6 +463,7 @@ struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
 
 	c->mode = mode;
 	c->path = xstrdup(path);
+	c->search_ms = CATALOGUE_SEARCH_MS;
 	if (mode == CATALOGUE_READ) {
 		flags |= SQLITE_OPEN_READONLY;
 		if (access(path, F_OK) == -1) {

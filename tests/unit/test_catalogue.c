@@ -542,6 +542,20 @@ static void test_search_pages(void **state)
 	cat_page_clear(&p);
 	query_free(q);
 
+	/* A search past its time limit stops with a message. */
+	catalogue_set_search_limit(c, 0);
+	q = query_parse("/[9][.]da[t]$/", &cause);
+	assert_int_equal(catalogue_search(c, q, 0, 5000, &p, &cause), -1);
+	assert_non_null(strstr(cause, "search took too long"));
+	assert_int_equal(p.n, 0);
+	free(cause);
+	cause = NULL;
+	catalogue_set_search_limit(c, CATALOGUE_SEARCH_MS);
+	assert_int_equal(catalogue_search(c, q, 0, 5000, &p, &cause), 1);
+	assert_int_equal(p.n, (CATALOGUE_COUNT_CAP + 50) / 10);
+	cat_page_clear(&p);
+	query_free(q);
+
 	/* Newest. */
 	assert_int_equal(catalogue_newest(c, 3, &p), 1);
 	assert_int_equal(p.n, 3);
