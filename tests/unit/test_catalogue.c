@@ -708,6 +708,21 @@ static void test_refuse_foreign(void **state)
 	assert_non_null(strstr(cause, "newer"));
 	free(cause);
 
+	/* A catalogue the writer cannot write (not as root: root may). */
+	if (geteuid() != 0) {
+		struct catalogue *tmp;
+
+		unlink(path);
+		tmp = catalogue_open(path, CATALOGUE_WRITE, &cause);
+		assert_non_null(tmp);
+		catalogue_close(tmp);
+		assert_int_equal(chmod(path, 0444), 0);
+		assert_null(catalogue_open(path, CATALOGUE_WRITE, &cause));
+		assert_non_null(strstr(cause, "read-only"));
+		free(cause);
+		chmod(path, 0644);
+	}
+
 	/* Missing, for a reader. */
 	unlink(path);
 	assert_null(catalogue_open(path, CATALOGUE_READ, &cause));
