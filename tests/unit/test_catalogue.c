@@ -410,6 +410,8 @@ static void test_search(void **state)
 	EXPECT(c, "\"song one\"", "music/Live/Song One.ogg");
 	EXPECT(c, "\"g o\"", "music/Live/Song One.ogg");
 	EXPECT(c, "\"quoted\"", "docs/a \"quoted\" name.txt");
+	EXPECT(c, "quoted\"", "docs/a \"quoted\" name.txt"); /* FTS quoting */
+	EXPECT(c, "d\"", "docs/a \"quoted\" name.txt");
 	EXPECT(c, "éte", "docs/Éte.txt");
 	EXPECT(c, "ÉTE", "docs/Éte.txt");
 	EXPECT_NONE(c, "song nothing");
