@@ -57,6 +57,15 @@
 
 /* Memory per connection (request line and headers must fit). */
 #define HTTP_CONN_MEMORY (32 * 1024)
+/* Rows cached per server thread, and for how long (ms): a row is used
+ * again only if the file's fstat still matches it, so the cache only saves
+ * the database round trip; it delays by at most the TTL the effect of
+ * catalogue changes that leave the file as it was (a new description). */
+#define HTTP_ROW_CACHE  64
+#define HTTP_ROW_TTL_MS 1000
+/* Bodies up to this size are read into the response and go out with the
+ * headers in one write; larger ones go out with sendfile. */
+#define HTTP_SMALL_BODY (16 * 1024)
 /* Seconds a client over a limit is asked to wait. */
 #define HTTP_RETRY_AFTER "5"
 
@@ -202,29 +211,95 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, struct req *r,
 	return ret;
 }
 
-/* Returns this thread's read-only catalogue connection, opening it on first
- * use; NULL if the catalogue cannot be opened (logged). */
-static struct catalogue *thread_catalogue(struct http *h)
-{
-	struct catalogue *cat = pthread_getspecific(h->cat_key);
-	char *cause = NULL;
+/* A recently read catalogue row. */
+struct row_slot {
+	struct cat_file f;
+	bool used;
+	int64_t read_ms; /* monotonic time it was read */
+};
 
-	if (cat != NULL)
-		return cat;
+/* What each server thread keeps: its catalogue connection and a small
+ * cache of rows. */
+struct thread_state {
+	struct catalogue *cat;
+	struct row_slot rows[HTTP_ROW_CACHE];
+};
+
+/* Returns this thread's state, opening its read-only catalogue connection
+ * on first use; NULL if the catalogue cannot be opened (logged). */
+static struct thread_state *thread_state(struct http *h)
+{
+	struct thread_state *ts = pthread_getspecific(h->cat_key);
+	char *cause = NULL;
+	struct catalogue *cat;
+
+	if (ts != NULL)
+		return ts;
 	cat = catalogue_open(h->cfg->share.database, CATALOGUE_READ, &cause);
 	if (cat == NULL) {
 		log_warnx("http: %s", cause);
 		free(cause);
 		return NULL;
 	}
-	pthread_setspecific(h->cat_key, cat);
-	return cat;
+	ts = xcalloc(1, sizeof(*ts));
+	ts->cat = cat;
+	pthread_setspecific(h->cat_key, ts);
+	return ts;
 }
 
 /* Closes a thread's catalogue connection when the thread ends. */
-static void close_thread_catalogue(void *cat)
+static void free_thread_state(void *p)
 {
-	catalogue_close(cat);
+	struct thread_state *ts = p;
+
+	for (size_t i = 0; i < HTTP_ROW_CACHE; i++)
+		cat_file_clear(&ts->rows[i].f);
+	catalogue_close(ts->cat);
+	free(ts);
+}
+
+/* Returns the monotonic clock in milliseconds. */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Finds row id: from the cache if it was read less than HTTP_ROW_TTL_MS ago
+ * and fresh is false, else from the catalogue. Returns the row (owned by
+ * the cache, valid until the next lookup on this thread) and sets *cached,
+ * or returns NULL if there is no such row or on a database error (then
+ * *db_error is set).
+ */
+static const struct cat_file *lookup_row(struct thread_state *ts, int64_t id,
+                                         bool fresh, bool *cached,
+                                         bool *db_error)
+{
+	struct row_slot *slot = &ts->rows[(uint64_t)id % HTTP_ROW_CACHE];
+	int64_t now = now_ms();
+	int found;
+
+	*cached = false;
+	*db_error = false;
+	if (!fresh && slot->used && slot->f.id == id &&
+	    now - slot->read_ms < HTTP_ROW_TTL_MS) {
+		*cached = true;
+		return &slot->f;
+	}
+	cat_file_clear(&slot->f);
+	memset(&slot->f, 0, sizeof(slot->f));
+	slot->used = false;
+	found = catalogue_get(ts->cat, id, &slot->f);
+	if (found != 1) {
+		*db_error = found == -1;
+		return NULL;
+	}
+	slot->used = true;
+	slot->read_ms = now;
+	return &slot->f;
 }
 
 /* Returns true if c may appear unencoded in a filename* value (RFC 8187
@@ -408,6 +483,21 @@ static bool not_modified(struct MHD_Connection *c, const char *etag,
 	       mtime <= since;
 }
 
+/* Returns a response holding the bytes of rg read from fd, or NULL if they
+ * cannot be read in full (the file shrank: a stale row). */
+static struct MHD_Response *small_body(int fd, struct range rg)
+{
+	char *buf = xmalloc(rg.len);
+	ssize_t n = pread(fd, buf, rg.len, (off_t)rg.start);
+
+	if (n != (ssize_t)rg.len) {
+		free(buf);
+		return NULL;
+	}
+	return MHD_create_response_from_buffer(rg.len, buf,
+	                                       MHD_RESPMEM_MUST_FREE);
+}
+
 /* Sends the bytes of an open, checked file: 200, 206 or 416. Takes fd. */
 static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
                                  const struct cat_file *f, int fd, bool get,
@@ -451,6 +541,9 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 		close(fd);
 		resp = MHD_create_response_from_buffer(0, (void *)"",
 		                                       MHD_RESPMEM_PERSISTENT);
+	} else if (rg.len <= HTTP_SMALL_BODY) {
+		resp = small_body(fd, rg);
+		close(fd);
 	} else {
 		resp = MHD_create_response_from_fd_at_offset64(rg.len, fd,
 		                                               rg.start);
@@ -477,6 +570,63 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 	return ret;
 }
 
+/* The outcome of checking a link against the catalogue and the disk. */
+enum check {
+	CHECK_OK,
+	CHECK_NO_ROW,   /* 404: no such file (or not hashed) */
+	CHECK_BAD_MAC,  /* 403: forged, or the file changed */
+	CHECK_EXPIRED,  /* 410 */
+	CHECK_GONE,     /* 404: not on disk */
+	CHECK_REFUSED,  /* 403: a link or an escape where the file was */
+	CHECK_CHANGED,  /* 409: not the file that was hashed */
+	CHECK_DB_ERROR, /* 500 */
+	CHECK_IO_ERROR, /* 500 */
+};
+
+/* Looks up the row of token t, checks the MAC, opens the file and checks
+ * it against the row. On CHECK_OK sets *fp and *fdp (the caller closes). */
+static enum check check_link(struct http *h, struct thread_state *ts,
+                             const struct token *t, bool fresh,
+                             const struct cat_file **fp, int *fdp, bool *cached)
+{
+	const struct cat_file *f;
+	struct stat st;
+	bool db_error;
+	int fd, err;
+
+	f = lookup_row(ts, t->file_id, fresh, cached, &db_error);
+	if (f == NULL)
+		return db_error ? CHECK_DB_ERROR : CHECK_NO_ROW;
+	if (!f->hashed)
+		return CHECK_NO_ROW;
+	*fp = f;
+	switch (token_verify(h->key, t, f->sha256, time(NULL))) {
+	case TOKEN_OK:
+		break;
+	case TOKEN_EXPIRED:
+		return CHECK_EXPIRED;
+	default:
+		return CHECK_BAD_MAC;
+	}
+	fd = beneath_open(h->root_fd, f->path, false);
+	if (fd == -1) {
+		err = errno;
+		if (err == ENOENT || err == ENOTDIR)
+			return CHECK_GONE;
+		if (err == ELOOP || err == EXDEV || err == EACCES ||
+		    err == EPERM)
+			return CHECK_REFUSED;
+		log_warn("http: open file #%lld", (long long)f->id);
+		return CHECK_IO_ERROR;
+	}
+	if (fstat(fd, &st) == -1 || !same_file(&st, f)) {
+		close(fd);
+		return CHECK_CHANGED;
+	}
+	*fdp = fd;
+	return CHECK_OK;
+}
+
 /* Serves GET or HEAD /f/{token}/{name}; rest is what follows "/f/". */
 static enum MHD_Result serve_file(struct http *h, struct MHD_Connection *c,
                                   struct req *r, const char *rest, bool get)
@@ -484,12 +634,12 @@ static enum MHD_Result serve_file(struct http *h, struct MHD_Connection *c,
 	const char *slash = strchr(rest, '/');
 	size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
 	char etag[67], last_modified[40];
-	struct cat_file f = {0};
-	struct catalogue *cat;
+	const struct cat_file *f = NULL;
+	struct thread_state *ts;
 	struct token t;
-	struct stat st;
-	enum MHD_Result ret;
-	int fd, found;
+	enum check rc;
+	bool cached;
+	int fd = -1;
 
 	if (token_parse(rest, len, &t) == -1)
 		return reply_text(c, r, MHD_HTTP_NOT_FOUND, "no such link\n",
@@ -497,77 +647,60 @@ static enum MHD_Result serve_file(struct http *h, struct MHD_Connection *c,
 	if (t.key_id != token_key_id(h->key))
 		return reply_text(c, r, MHD_HTTP_FORBIDDEN,
 		                  "this link is not valid here\n", NULL, NULL);
-	if ((cat = thread_catalogue(h)) == NULL)
+	if ((ts = thread_state(h)) == NULL)
 		return reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
 		                  "the catalogue is unavailable\n",
 		                  "Retry-After", HTTP_RETRY_AFTER);
-	found = catalogue_get(cat, t.file_id, &f);
-	if (found == -1)
+	rc = check_link(h, ts, &t, false, &f, &fd, &cached);
+	if (rc != CHECK_OK && cached) /* the row may be out of date */
+		rc = check_link(h, ts, &t, true, &f, &fd, &cached);
+	if (f != NULL && rc != CHECK_NO_ROW && rc != CHECK_BAD_MAC &&
+	    rc != CHECK_EXPIRED)
+		r->id = f->id;
+	switch (rc) {
+	case CHECK_OK:
+		break;
+	case CHECK_NO_ROW:
+		return reply_text(c, r, MHD_HTTP_NOT_FOUND, "no such file\n",
+		                  NULL, NULL);
+	case CHECK_BAD_MAC:
+		return reply_text(c, r, MHD_HTTP_FORBIDDEN,
+		                  "this link is not valid (or the file "
+		                  "changed)\n",
+		                  NULL, NULL);
+	case CHECK_EXPIRED:
+		return reply_text(c, r, MHD_HTTP_GONE,
+		                  "this link has expired\n", NULL, NULL);
+	case CHECK_GONE:
+		report_stale(h, f->id);
+		return reply_text(c, r, MHD_HTTP_NOT_FOUND,
+		                  "the file is gone\n", NULL, NULL);
+	case CHECK_REFUSED:
+		report_stale(h, f->id);
+		return reply_text(c, r, MHD_HTTP_FORBIDDEN,
+		                  "the file cannot be served\n", NULL, NULL);
+	case CHECK_CHANGED:
+		report_stale(h, f->id);
+		return reply_text(
+		    c, r, MHD_HTTP_CONFLICT,
+		    "the file changed; try again once it has been "
+		    "indexed\n",
+		    NULL, NULL);
+	case CHECK_DB_ERROR:
 		return reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		                  "catalogue error\n", NULL, NULL);
-	if (found == 0 || !f.hashed) {
-		ret = reply_text(c, r, MHD_HTTP_NOT_FOUND, "no such file\n",
-		                 NULL, NULL);
-		goto out;
+	case CHECK_IO_ERROR:
+		return reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		                  "cannot open the file\n", NULL, NULL);
 	}
-	switch (token_verify(h->key, &t, f.sha256, time(NULL))) {
-	case TOKEN_OK:
-		break;
-	case TOKEN_EXPIRED:
-		ret = reply_text(c, r, MHD_HTTP_GONE, "this link has expired\n",
-		                 NULL, NULL);
-		goto out;
-	default:
-		ret = reply_text(c, r, MHD_HTTP_FORBIDDEN,
-		                 "this link is not valid (or the file "
-		                 "changed)\n",
-		                 NULL, NULL);
-		goto out;
-	}
-	r->id = f.id;
-
-	fd = beneath_open(h->root_fd, f.path, false);
-	if (fd == -1) {
-		int err = errno;
-
-		report_stale(h, f.id);
-		if (err == ENOENT || err == ENOTDIR)
-			ret = reply_text(c, r, MHD_HTTP_NOT_FOUND,
-			                 "the file is gone\n", NULL, NULL);
-		else if (err == ELOOP || err == EXDEV || err == EACCES ||
-		         err == EPERM)
-			ret = reply_text(c, r, MHD_HTTP_FORBIDDEN,
-			                 "the file cannot be served\n", NULL,
-			                 NULL);
-		else {
-			errno = err;
-			log_warn("http: open file #%lld", (long long)f.id);
-			ret = reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
-			                 "cannot open the file\n", NULL, NULL);
-		}
-		goto out;
-	}
-	if (fstat(fd, &st) == -1 || !same_file(&st, &f)) {
-		close(fd);
-		report_stale(h, f.id);
-		ret = reply_text(c, r, MHD_HTTP_CONFLICT,
-		                 "the file changed; try again once it has been "
-		                 "indexed\n",
-		                 NULL, NULL);
-		goto out;
-	}
-	make_etag(&f, etag);
-	range_format_date((time_t)(f.mtime_ns / 1000000000), last_modified,
+	make_etag(f, etag);
+	range_format_date((time_t)(f->mtime_ns / 1000000000), last_modified,
 	                  sizeof(last_modified));
-	if (not_modified(c, etag, (time_t)(f.mtime_ns / 1000000000))) {
+	if (not_modified(c, etag, (time_t)(f->mtime_ns / 1000000000))) {
 		close(fd);
-		ret = reply_not_modified(c, r, etag, last_modified);
-		goto out;
+		return reply_not_modified(c, r, etag, last_modified);
 	}
-	ret = send_file(c, r, &f, fd, get, etag, last_modified);
-out:
-	cat_file_clear(&f);
-	return ret;
+	return send_file(c, r, f, fd, get, etag, last_modified);
 }
 
 /* Routes a request by path prefix and method. */
@@ -733,7 +866,7 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 		h->hooks = *hooks;
 	h->root_fd = -1;
 	pthread_mutex_init(&h->lock, NULL);
-	if (pthread_key_create(&h->cat_key, close_thread_catalogue) != 0)
+	if (pthread_key_create(&h->cat_key, free_thread_state) != 0)
 		fatalx("http: pthread_key_create failed");
 
 	h->root_fd = open(cfg->share.path, O_PATH | O_DIRECTORY | O_CLOEXEC);

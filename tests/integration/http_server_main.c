@@ -8,8 +8,9 @@
  * --populate first brings the catalogue up to date with the share through
  * the catalogue's writer API: every regular file is upserted and hashed
  * (SHA-256 computed here). Then the server starts and "port N" is printed
- * on standard output. Downloads are counted in the catalogue; stale-file
- * reports are logged ("stale #ID") on standard error.
+ * on standard output. Downloads are queued by the server's threads and
+ * written to the catalogue in one transaction every 100 ms (as the indexer
+ * will do); stale-file reports are logged ("stale #ID") on standard error.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,15 +26,25 @@
 
 #include <openssl/evp.h>
 
+#include "alloc.h"
 #include "catalogue.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
 #include "token.h"
 
+/* Downloads waiting to be written, as the indexer's queue will hold them. */
+struct pending {
+	int64_t id;
+	uint64_t bytes;
+	bool completed;
+};
+
 struct server {
 	struct catalogue *writer;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock; /* guards the queue */
+	struct pending *queue;
+	size_t n, cap;
 };
 
 static struct catalogue *walk_cat; /* nftw has no callback argument */
@@ -94,16 +105,42 @@ static int add_entry(const char *path, const struct stat *st, int type,
 	                          &stale);
 }
 
-/* Counts a download in the catalogue. */
+/* Queues a download to be counted (from the server's threads). */
 static void on_download(void *arg, int64_t id, uint64_t bytes, bool completed)
 {
 	struct server *s = arg;
 
 	pthread_mutex_lock(&s->lock);
-	if (catalogue_add_download(s->writer, id, bytes, completed) == -1)
-		log_warnx("test server: cannot count a download of #%lld",
-		          (long long)id);
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 64;
+		s->queue = xreallocarray(s->queue, s->cap, sizeof(*s->queue));
+	}
+	s->queue[s->n++] = (struct pending){id, bytes, completed};
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* Writes the queued downloads to the catalogue in one transaction. */
+static void flush_downloads(struct server *s)
+{
+	struct pending *q;
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	q = s->queue;
+	n = s->n;
+	s->queue = NULL;
+	s->n = s->cap = 0;
+	pthread_mutex_unlock(&s->lock);
+	if (n == 0)
+		return;
+	if (catalogue_begin(s->writer) == -1)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		catalogue_add_download(s->writer, q[i].id, q[i].bytes,
+		                       q[i].completed);
+	catalogue_commit(s->writer);
+out:
+	free(q);
 }
 
 /* Reports a stale file in the log, where the tests look for it. */
@@ -170,8 +207,17 @@ int main(int argc, char **argv)
 		fatalx("%s", cause);
 	printf("port %u\n", http_port(h));
 	fflush(stdout);
-	sigwait(&set, &sig);
+	/* Count downloads every 100 ms until a signal comes. */
+	for (;;) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+
+		sig = sigtimedwait(&set, NULL, &ts);
+		flush_downloads(&s);
+		if (sig > 0)
+			break;
+	}
 	http_stop(h);
+	flush_downloads(&s);
 	token_key_free(key);
 	catalogue_close(s.writer);
 	config_free(cfg);
