@@ -211,11 +211,18 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, struct req *r,
 	return ret;
 }
 
-/* A recently read catalogue row. */
+/* A recently read catalogue row, with its header values made once. */
 struct row_slot {
 	struct cat_file f;
 	bool used;
 	int64_t read_ms; /* monotonic time it was read */
+	char etag[67];
+	char last_modified[40];
+	char digest[64];
+	char *disposition;
+	const char *content_type;
+	bool verified; /* tok passed token_verify's MAC check for f */
+	struct token tok;
 };
 
 /* What each server thread keeps: its catalogue connection and a small
@@ -252,8 +259,10 @@ static void free_thread_state(void *p)
 {
 	struct thread_state *ts = p;
 
-	for (size_t i = 0; i < HTTP_ROW_CACHE; i++)
+	for (size_t i = 0; i < HTTP_ROW_CACHE; i++) {
 		cat_file_clear(&ts->rows[i].f);
+		free(ts->rows[i].disposition);
+	}
 	catalogue_close(ts->cat);
 	free(ts);
 }
@@ -269,14 +278,13 @@ static int64_t now_ms(void)
 
 /*
  * Finds row id: from the cache if it was read less than HTTP_ROW_TTL_MS ago
- * and fresh is false, else from the catalogue. Returns the row (owned by
- * the cache, valid until the next lookup on this thread) and sets *cached,
+ * and fresh is false, else from the catalogue. Returns its slot (valid
+ * until the next lookup on this thread) and sets *cached,
  * or returns NULL if there is no such row or on a database error (then
  * *db_error is set).
  */
-static const struct cat_file *lookup_row(struct thread_state *ts, int64_t id,
-                                         bool fresh, bool *cached,
-                                         bool *db_error)
+static struct row_slot *lookup_row(struct thread_state *ts, int64_t id,
+                                   bool fresh, bool *cached, bool *db_error)
 {
 	struct row_slot *slot = &ts->rows[(uint64_t)id % HTTP_ROW_CACHE];
 	int64_t now = now_ms();
@@ -287,11 +295,11 @@ static const struct cat_file *lookup_row(struct thread_state *ts, int64_t id,
 	if (!fresh && slot->used && slot->f.id == id &&
 	    now - slot->read_ms < HTTP_ROW_TTL_MS) {
 		*cached = true;
-		return &slot->f;
+		return slot;
 	}
 	cat_file_clear(&slot->f);
-	memset(&slot->f, 0, sizeof(slot->f));
-	slot->used = false;
+	free(slot->disposition);
+	memset(slot, 0, sizeof(*slot));
 	found = catalogue_get(ts->cat, id, &slot->f);
 	if (found != 1) {
 		*db_error = found == -1;
@@ -299,7 +307,7 @@ static const struct cat_file *lookup_row(struct thread_state *ts, int64_t id,
 	}
 	slot->used = true;
 	slot->read_ms = now;
-	return &slot->f;
+	return slot;
 }
 
 /* Returns true if c may appear unencoded in a filename* value (RFC 8187
@@ -389,28 +397,17 @@ static bool media_type_ok(const char *t)
 	return true;
 }
 
-/* Adds the representation headers of f (the SPEC §8 list but the length,
- * which libmicrohttpd sets from the response size). */
+/* Adds the representation headers of a row (the SPEC §8 list but the
+ * length, which libmicrohttpd sets from the response size). */
 static void add_file_headers(struct MHD_Response *resp,
-                             const struct cat_file *f, const char *etag,
-                             const char *last_modified)
+                             const struct row_slot *slot)
 {
-	unsigned char b64[48];
-	char digest[64], *cd;
-
-	MHD_add_response_header(resp, "Content-Type",
-	                        media_type_ok(f->media_type)
-	                            ? f->media_type
-	                            : "application/octet-stream");
-	MHD_add_response_header(resp, "Last-Modified", last_modified);
-	MHD_add_response_header(resp, "ETag", etag);
+	MHD_add_response_header(resp, "Content-Type", slot->content_type);
+	MHD_add_response_header(resp, "Last-Modified", slot->last_modified);
+	MHD_add_response_header(resp, "ETag", slot->etag);
 	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
-	cd = content_disposition(base_name(f->path));
-	MHD_add_response_header(resp, "Content-Disposition", cd);
-	free(cd);
-	EVP_EncodeBlock(b64, f->sha256, 32);
-	snprintf(digest, sizeof(digest), "sha-256=:%s:", (char *)b64);
-	MHD_add_response_header(resp, "Repr-Digest", digest);
+	MHD_add_response_header(resp, "Content-Disposition", slot->disposition);
+	MHD_add_response_header(resp, "Repr-Digest", slot->digest);
 	add_common_headers(resp);
 }
 
@@ -426,6 +423,24 @@ static void make_etag(const struct cat_file *f, char etag[67])
 	}
 	etag[65] = '"';
 	etag[66] = '\0';
+}
+
+/* Makes the header values of a freshly read row. */
+static void fill_slot(struct row_slot *slot)
+{
+	const struct cat_file *f = &slot->f;
+	unsigned char b64[48];
+
+	make_etag(f, slot->etag);
+	range_format_date((time_t)(f->mtime_ns / 1000000000),
+	                  slot->last_modified, sizeof(slot->last_modified));
+	EVP_EncodeBlock(b64, f->sha256, 32);
+	snprintf(slot->digest, sizeof(slot->digest),
+	         "sha-256=:%s:", (char *)b64);
+	slot->disposition = content_disposition(base_name(f->path));
+	slot->content_type = media_type_ok(f->media_type)
+	                         ? f->media_type
+	                         : "application/octet-stream";
 }
 
 /* Returns true if the descriptor's metadata is the catalogue row's. */
@@ -500,9 +515,9 @@ static struct MHD_Response *small_body(int fd, struct range rg)
 
 /* Sends the bytes of an open, checked file: 200, 206 or 416. Takes fd. */
 static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
-                                 const struct cat_file *f, int fd, bool get,
-                                 const char *etag, const char *last_modified)
+                                 const struct row_slot *slot, int fd, bool get)
 {
+	const struct cat_file *f = &slot->f;
 	struct MHD_Response *resp;
 	struct range rg = {0, f->size};
 	enum range_result rr = RANGE_NONE;
@@ -517,7 +532,8 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 		if_range = MHD_lookup_connection_value(
 		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
 		if (if_range == NULL ||
-		    range_if_range(if_range, etag, f->mtime_ns / 1000000000))
+		    range_if_range(if_range, slot->etag,
+		                   f->mtime_ns / 1000000000))
 			rr = range_parse(range, f->size, &rg);
 	}
 	if (rr == RANGE_UNSATISFIABLE) {
@@ -529,7 +545,7 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 		snprintf(content_range, sizeof(content_range), "bytes */%llu",
 		         (unsigned long long)f->size);
 		MHD_add_response_header(resp, "Content-Range", content_range);
-		add_file_headers(resp, f, etag, last_modified);
+		add_file_headers(resp, slot);
 		r->status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
 		ret = MHD_queue_response(c, r->status, resp);
 		MHD_destroy_response(resp);
@@ -560,7 +576,7 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 		         (unsigned long long)f->size);
 		MHD_add_response_header(resp, "Content-Range", content_range);
 	}
-	add_file_headers(resp, f, etag, last_modified);
+	add_file_headers(resp, slot);
 	r->status = status;
 	r->body = get ? rg.len : 0;
 	r->download = get;
@@ -583,30 +599,51 @@ enum check {
 	CHECK_IO_ERROR, /* 500 */
 };
 
-/* Looks up the row of token t, checks the MAC, opens the file and checks
- * it against the row. On CHECK_OK sets *fp and *fdp (the caller closes). */
+/* Returns true if two parsed tokens are the same. */
+static bool same_token(const struct token *a, const struct token *b)
+{
+	return a->version == b->version && a->key_id == b->key_id &&
+	       a->file_id == b->file_id && a->expires == b->expires &&
+	       memcmp(a->mac, b->mac, sizeof(a->mac)) == 0;
+}
+
+/* Looks up the row of token t, checks the MAC (once per row and token),
+ * opens the file and checks it against the row. Sets *sp to the row's slot
+ * when there is one, and on CHECK_OK *fdp (the caller closes it). */
 static enum check check_link(struct http *h, struct thread_state *ts,
                              const struct token *t, bool fresh,
-                             const struct cat_file **fp, int *fdp, bool *cached)
+                             struct row_slot **sp, int *fdp, bool *cached)
 {
+	struct row_slot *slot;
 	const struct cat_file *f;
+	time_t now = time(NULL);
 	struct stat st;
 	bool db_error;
 	int fd, err;
 
-	f = lookup_row(ts, t->file_id, fresh, cached, &db_error);
-	if (f == NULL)
+	slot = lookup_row(ts, t->file_id, fresh, cached, &db_error);
+	if (slot == NULL)
 		return db_error ? CHECK_DB_ERROR : CHECK_NO_ROW;
+	f = &slot->f;
 	if (!f->hashed)
 		return CHECK_NO_ROW;
-	*fp = f;
-	switch (token_verify(h->key, t, f->sha256, time(NULL))) {
-	case TOKEN_OK:
-		break;
-	case TOKEN_EXPIRED:
-		return CHECK_EXPIRED;
-	default:
-		return CHECK_BAD_MAC;
+	if (!*cached)
+		fill_slot(slot);
+	*sp = slot;
+	if (slot->verified && same_token(&slot->tok, t)) {
+		if (token_expired(t, now))
+			return CHECK_EXPIRED;
+	} else {
+		switch (token_verify(h->key, t, f->sha256, now)) {
+		case TOKEN_OK:
+			slot->tok = *t;
+			slot->verified = true;
+			break;
+		case TOKEN_EXPIRED:
+			return CHECK_EXPIRED;
+		default:
+			return CHECK_BAD_MAC;
+		}
 	}
 	fd = beneath_open(h->root_fd, f->path, false);
 	if (fd == -1) {
@@ -633,8 +670,7 @@ static enum MHD_Result serve_file(struct http *h, struct MHD_Connection *c,
 {
 	const char *slash = strchr(rest, '/');
 	size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
-	char etag[67], last_modified[40];
-	const struct cat_file *f = NULL;
+	struct row_slot *slot = NULL;
 	struct thread_state *ts;
 	struct token t;
 	enum check rc;
@@ -651,12 +687,12 @@ static enum MHD_Result serve_file(struct http *h, struct MHD_Connection *c,
 		return reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
 		                  "the catalogue is unavailable\n",
 		                  "Retry-After", HTTP_RETRY_AFTER);
-	rc = check_link(h, ts, &t, false, &f, &fd, &cached);
+	rc = check_link(h, ts, &t, false, &slot, &fd, &cached);
 	if (rc != CHECK_OK && cached) /* the row may be out of date */
-		rc = check_link(h, ts, &t, true, &f, &fd, &cached);
-	if (f != NULL && rc != CHECK_NO_ROW && rc != CHECK_BAD_MAC &&
+		rc = check_link(h, ts, &t, true, &slot, &fd, &cached);
+	if (slot != NULL && rc != CHECK_NO_ROW && rc != CHECK_BAD_MAC &&
 	    rc != CHECK_EXPIRED)
-		r->id = f->id;
+		r->id = slot->f.id;
 	switch (rc) {
 	case CHECK_OK:
 		break;
@@ -672,15 +708,15 @@ static enum MHD_Result serve_file(struct http *h, struct MHD_Connection *c,
 		return reply_text(c, r, MHD_HTTP_GONE,
 		                  "this link has expired\n", NULL, NULL);
 	case CHECK_GONE:
-		report_stale(h, f->id);
+		report_stale(h, r->id);
 		return reply_text(c, r, MHD_HTTP_NOT_FOUND,
 		                  "the file is gone\n", NULL, NULL);
 	case CHECK_REFUSED:
-		report_stale(h, f->id);
+		report_stale(h, r->id);
 		return reply_text(c, r, MHD_HTTP_FORBIDDEN,
 		                  "the file cannot be served\n", NULL, NULL);
 	case CHECK_CHANGED:
-		report_stale(h, f->id);
+		report_stale(h, r->id);
 		return reply_text(
 		    c, r, MHD_HTTP_CONFLICT,
 		    "the file changed; try again once it has been "
@@ -693,14 +729,15 @@ static enum MHD_Result serve_file(struct http *h, struct MHD_Connection *c,
 		return reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		                  "cannot open the file\n", NULL, NULL);
 	}
-	make_etag(f, etag);
-	range_format_date((time_t)(f->mtime_ns / 1000000000), last_modified,
-	                  sizeof(last_modified));
-	if (not_modified(c, etag, (time_t)(f->mtime_ns / 1000000000))) {
+	if (slot == NULL) /* CHECK_OK always sets it; this tells the compiler */
+		return MHD_NO;
+	if (not_modified(c, slot->etag,
+	                 (time_t)(slot->f.mtime_ns / 1000000000))) {
 		close(fd);
-		return reply_not_modified(c, r, etag, last_modified);
+		return reply_not_modified(c, r, slot->etag,
+		                          slot->last_modified);
 	}
-	return send_file(c, r, f, fd, get, etag, last_modified);
+	return send_file(c, r, slot, fd, get);
 }
 
 /* Routes a request by path prefix and method. */
