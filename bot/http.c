@@ -454,11 +454,11 @@ static bool same_file(const struct stat *st, const struct cat_file *f)
 	       (uint64_t)st->st_size == f->size && mtime_ns == f->mtime_ns;
 }
 
-/* Reports file id as stale, if anyone listens. */
-static void report_stale(struct http *h, int64_t id)
+/* Reports the file of a row as stale, if anyone listens. */
+static void report_stale(struct http *h, const struct cat_file *f)
 {
 	if (h->hooks.on_stale != NULL)
-		h->hooks.on_stale(h->hooks.arg, id);
+		h->hooks.on_stale(h->hooks.arg, f->id, f->path);
 }
 
 /* Answers 304 Not Modified with the validators. */
@@ -708,15 +708,15 @@ static enum MHD_Result serve_file(struct http *h, struct MHD_Connection *c,
 		return reply_text(c, r, MHD_HTTP_GONE,
 		                  "this link has expired\n", NULL, NULL);
 	case CHECK_GONE:
-		report_stale(h, r->id);
+		report_stale(h, &slot->f);
 		return reply_text(c, r, MHD_HTTP_NOT_FOUND,
 		                  "the file is gone\n", NULL, NULL);
 	case CHECK_REFUSED:
-		report_stale(h, r->id);
+		report_stale(h, &slot->f);
 		return reply_text(c, r, MHD_HTTP_FORBIDDEN,
 		                  "the file cannot be served\n", NULL, NULL);
 	case CHECK_CHANGED:
-		report_stale(h, r->id);
+		report_stale(h, &slot->f);
 		return reply_text(
 		    c, r, MHD_HTTP_CONFLICT,
 		    "the file changed; try again once it has been "

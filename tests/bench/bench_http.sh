@@ -47,6 +47,7 @@ password = x
 [share]
 path = share
 database = fisbot.db
+settle = 0
 [http]
 listen = 127.0.0.1:0
 base_url = http://127.0.0.1:1
@@ -83,7 +84,7 @@ http {
 }
 CONF
 
-(cd "$tmp" && exec "$server" -c fisbot.conf --populate >"$tmp/port" 2>"$tmp/server.log") &
+(cd "$tmp" && exec "$server" -c fisbot.conf >"$tmp/port" 2>"$tmp/server.log") &
 srv_pid=$!
 "$nginx" -e "$tmp/nginx/error.log" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -g 'daemon off;' &
 ngx_pid=$!
