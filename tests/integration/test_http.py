@@ -107,6 +107,14 @@ class Server:
         self.logf.flush()
         return self.log.read_text(errors="replace")
 
+    def wait_log(self, text: str) -> str:
+        """Waits (up to 20 s) for text in the log, written once a response
+        has gone out; returns the log."""
+        deadline = time.time() + 20
+        while text not in self.log_text() and time.time() < deadline:
+            time.sleep(0.05)
+        return self.log_text()
+
 
 @pytest.fixture
 def make_server(tmp_path):
@@ -172,7 +180,7 @@ def test_get_and_head_headers(make_server):
     assert r3.status == 200 and body3 == CONTENT
     r4, body4 = s.request("GET", path.rsplit("/", 1)[0])
     assert r4.status == 200 and body4 == CONTENT
-    log = s.log_text()
+    log = s.wait_log("HEAD 200 0")
     assert "GET 200 10244" in log
     assert "HEAD 200 0" in log
     assert path.split("/")[2] not in log  # tokens are never logged
@@ -309,7 +317,7 @@ def test_symlink_swap_refused(make_server):
     (s.share / "d").symlink_to("e")
     r, body = s.request("GET", gpath)
     assert r.status in (403, 404) and b"e-secret" not in body
-    assert "stale #" in s.log_text()
+    assert "stale #" in s.wait_log("stale #")
 
 
 def test_modified_after_hashing(make_server):
@@ -321,7 +329,7 @@ def test_modified_after_hashing(make_server):
     r, body = s.request("GET", path)
     assert r.status == 409
     assert b"X" + CONTENT[1:] != body
-    assert "stale #" in s.log_text()
+    assert "stale #" in s.wait_log("stale #")
     # Re-indexed (or being re-indexed): the old link never serves again.
     r, _ = s.request("HEAD", path)
     assert r.status in (403, 404, 409)
@@ -435,6 +443,13 @@ async def range_round(port, files, paths, seed, n):
     return sum(ok)
 
 
+def sanitized(binary: str) -> bool:
+    """Returns true if binary was built with AddressSanitizer (whose
+    quarantine keeps freed memory: RSS says nothing there)."""
+    with open(binary, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def test_concurrent_ranges_memory_flat(make_server):
     rng = random.Random(7)
     files = {f"f{i}.bin": rng.randbytes(1 << 20) for i in range(10)}
@@ -453,7 +468,8 @@ def test_concurrent_ranges_memory_flat(make_server):
         assert asyncio.run(range_round(s.port, files, paths, seed, 1000)) \
             == 1000
         peak = max(peak, s.rss_kib())
-    assert peak - base < 12 * 1024, (base, peak)
+    if not sanitized(SERVER_BIN):
+        assert peak - base < 12 * 1024, (base, peak)
 
 
 def test_slowloris_does_not_starve(make_server):
