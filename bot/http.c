@@ -4,9 +4,10 @@
  * Design:
  * - libmicrohttpd runs its own threads: a pool of one thread per core, each
  *   with its own epoll loop (MHD_USE_INTERNAL_POLLING_THREAD |
- *   MHD_USE_EPOLL | MHD_USE_TURBO). Every response is queued in the first
- *   call of the access handler; no request body is ever read (uploads will
- *   route PUT on /u/ in route_request).
+ *   MHD_USE_EPOLL | MHD_USE_TURBO). No request body is ever read: other
+ *   methods are answered (405) on the first call of the access handler,
+ *   GET and HEAD when the request ends (see on_request). Uploads will route
+ *   PUT on /u/ in route_request.
  * - Each pool thread opens its own read-only catalogue connection the first
  *   time it needs one and keeps it (thread-specific data, closed when the
  *   thread ends): no lock on the request path.
@@ -16,14 +17,23 @@
  *   openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) and its fstat
  *   compared with the row (device, inode, size, mtime) before a byte is
  *   sent; a mismatch is 409 and the file is reported stale. The body goes
- *   out from the descriptor (sendfile); nothing is mapped or buffered, so
- *   memory stays flat whatever the file sizes.
+ *   out from the descriptor (sendfile); nothing is mapped, at most
+ *   HTTP_SMALL_BODY is buffered, so memory stays flat whatever the file
+ *   sizes.
  * - Limits: libmicrohttpd drops connections over its own limits at accept
  *   time without a word. So its hard limits are set a margin above the
  *   configured ones, and the server counts connections itself (total and
  *   per address, in NOTIFY_CONNECTION): a connection over a configured
  *   limit gets 503 with Retry-After and is closed. Past the margin, the
- *   kernel-level refusal remains.
+ *   silent refusal remains. libmicrohttpd splits its total limit evenly
+ *   between the pool's threads, and one thread may accept more than its
+ *   share, so its total is the hard limit times the number of threads (the
+ *   configured total is still enforced by the count, with 503).
+ * - Bodies up to HTTP_SMALL_BODY are read into the response so that they
+ *   leave with the headers in one write; larger ones go out with sendfile.
+ *   Each thread caches the rows it read for HTTP_ROW_TTL_MS, with their
+ *   header values and the last token whose MAC matched; a cached row is
+ *   still checked against the file's fstat, and read again on any failure.
  * - Accounting: NOTIFY_COMPLETED tells whether a response was sent in full;
  *   the body length of a full GET response is then reported through
  *   hooks->on_download, and one access-log line is written per request:
@@ -932,7 +942,7 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 	    flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
 	    mhd_logger, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-	    hard_limit(cfg->http.max_connections),
+	    hard_limit(cfg->http.max_connections) * threads,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    hard_limit(cfg->http.max_per_ip), MHD_OPTION_CONNECTION_TIMEOUT,
 	    timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
