@@ -456,9 +456,12 @@ def test_concurrent_ranges_memory_flat(make_server):
     s = make_server(files, "max_per_ip = 1100\nmax_connections = 1100\n")
     paths = {n: s.url(n) for n in files}
     # Memory is bounded by the connections, not by the bytes served: after
-    # the allocator has warmed up, six more rounds (about 300 MB sent) move
-    # it by less than a few connection pools. Leaks are caught by the
-    # sanitizer build (the server must exit cleanly, see Server.stop).
+    # two warm-up rounds, six more rounds (about 300 MB sent, 6000 slices
+    # of up to 100 KB) may move RSS by less than one connection pool (32
+    # KiB) per simultaneous connection, allocator noise included; buffering
+    # bodies would take gigabytes. Leaks are caught by the sanitizer build
+    # (the server must exit cleanly, see Server.stop), where the quarantine
+    # makes RSS meaningless.
     for seed in range(2):
         assert asyncio.run(range_round(s.port, files, paths, seed, 1000)) \
             == 1000
@@ -469,7 +472,7 @@ def test_concurrent_ranges_memory_flat(make_server):
             == 1000
         peak = max(peak, s.rss_kib())
     if not sanitized(SERVER_BIN):
-        assert peak - base < 12 * 1024, (base, peak)
+        assert peak - base < 32 * 1024, (base, peak)
 
 
 def test_slowloris_does_not_starve(make_server):
