@@ -233,6 +233,9 @@ struct row_slot {
 	const char *content_type;
 	bool verified; /* tok passed token_verify's MAC check for f */
 	struct token tok;
+	/* The whole 200 response of a small file, built once and queued
+	 * again after each successful check of the file. */
+	struct MHD_Response *small;
 };
 
 /* What each server thread keeps: its catalogue connection and a small
@@ -264,15 +267,23 @@ static struct thread_state *thread_state(struct http *h)
 	return ts;
 }
 
+/* Empties a cache slot. */
+static void clear_slot(struct row_slot *slot)
+{
+	cat_file_clear(&slot->f);
+	free(slot->disposition);
+	if (slot->small != NULL)
+		MHD_destroy_response(slot->small);
+	memset(slot, 0, sizeof(*slot));
+}
+
 /* Closes a thread's catalogue connection when the thread ends. */
 static void free_thread_state(void *p)
 {
 	struct thread_state *ts = p;
 
-	for (size_t i = 0; i < HTTP_ROW_CACHE; i++) {
-		cat_file_clear(&ts->rows[i].f);
-		free(ts->rows[i].disposition);
-	}
+	for (size_t i = 0; i < HTTP_ROW_CACHE; i++)
+		clear_slot(&ts->rows[i]);
 	catalogue_close(ts->cat);
 	free(ts);
 }
@@ -307,9 +318,7 @@ static struct row_slot *lookup_row(struct thread_state *ts, int64_t id,
 		*cached = true;
 		return slot;
 	}
-	cat_file_clear(&slot->f);
-	free(slot->disposition);
-	memset(slot, 0, sizeof(*slot));
+	clear_slot(slot);
 	found = catalogue_get(ts->cat, id, &slot->f);
 	if (found != 1) {
 		*db_error = found == -1;
@@ -525,7 +534,7 @@ static struct MHD_Response *small_body(int fd, struct range rg)
 
 /* Sends the bytes of an open, checked file: 200, 206 or 416. Takes fd. */
 static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
-                                 const struct row_slot *slot, int fd, bool get)
+                                 struct row_slot *slot, int fd, bool get)
 {
 	const struct cat_file *f = &slot->f;
 	struct MHD_Response *resp;
@@ -563,6 +572,21 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 	}
 	if (rr == RANGE_NONE)
 		rg = (struct range){0, f->size};
+	if (rr == RANGE_NONE && f->size > 0 && f->size <= HTTP_SMALL_BODY) {
+		if (slot->small == NULL) {
+			slot->small = small_body(fd, rg);
+			if (slot->small != NULL)
+				add_file_headers(slot->small, slot);
+		}
+		close(fd);
+		if (slot->small == NULL)
+			return MHD_NO;
+		r->status = MHD_HTTP_OK;
+		r->body = get ? rg.len : 0;
+		r->download = get;
+		r->to_end = true;
+		return MHD_queue_response(c, MHD_HTTP_OK, slot->small);
+	}
 	if (rg.len == 0) {
 		close(fd);
 		resp = MHD_create_response_from_buffer(0, (void *)"",

@@ -547,3 +547,31 @@ def test_accounting(make_server):
                        capture_output=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "downloads: 4\n" in r.stdout.decode()
+
+
+def test_url_command(make_server):
+    s = make_server({"a b/c&d.txt": b"hello"})
+
+    def url(*args):
+        return subprocess.run([FISBOT_BIN, "url", "-c", str(s.config),
+                               *args], capture_output=True, timeout=60)
+    r = url("a b/c&d.txt")
+    assert r.returncode == 0
+    link = r.stdout.decode()
+    assert link.endswith("/c%26d.txt\n") and link.count("\n") == 1
+    assert link.startswith(BASE + "/f/")
+    assert len(link.split("/")[4]) == 44
+    r2 = url("#1")
+    assert r2.returncode == 0
+    assert r2.stdout.decode().split("/")[4] == link.split("/")[4]
+    r = url("999")
+    assert r.returncode == 1
+    assert r.stderr.decode() == "fisbot: no such file: 999\n"
+    r = url("nope/none.txt")
+    assert r.returncode == 1 and b"no such file" in r.stderr
+    # A key file others can read is refused, with the way out.
+    os.chmod(s.root / "fisbot.key", 0o644)
+    r = url("1")
+    assert r.returncode == 1
+    assert b"fisbot.key" in r.stderr and b"chmod 600" in r.stderr
+    os.chmod(s.root / "fisbot.key", 0o600)
