@@ -129,13 +129,17 @@ static int cmp_ip(const void *a, const void *b)
 /* Fills the address part of k from sa. */
 static void ip_key(const struct sockaddr *sa, struct ip_count *k)
 {
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+
 	memset(k, 0, sizeof(*k));
 	if (sa != NULL && sa->sa_family == AF_INET) {
-		memcpy(k->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		memcpy(&in4, sa, sizeof(in4));
+		memcpy(k->addr, &in4.sin_addr, 4);
 		k->len = 4;
 	} else if (sa != NULL && sa->sa_family == AF_INET6) {
-		memcpy(k->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-		       16);
+		memcpy(&in6, sa, sizeof(in6));
+		memcpy(k->addr, &in6.sin6_addr, 16);
 		k->len = 16;
 	}
 }
@@ -879,6 +883,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 /* Sends libmicrohttpd's own messages to the log. */
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	char *msg = xvasprintf(fmt, ap);
