@@ -550,7 +550,8 @@ def test_accounting(make_server):
 
 
 def test_url_command(make_server):
-    s = make_server({"a b/c&d.txt": b"hello"})
+    # No expiry: the same file always gets the same link.
+    s = make_server({"a b/c&d.txt": b"hello"}, "url_lifetime = 0\n")
 
     def url(*args):
         return subprocess.run([FISBOT_BIN, "url", "-c", str(s.config),
