@@ -50,14 +50,14 @@ struct config {
 
 	struct {
 		char *jid;            /* required */
-		char *password;       /* from password or password_file */
+		char *password;       /* password, or password_file's line 1 */
 		char *server_host;    /* NULL: DNS SRV of the JID's domain */
 		uint16_t server_port; /* 0: default */
 		enum tls_mode tls;    /* default TLS_REQUIRED */
 		char *ca_file;        /* NULL: the system store */
 		char *resource;       /* default "fisbot" */
 		char *nick;           /* default "fisbot" */
-		struct strlist rooms;
+		struct strlist rooms; /* bare room JIDs */
 	} xmpp;
 
 	struct room_config *rooms; /* [room "..."] sections */
@@ -82,9 +82,12 @@ struct config {
 	} share;
 
 	struct {
-		char *listen_host; /* "127.0.0.1", "::1" (no brackets) */
+		/* default 127.0.0.1:8080; "::1" without brackets; port 0
+		 * asks the system for a free port */
+		char *listen_host;
 		uint16_t listen_port;
-		char *base_url;           /* no trailing slash */
+		/* no trailing slash; default http://LISTEN_HOST:PORT */
+		char *base_url;
 		uint64_t url_lifetime_ms; /* 0 = never expire; default 24h */
 		char *secret_file;        /* default <dir>/fisbot.key */
 		unsigned max_connections; /* default 512 */
@@ -102,7 +105,7 @@ struct config {
 
 	struct {
 		unsigned burst;  /* default 5 */
-		unsigned rate;   /* default 20 ... */
+		unsigned rate;   /* default 20 ... ("N/s", "N/h", "N/10m") */
 		uint64_t per_ms; /* ... per 60000 ms ("20/m") */
 	} limits;
 
@@ -121,6 +124,8 @@ struct config {
 
 	struct {
 		char *path; /* NULL: the default plugin folder */
+		/* default help, browse, search, get, stats, announce, fis,
+		 * admin, upload */
 		struct strlist load;
 	} plugins;
 
