@@ -15,10 +15,10 @@
 #include "session_int.h"
 #include "version.h"
 
-#define CAPS_NODE "urn:fisbot:caps"
+#define CAPS_NODE         "urn:fisbot:caps"
 #define IDENTITY_CATEGORY "client"
-#define IDENTITY_TYPE "bot"
-#define IDENTITY_NAME "fisbot"
+#define IDENTITY_TYPE     "bot"
+#define IDENTITY_NAME     "fisbot"
 
 /* What the session itself implements; plugins add theirs. */
 static const char *const base_features[] = {
@@ -82,8 +82,7 @@ void disco_add_feature(struct session *s, const char *feature)
 }
 
 /* Returns a new element <name xmlns=ns/> (ns may be NULL). */
-static xmpp_stanza_t *element(xmpp_ctx_t *ctx, const char *name,
-                              const char *ns)
+static xmpp_stanza_t *element(xmpp_ctx_t *ctx, const char *name, const char *ns)
 {
 	xmpp_stanza_t *e = xmpp_stanza_new(ctx);
 
@@ -116,16 +115,15 @@ static void add_text_child(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
 }
 
 /* Answers a disco#info query (our node or our caps node). */
-static void disco_info(struct session *s, xmpp_stanza_t *iq,
-                       xmpp_stanza_t *q)
+static void disco_info(struct session *s, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 {
 	const char *node = xmpp_stanza_get_attribute(q, "node");
 	xmpp_stanza_t *res, *rq, *id;
 	char *capsnode = xasprintf("%s#%s", CAPS_NODE, s->caps_ver);
 
 	if (node != NULL && strcmp(node, capsnode) != 0) {
-		session_send(s, xmpp_stanza_reply_error(iq, "cancel",
-		                                        "item-not-found", NULL));
+		session_send(s, xmpp_stanza_reply_error(
+		                    iq, "cancel", "item-not-found", NULL));
 		free(capsnode);
 		return;
 	}

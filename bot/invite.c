@@ -8,13 +8,14 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "alloc.h"
 #include "log.h"
 #include "session.h"
 #include "session_int.h"
 
-#define INVITE_WINDOW_MS 60000
+#define INVITE_WINDOW_MS      60000
 #define INVITE_MAX_PER_WINDOW 5
 
 /* Returns true if one more invitation may be accepted now (and counts
@@ -23,8 +24,7 @@ static bool invite_rate_ok(struct session *s)
 {
 	int64_t now = session_now();
 	size_t n = 0;
-	const size_t cap =
-	    sizeof(s->invite_times) / sizeof(s->invite_times[0]);
+	const size_t cap = sizeof(s->invite_times) / sizeof(s->invite_times[0]);
 
 	for (size_t i = 0; i < s->n_invite_times; i++)
 		if (now - s->invite_times[i] < INVITE_WINDOW_MS)
@@ -41,6 +41,9 @@ static bool invite_allowed(struct session *s, const char *inviter)
 {
 	const struct config *cfg = s->cfg;
 
+	if (strchr(inviter, '@') == NULL && strchr(inviter, '.') == NULL &&
+	    cfg->invites.accept != INVITES_ANYONE)
+		return false;
 	switch (cfg->invites.accept) {
 	case INVITES_ANYONE:
 		return true;
@@ -60,6 +63,8 @@ static void invite_handle(struct session *s, const char *room,
 {
 	struct room *r;
 
+	if (*inviter == '\0')
+		inviter = "an occupant whose real JID is hidden";
 	if (!jid_is_bare_room(room)) {
 		log_info("ignoring a %s invitation from %s to a bad room JID",
 		         kind, inviter);
@@ -125,6 +130,12 @@ bool invite_message(struct session *s, xmpp_stanza_t *st)
 		room = jid_bare(from);
 		if (by != NULL)
 			inviter = jid_bare(by);
+		/* A semi-anonymous room names the inviter by occupant JID:
+		 * the real JID is unknown. */
+		if (inviter != NULL && strcasecmp(inviter, room) == 0) {
+			free(inviter);
+			inviter = xstrdup("");
+		}
 		pw = xmpp_stanza_get_child_by_name(x, "password");
 		if (pw != NULL)
 			password = xmpp_stanza_get_text(pw);
@@ -141,8 +152,8 @@ bool invite_message(struct session *s, xmpp_stanza_t *st)
 		room = xstrdup(jid);
 		inviter = jid_bare(from);
 		if (xmpp_stanza_get_attribute(x, "password") != NULL)
-			password = xstrdup(
-			    xmpp_stanza_get_attribute(x, "password"));
+			password =
+			    xstrdup(xmpp_stanza_get_attribute(x, "password"));
 	}
 	if ((type == NULL || strcmp(type, "error") != 0) && inviter != NULL &&
 	    !s->stopping)

@@ -23,14 +23,14 @@
 #include "session_int.h"
 #include "text.h"
 
-#define MAX_NICK_TRIES 5
-#define KICK_DELAY_MS 5000
-#define REJOIN_BASE_MS 2000
-#define REJOIN_MAX_MS 300000
-#define SUBJECT_WAIT_MS 10000
-#define SELFPING_MS 300000
+#define MAX_NICK_TRIES      5
+#define KICK_DELAY_MS       5000
+#define REJOIN_BASE_MS      2000
+#define REJOIN_MAX_MS       300000
+#define SUBJECT_WAIT_MS     10000
+#define SELFPING_MS         300000
 #define SELFPING_TIMEOUT_MS 60000
-#define MAX_OCCUPANTS 10000
+#define MAX_OCCUPANTS       10000
 
 /* Returns a lower-case copy of a bare JID. */
 static char *jid_lower(const char *jid)
@@ -63,7 +63,7 @@ struct room *muc_add(struct session *s, const char *jid, const char *nick,
 	}
 	r = xcalloc(1, sizeof(*r));
 	r->jid = jid_lower(jid);
-	r->nick = xstrdup(nick && *nick ? nick
+	r->nick = xstrdup(nick && *nick       ? nick
 	                  : s->cfg->xmpp.nick ? s->cfg->xmpp.nick
 	                                      : "fisbot");
 	r->cur_nick = xstrdup(r->nick);
@@ -134,8 +134,7 @@ xmpp_stanza_t *muc_presence_stanza(struct session *s, const char *to)
 }
 
 /* Returns a new element <name xmlns=ns/>. */
-static xmpp_stanza_t *element(xmpp_ctx_t *ctx, const char *name,
-                              const char *ns)
+static xmpp_stanza_t *element(xmpp_ctx_t *ctx, const char *name, const char *ns)
 {
 	xmpp_stanza_t *e = xmpp_stanza_new(ctx);
 
@@ -302,8 +301,7 @@ static void occupant_remove(struct room *r, const char *nick)
 }
 
 /* Records (or updates) an occupant and its real JID. */
-static void occupant_set(struct room *r, const char *nick,
-                         const char *real_jid)
+static void occupant_set(struct room *r, const char *nick, const char *real_jid)
 {
 	struct occupant *o = occupant_find(r, nick);
 
@@ -475,7 +473,8 @@ bool muc_presence(struct session *s, xmpp_stanza_t *st)
 
 	if (type != NULL && strcmp(type, "unavailable") == 0) {
 		if (has_status(x, "303") && item != NULL) {
-			const char *nn = xmpp_stanza_get_attribute(item, "nick");
+			const char *nn =
+			    xmpp_stanza_get_attribute(item, "nick");
 
 			if (nn != NULL && self) {
 				free(r->cur_nick);
@@ -663,9 +662,8 @@ int session_join(struct session *s, const char *room, const char *nick,
 		*cause = xasprintf("not a room JID: %s", room);
 		return -1;
 	}
-	if (nick != NULL &&
-	    (*nick == '\0' || strlen(nick) > 256 ||
-	     !text_is_clean(nick, strlen(nick)))) {
+	if (nick != NULL && (*nick == '\0' || strlen(nick) > 256 ||
+	                     !text_is_clean(nick, strlen(nick)))) {
 		*cause = xstrdup("bad nick");
 		return -1;
 	}
@@ -778,9 +776,9 @@ void session_reconfigure(struct session *s, const struct config *cfg)
 	for (size_t i = 0; i < cfg->xmpp.rooms.n; i++) {
 		const char *jid = cfg->xmpp.rooms.v[i];
 		const struct room_config *rc = config_room(cfg, jid);
-		const char *nick = rc && rc->nick ? rc->nick
-		                   : cfg->xmpp.nick   ? cfg->xmpp.nick
-		                                      : "fisbot";
+		const char *nick = rc && rc->nick   ? rc->nick
+		                   : cfg->xmpp.nick ? cfg->xmpp.nick
+		                                    : "fisbot";
 		const char *pw = rc ? rc->password : NULL;
 		struct room *r = muc_find(s, jid);
 

@@ -31,11 +31,11 @@
 #include "session_int.h"
 #include "text.h"
 
-#define SEND_BURST 10
-#define SEND_RATE 5.0 /* stanzas per second once the burst is spent */
-#define TICK_MS 100
-#define BACKOFF_MAX_MS 60000
-#define PRIVATE_PENDING_MS 60000
+#define SEND_BURST          10
+#define SEND_RATE           5.0 /* stanzas per second once the burst is spent */
+#define TICK_MS             100
+#define BACKOFF_MAX_MS      60000
+#define PRIVATE_PENDING_MS  60000
 #define PRIVATE_PENDING_MAX 256
 
 /* Returns a monotonic clock in milliseconds. */
@@ -258,8 +258,8 @@ void session_send_private(struct session *s, xmpp_stanza_t *stanza,
 		}
 		if (s->n_pend == PRIVATE_PENDING_MAX)
 			pending_drop(s, 0);
-		s->pend = xreallocarray(s->pend, s->n_pend + 1,
-		                        sizeof(*s->pend));
+		s->pend =
+		    xreallocarray(s->pend, s->n_pend + 1, sizeof(*s->pend));
 		p = &s->pend[s->n_pend++];
 		p->id = xstrdup(id);
 		p->room = jid_bare(room);
@@ -328,7 +328,6 @@ static void set_failure(struct session *s, char *msg, bool auth)
 	s->failure = msg;
 	s->auth_failed = auth;
 	s->connect_at = 0;
-	log_errorx("%s", msg);
 }
 
 /* Sends our presence to the server (with caps). */
@@ -338,8 +337,8 @@ static void send_initial_presence(struct session *s)
 }
 
 /* libstrophe's connection events. */
-static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event,
-                         int error, xmpp_stream_error_t *se, void *arg)
+static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
+                         xmpp_stream_error_t *se, void *arg)
 {
 	struct session *s = arg;
 	bool was_connected = s->connected;
@@ -422,9 +421,9 @@ static void connect_now(struct session *s)
 	s->sasl_condition = NULL;
 	free(s->cert_error);
 	s->cert_error = NULL;
-	log_debug("connecting to %s",
-	          cfg->xmpp.server_host ? cfg->xmpp.server_host
-	                                : "the JID's domain");
+	log_debug("connecting to %s", cfg->xmpp.server_host
+	                                  ? cfg->xmpp.server_host
+	                                  : "the JID's domain");
 	if (xmpp_connect_client(s->conn, cfg->xmpp.server_host,
 	                        cfg->xmpp.server_port, conn_handler,
 	                        s) != XMPP_EOK)
@@ -483,6 +482,10 @@ static void strophe_log(void *arg, xmpp_log_level_t level, const char *area,
 	          strstr(msg, " auth failed") != NULL) ||
 	         strstr(msg, "Cannot authenticate with known methods") != NULL)
 		s->sasl_failed = true;
+	else if (strcmp(area, "tls") == 0 &&
+	         strstr(msg, "certificate verify failed") != NULL &&
+	         s->cert_error == NULL)
+		s->cert_error = text_sanitize(msg, strlen(msg));
 	else if (strncmp(msg, "RECV: <failure", 14) == 0 &&
 	         strstr(msg, "xmpp-sasl") != NULL && s->sasl_condition == NULL)
 		s->sasl_condition = sasl_condition(msg);

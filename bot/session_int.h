@@ -13,17 +13,17 @@
 #include "config.h"
 #include "session.h"
 
-#define NS_MUC "http://jabber.org/protocol/muc"
-#define NS_MUC_USER "http://jabber.org/protocol/muc#user"
-#define NS_MUC_OWNER "http://jabber.org/protocol/muc#owner"
-#define NS_DELAY "urn:xmpp:delay"
+#define NS_MUC        "http://jabber.org/protocol/muc"
+#define NS_MUC_USER   "http://jabber.org/protocol/muc#user"
+#define NS_MUC_OWNER  "http://jabber.org/protocol/muc#owner"
+#define NS_DELAY      "urn:xmpp:delay"
 #define NS_CONFERENCE "jabber:x:conference"
-#define NS_PING "urn:xmpp:ping"
+#define NS_PING       "urn:xmpp:ping"
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
-#define NS_CAPS "http://jabber.org/protocol/caps"
-#define NS_VERSION "jabber:iq:version"
-#define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
-#define NS_DATA "jabber:x:data"
+#define NS_CAPS       "http://jabber.org/protocol/caps"
+#define NS_VERSION    "jabber:iq:version"
+#define NS_STANZAS    "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_DATA       "jabber:x:data"
 
 /* The largest stanza the bot sends (SPEC §9). */
 #define SESSION_MAX_STANZA 65536
@@ -43,20 +43,20 @@ struct occupant {
 };
 
 struct room {
-	char *jid;      /* bare room JID, lower case */
-	char *nick;     /* the nick we want */
-	char *cur_nick; /* the nick tried or held now */
-	char *password; /* NULL: none */
+	char *jid;       /* bare room JID, lower case */
+	char *nick;      /* the nick we want */
+	char *cur_nick;  /* the nick tried or held now */
+	char *password;  /* NULL: none */
 	bool configured; /* from [xmpp] rooms */
 	bool saved;      /* remembered in the catalogue (invited, admin) */
 	enum room_state state;
 	unsigned nick_tries;
 	unsigned failures; /* consecutive failed joins, for the backoff */
-	int64_t rejoin_at;  /* ms, ROOM_WAIT */
-	int64_t joined_at;  /* ms, when our own presence came back */
-	int64_t next_ping;  /* ms, next XEP-0410 self-ping */
-	char *ping_id;      /* id of the self-ping in flight */
-	int64_t ping_sent;  /* ms, when it was sent */
+	int64_t rejoin_at; /* ms, ROOM_WAIT */
+	int64_t joined_at; /* ms, when our own presence came back */
+	int64_t next_ping; /* ms, next XEP-0410 self-ping */
+	char *ping_id;     /* id of the self-ping in flight */
+	int64_t ping_sent; /* ms, when it was sent */
 	struct occupant *occ;
 	size_t n_occ;
 };
@@ -84,7 +84,7 @@ struct session {
 
 	/* Connection state. */
 	bool started, connected, stopping, stopped, auth_failed;
-	char *failure; /* a fatal problem: the daemon exits 1 */
+	char *failure;      /* a fatal problem: the daemon exits 1 */
 	unsigned attempts;  /* consecutive failed connection attempts */
 	int64_t connect_at; /* ms; 0: no reconnect planned */
 	bool sasl_failed;
