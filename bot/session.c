@@ -400,12 +400,12 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		why = xasprintf("closed by the server (stream error %d%s%s)",
 		                (int)se->type, se->text ? ": " : "",
 		                se->text ? se->text : "");
-	else if (error != 0)
-		why = xasprintf("failed: %s", strerror(error));
 	else if (was_connected)
-		why = xstrdup("lost");
+		why = error != 0 ? xasprintf("lost (error %d)", error)
+		                 : xstrdup("lost");
 	else
-		why = xstrdup("failed");
+		why = error != 0 ? xasprintf("failed (error %d)", error)
+		                 : xstrdup("failed");
 	schedule_reconnect(s, why);
 	free(why);
 }

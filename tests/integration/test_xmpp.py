@@ -316,3 +316,54 @@ def test_direct_tls(tmp_path):
             bot.wait_log("connected as bot@localhost/fisbot (TLS)")
         finally:
             assert bot.stop() == 0
+
+
+def test_history_ignored_commands_answered(server, alice, bots):
+    r = room("history")
+    alice.join(r, "alice")
+    alice.groupchat(r, "!help")  # history: the bot must never answer it
+    time.sleep(0.3)
+    mark = alice.mark()
+    bot = bots("bot7", rooms=[r]).start()
+    bot_in_room(alice, r, mark)
+    bot.wait_log(f"{r} is ready")
+    alice.none(lambda s: s.kind == "message" and s.frm == f"{r}/fisbot",
+               1.5, mark)
+
+    # A command in the room gets one answer (by private message).
+    mark = alice.mark()
+    alice.groupchat(r, "!help")
+    alice.wait_message(from_bot(r), since=mark)
+    # So does a private message from an occupant, and a direct chat.
+    mark = alice.mark()
+    alice.private(r, "fisbot", "help")
+    alice.wait_message(from_bot(r), since=mark)
+    mark = alice.mark()
+    alice.message("bot7@localhost", "help")
+    alice.wait_message(lambda m: m.frm.startswith("bot7@localhost/"),
+                       since=mark)
+
+
+def test_sighup_joins_and_leaves_rooms(server, alice, bots):
+    r1, r2 = room("hup1"), room("hup2")
+    alice.join(r1, "alice")
+    alice.join(r2, "alice")
+    mark = alice.mark()
+    bot = bots("bot8", rooms=[r1]).start()
+    bot_in_room(alice, r1, mark)
+    text = bot.config.read_text().replace(f"rooms = {r1}", f"rooms = {r2}")
+    bot.config.write_text(text)
+    mark = alice.mark()
+    bot.reload()
+    bot_in_room(alice, r2, mark)
+    alice.occupant_presence(r1, "fisbot", since=mark, ptype="unavailable")
+    bot.wait_log(f"reload: leaving {r1}")
+
+    # A broken configuration is refused; the bot carries on.
+    bot.config.write_text(text + "\n[nonsense]\n")
+    bot.reload()
+    bot.wait_log("the old configuration stays")
+    mark = alice.mark()
+    alice.message("bot8@localhost", "help")
+    alice.wait_message(lambda m: m.frm.startswith("bot8@localhost/"),
+                       since=mark)
