@@ -6,7 +6,8 @@ One Prosody serves the whole module (each test uses its own rooms and, where
 it matters, its own bot account); the tests that need another server start
 their own.
 """
-import signal
+import base64
+import hashlib
 import time
 
 import pytest
@@ -103,6 +104,11 @@ def test_join_disco_ping_version(server, alice, bots):
               "jabber:x:oob", "urn:xmpp:hashes:2", "urn:xmpp:ping",
               "jabber:iq:version"):
         assert f in feats
+
+    # The XEP-0115 verification string matches what disco#info says.
+    s = "client/bot//fisbot<" + "".join(f + "<" for f in sorted(feats))
+    assert caps.get("ver") == base64.b64encode(
+        hashlib.sha1(s.encode()).digest()).decode()
 
     # The caps node answers with the same features.
     node = f"{caps.get('node')}#{caps.get('ver')}"
@@ -214,6 +220,24 @@ def test_invitations(server, alice, mallory, bots):
     bot.start()
     bot_in_room(alice, r1, mark)
     bot_in_room(alice, r2, mark)
+
+
+def test_invitation_limits(server, alice, bots):
+    """max_rooms, then the rate limit (5 a minute) of invitations."""
+    bot = bots("bot5", extra=INVITES + "max_rooms = 3\n").start()
+    bot.wait_log("connected as bot5@localhost")
+    for i in range(4):
+        alice.invite_direct(room(f"limit{i}"), "bot5@localhost")
+    bot.wait_log(f"refusing an invitation to {room('limit3')} from "
+                 "alice@localhost: already in 3 rooms (max_rooms)")
+    assert bot.stop() == 0
+
+    bot = bots("bot6", extra=INVITES).start()
+    bot.wait_log("connected as bot6@localhost")
+    for i in range(6):
+        alice.invite_direct(room(f"rate{i}"), "bot6@localhost")
+    bot.wait_log(f"refusing an invitation to {room('rate5')} from "
+                 "alice@localhost: too many invitations")
 
 
 def test_kick_rejoins_ban_and_destroy_forget(server, alice, bots):
