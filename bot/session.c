@@ -516,9 +516,13 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	}
 	if (invite_message(s, st) || muc_message(s, st))
 		return 1;
-	if (type != NULL && strcmp(type, "groupchat") == 0)
+	/* Direct chats only: no groupchat or headline, no private message
+	 * from a room we are not in, nothing delayed (offline storage). */
+	if (type != NULL && strcmp(type, "chat") != 0 &&
+	    strcmp(type, "normal") != 0)
 		return 1;
-	if (child_ns(st, "delay", NS_DELAY) != NULL)
+	if (child_ns(st, "delay", NS_DELAY) != NULL ||
+	    child_ns(st, "x", NS_MUC_USER) != NULL)
 		return 1;
 	bare = jid_bare(from);
 	if (s->jid != NULL)
