@@ -391,3 +391,28 @@ def test_sighup_joins_and_leaves_rooms(server, alice, bots):
     alice.message("bot8@localhost", "help")
     alice.wait_message(lambda m: m.frm.startswith("bot8@localhost/"),
                        since=mark)
+
+
+def test_refused_private_reply_falls_back_to_room(server, alice, bots):
+    """When the room refuses the private reply (here: the requester has
+    just left), a short answer goes to the room instead."""
+    r = room("fallback")
+    alice.join(r, "alice")
+    carol = Client(server, "carol", "pw")
+    try:
+        carol.join(r, "carol")
+        mark = alice.mark()
+        bot = bots("bot1", rooms=[r]).start()
+        bot_in_room(alice, r, mark)
+        bot.wait_log(f"{r} is ready")
+        mark = carol.mark()
+        alice.send_raw(
+            f"<message xmlns='jabber:client' to='{r}' type='groupchat'>"
+            "<body>!help</body></message>"
+            f"<presence xmlns='jabber:client' to='{r}/alice' "
+            "type='unavailable'/>")
+        reply = carol.wait_message(from_bot(r), since=mark)
+        assert reply.type == "groupchat"
+        bot.wait_log("private message refused")
+    finally:
+        carol.close()
