@@ -590,6 +590,8 @@ static void pending_expire(struct session *s, int64_t now)
 	}
 }
 
+static void conn_create(struct session *s);
+
 /* Runs every TICK_MS: reconnects, the send queue, rooms' timers. */
 static int tick(xmpp_ctx_t *ctx, void *arg)
 {
@@ -602,6 +604,7 @@ static int tick(xmpp_ctx_t *ctx, void *arg)
 	if (!s->connected && !s->stopping && s->connect_at != 0 &&
 	    now >= s->connect_at) {
 		s->connect_at = 0;
+		conn_create(s);
 		connect_now(s);
 	}
 	if (s->connected) {
@@ -612,12 +615,54 @@ static int tick(xmpp_ctx_t *ctx, void *arg)
 	return 1;
 }
 
+/* Makes a fresh connection object for the next attempt (releasing the
+ * old one): every attempt starts clean, picks up reloaded settings, and
+ * nothing libstrophe keeps per stream (the bound JID) piles up. */
+static void conn_create(struct session *s)
+{
+	long flags = 0;
+	char *full;
+
+	if (s->conn != NULL)
+		xmpp_conn_release(s->conn);
+	s->conn = xmpp_conn_new(s->ctx);
+	if (s->conn == NULL)
+		fatalx("xmpp_conn_new failed");
+
+	switch (s->cfg->xmpp.tls) {
+	case TLS_REQUIRED:
+		flags = XMPP_CONN_FLAG_MANDATORY_TLS;
+		break;
+	case TLS_DIRECT:
+		flags = XMPP_CONN_FLAG_LEGACY_SSL;
+		break;
+	case TLS_DISABLED:
+		flags = XMPP_CONN_FLAG_DISABLE_TLS;
+		break;
+	}
+	xmpp_conn_set_flags(s->conn, flags);
+	full =
+	    xasprintf("%s/%s", s->cfg->xmpp.jid,
+	              s->cfg->xmpp.resource ? s->cfg->xmpp.resource : "fisbot");
+	xmpp_conn_set_jid(s->conn, full);
+	free(full);
+	xmpp_conn_set_pass(s->conn,
+	                   s->cfg->xmpp.password ? s->cfg->xmpp.password : "");
+	if (s->cfg->xmpp.ca_file != NULL)
+		xmpp_conn_set_cafile(s->conn, s->cfg->xmpp.ca_file);
+	certfail_session = s;
+	xmpp_conn_set_certfail_handler(s->conn, certfail_handler);
+	xmpp_conn_set_sockopt_callback(s->conn, xmpp_sockopt_cb_keepalive);
+
+	xmpp_handler_add(s->conn, on_message, NULL, "message", NULL, s);
+	xmpp_handler_add(s->conn, on_presence, NULL, "presence", NULL, s);
+	xmpp_handler_add(s->conn, on_iq, NULL, "iq", NULL, s);
+}
+
 struct session *session_new(const struct config *cfg, struct host *host,
                             char **cause)
 {
 	struct session *s;
-	long flags = 0;
-	char *full;
 
 	if (!jid_is_bare_room(cfg->xmpp.jid)) {
 		*cause = xasprintf("[xmpp] jid: \"%s\" is not a bare JID "
@@ -633,37 +678,7 @@ struct session *session_new(const struct config *cfg, struct host *host,
 	s->ctx = xmpp_ctx_new(NULL, &s->log);
 	if (s->ctx == NULL)
 		fatalx("xmpp_ctx_new failed");
-	s->conn = xmpp_conn_new(s->ctx);
-	if (s->conn == NULL)
-		fatalx("xmpp_conn_new failed");
-
-	switch (cfg->xmpp.tls) {
-	case TLS_REQUIRED:
-		flags = XMPP_CONN_FLAG_MANDATORY_TLS;
-		break;
-	case TLS_DIRECT:
-		flags = XMPP_CONN_FLAG_LEGACY_SSL;
-		break;
-	case TLS_DISABLED:
-		flags = XMPP_CONN_FLAG_DISABLE_TLS;
-		break;
-	}
-	xmpp_conn_set_flags(s->conn, flags);
-	full = xasprintf("%s/%s", cfg->xmpp.jid,
-	                 cfg->xmpp.resource ? cfg->xmpp.resource : "fisbot");
-	xmpp_conn_set_jid(s->conn, full);
-	free(full);
-	xmpp_conn_set_pass(s->conn,
-	                   cfg->xmpp.password ? cfg->xmpp.password : "");
-	if (cfg->xmpp.ca_file != NULL)
-		xmpp_conn_set_cafile(s->conn, cfg->xmpp.ca_file);
-	certfail_session = s;
-	xmpp_conn_set_certfail_handler(s->conn, certfail_handler);
-	xmpp_conn_set_sockopt_callback(s->conn, xmpp_sockopt_cb_keepalive);
-
-	xmpp_handler_add(s->conn, on_message, NULL, "message", NULL, s);
-	xmpp_handler_add(s->conn, on_presence, NULL, "presence", NULL, s);
-	xmpp_handler_add(s->conn, on_iq, NULL, "iq", NULL, s);
+	conn_create(s);
 	xmpp_global_timed_handler_add(s->ctx, tick, TICK_MS, s);
 
 	disco_init(s);
