@@ -32,6 +32,7 @@ void cmdline_clear(struct cmdline *c)
 			free(c->argv[i]);
 	free(c->argv);
 	free(c->args);
+	free(c->name);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -31,6 +31,7 @@
 #include "version.h"
 
 #define PLUGIN_NAME_MAX 64
+#define NS_STANZAS      "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 /* One IQ being answered by a plugin. */
 struct fb_iq {
@@ -196,11 +197,14 @@ static int api_register_iq(struct fb_plugin *p, const char *xmlns, fb_iq_fn fn,
 /* fb_api.add_feature: a disco#info feature. */
 static void api_add_feature(struct fb_plugin *p, const char *feature)
 {
-	if (p->host->session != NULL)
-		session_add_feature(p->host->session, feature);
-	else
-		log_debug("plugin %s: feature %s before the session exists",
-		          p->name, feature);
+	struct host *h = p->host;
+
+	if (strlist_contains(&h->features, feature))
+		return;
+	strlist_add(&h->features, feature);
+	/* Features added during init reach the session in host_set_session. */
+	if (h->session != NULL)
+		session_add_feature(h->session, feature);
 }
 
 /* fb_api.hook: calls fn on event ev. */
@@ -288,20 +292,37 @@ static const char *api_iq_from(struct fb_iq *iq)
 	return iq->from;
 }
 
-/* Sends an IQ error in answer to stanza (never to an error). */
+/* Sends an IQ error to from in answer to stanza (never to an error). */
 static void send_iq_error(struct host *h, xmpp_stanza_t *stanza,
-                          const char *type, const char *condition,
-                          const char *text)
+                          const char *from, const char *type,
+                          const char *condition, const char *text)
 {
-	xmpp_stanza_t *e;
-	char *clean = NULL;
+	xmpp_ctx_t *ctx = session_ctx(h->session);
+	xmpp_stanza_t *r, *e, *c;
 
-	if (text != NULL)
-		clean = text_sanitize(text, strlen(text));
-	e = xmpp_stanza_reply_error(stanza, type, condition, clean);
-	free(clean);
-	if (e != NULL)
-		session_send(h->session, e);
+	r = xmpp_iq_new(ctx, "error", xmpp_stanza_get_id(stanza));
+	xmpp_stanza_set_to(r, from);
+	e = xmpp_stanza_new(ctx);
+	xmpp_stanza_set_name(e, "error");
+	xmpp_stanza_set_type(e, type);
+	c = xmpp_stanza_new(ctx);
+	xmpp_stanza_set_name(c, condition);
+	xmpp_stanza_set_ns(c, NS_STANZAS);
+	xmpp_stanza_add_child_ex(e, c, 0);
+	if (text != NULL) {
+		char *clean = text_sanitize(text, strlen(text));
+		xmpp_stanza_t *t = xmpp_stanza_new(ctx), *body;
+
+		xmpp_stanza_set_name(t, "text");
+		xmpp_stanza_set_ns(t, NS_STANZAS);
+		body = xmpp_stanza_new(ctx);
+		xmpp_stanza_set_text(body, clean);
+		xmpp_stanza_add_child_ex(t, body, 0);
+		xmpp_stanza_add_child_ex(e, t, 0);
+		free(clean);
+	}
+	xmpp_stanza_add_child_ex(r, e, 0);
+	session_send(h->session, r);
 }
 
 /* fb_api.iq_result: answers with payload (released here). */
@@ -330,7 +351,7 @@ static void api_iq_result(struct fb_iq *iq, xmpp_stanza_t *payload)
 		          iq->from);
 		xmpp_stanza_release(r);
 		r = NULL;
-		send_iq_error(iq->host, iq->stanza, "cancel",
+		send_iq_error(iq->host, iq->stanza, iq->from, "cancel",
 		              "resource-constraint", "the answer is too large");
 	}
 	if (text != NULL)
@@ -348,7 +369,7 @@ static void api_iq_error(struct fb_iq *iq, const char *type,
 		return;
 	}
 	iq->answered = true;
-	send_iq_error(iq->host, iq->stanza, type, condition, text);
+	send_iq_error(iq->host, iq->stanza, iq->from, type, condition, text);
 }
 
 /* The callback of iq_key's room lookup. */
@@ -412,7 +433,7 @@ bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from)
 	v = ratelimit_take(h->rl, key, host_now_ms(h), NULL);
 	free(key);
 	if (v != RATELIMIT_OK) {
-		send_iq_error(h, iq, "wait", "resource-constraint",
+		send_iq_error(h, iq, from, "wait", "resource-constraint",
 		              "too many requests: slow down");
 		return true;
 	}
@@ -421,7 +442,8 @@ bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from)
 	if (!q.answered) {
 		log_warnx("plugin %s did not answer an IQ (%s)",
 		          handler->plugin->name, ns);
-		send_iq_error(h, iq, "cancel", "internal-server-error", NULL);
+		send_iq_error(h, iq, from, "cancel", "internal-server-error",
+		              NULL);
 	}
 	return true;
 }
@@ -756,6 +778,8 @@ fail:
 void host_set_session(struct host *h, struct session *s)
 {
 	h->session = s;
+	for (size_t i = 0; i < h->features.n; i++)
+		session_add_feature(s, h->features.v[i]);
 }
 
 /* Calls every plugin's fini, then unloads them and frees the host. */
@@ -781,6 +805,7 @@ void host_free(struct host *h)
 	}
 	free(h->plugins);
 	free(h->builtin.name);
+	strlist_free(&h->features);
 	ratelimit_free(h->rl);
 	free(h);
 }

@@ -86,6 +86,8 @@ struct host {
 	struct host_more *more;
 	size_t n_more;
 
+	struct strlist features; /* disco features, replayed to the session */
+
 	struct ratelimit *rl;
 	uint64_t next_expire_ms;
 };
