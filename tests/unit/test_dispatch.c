@@ -471,6 +471,14 @@ static void test_room_wide(void **state)
 	assert_string_equal(xmpp_stanza_get_to(double_state.sent[0].stanza),
 	                    ROOM);
 	expect_reply("alice: ok 1");
+	/* Replies are sanitised once; a nick cannot make a command. */
+	say(FB_ROOM, "!bang");
+	expect_reply("alice: " REPLY_GUARD "!danger\n" REPLY_GUARD
+	             "@find x\nok\\x01\\xFF");
+	say_as(FB_ROOM, ROOM "/!bob", "!two x");
+	expect_reply(REPLY_GUARD "!bob: ok 1");
+	say_as(FB_ROOM, ROOM "/\x01" "evil", "!two x");
+	expect_reply("\\x01evil: ok 1");
 	say(FB_ROOM, "!find hit");
 	assert_true(double_state.sent[0].private_msg);
 	expect_reply("#1 hit.txt (1 B)");
