@@ -455,8 +455,8 @@ void host_message(struct host *h, const struct session_origin *o,
 	struct cmdline cl;
 	int nargs;
 
-	if (body == NULL || o->from == NULL || o->sender == NULL ||
-	    (o->place == FB_ROOM && o->room == NULL))
+	if (h->session == NULL || body == NULL || o->from == NULL ||
+	    o->sender == NULL || (o->place == FB_ROOM && o->room == NULL))
 		return;
 	if (!cmdline_parse(body, strlen(body), h->cfg->commands.prefix,
 	                   o->place == FB_ROOM, &cl))
