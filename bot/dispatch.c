@@ -391,7 +391,6 @@ static void request_send(struct fb_request *r)
 			/* "nick: " in front: the body is sanitised and bounded
 			 * already, the nick is short. */
 			char *nick = shown_nick(r);
-
 			bool guard = nick[0] == '@' ||
 			             strncmp(nick, prefix, strlen(prefix)) == 0;
 
