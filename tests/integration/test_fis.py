@@ -35,6 +35,9 @@ N_BIG = 1000
 
 # Generous limits for the main bot: the tests send hundreds of IQs.
 EXTRA = """
+    [plugins]
+    load = fis
+
     [limits]
     burst = 1000
     rate = 1000/m
@@ -472,6 +475,9 @@ def test_per_requester_limit(server, alice, tmp_path):
     requester, with an error, never a crash."""
     bot = FisbotProc(server, tmp_path / "fisbot2", user="fisbot2",
                      extra="""
+                     [plugins]
+                     load = fis
+
                      [limits]
                      burst = 3
                      rate = 1/m
