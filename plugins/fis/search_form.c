@@ -8,10 +8,13 @@
  * regex term, `desc`, `type`, `min-size` and `max-size` the filters. The
  * result is a `result` form: <reported/> names the columns (id, path,
  * size, date, sha-256 in hex, url) and each match is an <item/>. Matches
- * come newest first (catalogue_search); an RSM cursor is a file id, found
- * again among the matches by bisection on their position (ids decrease
- * along the list), so a cursor stays exact while files come and go; a
- * cursor that is no longer a match gets item-not-found. The count of a
+ * come newest first (catalogue_search), which pages by offset. An RSM
+ * cursor (first/last) is "ID:POS", a file id and the position it had; a
+ * page after or before it checks that the match at POS is still ID (one
+ * probe), else finds ID again by bisection on the position (ids decrease
+ * along the list), so a cursor stays exact while files come and go, and a
+ * cursor that is no longer a match gets item-not-found. A bare "ID" is
+ * accepted too (bisection). The count of a
  * search is capped by the catalogue (CATALOGUE_COUNT_CAP) and is then a
  * lower bound, which XEP-0059 allows.
  */
@@ -302,16 +305,45 @@ static int probe(const struct fis_env *env, const struct query *q, uint64_t k,
 	return 1;
 }
 
+/* Parses a search cursor "ID" or "ID:POS" (POS: where ID was). Returns 0
+ * (*hint is UINT64_MAX without POS), or -1 if s is not one. */
+static int parse_cursor(const char *s, int64_t *id, uint64_t *hint)
+{
+	const char *colon = strchr(s, ':');
+	char *head;
+	int rc;
+
+	*hint = UINT64_MAX;
+	if (colon == NULL)
+		return fis_reply_cursor(s, id);
+	if (colon[1] < '0' || colon[1] > '9' || strlen(colon + 1) > 19 ||
+	    rsm_parse_uint(colon + 1, hint) == -1)
+		return -1;
+	head = xstrndup(s, (size_t)(colon - s));
+	rc = fis_reply_cursor(head, id);
+	free(head);
+	return rc;
+}
+
 /* Finds the position of file id among the matches of q (ids decrease with
- * the position). Returns 1 with *pos, 0 if id is not a match, or -1 with
- * *cause. */
+ * the position), trying hint first. Returns 1 with *pos, 0 if id is not a
+ * match, or -1 with *cause. */
 static int locate(const struct fis_env *env, const struct query *q, int64_t id,
-                  uint64_t total, bool capped, uint64_t *pos, char **cause)
+                  uint64_t hint, uint64_t total, bool capped, uint64_t *pos,
+                  char **cause)
 {
 	uint64_t lo = 0, hi = total;
 	int64_t v;
 	int rc;
 
+	if (hint != UINT64_MAX) {
+		if ((rc = probe(env, q, hint, &v, cause)) == -1)
+			return -1;
+		if (rc == 1 && v == id) {
+			*pos = hint;
+			return 1;
+		}
+	}
 	/* With a capped count the end is further: find it. */
 	while (capped) {
 		if ((rc = probe(env, q, hi, &v, cause)) == -1)
@@ -381,12 +413,12 @@ static xmpp_stanza_t *result_item(const struct fis_env *env,
 static int answer_search(const struct fis_env *env, const struct query *q,
                          const struct rsm_req *rsm, struct fis_reply *r)
 {
-	uint64_t limit = env->page_limit, offset = 0, pos = 0;
+	uint64_t limit = env->page_limit, offset = 0, pos = 0, hint;
 	struct cat_page page = {0};
 	xmpp_stanza_t *x, *q_el, *rep, **items = NULL;
 	size_t *sizes = NULL, base, budget, kept = 0, start = 0;
 	bool backward = false;
-	char *cause = NULL, first[24], last[24];
+	char *cause = NULL, first[48], last[48];
 	int64_t id = 0;
 	int rc;
 
@@ -398,10 +430,10 @@ static int answer_search(const struct fis_env *env, const struct query *q,
 	    -1)
 		goto search_fail;
 	if (rsm->from == RSM_FROM_AFTER || rsm->from == RSM_FROM_BEFORE) {
-		if (fis_reply_cursor(rsm->cursor, &id) == -1)
+		if (parse_cursor(rsm->cursor, &id, &hint) == -1)
 			goto stale;
-		rc = locate(env, q, id, page.total, page.total_capped, &pos,
-		            &cause);
+		rc = locate(env, q, id, hint, page.total, page.total_capped,
+		            &pos, &cause);
 		if (rc == -1)
 			goto search_fail;
 		if (rc == 0)
@@ -464,10 +496,11 @@ static int answer_search(const struct fis_env *env, const struct query *q,
 			xmpp_stanza_release(items[i]);
 	}
 	if (kept > 0) {
-		snprintf(first, sizeof(first), "%" PRId64,
-		         page.v[start].file.id);
-		snprintf(last, sizeof(last), "%" PRId64,
-		         page.v[start + kept - 1].file.id);
+		snprintf(first, sizeof(first), "%" PRId64 ":%" PRIu64,
+		         page.v[start].file.id, offset + start);
+		snprintf(last, sizeof(last), "%" PRId64 ":%" PRIu64,
+		         page.v[start + kept - 1].file.id,
+		         offset + start + kept - 1);
 		fis_xml_adopt(q_el, rsm_reply(env->ctx, first, offset + start,
 		                              last, page.total));
 	} else {

@@ -808,6 +808,23 @@ static void test_search_form(void **state)
 	free(last);
 	assert_int_equal(total, 250);
 
+	/* A cursor with a wrong position still finds its file; a bad one
+	 * does not. */
+	assert_int_equal(search(fx,
+	                        SEARCHQ("set", FORM(FIELD("name", "*.ogg"))
+	                                           SET("<max>5</max><after>"
+	                                               "200:7</after>")),
+	                        &r),
+	                 0);
+	assert_int_equal(first_index(r.payload), 51);
+	fis_reply_clear(&r);
+	assert_int_equal(search(fx,
+	                        SEARCHQ("set", FORM(FIELD("name", "*.ogg"))
+	                                           SET("<after>200:x</after>")),
+	                        &r),
+	                 -1);
+	assert_error(&r, "item-not-found");
+
 	/* A stale cursor. */
 	assert_int_equal(search(fx,
 	                        SEARCHQ("set", FORM(FIELD("name", "*.ogg")) SET(
