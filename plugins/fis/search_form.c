@@ -371,6 +371,37 @@ static int locate(const struct fis_env *env, const struct query *q, int64_t id,
 	return 1;
 }
 
+/* Sets *n to the number of matches of q, known to be at least known
+ * (a capped count): the first position with no match, found by doubling
+ * and bisection. Returns 0, or -1 with *cause. */
+static int count_all(const struct fis_env *env, const struct query *q,
+                     uint64_t known, uint64_t *n, char **cause)
+{
+	uint64_t lo = known, hi = known > 0 ? known * 2 : 1;
+	int64_t v;
+	int rc;
+
+	while ((rc = probe(env, q, hi, &v, cause)) == 1 &&
+	       hi < UINT64_MAX / 4) {
+		lo = hi + 1;
+		hi *= 2;
+	}
+	if (rc == -1)
+		return -1;
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if ((rc = probe(env, q, mid, &v, cause)) == -1)
+			return -1;
+		if (rc == 1)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*n = lo;
+	return 0;
+}
+
 /* Adds <field var><value>text</value></field> to item. */
 static void add_value(xmpp_ctx_t *ctx, xmpp_stanza_t *item, const char *var,
                       const char *text)
@@ -454,6 +485,10 @@ static int answer_search(const struct fis_env *env, const struct query *q,
 		backward = true;
 		break;
 	case RSM_FROM_END:
+		/* The last page needs the real count. */
+		if (page.total_capped &&
+		    count_all(env, q, page.total, &page.total, &cause) == -1)
+			goto search_fail;
 		offset = page.total > limit ? page.total - limit : 0;
 		backward = true;
 		break;
@@ -469,6 +504,9 @@ static int answer_search(const struct fis_env *env, const struct query *q,
 		if (capped && page.total < total)
 			page.total = total;
 	}
+	/* A capped count is a lower bound: at least what this page shows. */
+	if (page.total < offset + page.n)
+		page.total = offset + page.n;
 
 	q_el = new_reply(env->ctx, "result", &x);
 	rep = xmpp_stanza_new(env->ctx);

@@ -840,6 +840,21 @@ static void test_search_form(void **state)
 	                 0);
 	assert_int_equal(result_items(&r), 0);
 	s = set_value(r.payload, "count");
+	/* The catalogue's count is capped (then a lower bound). */
+	assert_int_equal(strtoull(s, NULL, 10),
+	                 250 < CATALOGUE_COUNT_CAP ? 250 : CATALOGUE_COUNT_CAP);
+	free(s);
+	fis_reply_clear(&r);
+
+	/* The last page is the oldest matches, whatever the cap. */
+	assert_int_equal(search(fx,
+	                        SEARCHQ("set", FORM(FIELD("name", "*.ogg")) SET(
+	                                           "<max>10</max><before/>")),
+	                        &r),
+	                 0);
+	assert_int_equal(result_items(&r), 10);
+	assert_int_equal(first_index(r.payload), 240);
+	s = set_value(r.payload, "count");
 	assert_string_equal(s, "250");
 	free(s);
 	fis_reply_clear(&r);
