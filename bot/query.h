@@ -7,7 +7,7 @@
  *   *.png song?.ogg glob on the file name (case-insensitive)
  *   /regex/         POSIX extended regex on the path (bounded length)
  *   size:>100M size:<1K size:>=1G size:<=10K
- *   type:audio      media type ("audio" = audio/*, "audio/ogg" exact)
+ *   type:audio      media type ("audio" = any audio/ type, "audio/ogg" exact)
  *   new:7d          added within the duration
  *
  * A file matches when it matches every term and every filter.
