@@ -10,24 +10,6 @@ int cli_scan(const struct config *cfg)
 	return 1;
 }
 
-int cli_search(const struct config *cfg, int argc, char **argv)
-{
-	fputs("fisbot: search: not built yet\n", stderr);
-	return 1;
-}
-
-int cli_ls(const struct config *cfg, int argc, char **argv)
-{
-	fputs("fisbot: ls: not built yet\n", stderr);
-	return 1;
-}
-
-int cli_info(const struct config *cfg, int argc, char **argv)
-{
-	fputs("fisbot: info: not built yet\n", stderr);
-	return 1;
-}
-
 int daemon_run(struct config *cfg, bool verbose)
 {
 	fputs("fisbot: the bot is not built yet\n", stderr);
