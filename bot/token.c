@@ -310,3 +310,11 @@ enum token_status token_verify(const struct token_key *key,
 		return TOKEN_EXPIRED;
 	return TOKEN_OK;
 }
+
+void token_key_hmac(const struct token_key *key, const void *msg, size_t len,
+                    unsigned char out[32])
+{
+	unsigned int mdlen = 0;
+
+	HMAC(EVP_sha256(), key->bytes, TOKEN_KEY_LEN, msg, len, out, &mdlen);
+}

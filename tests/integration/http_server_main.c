@@ -115,7 +115,7 @@ static void on_stale(void *arg, int64_t id)
 int main(int argc, char **argv)
 {
 	struct server s = {.lock = PTHREAD_MUTEX_INITIALIZER};
-	struct http_hooks hooks = {on_download, on_stale, &s};
+	struct http_hooks hooks = {on_download, on_stale, &s, NULL};
 	struct strlist problems = {0};
 	struct token_key *key;
 	const char *path = NULL;
