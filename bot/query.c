@@ -145,63 +145,77 @@ static void bad_input(char **cause, const char *before, const char *s,
 	free(p);
 }
 
+static size_t skip_bracket(const char *s, size_t len, size_t i);
+
 /*
- * Checks a regex before regcomp: back-references are refused (they make
- * matching exponential), and the product of its {m,n} counts is bounded.
- * Returns 0, or -1 with *cause.
+ * Checks a regex before regcomp, which would otherwise take exponential
+ * time or memory on some short patterns: back-references are refused (they
+ * make matching exponential), so is a repetition of a repetition ("a++"),
+ * and the product of the copies that "+" (2) and {m,n} (n) make glibc
+ * build is bounded by QUERY_MAX_REPEAT. Returns 0, or -1 with *cause.
  */
 static int regex_check(const char *re, char **cause)
 {
+	size_t len = strlen(re), i = 0;
 	uint64_t product = 1;
-	bool in_bracket = false;
+	bool prev_repeat = false;
 
-	for (const char *p = re; *p != '\0'; p++) {
-		if (in_bracket) {
-			if (*p == ']')
-				in_bracket = false;
+	while (i < len) {
+		uint64_t copies = 1;
+
+		if (re[i] == '[') {
+			i = skip_bracket(re, len, i);
+			prev_repeat = false;
 			continue;
 		}
-		if (*p == '[') {
-			in_bracket = true;
-			/* A ']' right after "[" or "[^" is a literal. */
-			if (p[1] == '^')
-				p++;
-			if (p[1] == ']')
-				p++;
-			continue;
-		}
-		if (*p == '\\') {
-			if (p[1] >= '0' && p[1] <= '9') {
+		if (re[i] == '\\') {
+			if (re[i + 1] >= '0' && re[i + 1] <= '9') {
 				*cause = xstrdup("bad regex: back-references "
 				                 "are not supported");
 				return -1;
 			}
-			if (p[1] != '\0')
-				p++;
+			i += re[i + 1] != '\0' ? 2 : 1;
+			prev_repeat = false;
 			continue;
 		}
-		if (*p == '{') {
-			uint64_t m = strtoull(p + 1, NULL, 10), n = m;
-			const char *comma = strchr(p, ',');
-			const char *end = strchr(p, '}');
+		if (strchr("*+?{", re[i]) == NULL) {
+			i++;
+			prev_repeat = false;
+			continue;
+		}
+		if (prev_repeat) {
+			*cause = xstrdup("bad regex: a repetition of a "
+			                 "repetition (such as a++) is not "
+			                 "supported");
+			return -1;
+		}
+		prev_repeat = true;
+		if (re[i] == '+') {
+			copies = 2;
+			i++;
+		} else if (re[i] == '{') {
+			const char *end = strchr(re + i, '}');
+			const char *comma = strchr(re + i, ',');
+			uint64_t m = strtoull(re + i + 1, NULL, 10), n = m;
 
-			if (comma != NULL && end != NULL && comma < end) {
-				if (comma[1] == '}')
-					n = m + 1;
-				else
-					n = strtoull(comma + 1, NULL, 10);
-			}
-			if (n < m)
-				n = m;
-			if (n > QUERY_MAX_REPEAT)
-				n = QUERY_MAX_REPEAT + 1;
-			product *= n == 0 ? 1 : n;
-			if (product > QUERY_MAX_REPEAT) {
-				*cause = xasprintf("bad regex: repetition "
-				                   "counts above %d",
-				                   QUERY_MAX_REPEAT);
-				return -1;
-			}
+			if (comma != NULL && end != NULL && comma < end)
+				n = comma[1] == '}'
+				        ? m + 1
+				        : strtoull(comma + 1, NULL, 10);
+			copies = n > m ? n : m;
+			i = end != NULL ? (size_t)(end - re) + 1 : len;
+		} else {
+			i++;
+		}
+		if (copies > QUERY_MAX_REPEAT)
+			copies = QUERY_MAX_REPEAT + 1;
+		product *= copies == 0 ? 1 : copies;
+		if (product > QUERY_MAX_REPEAT) {
+			*cause = xasprintf("bad regex: too many repetitions "
+			                   "(their counts multiply to more "
+			                   "than %d)",
+			                   QUERY_MAX_REPEAT);
+			return -1;
 		}
 	}
 	return 0;

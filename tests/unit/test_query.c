@@ -171,8 +171,14 @@ static void test_errors(void **state)
 	parse_bad("/a(/", NULL);
 	parse_bad("/[z-a]/", NULL);
 	parse_bad("/(a)\\1/", "bad regex: back-references are not supported");
-	parse_bad("/(a{100}){100}/", "bad regex: repetition counts above 1000");
-	parse_bad("/a{1001}/", "bad regex: repetition counts above 1000");
+	parse_bad("/(a{100}){100}/", "bad regex: too many repetitions (their "
+	                             "counts multiply to more than 1000)");
+	parse_bad("/a{1001}/", NULL);
+	parse_bad("/a++/", "bad regex: a repetition of a repetition (such "
+	                   "as a++) is not supported");
+	parse_bad("/a*{2}/", NULL);
+	parse_bad("/((((((((((a+)+)+)+)+)+)+)+)+)+)/", NULL);
+	parse_bad("/}t+++++++++++++++++++++++++++++++++:#)/", NULL);
 	parse_bad("/a{2,}{30}{30}/", NULL);
 	/* Unprintable input is shown escaped in the message. */
 	parse_bad("size:\x01", "bad size in \"size:\\x01\"");
