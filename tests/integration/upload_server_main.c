@@ -9,6 +9,7 @@
  * standard input, one per line, and answers each with one line:
  *
  *   offer JID SIZE NAME   "url URL" or "refused CAUSE" (JID "-": unknown)
+ *   offer@T JID SIZE NAME the same as if it were unix time T
  *   idle                  waits until the indexer is idle, then "idle"
  *
  * It stops at the end of its input.
@@ -50,7 +51,7 @@ static void on_upload(void *arg, const char *path, const char *uploader)
 
 /* Answers "offer JID SIZE NAME". */
 static void offer(const struct config *cfg, const struct token_key *key,
-                  struct catalogue *cat, char *args)
+                  struct catalogue *cat, time_t now, char *args)
 {
 	char *jid = strtok(args, " "), *size = strtok(NULL, " ");
 	char *name = strtok(NULL, ""), *cause = NULL, *url;
@@ -62,7 +63,7 @@ static void offer(const struct config *cfg, const struct token_key *key,
 	}
 	n = strtoull(size, NULL, 10);
 	url = upload_offer(cfg, key, cat, strcmp(jid, "-") ? jid : NULL, name,
-	                   n, time(NULL), NULL, &cause);
+	                   n, now, NULL, &cause);
 	if (url != NULL)
 		printf("url %s\n", url);
 	else
@@ -121,7 +122,12 @@ int main(int argc, char **argv)
 		if (line[len - 1] == '\n')
 			line[--len] = '\0';
 		if (strncmp(line, "offer ", 6) == 0)
-			offer(cfg, key, cat, line + 6);
+			offer(cfg, key, cat, time(NULL), line + 6);
+		else if (strncmp(line, "offer@", 6) == 0 &&
+		         strchr(line, ' ') != NULL)
+			offer(cfg, key, cat,
+			      (time_t)strtoll(line + 6, NULL, 10),
+			      strchr(line, ' ') + 1);
 		else if (strcmp(line, "idle") == 0)
 			printf(indexer_wait_idle(ix, NULL) == 0 ? "idle\n"
 			                                        : "failed\n");
