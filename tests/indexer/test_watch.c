@@ -142,7 +142,7 @@ static void test_watch(void **state)
 	struct indexer *ix;
 	struct cat_file f = {0}, g = {0};
 	unsigned char want[32];
-	char *cause = NULL, name[PATH_MAX];
+	char *cause = NULL, name[PATH_MAX + 64];
 	int64_t ids[50];
 	unsigned before, nflood;
 	FILE *q;
