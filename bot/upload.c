@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -297,11 +298,14 @@ static void claims_purge(struct upload *u, time_t now)
 }
 
 /* Returns the bytes claimed by uploader that the catalogue does not count
- * yet (lock held): uploads in flight, and stored files not yet catalogued
- * with their uploader. Returns -1 on a catalogue error. */
+ * yet (lock held): uploads in flight, and stored files still on disk but
+ * not yet catalogued with their uploader. Returns -1 on a catalogue
+ * error. */
 static int claims_pending(struct upload *u, struct catalogue *cat,
                           const char *uploader, uint64_t *bytes)
 {
+	struct stat st;
+
 	*bytes = 0;
 	for (struct claim *cl = u->claims; cl != NULL; cl = cl->next) {
 		struct cat_file f = {0};
@@ -316,8 +320,15 @@ static int claims_pending(struct upload *u, struct catalogue *cat,
 			cl->confirmed = found == 1 && f.uploader != NULL &&
 			                strcmp(f.uploader, uploader) == 0;
 			cat_file_clear(&f);
-			if (cl->confirmed)
+			/* Counted by the catalogue now, or deleted before
+			 * it was catalogued: either way, not here. */
+			if (cl->confirmed ||
+			    (fstatat(u->rootfd, cl->path, &st,
+			             AT_SYMLINK_NOFOLLOW) == -1 &&
+			     errno == ENOENT)) {
+				cl->confirmed = true;
 				continue;
+			}
 		}
 		*bytes += cl->size;
 	}
