@@ -56,6 +56,7 @@ enum msg_kind {
 	MSG_DOWNLOAD,
 	MSG_DESCRIBE,
 	MSG_UPLOADER,
+	MSG_ROOM,
 };
 
 struct msg {
@@ -209,6 +210,17 @@ void indexer_post_uploader(struct indexer *ix, const char *path,
 
 	m->path = xstrdup(path);
 	m->path2 = xstrdup(uploader);
+	post(ix, m);
+}
+
+void indexer_post_room(struct indexer *ix, const char *room,
+                       const char *nick, bool remember)
+{
+	struct msg *m = msg_new(MSG_ROOM);
+
+	m->path = xstrdup(room);
+	m->path2 = nick && nick[0] ? xstrdup(nick) : NULL;
+	m->completed = remember;
 	post(ix, m);
 }
 
@@ -774,6 +786,12 @@ static int handle(struct indexer *ix, struct msg *m)
 		return catalogue_set_description(ix->cat, m->id, m->path);
 	case MSG_UPLOADER:
 		return uploaded(ix, m->path, m->path2);
+	case MSG_ROOM:
+		if (txn(ix) == -1)
+			return -1;
+		return m->completed
+		           ? catalogue_room_add(ix->cat, m->path, m->path2)
+		           : catalogue_room_remove(ix->cat, m->path);
 	}
 	return 0;
 }

@@ -92,6 +92,11 @@ void indexer_post_describe(struct indexer *ix, int64_t id, const char *text);
 void indexer_post_uploader(struct indexer *ix, const char *path,
                            const char *uploader);
 
+/* Remembers (remember) or forgets a room joined by invitation or by an
+ * admin, with the nick to use there (NULL: the default). */
+void indexer_post_room(struct indexer *ix, const char *room,
+                       const char *nick, bool remember);
+
 /* --- for the watcher ------------------------------------------------- */
 
 /* Something happened at path (a file or folder, relative to the share):
