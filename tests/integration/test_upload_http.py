@@ -324,10 +324,13 @@ def test_concurrent_puts_one_wins(server):
     data = os.urandom(64 * 1024)
     path = server.offer("race.bin", len(data))
     a = socket.create_connection(("127.0.0.1", server.port))
+    # "100 Continue" comes once the server has claimed the token.
     a.sendall(f"PUT {path} HTTP/1.1\r\nHost: x\r\n"
-              f"Content-Length: {len(data)}\r\n\r\n".encode()
-              + data[:1000])
-    time.sleep(0.5)
+              f"Expect: 100-continue\r\n"
+              f"Content-Length: {len(data)}\r\n\r\n".encode())
+    a.settimeout(30)
+    assert a.recv(4096).startswith(b"HTTP/1.1 100 Continue")
+    a.sendall(data[:1000])
     status, text, _ = server.put(path, data)
     assert status == 409, text
     assert "in progress" in text
