@@ -194,6 +194,15 @@ def test_token_is_one_time(server):
     assert server.leftovers() == ["once.bin"]
 
 
+def test_empty_file(server):
+    status, text, r = server.put(server.offer("empty", 0), b"")
+    assert status == 201, text
+    assert (server.incoming / "empty").read_bytes() == b""
+    assert r.getheader("Repr-Digest") == repr_digest(b"")
+    server.idle()
+    assert server.row("incoming/empty") == (ALICE, 0)
+
+
 def test_taken_name_gets_a_suffix(server):
     server.incoming.mkdir()
     (server.incoming / "song.ogg").write_bytes(b"original")
