@@ -367,9 +367,13 @@ def test_quota_exactly_at_the_limit(tmp_path):
                      b"e")[0] == 201
         s.idle()
         assert s.row("incoming/e.bin")[0] == "bob@friends.example"
-        # Deleting one's file frees the quota.
+        # Deleting one's file frees the quota (once the watcher has told
+        # the indexer).
         (s.incoming / "b.bin").unlink()
-        s.idle()
+        deadline = time.monotonic() + 30
+        while s.row("incoming/b.bin") is not None:
+            assert time.monotonic() < deadline, s.log_text()
+            time.sleep(0.05)
         assert s.put(s.offer("f.bin", 32 * 1024), b"f" * 32 * 1024)[0] \
             == 201
     finally:
