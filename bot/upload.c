@@ -3,9 +3,8 @@
  * PUT /u/{token}/{name} (see upload.h for the design).
  *
  * A PUT goes through these steps, all before a byte is stored: the token
- * is decoded and checked (404, 403, 410); the uploader must still be
- * allowed (403); Content-Length must be there and equal the announced size
- * (400, or 413 if larger or over max_file_size); the token is claimed and
+ * is decoded and checked (404, 403, 410); Content-Length must be there and
+ * equal the announced size (400, or 413 if larger); the token is claimed and
  * the quota checked under one lock (409, 413). Only then is the temporary
  * file started and the body read (libmicrohttpd sends "100 Continue" if
  * asked). libmicrohttpd cannot answer in the middle of a body, so a write
@@ -169,8 +168,8 @@ char *upload_offer(const struct config *cfg, const struct token_key *key,
 		                   text_human_size(size, c));
 		goto out;
 	}
-	tok =
-	    upload_token_make(key, who, clean, size, now, UPLOAD_URL_LIFETIME);
+	tok = upload_token_make(key, who, clean, size, cfg->upload.quota, now,
+	                        UPLOAD_URL_LIFETIME);
 	if (tok == NULL) {
 		*cause = xstrdup("cannot make an upload URL now");
 		goto out;
@@ -340,7 +339,7 @@ static int claims_pending(struct upload *u, struct catalogue *cat,
 static unsigned claim(struct upload *u, struct put *p, const char **text)
 {
 	struct catalogue *cat;
-	uint64_t used = 0, pending = 0, quota = u->cfg->upload.quota;
+	uint64_t used = 0, pending = 0, quota = p->t.quota;
 	char *cause = NULL;
 	struct claim *cl;
 	unsigned rc = 0;
@@ -448,14 +447,6 @@ static unsigned put_begin(struct upload *u, struct MHD_Connection *c,
 		        "ask for a new one\n";
 		return MHD_HTTP_GONE;
 	}
-	if (!cfg->upload.enabled) {
-		*text = "uploads are disabled\n";
-		return MHD_HTTP_FORBIDDEN;
-	}
-	if (!config_jid_matches(&cfg->upload.allow, p->t.uploader)) {
-		*text = "you are no longer allowed to upload\n";
-		return MHD_HTTP_FORBIDDEN;
-	}
 	te = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	                                 MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -471,10 +462,6 @@ static unsigned put_begin(struct upload *u, struct MHD_Connection *c,
 	}
 	if (length > p->t.size) {
 		*text = "the body is larger than the size announced\n";
-		return MHD_HTTP_CONTENT_TOO_LARGE;
-	}
-	if (length > cfg->upload.max_file_size) {
-		*text = "the file is larger than the upload limit\n";
 		return MHD_HTTP_CONTENT_TOO_LARGE;
 	}
 	if (length < p->t.size) {

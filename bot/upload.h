@@ -20,8 +20,15 @@
  *   minutes, so little is lost.
  * - Quota: at PUT time, what the catalogue counts for the uploader, plus
  *   the uploads in flight and those stored but not yet in the catalogue,
- *   plus this one must fit [upload] quota (else 413). upload_offer makes
- *   the same check earlier with the catalogue alone, to refuse early.
+ *   plus this one must fit the quota (else 413). upload_offer makes the
+ *   same check earlier with the catalogue alone, to refuse early.
+ * - Policy travels in the token: who may upload, the size limit and the
+ *   quota are checked by upload_offer with the configuration in force, and
+ *   the quota is signed into the token, so the HTTP side (which keeps the
+ *   configuration it started with) applies the limits the URL was given
+ *   under. A reload that disables uploads or removes a user stops new URLs
+ *   at once; URLs already handed out stay good until they expire (at most
+ *   UPLOAD_URL_LIFETIME).
  * - A stored file is reported through hooks->on_stored (path relative to
  *   the share, uploader's bare JID), for the indexer to record the
  *   uploader; the file is then catalogued and announced like any other.

@@ -129,8 +129,8 @@ static ssize_t decode(const char *s, size_t len, unsigned char *raw, size_t max)
 }
 
 char *upload_token_make(const struct token_key *key, const char *uploader,
-                        const char *name, uint64_t size, time_t now,
-                        uint64_t lifetime_s)
+                        const char *name, uint64_t size, uint64_t quota,
+                        time_t now, uint64_t lifetime_s)
 {
 	unsigned char raw[RAW_MAX];
 	size_t ulen = strlen(uploader), len;
@@ -146,7 +146,8 @@ char *upload_token_make(const struct token_key *key, const char *uploader,
 	put_be(raw + 13, (uint64_t)now, 4);
 	put_be(raw + 17, (uint64_t)now + lifetime_s, 4);
 	put_be(raw + 21, size, 8);
-	raw[29] = (unsigned char)ulen;
+	put_be(raw + 29, quota, 8);
+	raw[37] = (unsigned char)ulen;
 	memcpy(raw + UPLOAD_TOKEN_FIXED, uploader, ulen);
 	len = UPLOAD_TOKEN_FIXED + ulen;
 	mac_of(key, raw, len, name, raw + len);
@@ -167,7 +168,7 @@ int upload_token_parse(const char *s, size_t len, struct upload_token *out)
 	if (n < UPLOAD_TOKEN_FIXED + 1 + UPLOAD_TOKEN_MAC_LEN ||
 	    raw[0] != UPLOAD_TOKEN_VERSION)
 		return -1;
-	ulen = raw[29];
+	ulen = raw[37];
 	if (ulen == 0 ||
 	    (size_t)n != UPLOAD_TOKEN_FIXED + ulen + UPLOAD_TOKEN_MAC_LEN ||
 	    memchr(raw + UPLOAD_TOKEN_FIXED, '\0', ulen) != NULL)
@@ -177,6 +178,7 @@ int upload_token_parse(const char *s, size_t len, struct upload_token *out)
 	out->issued = (uint32_t)get_be(raw + 13, 4);
 	out->expires = (uint32_t)get_be(raw + 17, 4);
 	out->size = get_be(raw + 21, 8);
+	out->quota = get_be(raw + 29, 8);
 	memcpy(out->uploader, raw + UPLOAD_TOKEN_FIXED, ulen);
 	out->uploader[ulen] = '\0';
 	memcpy(out->mac, raw + UPLOAD_TOKEN_FIXED + ulen, UPLOAD_TOKEN_MAC_LEN);
@@ -198,7 +200,8 @@ enum upload_token_status upload_token_verify(const struct token_key *key,
 	put_be(raw + 13, t->issued, 4);
 	put_be(raw + 17, t->expires, 4);
 	put_be(raw + 21, t->size, 8);
-	raw[29] = (unsigned char)ulen;
+	put_be(raw + 29, t->quota, 8);
+	raw[37] = (unsigned char)ulen;
 	memcpy(raw + UPLOAD_TOKEN_FIXED, t->uploader, ulen);
 	mac_of(key, raw, len, name, mac);
 	if (CRYPTO_memcmp(mac, t->mac, UPLOAD_TOKEN_MAC_LEN) != 0)

@@ -11,13 +11,16 @@
  *       13    4 issued, unix seconds, big-endian
  *       17    4 expires, unix seconds, big-endian
  *       21    8 size in bytes, big-endian
- *       29    1 length n of the uploader's bare JID (1..255)
- *       30    n the uploader's bare JID
- *     30+n   16 MAC: HMAC-SHA256(key, bytes 0..29+n || name), first 16
+ *       29    8 the uploader's quota in bytes when the URL was made
+ *       37    1 length n of the uploader's bare JID (1..255)
+ *       38    n the uploader's bare JID
+ *     38+n   16 MAC: HMAC-SHA256(key, bytes 0..37+n || name), first 16
  *               bytes
  *
  * The name is not in the token but in the URL, and is covered by the MAC,
  * so neither the name nor the size nor the uploader can be changed. The
+ * quota travels with the token so that the HTTP side applies the limits
+ * the URL was given under, even after a configuration reload. The
  * version byte differs from a link token's, and each parser refuses the
  * other's version, so a download link never works as an upload URL nor
  * the other way round. The tokens are stateless; which nonces were used is
@@ -33,7 +36,7 @@
 #include "token.h"
 
 #define UPLOAD_TOKEN_VERSION 2
-#define UPLOAD_TOKEN_FIXED   30 /* bytes before the uploader */
+#define UPLOAD_TOKEN_FIXED   38 /* bytes before the uploader */
 #define UPLOAD_TOKEN_MAC_LEN 16
 #define UPLOAD_TOKEN_JID_MAX 255
 /* The longest token, in base64url characters. */
@@ -48,19 +51,21 @@ struct upload_token {
 	unsigned char nonce[8];
 	uint32_t issued, expires; /* unix seconds */
 	uint64_t size;
+	uint64_t quota;
 	char uploader[UPLOAD_TOKEN_JID_MAX + 1];
 	unsigned char mac[UPLOAD_TOKEN_MAC_LEN];
 };
 
 /*
- * Makes a token for uploader to store size bytes as name, valid from now
- * for lifetime_s seconds, with a fresh random nonce. Returns the token in
+ * Makes a token for uploader to store size bytes as name within quota
+ * bytes in all, valid from now for lifetime_s seconds, with a fresh random
+ * nonce. Returns the token in
  * base64url (the caller frees it), or NULL if the uploader is empty or too
  * long, the expiry does not fit, or no random bytes could be had.
  */
 char *upload_token_make(const struct token_key *key, const char *uploader,
-                        const char *name, uint64_t size, time_t now,
-                        uint64_t lifetime_s);
+                        const char *name, uint64_t size, uint64_t quota,
+                        time_t now, uint64_t lifetime_s);
 
 /*
  * Decodes the len characters at s into *out. Returns 0, or -1 if s is not

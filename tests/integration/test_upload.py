@@ -177,6 +177,18 @@ def ask(c, to, body, private_room=None):
                           timeout=15, since=since).body
 
 
+def wait_reply(c, to, body, pred, timeout=15):
+    """Asks again until the reply satisfies pred (a reload is being
+    applied); returns that reply."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = ask(c, to, body)
+        if pred(reply):
+            return reply
+        assert time.monotonic() < deadline, reply
+        time.sleep(0.2)
+
+
 def url_of(reply):
     """The URL line of an upload reply, checked, as a path."""
     lines = reply.splitlines()
@@ -292,21 +304,27 @@ def test_quota_exactly_and_disabled(server, tmp_path):
         assert ask(carol, b.jid, "upload c.bin 1") == (
             "over your quota: you store 8.0 KiB of 8.0 KiB, and this file "
             "needs 1 B")
+        # A reload raises the quota: the new URL carries the new quota,
+        # and the HTTP side honours it.
+        b.write_config(upload="""
+            enabled = yes
+            allow = carol@localhost
+            max_file_size = 8K
+            quota = 9K
+            """)
+        b.proc.reload()
+        reply = wait_reply(carol, b.jid, "upload c.bin 1K",
+                           lambda r: r.startswith("PUT exactly"))
+        assert put(b, url_of(reply), b"c" * 1024)[0] == 201
+        b.wait_row("incoming/c.bin")
         # Switched off by a reload.
         b.write_config(upload="""
             enabled = no
             allow = carol@localhost
             """)
         b.proc.reload()
-        b.proc.wait_log("reloading")
-        deadline = time.monotonic() + 15
-        while True:
-            reply = ask(carol, b.jid, "upload d.bin 1")
-            if reply == "uploads are disabled" or \
-                    time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert reply == "uploads are disabled"
+        assert wait_reply(carol, b.jid, "upload d.bin 1",
+                          lambda r: r == "uploads are disabled")
     finally:
         b.stop()
         carol.close()

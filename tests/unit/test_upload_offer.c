@@ -168,6 +168,7 @@ static void test_url_and_token(void **state)
 	/* The uploader is recorded in lower case. */
 	assert_string_equal(t.uploader, "alice@example.org");
 	assert_int_equal(t.size, 1234);
+	assert_int_equal(t.quota, 20 * 1024);
 	assert_int_equal(t.issued, 1000);
 	assert_int_equal(t.expires, 1000 + UPLOAD_URL_LIFETIME);
 	assert_int_equal(upload_token_verify(f->key, &t, clean, 1000),

@@ -31,8 +31,9 @@ static int check(const struct token_key *key, const char *s, const char *name,
 static void test_round_trip(void **state)
 {
 	struct token_key *key = token_key_from_bytes(key_bytes);
-	char *tok = upload_token_make(key, "alice@example.org", "song.ogg",
-	                              123456789012ULL, 1000, 300);
+	char *tok =
+	    upload_token_make(key, "alice@example.org", "song.ogg",
+	                      123456789012ULL, 987654321098ULL, 1000, 300);
 	struct upload_token t;
 
 	assert_non_null(tok);
@@ -43,6 +44,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(upload_token_parse(tok, strlen(tok), &t), 0);
 	assert_string_equal(t.uploader, "alice@example.org");
 	assert_int_equal(t.size, 123456789012ULL);
+	assert_int_equal(t.quota, 987654321098ULL);
 	assert_int_equal(t.issued, 1000);
 	assert_int_equal(t.expires, 1300);
 	assert_int_equal(t.key_id, token_key_id(key));
@@ -57,8 +59,8 @@ static void test_round_trip(void **state)
 static void test_nonces_differ(void **state)
 {
 	struct token_key *key = token_key_from_bytes(key_bytes);
-	char *a = upload_token_make(key, "a@b", "x", 1, 1000, 300);
-	char *b = upload_token_make(key, "a@b", "x", 1, 1000, 300);
+	char *a = upload_token_make(key, "a@b", "x", 1, 1 << 20, 1000, 300);
+	char *b = upload_token_make(key, "a@b", "x", 1, 1 << 20, 1000, 300);
 	struct upload_token ta, tb;
 
 	assert_string_not_equal(a, b);
@@ -74,7 +76,8 @@ static void test_bound_to_name_and_key(void **state)
 {
 	struct token_key *key = token_key_from_bytes(key_bytes);
 	struct token_key *other = token_key_from_bytes(other_bytes);
-	char *tok = upload_token_make(key, "a@b", "song.ogg", 10, 1000, 300);
+	char *tok =
+	    upload_token_make(key, "a@b", "song.ogg", 10, 1 << 20, 1000, 300);
 
 	assert_int_equal(check(key, tok, "song.ogh", 1000),
 	                 UPLOAD_TOKEN_BAD_MAC);
@@ -97,8 +100,8 @@ static void test_bit_flips(void **state)
 	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
 	                          "qrstuvwxyz0123456789-_";
 	struct token_key *key = token_key_from_bytes(key_bytes);
-	char *tok =
-	    upload_token_make(key, "bob@example.org", "f.bin", 4096, 1000, 300);
+	char *tok = upload_token_make(key, "bob@example.org", "f.bin", 4096,
+	                              1 << 20, 1000, 300);
 	size_t len = strlen(tok);
 
 	for (size_t i = 0; i < len; i++) {
@@ -132,7 +135,7 @@ static void test_not_a_link_token(void **state)
 	assert_int_equal(upload_token_parse(link, strlen(link), &ut), -1);
 	/* ...and an upload token is no link token, even one of the same
 	 * length as a link token. */
-	up = upload_token_make(key, "a", "x", 0, 1000, 300);
+	up = upload_token_make(key, "a", "x", 0, 1 << 20, 1000, 300);
 	assert_int_equal(token_parse(up, strlen(up), &lt), -1);
 	free(up);
 	for (int n = 1; n < 40; n++) {
@@ -140,7 +143,7 @@ static void test_not_a_link_token(void **state)
 
 		memset(jid, 'j', (size_t)n);
 		jid[n] = '\0';
-		up = upload_token_make(key, jid, "x", 0, 1000, 300);
+		up = upload_token_make(key, jid, "x", 0, 1 << 20, 1000, 300);
 		assert_int_equal(token_parse(up, strlen(up), &lt), -1);
 		free(up);
 	}
@@ -159,12 +162,12 @@ static void test_malformed(void **state)
 	assert_int_equal(upload_token_parse("AgAAAAAAAAAA", 12, &t), -1);
 
 	/* Uploader length limits. */
-	assert_null(upload_token_make(key, "", "x", 0, 1000, 300));
+	assert_null(upload_token_make(key, "", "x", 0, 1 << 20, 1000, 300));
 	memset(jid, 'j', sizeof(jid) - 1);
 	jid[sizeof(jid) - 1] = '\0';
-	assert_null(upload_token_make(key, jid, "x", 0, 1000, 300));
+	assert_null(upload_token_make(key, jid, "x", 0, 1 << 20, 1000, 300));
 	jid[UPLOAD_TOKEN_JID_MAX] = '\0';
-	tok = upload_token_make(key, jid, "x", 0, 1000, 300);
+	tok = upload_token_make(key, jid, "x", 0, 1 << 20, 1000, 300);
 	assert_non_null(tok);
 	assert_int_equal(check(key, tok, "x", 1000), UPLOAD_TOKEN_OK);
 	/* Cut or lengthened, it no longer parses. */
@@ -172,7 +175,8 @@ static void test_malformed(void **state)
 	free(tok);
 
 	/* An expiry past 2106 does not fit. */
-	assert_null(upload_token_make(key, "a", "x", 0, UINT32_MAX, 300));
+	assert_null(
+	    upload_token_make(key, "a", "x", 0, 1 << 20, UINT32_MAX, 300));
 	token_key_free(key);
 }
 
