@@ -111,12 +111,12 @@ static void on_download(void *arg, int64_t id, uint64_t bytes, bool completed)
 }
 
 /* HTTP thread: a file is not on disk as catalogued. */
-static void on_stale(void *arg, int64_t id)
+static void on_stale(void *arg, int64_t id, const char *path)
 {
 	struct daemon *d = arg;
 
 	(void)id;
-	indexer_post_rescan(d->ix);
+	indexer_post_path(d->ix, path);
 }
 
 /* HTTP thread: an upload was stored; the indexer records its uploader. */

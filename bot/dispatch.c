@@ -38,6 +38,8 @@
 /* Longest reply that still goes to the room as the fallback of a refused
  * private message. */
 #define FALLBACK_MAX 200
+/* Bytes of a nick shown in front of a room message. */
+#define NICK_SHOWN 64
 
 /* Where a reply goes. */
 enum route {
@@ -325,22 +327,35 @@ static char *bare_jid(const char *jid)
 	                slash != NULL ? (size_t)(slash - jid) : strlen(jid));
 }
 
+/* Returns the occupant's nick, sanitised and cut to NICK_SHOWN bytes, for
+ * "nick: " in front of room messages. The caller frees it. */
+static char *shown_nick(const struct fb_request *r)
+{
+	const char *nick = r->o->nick != NULL ? r->o->nick : "";
+	size_t len = text_utf8_prefix(nick, strlen(nick), NICK_SHOWN);
+
+	return text_sanitize(nick, len);
+}
+
 /* Returns the short text for the room when it refuses the private reply
  * body (a one-line reply goes there as it is). The caller frees it. */
 static char *fallback_text(struct fb_request *r, const char *body, bool is_link)
 {
-	const char *nick = r->o->nick != NULL ? r->o->nick : "";
 	const char *me = session_jid(r->host->session);
-	char *bare, *s;
+	char *bare, *s, *nick = shown_nick(r);
 
 	if (!is_link && strchr(body, '\n') == NULL &&
-	    strlen(body) <= FALLBACK_MAX)
-		return xasprintf("%s: %s", nick, body);
+	    strlen(body) <= FALLBACK_MAX) {
+		s = xasprintf("%s: %s", nick, body);
+		free(nick);
+		return s;
+	}
 	bare = bare_jid(me != NULL ? me : "");
 	s = xasprintf("%s: this room does not let me answer you privately; "
 	              "ask me in a direct chat%s%s",
 	              nick, bare[0] != '\0' ? " with " : "", bare);
 	free(bare);
+	free(nick);
 	return s;
 }
 
@@ -373,16 +388,15 @@ static void request_send(struct fb_request *r)
 		if (body[0] == '\0')
 			goto out; /* nothing to say */
 		if (r->route == ROUTE_ROOM) {
-			struct reply_text nt = {0};
+			/* "nick: " in front: the body is sanitised and bounded
+			 * already, the nick is short. */
+			char *nick = shown_nick(r);
+			bool guard = nick[0] == '@' ||
+			             strncmp(nick, prefix, strlen(prefix)) == 0;
 
-			/* "nick: " in front (re-bounded). */
-			text = xasprintf("%s: %s",
-			                 r->o->nick != NULL ? r->o->nick : "",
-			                 body);
-			reply_text_add(&nt, text, prefix);
-			free(text);
-			text = xstrdup(reply_text_body(&nt));
-			reply_text_clear(&nt);
+			text = xasprintf("%s%s: %s", guard ? REPLY_GUARD : "",
+			                 nick, body);
+			free(nick);
 			body = text;
 		}
 		m = reply_message(ctx, type, to, body, muc_user);
@@ -440,8 +454,8 @@ void host_message(struct host *h, const struct session_origin *o,
 	struct cmdline cl;
 	int nargs;
 
-	if (body == NULL || o->from == NULL || o->sender == NULL ||
-	    (o->place == FB_ROOM && o->room == NULL))
+	if (h->session == NULL || body == NULL || o->from == NULL ||
+	    o->sender == NULL || (o->place == FB_ROOM && o->room == NULL))
 		return;
 	if (!cmdline_parse(body, strlen(body), h->cfg->commands.prefix,
 	                   o->place == FB_ROOM, &cl))

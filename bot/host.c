@@ -413,7 +413,7 @@ bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from)
 	char *key;
 	enum ratelimit_verdict v;
 
-	if (type == NULL ||
+	if (h->session == NULL || type == NULL ||
 	    (strcmp(type, "get") != 0 && strcmp(type, "set") != 0) ||
 	    from == NULL)
 		return false;

@@ -440,6 +440,7 @@ static void write_failed(struct indexer *ix)
 	ix->next_rescan_ms = now_ms() + RETRY_MS;
 	pthread_mutex_lock(&ix->lock);
 	ix->failed = true;
+	pthread_cond_broadcast(&ix->idle_cond); /* fisbot scan gives up */
 	pthread_mutex_unlock(&ix->lock);
 }
 

@@ -749,7 +749,7 @@ void session_reconfigure(struct session *s, const struct config *cfg)
 	     strcmp(old->xmpp.server_host, cfg->xmpp.server_host) != 0) ||
 	    old->xmpp.server_port != cfg->xmpp.server_port)
 		log_warnx("reload: [xmpp] connection settings changed; they "
-		          "take effect at the next start");
+		          "take effect at the next reconnection");
 	xmpp_conn_set_pass(s->conn,
 	                   cfg->xmpp.password ? cfg->xmpp.password : "");
 

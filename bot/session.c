@@ -400,12 +400,12 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		why = xasprintf("closed by the server (stream error %d%s%s)",
 		                (int)se->type, se->text ? ": " : "",
 		                se->text ? se->text : "");
-	else if (error != 0)
-		why = xasprintf("failed: %s", strerror(error));
 	else if (was_connected)
-		why = xstrdup("lost");
+		why = error != 0 ? xasprintf("lost (error %d)", error)
+		                 : xstrdup("lost");
 	else
-		why = xstrdup("failed");
+		why = error != 0 ? xasprintf("failed (error %d)", error)
+		                 : xstrdup("failed");
 	schedule_reconnect(s, why);
 	free(why);
 }
@@ -516,9 +516,13 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	}
 	if (invite_message(s, st) || muc_message(s, st))
 		return 1;
-	if (type != NULL && strcmp(type, "groupchat") == 0)
+	/* Direct chats only: no groupchat or headline, no private message
+	 * from a room we are not in, nothing delayed (offline storage). */
+	if (type != NULL && strcmp(type, "chat") != 0 &&
+	    strcmp(type, "normal") != 0)
 		return 1;
-	if (child_ns(st, "delay", NS_DELAY) != NULL)
+	if (child_ns(st, "delay", NS_DELAY) != NULL ||
+	    child_ns(st, "x", NS_MUC_USER) != NULL)
 		return 1;
 	bare = jid_bare(from);
 	if (s->jid != NULL)
@@ -586,6 +590,8 @@ static void pending_expire(struct session *s, int64_t now)
 	}
 }
 
+static void conn_create(struct session *s);
+
 /* Runs every TICK_MS: reconnects, the send queue, rooms' timers. */
 static int tick(xmpp_ctx_t *ctx, void *arg)
 {
@@ -598,6 +604,7 @@ static int tick(xmpp_ctx_t *ctx, void *arg)
 	if (!s->connected && !s->stopping && s->connect_at != 0 &&
 	    now >= s->connect_at) {
 		s->connect_at = 0;
+		conn_create(s);
 		connect_now(s);
 	}
 	if (s->connected) {
@@ -608,12 +615,54 @@ static int tick(xmpp_ctx_t *ctx, void *arg)
 	return 1;
 }
 
+/* Makes a fresh connection object for the next attempt (releasing the
+ * old one): every attempt starts clean, picks up reloaded settings, and
+ * nothing libstrophe keeps per stream (the bound JID) piles up. */
+static void conn_create(struct session *s)
+{
+	long flags = 0;
+	char *full;
+
+	if (s->conn != NULL)
+		xmpp_conn_release(s->conn);
+	s->conn = xmpp_conn_new(s->ctx);
+	if (s->conn == NULL)
+		fatalx("xmpp_conn_new failed");
+
+	switch (s->cfg->xmpp.tls) {
+	case TLS_REQUIRED:
+		flags = XMPP_CONN_FLAG_MANDATORY_TLS;
+		break;
+	case TLS_DIRECT:
+		flags = XMPP_CONN_FLAG_LEGACY_SSL;
+		break;
+	case TLS_DISABLED:
+		flags = XMPP_CONN_FLAG_DISABLE_TLS;
+		break;
+	}
+	xmpp_conn_set_flags(s->conn, flags);
+	full =
+	    xasprintf("%s/%s", s->cfg->xmpp.jid,
+	              s->cfg->xmpp.resource ? s->cfg->xmpp.resource : "fisbot");
+	xmpp_conn_set_jid(s->conn, full);
+	free(full);
+	xmpp_conn_set_pass(s->conn,
+	                   s->cfg->xmpp.password ? s->cfg->xmpp.password : "");
+	if (s->cfg->xmpp.ca_file != NULL)
+		xmpp_conn_set_cafile(s->conn, s->cfg->xmpp.ca_file);
+	certfail_session = s;
+	xmpp_conn_set_certfail_handler(s->conn, certfail_handler);
+	xmpp_conn_set_sockopt_callback(s->conn, xmpp_sockopt_cb_keepalive);
+
+	xmpp_handler_add(s->conn, on_message, NULL, "message", NULL, s);
+	xmpp_handler_add(s->conn, on_presence, NULL, "presence", NULL, s);
+	xmpp_handler_add(s->conn, on_iq, NULL, "iq", NULL, s);
+}
+
 struct session *session_new(const struct config *cfg, struct host *host,
                             char **cause)
 {
 	struct session *s;
-	long flags = 0;
-	char *full;
 
 	if (!jid_is_bare_room(cfg->xmpp.jid)) {
 		*cause = xasprintf("[xmpp] jid: \"%s\" is not a bare JID "
@@ -629,37 +678,7 @@ struct session *session_new(const struct config *cfg, struct host *host,
 	s->ctx = xmpp_ctx_new(NULL, &s->log);
 	if (s->ctx == NULL)
 		fatalx("xmpp_ctx_new failed");
-	s->conn = xmpp_conn_new(s->ctx);
-	if (s->conn == NULL)
-		fatalx("xmpp_conn_new failed");
-
-	switch (cfg->xmpp.tls) {
-	case TLS_REQUIRED:
-		flags = XMPP_CONN_FLAG_MANDATORY_TLS;
-		break;
-	case TLS_DIRECT:
-		flags = XMPP_CONN_FLAG_LEGACY_SSL;
-		break;
-	case TLS_DISABLED:
-		flags = XMPP_CONN_FLAG_DISABLE_TLS;
-		break;
-	}
-	xmpp_conn_set_flags(s->conn, flags);
-	full = xasprintf("%s/%s", cfg->xmpp.jid,
-	                 cfg->xmpp.resource ? cfg->xmpp.resource : "fisbot");
-	xmpp_conn_set_jid(s->conn, full);
-	free(full);
-	xmpp_conn_set_pass(s->conn,
-	                   cfg->xmpp.password ? cfg->xmpp.password : "");
-	if (cfg->xmpp.ca_file != NULL)
-		xmpp_conn_set_cafile(s->conn, cfg->xmpp.ca_file);
-	certfail_session = s;
-	xmpp_conn_set_certfail_handler(s->conn, certfail_handler);
-	xmpp_conn_set_sockopt_callback(s->conn, xmpp_sockopt_cb_keepalive);
-
-	xmpp_handler_add(s->conn, on_message, NULL, "message", NULL, s);
-	xmpp_handler_add(s->conn, on_presence, NULL, "presence", NULL, s);
-	xmpp_handler_add(s->conn, on_iq, NULL, "iq", NULL, s);
+	conn_create(s);
 	xmpp_global_timed_handler_add(s->ctx, tick, TICK_MS, s);
 
 	disco_init(s);

@@ -104,4 +104,7 @@ enum token_status token_verify(const struct token_key *key,
 void token_key_hmac(const struct token_key *key, const void *msg, size_t len,
                     unsigned char out[32]);
 
+/* Returns true if t has an expiry and now is at or past it. */
+bool token_expired(const struct token *t, time_t now);
+
 #endif

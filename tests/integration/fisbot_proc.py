@@ -31,7 +31,8 @@ class FisbotProc:
             xmpp += "rooms = " + ", ".join(rooms) + "\n"
         plugins = ""
         if PLUGIN_DIR:
-            plugins = f"\n[plugins]\npath = {PLUGIN_DIR}\n"
+            plugins = (f"\n[plugins]\npath = {PLUGIN_DIR}\n"
+                       "load = help, admin\n")
         self.config.write_text(xmpp + textwrap.dedent("""
             [share]
             path = share

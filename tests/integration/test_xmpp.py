@@ -6,7 +6,8 @@ One Prosody serves the whole module (each test uses its own rooms and, where
 it matters, its own bot account); the tests that need another server start
 their own.
 """
-import signal
+import base64
+import hashlib
 import time
 
 import pytest
@@ -103,6 +104,11 @@ def test_join_disco_ping_version(server, alice, bots):
               "jabber:x:oob", "urn:xmpp:hashes:2", "urn:xmpp:ping",
               "jabber:iq:version"):
         assert f in feats
+
+    # The XEP-0115 verification string matches what disco#info says.
+    s = "client/bot//fisbot<" + "".join(f + "<" for f in sorted(feats))
+    assert caps.get("ver") == base64.b64encode(
+        hashlib.sha1(s.encode()).digest()).decode()
 
     # The caps node answers with the same features.
     node = f"{caps.get('node')}#{caps.get('ver')}"
@@ -216,6 +222,24 @@ def test_invitations(server, alice, mallory, bots):
     bot_in_room(alice, r2, mark)
 
 
+def test_invitation_limits(server, alice, bots):
+    """max_rooms, then the rate limit (5 a minute) of invitations."""
+    bot = bots("bot5", extra=INVITES + "max_rooms = 3\n").start()
+    bot.wait_log("connected as bot5@localhost")
+    for i in range(4):
+        alice.invite_direct(room(f"limit{i}"), "bot5@localhost")
+    bot.wait_log(f"refusing an invitation to {room('limit3')} from "
+                 "alice@localhost: already in 3 rooms (max_rooms)")
+    assert bot.stop() == 0
+
+    bot = bots("bot6", extra=INVITES).start()
+    bot.wait_log("connected as bot6@localhost")
+    for i in range(6):
+        alice.invite_direct(room(f"rate{i}"), "bot6@localhost")
+    bot.wait_log(f"refusing an invitation to {room('rate5')} from "
+                 "alice@localhost: too many invitations")
+
+
 def test_kick_rejoins_ban_and_destroy_forget(server, alice, bots):
     rk, rb, rd = room("kick"), room("ban"), room("destroy")
     for r in (rk, rb, rd):
@@ -316,3 +340,79 @@ def test_direct_tls(tmp_path):
             bot.wait_log("connected as bot@localhost/fisbot (TLS)")
         finally:
             assert bot.stop() == 0
+
+
+def test_history_ignored_commands_answered(server, alice, bots):
+    r = room("history")
+    alice.join(r, "alice")
+    alice.groupchat(r, "!help")  # history: the bot must never answer it
+    time.sleep(0.3)
+    mark = alice.mark()
+    bot = bots("bot7", rooms=[r]).start()
+    bot_in_room(alice, r, mark)
+    bot.wait_log(f"{r} is ready")
+    alice.none(lambda s: s.kind == "message" and s.frm == f"{r}/fisbot",
+               1.5, mark)
+
+    # A command in the room gets one answer (by private message).
+    mark = alice.mark()
+    alice.groupchat(r, "!help")
+    alice.wait_message(from_bot(r), since=mark)
+    # So does a private message from an occupant, and a direct chat.
+    mark = alice.mark()
+    alice.private(r, "fisbot", "help")
+    alice.wait_message(from_bot(r), since=mark)
+    mark = alice.mark()
+    alice.message("bot7@localhost", "help")
+    alice.wait_message(lambda m: m.frm.startswith("bot7@localhost/"),
+                       since=mark)
+
+
+def test_sighup_joins_and_leaves_rooms(server, alice, bots):
+    r1, r2 = room("hup1"), room("hup2")
+    alice.join(r1, "alice")
+    alice.join(r2, "alice")
+    mark = alice.mark()
+    bot = bots("bot8", rooms=[r1]).start()
+    bot_in_room(alice, r1, mark)
+    text = bot.config.read_text().replace(f"rooms = {r1}", f"rooms = {r2}")
+    bot.config.write_text(text)
+    mark = alice.mark()
+    bot.reload()
+    bot_in_room(alice, r2, mark)
+    alice.occupant_presence(r1, "fisbot", since=mark, ptype="unavailable")
+    bot.wait_log(f"reload: leaving {r1}")
+
+    # A broken configuration is refused; the bot carries on.
+    bot.config.write_text(text + "\n[nonsense]\n")
+    bot.reload()
+    bot.wait_log("the old configuration stays")
+    mark = alice.mark()
+    alice.message("bot8@localhost", "help")
+    alice.wait_message(lambda m: m.frm.startswith("bot8@localhost/"),
+                       since=mark)
+
+
+def test_refused_private_reply_falls_back_to_room(server, alice, bots):
+    """When the room refuses the private reply (here: the requester has
+    just left), a short answer goes to the room instead."""
+    r = room("fallback")
+    alice.join(r, "alice")
+    carol = Client(server, "carol", "pw")
+    try:
+        carol.join(r, "carol")
+        mark = alice.mark()
+        bot = bots("bot1", rooms=[r]).start()
+        bot_in_room(alice, r, mark)
+        bot.wait_log(f"{r} is ready")
+        mark = carol.mark()
+        alice.send_raw(
+            f"<message xmlns='jabber:client' to='{r}' type='groupchat'>"
+            "<body>!help</body></message>"
+            f"<presence xmlns='jabber:client' to='{r}/alice' "
+            "type='unavailable'/>")
+        reply = carol.wait_message(from_bot(r), since=mark)
+        assert reply.type == "groupchat"
+        bot.wait_log("private message refused")
+    finally:
+        carol.close()

@@ -36,11 +36,11 @@ static void on_download(void *arg, int64_t id, uint64_t bytes, bool completed)
 	indexer_post_download(arg, id, bytes, completed);
 }
 
-/* Re-indexes a stale file: nothing to do here, the watcher sees it. */
-static void on_stale(void *arg, int64_t id)
+/* Re-indexes a stale file (from a server thread). */
+static void on_stale(void *arg, int64_t id, const char *path)
 {
-	(void)arg;
-	log_warnx("stale #%lld", (long long)id);
+	(void)id;
+	indexer_post_path(arg, path);
 }
 
 /* Records who uploaded a file (from a server thread). */

@@ -128,6 +128,21 @@ static void cmd_counts(struct fb_request *r, int argc, char **argv)
 	api->reply(r, "ticks=%d events=%d", ticks, events);
 }
 
+/* Sends a line to one room. */
+static void announce_one(const char *room, void *arg)
+{
+	struct fb_request *r = arg;
+
+	if (api->room_announces(api->req_plugin(r), room))
+		api->send_room(api->req_plugin(r), room, "!new\x01 file");
+}
+
+/* announce: a line to every room that wants announcements. */
+static void cmd_announce(struct fb_request *r, int argc, char **argv)
+{
+	api->rooms_foreach(api->req_plugin(r), announce_one, r);
+}
+
 static const char *const echo_aliases[] = {"say", NULL};
 
 static const struct fb_command commands[] = {
@@ -200,6 +215,12 @@ static const struct fb_command commands[] = {
      .max_args = 0,
      .help = "no reply",
      .handler = cmd_silent},
+    {.name = "announce",
+     .usage = "announce",
+     .min_args = 0,
+     .max_args = 0,
+     .help = "a line to every room",
+     .handler = cmd_announce},
     {.name = "counts",
      .usage = "counts",
      .min_args = 0,

@@ -471,6 +471,17 @@ static void test_room_wide(void **state)
 	assert_string_equal(xmpp_stanza_get_to(double_state.sent[0].stanza),
 	                    ROOM);
 	expect_reply("alice: ok 1");
+	/* Replies are sanitised once; a nick cannot make a command. */
+	say(FB_ROOM, "!bang");
+	expect_reply("alice: " REPLY_GUARD "!danger\n" REPLY_GUARD
+	             "@find x\nok\\x01\\xFF");
+	say_as(FB_ROOM, ROOM "/!bob", "!two x");
+	expect_reply(REPLY_GUARD "!bob: ok 1");
+	say_as(FB_ROOM,
+	       ROOM "/\x01"
+	            "evil",
+	       "!two x");
+	expect_reply("\\x01evil: ok 1");
 	say(FB_ROOM, "!find hit");
 	assert_true(double_state.sent[0].private_msg);
 	expect_reply("#1 hit.txt (1 B)");
@@ -781,6 +792,18 @@ static void test_timers_events_features(void **state)
 	expect_reply("ticks=2 events=1");
 }
 
+static void test_send_room(void **state)
+{
+	/* Plugins' room messages are sanitised and guarded too. */
+	say(FB_DIRECT, "announce");
+	assert_int_equal(double_state.n_sent, 1);
+	assert_null(double_state.sent[0].stanza);
+	assert_string_equal(double_state.sent[0].room, ROOM);
+	assert_string_equal(double_state.sent[0].room_text,
+	                    REPLY_GUARD "!new\\x01 file");
+	double_reset();
+}
+
 static void test_admin_plugin(void **state)
 {
 	const char *admin = "admin@example.org/laptop";
@@ -908,6 +931,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_iq, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timers_events_features, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_send_room, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_admin_plugin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken_plugins, setup,
 	                                    teardown),
