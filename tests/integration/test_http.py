@@ -263,8 +263,10 @@ def test_methods(make_server):
         assert r.headers["Allow"] == "GET, HEAD"
     r, _ = s.request("GET", "/")
     assert r.status == 404
+    # Upload URLs take PUT only (test_upload_http.py).
     r, _ = s.request("GET", "/u/whatever")
-    assert r.status == 404
+    assert r.status == 405
+    assert r.headers["Allow"] == "PUT"
 
 
 HOSTILE = [
