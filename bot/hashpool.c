@@ -103,7 +103,8 @@ static void hash_one(int rootfd, struct hash_job *job, unsigned char *buf,
 	int fd;
 
 	job->status = HASH_FAILED;
-	fd = fsutil_open_beneath(rootfd, job->path, O_RDONLY | O_NOFOLLOW);
+	fd = fsutil_open_beneath(rootfd, job->path,
+	                         O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
 	if (fd == -1) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
 			job->status = HASH_GONE;
