@@ -149,7 +149,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 
 void cat_log_error(struct catalogue *c, const char *what)
 {
-	log_warnx("catalogue %s: %s: %s", c->path, what, sqlite3_errmsg(c->db));
+	int code = sqlite3_errcode(c->db) & 0xff;
+
+	if (code == SQLITE_FULL)
+		log_errorx("catalogue %s: %s: the disk is full (%s): free "
+		           "some space on the catalogue's disk",
+		           c->path, what, sqlite3_errmsg(c->db));
+	else
+		log_warnx("catalogue %s: %s: %s", c->path, what,
+		          sqlite3_errmsg(c->db));
 }
 
 sqlite3_stmt *cat_stmt(struct catalogue *c, enum cat_stmt id)
@@ -840,6 +848,10 @@ int catalogue_commit(struct catalogue *c)
 
 int catalogue_rollback(struct catalogue *c)
 {
+	/* After some errors (SQLITE_FULL, SQLITE_IOERR...) SQLite has
+	 * already rolled the transaction back: nothing left to do. */
+	if (sqlite3_get_autocommit(c->db))
+		return 0;
 	return run_fixed(c, ST_ROLLBACK, "rolling back");
 }
 

@@ -40,7 +40,7 @@ int cli_scan(const struct config *cfg)
 		fputs("\n", stderr);
 	if (rc == -1) {
 		fputs("fisbot: scan: the catalogue could not be updated (see "
-		      "above)\n",
+		      "above); run fisbot scan again once that is fixed\n",
 		      stderr);
 		return 1;
 	}

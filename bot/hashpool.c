@@ -1,10 +1,14 @@
 /*
  * The hash pool. A FIFO of jobs under one mutex; each worker owns a read
  * buffer, an EVP_MD_CTX and a magic_t (libmagic handles are not shared
- * between threads). A file is opened beneath the share root without
- * following links, checked against the job's size and mtime, read in large
- * sequential chunks, and checked again afterwards: any difference makes the
- * result HASH_CHANGED so that the indexer settles and hashes it again.
+ * between threads). The media type comes from the extension table
+ * (mediatype.c) when it knows the name: libmagic costs 0.2-1.6 ms a file,
+ * more than hashing a small file, so it is only asked about the others,
+ * and its database is loaded the first time it is needed. A file is opened
+ * beneath the share root without following links, checked against the job's
+ * size and mtime, read in large sequential chunks, and checked again
+ * afterwards: any difference makes the result HASH_CHANGED so that the indexer
+ * settles and hashes it again.
  */
 #include "hashpool.h"
 
@@ -21,6 +25,7 @@
 #include "alloc.h"
 #include "fsutil.h"
 #include "log.h"
+#include "mediatype.h"
 
 #define HASH_BUF     (1024 * 1024)
 #define MAGIC_BYTES  (8 * 1024) /* libmagic slows down with more bytes */
@@ -52,6 +57,33 @@ void hash_job_free(struct hash_job *job)
 	free(job);
 }
 
+/* A worker's libmagic handle, opened on first use. */
+struct magic_state {
+	magic_t magic;
+	bool tried;
+};
+
+/* Returns the worker's libmagic handle, or NULL if it cannot be loaded
+ * (logged once per worker). */
+static magic_t magic_get(struct magic_state *ms)
+{
+	if (ms->tried)
+		return ms->magic;
+	ms->tried = true;
+	ms->magic = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR);
+	if (ms->magic == NULL) {
+		log_warn("cannot start libmagic");
+		return NULL;
+	}
+	if (magic_load(ms->magic, NULL) == -1) {
+		log_warnx("cannot load the libmagic database: %s",
+		          magic_error(ms->magic));
+		magic_close(ms->magic);
+		ms->magic = NULL;
+	}
+	return ms->magic;
+}
+
 /* Returns true if st still describes the job's size and mtime. */
 static bool same_file(const struct hash_job *job, const struct stat *st)
 {
@@ -61,16 +93,18 @@ static bool same_file(const struct hash_job *job, const struct stat *st)
 
 /* Hashes job->path into job; sets job->status. */
 static void hash_one(int rootfd, struct hash_job *job, unsigned char *buf,
-                     EVP_MD_CTX *md, magic_t magic)
+                     EVP_MD_CTX *md, struct magic_state *ms)
 {
+	const char *known = mediatype_from_name(job->path);
 	struct stat before, after;
 	size_t got = 0;
-	bool typed = false;
+	bool typed = known != NULL;
 	ssize_t r;
 	int fd;
 
 	job->status = HASH_FAILED;
-	fd = fsutil_open_beneath(rootfd, job->path, O_RDONLY | O_NOFOLLOW);
+	fd = fsutil_open_beneath(rootfd, job->path,
+	                         O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
 	if (fd == -1) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
 			job->status = HASH_GONE;
@@ -101,6 +135,7 @@ static void hash_one(int rootfd, struct hash_job *job, unsigned char *buf,
 			/* The first read is large: the type comes from it. */
 			size_t n =
 			    (size_t)r < MAGIC_BYTES ? (size_t)r : MAGIC_BYTES;
+			magic_t magic = magic_get(ms);
 			const char *t =
 			    magic ? magic_buffer(magic, buf, n) : NULL;
 
@@ -115,6 +150,8 @@ static void hash_one(int rootfd, struct hash_job *job, unsigned char *buf,
 	}
 	if (EVP_DigestFinal_ex(md, job->sha256, NULL) != 1)
 		goto out;
+	if (known != NULL)
+		job->media_type = xstrdup(known);
 	if (fstat(fd, &after) == -1 || !same_file(job, &after) ||
 	    got != job->size) {
 		job->status = HASH_CHANGED;
@@ -135,16 +172,10 @@ static void *worker(void *arg)
 	struct hashpool *p = arg;
 	unsigned char *buf = xmalloc(HASH_BUF);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	magic_t magic = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR);
+	struct magic_state ms = {NULL, false};
 
 	if (md == NULL)
 		fatalx("cannot create a SHA-256 context");
-	if (magic != NULL && magic_load(magic, NULL) == -1) {
-		log_warnx("cannot load the libmagic database: %s",
-		          magic_error(magic));
-		magic_close(magic);
-		magic = NULL;
-	}
 	for (;;) {
 		struct qitem *it;
 		struct hash_job *job;
@@ -163,15 +194,15 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		job = it->job;
 		free(it);
-		hash_one(p->rootfd, job, buf, md, magic);
+		hash_one(p->rootfd, job, buf, md, &ms);
 		if (job->status == HASH_OK && job->media_type == NULL)
 			job->media_type = xstrdup(DEFAULT_TYPE);
 		if (job->status == HASH_OK)
 			log_debug("hashed \"%s\"", job->path);
 		p->done(job, p->arg);
 	}
-	if (magic != NULL)
-		magic_close(magic);
+	if (ms.magic != NULL)
+		magic_close(ms.magic);
 	EVP_MD_CTX_free(md);
 	free(buf);
 	return NULL;

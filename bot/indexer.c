@@ -430,9 +430,13 @@ static void notes_clear(struct indexer *ix)
 /* A write failed: roll back, remember, and retry with a full reconcile. */
 static void write_failed(struct indexer *ix)
 {
-	log_errorx("catalogue write failed; rolled back, nothing is lost: the "
-	           "share is reconciled again in %d s",
-	           RETRY_MS / 1000);
+	if (ix->opt.watch)
+		log_errorx("catalogue write failed; rolled back, nothing is "
+		           "lost: the share is reconciled again in %d s",
+		           RETRY_MS / 1000);
+	else
+		log_errorx("catalogue write failed; rolled back, nothing is "
+		           "lost");
 	if (ix->in_txn)
 		(void)catalogue_rollback(ix->cat);
 	ix->in_txn = false;
