@@ -110,7 +110,7 @@ static void add_line(struct reply_text *t, const char *line, size_t len,
 /* Appends text, one line per '\n', sanitised (see reply.h). */
 void reply_text_add(struct reply_text *t, const char *text, const char *prefix)
 {
-	char *clean = text_sanitize_lines(text, strlen(text));
+	char *clean = text_safe_lines(text, strlen(text));
 	const char *p = clean;
 
 	for (;;) {

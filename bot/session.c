@@ -272,7 +272,7 @@ void session_send_private(struct session *s, xmpp_stanza_t *stanza,
 void session_send_room(struct session *s, const char *room, const char *text)
 {
 	xmpp_stanza_t *msg;
-	char *clean = text_sanitize_lines(text, strlen(text));
+	char *clean = text_safe_lines(text, strlen(text));
 
 	msg = xmpp_message_new(s->ctx, "groupchat", room, NULL);
 	xmpp_message_set_body(msg, clean);

@@ -83,8 +83,10 @@ bool text_is_clean(const char *s, size_t len)
 	return true;
 }
 
-/* The sanitiser behind both public variants. */
-static char *sanitize(const char *s, size_t len, bool keep_newline)
+/* The sanitiser behind the public variants: escapes what is not printable
+ * (keeping '\n' if keep_newline) and, if escape_backslash, backslashes. */
+static char *sanitize(const char *s, size_t len, bool keep_newline,
+                      bool escape_backslash)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	/* Worst case: every byte becomes "\xNN" (4 bytes). */
@@ -99,7 +101,7 @@ static char *sanitize(const char *s, size_t len, bool keep_newline)
 			i++;
 			continue;
 		}
-		if (cp == '\\') {
+		if (cp == '\\' && escape_backslash) {
 			*o++ = '\\';
 			*o++ = '\\';
 		} else if (!printable(cp, keep_newline)) {
@@ -119,12 +121,17 @@ static char *sanitize(const char *s, size_t len, bool keep_newline)
 
 char *text_sanitize(const char *s, size_t len)
 {
-	return sanitize(s, len, false);
+	return sanitize(s, len, false, true);
 }
 
 char *text_sanitize_lines(const char *s, size_t len)
 {
-	return sanitize(s, len, true);
+	return sanitize(s, len, true, true);
+}
+
+char *text_safe_lines(const char *s, size_t len)
+{
+	return sanitize(s, len, true, false);
 }
 
 char *text_human_size(uint64_t bytes, char *buf)

@@ -23,6 +23,17 @@ char *text_sanitize(const char *s, size_t len);
 /* Like text_sanitize, but keeps '\n' (for multi-line messages). */
 char *text_sanitize_lines(const char *s, size_t len);
 
+/*
+ * Makes text safe for a message body without escaping it twice: like
+ * text_sanitize_lines, but backslashes are kept as they are. The result is
+ * always valid UTF-8 with no control character but '\n', and text that is
+ * already safe (e.g. built from text_sanitize'd names) comes back
+ * unchanged. This is the dispatcher's last line of defence; names must
+ * still be passed through text_sanitize by whoever formats them, so that
+ * they are unambiguous and cannot add lines.
+ */
+char *text_safe_lines(const char *s, size_t len);
+
 /* Returns true if the len bytes at s are well-formed UTF-8 (no overlongs,
  * no surrogates, nothing above U+10FFFF). */
 bool text_is_utf8(const char *s, size_t len);

@@ -63,6 +63,23 @@ static void test_sanitize_lines_keeps_newlines(void **state)
 	free(out);
 }
 
+static void test_safe_lines_is_idempotent(void **state)
+{
+	/* Already sanitised text (a name with an escaped byte, a real
+	 * backslash) passes unchanged: nothing is escaped twice. */
+	char *name = text_sanitize("bad\xffname\\x", 10);
+	char *once = text_safe_lines(name, strlen(name));
+	char *raw = text_safe_lines("a\nb\rc\xff", 6);
+
+	assert_string_equal(name, "bad\\xFFname\\\\x");
+	assert_string_equal(once, name);
+	/* Raw text is still made safe: controls and bad bytes escaped. */
+	assert_string_equal(raw, "a\nb\\x0Dc\\xFF");
+	free(name);
+	free(once);
+	free(raw);
+}
+
 static void test_is_clean(void **state)
 {
 	assert_true(text_is_clean("abc/d e.ogg", 11));
@@ -100,6 +117,7 @@ int main(void)
 	    cmocka_unit_test(test_sanitize_escapes_invalid_utf8),
 	    cmocka_unit_test(test_sanitize_cannot_forge_escapes),
 	    cmocka_unit_test(test_sanitize_lines_keeps_newlines),
+	    cmocka_unit_test(test_safe_lines_is_idempotent),
 	    cmocka_unit_test(test_is_clean),
 	    cmocka_unit_test(test_human_size),
 	    cmocka_unit_test(test_utf8_prefix),
