@@ -46,11 +46,20 @@ struct cat_entry {
 	struct cat_file file;
 };
 
+/* A search counts its matches up to this many; past it, total is this
+ * number and total_capped is set ("1000+ results"). This keeps a search of a
+ * common word on a large catalogue fast. */
+#define CATALOGUE_COUNT_CAP 1000
+
+/* A search stops with an error after this long. */
+#define CATALOGUE_SEARCH_MS 2000
+
 /* One page of a listing or a search, and the total number of matches. */
 struct cat_page {
 	struct cat_entry *v;
 	size_t n;
 	uint64_t total;
+	bool total_capped; /* search: at least total matches */
 };
 
 struct cat_stats {
@@ -81,18 +90,24 @@ int catalogue_resolve(struct catalogue *c, const char *id_or_path,
 /* Returns 1 if dir ("" for the root, no trailing '/') is a folder of the
  * catalogue. */
 int catalogue_is_dir(struct catalogue *c, const char *dir);
-/* A page of dir: its folders first (by name), then its files (by name).
- * Returns 1, 0 if dir does not exist, -1 on error. */
+/* A page of dir: its folders first (by name), then its files (by name,
+ * hashed or not); total counts both. Returns 1, 0 if dir does not exist, -1
+ * on error. */
 int catalogue_list(struct catalogue *c, const char *dir, uint64_t offset,
                    unsigned limit, struct cat_page *out);
-/* A page of the hashed files that match q, newest first. Returns 1 or -1. */
+/* A page of the hashed files that match q, newest first (ids grow with the
+ * date added), and their number (see CATALOGUE_COUNT_CAP). Returns 1, or -1
+ * with *cause (a line for the user, e.g. "search took too long"; the caller
+ * frees it). Bounded in time by CATALOGUE_SEARCH_MS. */
 int catalogue_search(struct catalogue *c, const struct query *q,
-                     uint64_t offset, unsigned limit, struct cat_page *out);
+                     uint64_t offset, unsigned limit, struct cat_page *out,
+                     char **cause);
 /* The n most recently added hashed files. Returns 1 or -1. */
 int catalogue_newest(struct catalogue *c, unsigned n, struct cat_page *out);
 int catalogue_stats(struct catalogue *c, struct cat_stats *out);
 /* Calls fn for every file row (hashed or not), in path order, until fn
- * returns non-zero. Returns 0, or -1 on error. */
+ * returns non-zero. fn must not change the catalogue. Returns 0, or -1 on
+ * error. */
 int catalogue_foreach(struct catalogue *c,
                       int (*fn)(const struct cat_file *f, void *arg),
                       void *arg);
@@ -109,8 +124,11 @@ int catalogue_begin(struct catalogue *c);
 int catalogue_commit(struct catalogue *c);
 int catalogue_rollback(struct catalogue *c);
 
-/* Inserts the file at f->path, or updates its size, mtime, dev and inode
- * (and clears its hash if size or mtime changed). Sets f->id. */
+/* Inserts the file at f->path (with f->description and f->uploader, if
+ * set, and its folders if missing), or updates its size, mtime, dev and
+ * inode (and clears its hash if size or mtime changed). Sets f->id and, for
+ * a new row, f->added (now: the date added is set here, so ids and dates
+ * added grow together). */
 int catalogue_upsert(struct catalogue *c, struct cat_file *f);
 /* Records a finished hash, unless the row changed since (size or mtime
  * differ): then returns 0 and sets *stale. */
@@ -118,7 +136,10 @@ int catalogue_set_hash(struct catalogue *c, int64_t id, uint64_t size,
                        int64_t mtime_ns, const unsigned char sha256[32],
                        const char *media_type, bool *stale);
 int catalogue_remove(struct catalogue *c, int64_t id);
-/* Renames a file, or a folder and everything under it, keeping ids. */
+/* Renames a file, or a folder and everything under it, keeping ids. A file
+ * or folder already at `to` is replaced (removed first); the folders of `to`
+ * are added if missing. Renaming something the catalogue does not hold does
+ * nothing and returns 0. */
 int catalogue_rename(struct catalogue *c, const char *from, const char *to);
 /* Removes a folder and every file and folder under it. */
 int catalogue_remove_tree(struct catalogue *c, const char *dir);
@@ -134,7 +155,8 @@ int catalogue_add_download(struct catalogue *c, int64_t id, uint64_t bytes,
 
 int catalogue_room_add(struct catalogue *c, const char *room, const char *nick);
 int catalogue_room_remove(struct catalogue *c, const char *room);
-/* Appends every remembered room to rooms (and its nick to nicks). */
+/* Appends every remembered room to rooms and its nick to nicks (""
+ * if none was given), in the order of the room JIDs. */
 int catalogue_room_list(struct catalogue *c, struct strlist *rooms,
                         struct strlist *nicks);
 

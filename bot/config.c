@@ -36,12 +36,14 @@
 /* Longest value quoted back in a message. */
 #define QUOTE_MAX 80
 
+/* Appends a copy of s to l. */
 void strlist_add(struct strlist *l, const char *s)
 {
 	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
 	l->v[l->n++] = xstrdup(s);
 }
 
+/* Frees the strings of l and empties it. */
 void strlist_free(struct strlist *l)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -51,6 +53,7 @@ void strlist_free(struct strlist *l)
 	l->n = 0;
 }
 
+/* Returns true if l holds s. */
 bool strlist_contains(const struct strlist *l, const char *s)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -279,8 +282,8 @@ static char *trim(char *s)
 	return s;
 }
 
-/* Splits a comma-separated value into trimmed items, calling fn on each;
- * empty items are an error. Returns 0 or -1 with *cause. */
+/* Splits a comma-separated value into trimmed items appended to out; an
+ * empty item is an error. Returns 0, or -1 with *cause. */
 static int split_list(const char *value, struct strlist *out, char **cause)
 {
 	char *copy, *p, *item;
@@ -686,7 +689,7 @@ static int p_enum(struct loader *ld, const struct key *k, void *field,
 	return -1;
 }
 
-/* Checks that v is within [k->min, k->max]; show formats the bounds. */
+/* Checks that v is within [k->min, k->max]; what describes the range. */
 static int check_range(const struct key *k, uint64_t v, const char *value,
                        const char *what, char **cause)
 {
@@ -780,6 +783,10 @@ static int p_jid(struct loader *ld, const struct key *k, void *field,
 	const char *why = jid_problem(v, false);
 	char **dst = field, *q;
 
+	if (*v == '\0') {
+		*cause = xstrdup("must not be empty");
+		return -1;
+	}
 	if (why != NULL) {
 		q = quote(v);
 		*cause = xasprintf("%s %s", q, why);
@@ -974,7 +981,7 @@ static int p_rate(struct loader *ld, const struct key *k, void *field,
 		n = strtoul(num, &end, 10);
 	if (!isdigit((unsigned char)num[0]) || errno != 0 || *end != '\0' ||
 	    n == 0 || n > 1000000 || units_parse_duration(per, &ms) == -1 ||
-	    ms == 0 || strcmp(per, "1") == 0)
+	    ms == 0)
 		goto bad;
 	ld->cfg->limits.rate = (unsigned)n;
 	ld->cfg->limits.per_ms = ms;
@@ -1099,12 +1106,14 @@ static int seen_line(const struct loader *ld, const char *label,
 
 /* Parses a section name: a plain one, or KIND "NAME" for room and plugin;
  * sets up the loader for its keys or reports it. */
-static void ld_section(struct loader *ld, const char *text)
+static void ld_section(struct loader *ld, char *text)
 {
-	const char *sp = strchr(text, ' '), *q1, *q2;
+	const char *sp, *q1, *q2;
 	char *kind, *arg = NULL, *label, *c;
 	int i;
 
+	text = trim(text);
+	sp = strpbrk(text, " \t");
 	free(ld->label);
 	ld->label = NULL;
 	ld->sect = S_BAD;
@@ -1112,9 +1121,11 @@ static void ld_section(struct loader *ld, const char *text)
 	ld->base = ld->cfg;
 	kind = sp ? xstrndup(text, (size_t)(sp - text)) : xstrdup(text);
 	if (sp != NULL) {
-		q1 = sp + strspn(sp, " ");
+		q1 = sp + strspn(sp, " \t");
 		q2 = q1[0] == '"' ? strchr(q1 + 1, '"') : NULL;
-		if (q2 == NULL || q2[1] != '\0') {
+		if ((q2 == NULL || q2[1] != '\0') &&
+		    (strcmp(kind, "room") == 0 ||
+		     strcmp(kind, "plugin") == 0)) {
 			c = clean(text);
 			problem(ld, ld->lineno,
 			        "[%s]: not a section header (write [%s "
@@ -1123,7 +1134,9 @@ static void ld_section(struct loader *ld, const char *text)
 			free(c);
 			goto out;
 		}
-		arg = xstrndup(q1 + 1, (size_t)(q2 - q1 - 1));
+		arg = q2 != NULL && q2[1] == '\0'
+		          ? xstrndup(q1 + 1, (size_t)(q2 - q1 - 1))
+		          : xstrdup(q1);
 	}
 	for (i = 0; i < S_COUNT; i++)
 		if (strcmp(kind, sect_names[i]) == 0)
@@ -1303,6 +1316,11 @@ static int ld_key(void *user, const char *section, const char *name,
 	if (ld->too_long || ld->sect == S_BAD)
 		return 1;
 	c = clean(name);
+	if (*name == '\0') {
+		problem(ld, ld->lineno, "a value without a key");
+		free(c);
+		return 1;
+	}
 	if (ld->sect == S_NONE) {
 		problem(ld, ld->lineno, "%s: key outside any section", c);
 		free(c);
@@ -1408,28 +1426,33 @@ static void set_defaults(struct config *cfg)
 	cfg->log.level = LOG_INFO;
 }
 
+/* Returns true if a component of the relative path rel matches one of the
+ * exclude globs. */
+static bool excluded(const struct config *cfg, const char *rel)
+{
+	for (const char *p = rel; *p != '\0';) {
+		const char *end = strchrnul(p, '/');
+		char *part = xstrndup(p, (size_t)(end - p));
+		bool hit = false;
+
+		for (size_t i = 0; i < cfg->share.exclude.n && !hit; i++)
+			hit = fnmatch(cfg->share.exclude.v[i], part,
+			              FNM_PERIOD) == 0;
+		free(part);
+		if (hit)
+			return true;
+		p = *end == '/' ? end + 1 : end;
+	}
+	return false;
+}
+
 /* Returns true if path lies inside the share and no component of it below
  * the share is excluded (so the catalogue would serve it). */
 static bool served(const struct config *cfg, const char *path)
 {
-	const char *rel = path_below(path, cfg->share.path), *p;
+	const char *rel = path_below(path, cfg->share.path);
 
-	if (rel == NULL)
-		return false;
-	for (p = rel; *p != '\0';) {
-		const char *end = strchrnul(p, '/');
-		char *part = xstrndup(p, (size_t)(end - p));
-		bool excluded = false;
-
-		for (size_t i = 0; i < cfg->share.exclude.n && !excluded; i++)
-			excluded = fnmatch(cfg->share.exclude.v[i], part,
-			                   FNM_PERIOD) == 0;
-		free(part);
-		if (excluded)
-			return false;
-		p = *end == '/' ? end + 1 : end;
-	}
-	return true;
+	return rel != NULL && !excluded(cfg, rel);
 }
 
 /* Checks what spans keys: required keys, conflicts, files in the share. */
@@ -1477,6 +1500,14 @@ static void check_whole(struct loader *ld)
 		problem(ld, seen_line(ld, "[share]", "path"),
 		        "[share] path: the configuration file is inside the "
 		        "share and would be served");
+	if (excluded(cfg, cfg->upload.folder)) {
+		line = seen_line(ld, "[upload]", "folder");
+		problem(
+		    ld, line ? line : seen_line(ld, "[share]", "exclude"),
+		    "[upload] folder: \"%s\" is excluded by [share] exclude, "
+		    "uploads would never be catalogued",
+		    cfg->upload.folder);
+	}
 	if (cfg->http.max_per_ip > cfg->http.max_connections)
 		problem(ld, seen_line(ld, "[http]", "max_per_ip"),
 		        "[http] max_per_ip: %u is more than max_connections "
@@ -1517,6 +1548,8 @@ static int set_file(struct config *cfg, const char *path)
 	return 0;
 }
 
+/* Loads path: defaults, then the file through inih, then the checks that
+ * span keys. */
 struct config *config_load(const char *path, struct strlist *problems)
 {
 	struct loader ld = {0};
@@ -1567,6 +1600,7 @@ fail:
 	return cfg;
 }
 
+/* Frees cfg and everything it owns. */
 void config_free(struct config *cfg)
 {
 	if (cfg == NULL)
@@ -1611,6 +1645,7 @@ void config_free(struct config *cfg)
 	free(cfg);
 }
 
+/* Finds the [room] section of jid (case-insensitive). */
 const struct room_config *config_room(const struct config *cfg, const char *jid)
 {
 	for (size_t i = 0; i < cfg->n_rooms; i++)
@@ -1619,6 +1654,7 @@ const struct room_config *config_room(const struct config *cfg, const char *jid)
 	return NULL;
 }
 
+/* Finds the [plugin] section of name. */
 const struct plugin_config *config_plugin(const struct config *cfg,
                                           const char *name)
 {
@@ -1628,6 +1664,7 @@ const struct plugin_config *config_plugin(const struct config *cfg,
 	return NULL;
 }
 
+/* Matches jid (its resource ignored) against bare JIDs and domains. */
 bool config_jid_matches(const struct strlist *list, const char *jid)
 {
 	size_t bare = strcspn(jid, "/");

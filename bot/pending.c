@@ -4,30 +4,6 @@
 
 #include "cli.h"
 
-int cli_scan(const struct config *cfg)
-{
-	fputs("fisbot: scan: not built yet\n", stderr);
-	return 1;
-}
-
-int cli_search(const struct config *cfg, int argc, char **argv)
-{
-	fputs("fisbot: search: not built yet\n", stderr);
-	return 1;
-}
-
-int cli_ls(const struct config *cfg, int argc, char **argv)
-{
-	fputs("fisbot: ls: not built yet\n", stderr);
-	return 1;
-}
-
-int cli_info(const struct config *cfg, int argc, char **argv)
-{
-	fputs("fisbot: info: not built yet\n", stderr);
-	return 1;
-}
-
 int cli_url(const struct config *cfg, int argc, char **argv)
 {
 	fputs("fisbot: url: not built yet\n", stderr);

@@ -3,14 +3,19 @@
  * commands and the XMPP search form:
  *
  *   word            substring of the path, case-insensitive
- *   "a phrase"      substring with spaces
- *   *.png song?.ogg glob on the file name (case-insensitive)
- *   /regex/         POSIX extended regex on the path (bounded length)
- *   size:>100M size:<1K size:>=1G size:<=10K
- *   type:audio      media type ("audio" = audio/*, "audio/ogg" exact)
+ *   "a phrase"      substring with spaces ("" inside quotes is a literal ")
+ *   *.png song?.ogg glob on the file name, case-insensitive (a word with
+ *                   * ? or [ is a glob)
+ *   /regex/         POSIX extended regex on the path, case-insensitive,
+ *                   at most QUERY_MAX_REGEX bytes
+ *   size:>100M size:<1K size:>=1G size:<=10K size:5M (exactly)
+ *   type:audio      media type ("audio": any audio/..., "audio/ogg": exact)
  *   new:7d          added within the duration
  *
- * A file matches when it matches every term and every filter.
+ * A file matches when it matches every term and every filter. Matching is
+ * done on the "folded" path: the path as it is shown (text_sanitize()),
+ * lowercased (query_fold). Terms are lowercased but not sanitised: they are
+ * typed as shown, so an invalid byte is searched for as "\xff".
  */
 #ifndef FISBOT_QUERY_H
 #define FISBOT_QUERY_H
@@ -20,14 +25,21 @@
 #include <stdint.h>
 
 #define QUERY_MAX_LENGTH 1024 /* bytes of query text */
-#define QUERY_MAX_TERMS  16
-#define QUERY_MAX_REGEX  256 /* bytes of one regex */
+#define QUERY_MAX_TERMS  16   /* terms (substrings, globs, regexes) */
+#define QUERY_MAX_TERM   256  /* bytes of one substring or glob */
+#define QUERY_MAX_REGEX  256  /* bytes of one regex */
+#define QUERY_MAX_TYPE   127  /* bytes of a type: filter */
 
 enum query_term_kind { QUERY_SUBSTRING, QUERY_GLOB, QUERY_REGEX };
 
 struct query_term {
 	enum query_term_kind kind;
-	char *text; /* substring: lowercased UTF-8; glob/regex: as written */
+	/* substring and glob: lowercased; regex: as written */
+	char *text;
+	/* Private, set by query_add_term: */
+	void *compiled; /* the compiled regex (regex_t *) of a glob or regex */
+	char **must;    /* lowercased literals of 3 or more characters that */
+	size_t n_must;  /* every path a glob or regex matches contains */
 };
 
 struct query {
@@ -35,15 +47,18 @@ struct query {
 	size_t n_terms;
 	uint64_t min_size;      /* inclusive; 0 = none */
 	uint64_t max_size;      /* inclusive; UINT64_MAX = none */
-	char *type;             /* media type or major type; NULL = any */
+	char *type;             /* lowercased media type or major type; NULL */
 	uint64_t new_within_ms; /* 0 = any age */
-	char *desc;             /* substring of the description; NULL = any */
+	char *desc; /* lowercased substring of the description (query_set_desc);
+	             * NULL = any */
 };
 
 /*
- * Parses text into a new query. Returns NULL and sets *cause (a one-line
- * message for the user, which the caller frees) if text is not a valid
- * query, e.g. an unterminated quote, a bad size or an invalid regex.
+ * Parses text into a new query (the caller frees it with query_free).
+ * Returns NULL and sets *cause (a one-line message for the user, which the
+ * caller frees) if text is not a valid query, e.g. `unterminated quote`,
+ * `bad size in "size:>10Q"` or an invalid regex. An empty text gives an
+ * empty query.
  */
 struct query *query_parse(const char *text, char **cause);
 
@@ -51,9 +66,14 @@ struct query *query_parse(const char *text, char **cause);
  * (e.g. from a data form). */
 struct query *query_new(void);
 
-/* Appends a term; returns 0, or -1 with *cause if it is invalid. */
+/* Appends a term written by a user (text as typed, without quotes or
+ * slashes); returns 0, or -1 with *cause if it is invalid or too long, or
+ * if q already has QUERY_MAX_TERMS terms. An empty substring is ignored. */
 int query_add_term(struct query *q, enum query_term_kind kind, const char *text,
                    char **cause);
+
+/* Sets the description filter (NULL or "" for none). */
+void query_set_desc(struct query *q, const char *text);
 
 /* Frees q (NULL is fine). */
 void query_free(struct query *q);
@@ -65,9 +85,14 @@ bool query_is_empty(const struct query *q);
  * substrings and phrases), for @find's minimum length. */
 size_t query_longest_literal(const struct query *q);
 
-/* Returns true if the file with this path (relative to the share), name
- * (its last component), size, media type, description and date added
- * matches q. Used by the catalogue's SQL functions and by tests. */
-bool query_match_term(const struct query_term *t, const char *path);
+/* Returns the folded form of the len bytes at s: text_sanitize()d, then
+ * lowercased (Unicode simple case mapping). The caller frees it. */
+char *query_fold(const char *s, size_t len);
+
+/* Returns true if term t matches a file whose folded path (query_fold of
+ * the path relative to the share) is folded_path: a substring term must
+ * occur in it, a glob must match its last component, a regex must match
+ * somewhere in it. The catalogue's SQL functions call this. */
+bool query_match_term(const struct query_term *t, const char *folded_path);
 
 #endif

@@ -451,6 +451,9 @@ static void test_invalid_values(void **state)
 	    {NULL, "[upload]\nfolder = /abs\n",
 	     "[upload] folder: \"/abs\" must be relative to the share"},
 	    {NULL, "[upload]\nfolder = a//\n", NULL},
+	    {NULL, "[upload]\nfolder = in/x.part\n",
+	     "[upload] folder: \"in/x.part\" is excluded by [share] exclude, "
+	     "uploads would never be catalogued"},
 	    {NULL, "[plugins]\nload = help, Get\n",
 	     "[plugins] load: \"Get\" is not a plugin name (a-z, 0-9, _ and "
 	     "-)"},
@@ -498,6 +501,13 @@ static void test_unknown(void **state)
 	                 "\"room@conference.example.org\"]");
 	load_one_problem(MINIMAL "[http \"x\"]\n",
 	                 "fisbot.conf:6: [http \"x\"]: [http] takes no name");
+	load_one_problem(MINIMAL "[xmpp extra]\n",
+	                 "fisbot.conf:6: [xmpp extra]: [xmpp] takes no name");
+	load_one_problem(MINIMAL "[ http ]\nlistn = 1\n",
+	                 "fisbot.conf:7: [http] listn: unknown key (did you "
+	                 "mean \"listen\"?)");
+	load_one_problem(MINIMAL "[http]\n= 1\n",
+	                 "fisbot.conf:7: a value without a key");
 	load_one_problem("jid = a@b\n" MINIMAL,
 	                 "fisbot.conf:1: jid: key outside any section");
 }

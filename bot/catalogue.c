@@ -1,0 +1,1310 @@
+/*
+ * The catalogue in SQLite: opening (checks, schema migrations), reading rows
+ * and listings, and the writer's changes. Search is in catalogue_search.c.
+ *
+ * Design note. Paths are stored as BLOBs, byte for byte as on disk (names
+ * need not be UTF-8), with the folder (`dir`) and last component (`name`)
+ * beside them so a listing is one index range. Each row also has its folded
+ * form (query_fold: sanitised and lowercased): `lname` sorts listings and
+ * `lpath` is what searches match, through an external-content FTS5 trigram
+ * index that triggers keep in sync. Folders have their own table, so empty
+ * folders exist; the root ("") is implicit. A folder's contents are the
+ * BLOB range ("dir/", "dir0"), '0' being the byte after '/'. Ids come from
+ * AUTOINCREMENT and are never reused; renames update paths in place.
+ * A file that is not a fisbot catalogue (not SQLite, another application
+ * id, a newer schema) is refused and never touched.
+ */
+#include "catalogue.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "catalogue_int.h"
+#include "log.h"
+#include "query.h"
+#include "text.h"
+
+#define CATALOGUE_APP_ID  0x66697362 /* "fisb" */
+#define CATALOGUE_BUSY_MS 5000
+
+/* Migrations: migrations[i] brings the schema from version i to i + 1. */
+static const char *const migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE files ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " path BLOB NOT NULL UNIQUE,"
+    " dir BLOB NOT NULL,"
+    " name BLOB NOT NULL,"
+    " lname TEXT NOT NULL,"
+    " lpath TEXT NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " mtime_ns INTEGER NOT NULL,"
+    " dev INTEGER NOT NULL,"
+    " ino INTEGER NOT NULL,"
+    " sha256 BLOB,"
+    " media_type TEXT,"
+    " description TEXT,"
+    " added INTEGER NOT NULL,"
+    " downloads INTEGER NOT NULL DEFAULT 0,"
+    " bytes_served INTEGER NOT NULL DEFAULT 0,"
+    " uploader TEXT);"
+    "CREATE INDEX files_by_dir ON files(dir, lname, name);"
+    "CREATE INDEX files_by_size ON files(size);"
+    "CREATE INDEX files_by_type ON files(media_type);"
+    "CREATE INDEX files_by_uploader ON files(uploader)"
+    " WHERE uploader IS NOT NULL;"
+    "CREATE TABLE dirs ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " path BLOB NOT NULL UNIQUE,"
+    " parent BLOB NOT NULL,"
+    " name BLOB NOT NULL,"
+    " lname TEXT NOT NULL);"
+    "CREATE INDEX dirs_by_parent ON dirs(parent, lname, name);"
+    "CREATE TABLE rooms ("
+    " room TEXT PRIMARY KEY,"
+    " nick TEXT);"
+    "CREATE VIRTUAL TABLE files_fts USING fts5(lpath, content='files',"
+    " content_rowid='id', tokenize='trigram case_sensitive 1');"
+    "CREATE TRIGGER files_fts_insert AFTER INSERT ON files BEGIN"
+    " INSERT INTO files_fts(rowid, lpath) VALUES (new.id, new.lpath);"
+    " END;"
+    "CREATE TRIGGER files_fts_delete AFTER DELETE ON files BEGIN"
+    " INSERT INTO files_fts(files_fts, rowid, lpath)"
+    "  VALUES ('delete', old.id, old.lpath);"
+    " END;"
+    "CREATE TRIGGER files_fts_update AFTER UPDATE OF lpath ON files BEGIN"
+    " INSERT INTO files_fts(files_fts, rowid, lpath)"
+    "  VALUES ('delete', old.id, old.lpath);"
+    " INSERT INTO files_fts(rowid, lpath) VALUES (new.id, new.lpath);"
+    " END;",
+};
+#define CATALOGUE_SCHEMA ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_GET] = "SELECT " CAT_FILE_COLUMNS " FROM files WHERE id = ?1",
+    [ST_GET_BY_PATH] = "SELECT " CAT_FILE_COLUMNS " FROM files WHERE path = ?1",
+    [ST_FILE_ID_BY_PATH] =
+        "SELECT id, size, mtime_ns FROM files WHERE path = ?1",
+    [ST_INSERT] = "INSERT INTO files (path, dir, name, lname, lpath, size,"
+                  " mtime_ns, dev, ino, added, description, uploader)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+                  " ?12)",
+    [ST_UPDATE] = "UPDATE files SET size = ?2, mtime_ns = ?3, dev = ?4,"
+                  " ino = ?5,"
+                  " sha256 = CASE WHEN ?6 THEN NULL ELSE sha256 END,"
+                  " media_type = CASE WHEN ?6 THEN NULL ELSE media_type END"
+                  " WHERE id = ?1",
+    [ST_SET_HASH] = "UPDATE files SET sha256 = ?2, media_type = ?3"
+                    " WHERE id = ?1 AND size = ?4 AND mtime_ns = ?5",
+    [ST_REMOVE] = "DELETE FROM files WHERE id = ?1",
+    [ST_SET_PATH] = "UPDATE files SET path = ?2, dir = ?3, name = ?4,"
+                    " lname = ?5, lpath = ?6 WHERE id = ?1",
+    [ST_DIR_EXISTS] = "SELECT 1 FROM dirs WHERE path = ?1",
+    [ST_DIR_INSERT] = "INSERT OR IGNORE INTO dirs (path, parent, name, lname)"
+                      " VALUES (?1, ?2, ?3, ?4)",
+    [ST_DIR_SET_PATH] = "UPDATE dirs SET path = ?2, parent = ?3, name = ?4,"
+                        " lname = ?5 WHERE id = ?1",
+    [ST_FILES_UNDER] =
+        "SELECT id, path FROM files WHERE path > ?1 AND path < ?2",
+    [ST_DIRS_UNDER] = "SELECT id, path FROM dirs WHERE path = ?3"
+                      " OR (path > ?1 AND path < ?2)",
+    [ST_REMOVE_FILES_UNDER] = "DELETE FROM files WHERE path > ?1 AND path < ?2",
+    [ST_REMOVE_DIRS_UNDER] = "DELETE FROM dirs WHERE path = ?3"
+                             " OR (path > ?1 AND path < ?2)",
+    [ST_COUNT_DIRS] = "SELECT count(*) FROM dirs WHERE parent = ?1",
+    [ST_COUNT_FILES] = "SELECT count(*) FROM files WHERE dir = ?1",
+    [ST_LIST_DIRS] = "SELECT path FROM dirs WHERE parent = ?1"
+                     " ORDER BY lname, name LIMIT ?2 OFFSET ?3",
+    [ST_LIST_FILES] = "SELECT " CAT_FILE_COLUMNS " FROM files WHERE dir = ?1"
+                      " ORDER BY lname, name LIMIT ?2 OFFSET ?3",
+    [ST_NEWEST] = "SELECT " CAT_FILE_COLUMNS " FROM files"
+                  " WHERE sha256 IS NOT NULL ORDER BY id DESC LIMIT ?1",
+    [ST_STATS_FILES] = "SELECT count(*), total(size), total(downloads),"
+                       " total(bytes_served) FROM files",
+    [ST_STATS_DIRS] = "SELECT count(*) FROM dirs",
+    [ST_FOREACH] = "SELECT " CAT_FILE_COLUMNS " FROM files ORDER BY path",
+    [ST_FOREACH_DIR] = "SELECT path FROM dirs ORDER BY path",
+    [ST_USAGE] = "SELECT total(size) FROM files WHERE uploader = ?1",
+    [ST_SET_DESC] = "UPDATE files SET description = ?2 WHERE id = ?1",
+    [ST_SET_UPLOADER] = "UPDATE files SET uploader = ?2 WHERE id = ?1",
+    [ST_ADD_DOWNLOAD] = "UPDATE files SET downloads = downloads + ?2,"
+                        " bytes_served = bytes_served + ?3 WHERE id = ?1",
+    [ST_ROOM_ADD] = "INSERT OR REPLACE INTO rooms (room, nick)"
+                    " VALUES (?1, ?2)",
+    [ST_ROOM_REMOVE] = "DELETE FROM rooms WHERE room = ?1",
+    [ST_ROOM_LIST] = "SELECT room, nick FROM rooms ORDER BY room",
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT catalogue",
+    [ST_RELEASE] = "RELEASE catalogue",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO catalogue",
+};
+
+void cat_log_error(struct catalogue *c, const char *what)
+{
+	log_warnx("catalogue %s: %s: %s", c->path, what, sqlite3_errmsg(c->db));
+}
+
+sqlite3_stmt *cat_stmt(struct catalogue *c, enum cat_stmt id)
+{
+	sqlite3_stmt *st = c->stmts[id];
+
+	if (st != NULL) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return st;
+	}
+	if (sqlite3_prepare_v3(c->db, stmt_sql[id], -1,
+	                       SQLITE_PREPARE_PERSISTENT, &st,
+	                       NULL) != SQLITE_OK) {
+		cat_log_error(c, "preparing a statement");
+		return NULL;
+	}
+	c->stmts[id] = st;
+	return st;
+}
+
+/* Returns a copy of the BLOB or TEXT in column col (NULL if NULL). */
+static char *column_string(sqlite3_stmt *st, int col)
+{
+	const void *p;
+	int n;
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return NULL;
+	p = sqlite3_column_blob(st, col);
+	n = sqlite3_column_bytes(st, col);
+	return xstrndup(p != NULL ? p : "", (size_t)n);
+}
+
+void cat_read_file(sqlite3_stmt *st, struct cat_file *f)
+{
+	const void *sha;
+
+	memset(f, 0, sizeof(*f));
+	f->id = sqlite3_column_int64(st, 0);
+	f->path = column_string(st, 1);
+	f->size = (uint64_t)sqlite3_column_int64(st, 2);
+	f->mtime_ns = sqlite3_column_int64(st, 3);
+	f->dev = (uint64_t)sqlite3_column_int64(st, 4);
+	f->ino = (uint64_t)sqlite3_column_int64(st, 5);
+	sha = sqlite3_column_blob(st, 6);
+	if (sha != NULL && sqlite3_column_bytes(st, 6) == 32) {
+		f->hashed = true;
+		memcpy(f->sha256, sha, 32);
+	}
+	f->media_type = column_string(st, 7);
+	f->description = column_string(st, 8);
+	f->added = sqlite3_column_int64(st, 9);
+	f->downloads = (uint64_t)sqlite3_column_int64(st, 10);
+	f->bytes_served = (uint64_t)sqlite3_column_int64(st, 11);
+	f->uploader = column_string(st, 12);
+}
+
+struct cat_entry *cat_page_add(struct cat_page *p)
+{
+	struct cat_entry *e;
+
+	p->v = xreallocarray(p->v, p->n + 1, sizeof(*p->v));
+	e = &p->v[p->n++];
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
+void cat_file_clear(struct cat_file *f)
+{
+	if (f == NULL)
+		return;
+	free(f->path);
+	free(f->media_type);
+	free(f->description);
+	free(f->uploader);
+	memset(f, 0, sizeof(*f));
+}
+
+void cat_page_clear(struct cat_page *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->v[i].dir_path);
+		cat_file_clear(&p->v[i].file);
+	}
+	free(p->v);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Binds the NUL-terminated s as a BLOB (paths are bytes). */
+static int bind_path(sqlite3_stmt *st, int i, const char *s)
+{
+	return sqlite3_bind_blob(st, i, s, (int)strlen(s), SQLITE_TRANSIENT);
+}
+
+/* Binds s as TEXT, or NULL if s is NULL. */
+static int bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+}
+
+/* Runs a statement that returns no row. Returns 0, or -1 (logged). */
+static int run(struct catalogue *c, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		cat_log_error(c, what);
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs a fixed statement (no parameters). */
+static int run_fixed(struct catalogue *c, enum cat_stmt id, const char *what)
+{
+	sqlite3_stmt *st = cat_stmt(c, id);
+
+	return st == NULL ? -1 : run(c, st, what);
+}
+
+/* Reads one integer pragma or query result into *v. Returns the SQLite
+ * result code. */
+static int query_int(sqlite3 *db, const char *sql, int64_t *v)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*v = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Applies the migrations from the schema version found to the latest, in
+ * one transaction. Returns 0, or -1 with *cause. */
+static int migrate(struct catalogue *c, char **cause)
+{
+	int64_t version = 0;
+	char *err = NULL;
+	char *sql;
+
+	if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, &err) !=
+	    SQLITE_OK)
+		goto fail;
+	/* Read it again inside the transaction: another writer may have
+	 * migrated meanwhile. */
+	if (query_int(c->db, "PRAGMA user_version", &version) != SQLITE_OK)
+		goto fail;
+	for (int64_t v = version; v < CATALOGUE_SCHEMA; v++) {
+		if (sqlite3_exec(c->db, migrations[v], NULL, NULL, &err) !=
+		    SQLITE_OK)
+			goto fail;
+		log_info("catalogue %s: schema upgraded to version %" PRId64,
+		         c->path, v + 1);
+	}
+	sql = xasprintf("PRAGMA application_id = %d; PRAGMA user_version = %d",
+	                CATALOGUE_APP_ID, CATALOGUE_SCHEMA);
+	if (sqlite3_exec(c->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		free(sql);
+		goto fail;
+	}
+	free(sql);
+	if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, &err) != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	*cause = xasprintf("%s: cannot set up the catalogue: %s", c->path,
+	                   err != NULL ? err : sqlite3_errmsg(c->db));
+	sqlite3_free(err);
+	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/*
+ * Checks that the open file is a fisbot catalogue (or, when writing, a new
+ * empty database) of a schema this program knows. Returns 0, or -1 with
+ * *cause.
+ */
+static int check_identity(struct catalogue *c, char **cause)
+{
+	int64_t app = 0, version = 0, tables = 0;
+	int rc;
+
+	rc = query_int(c->db, "PRAGMA application_id", &app);
+	if (rc == SQLITE_OK)
+		rc = query_int(c->db, "PRAGMA user_version", &version);
+	if (rc == SQLITE_OK)
+		rc = query_int(c->db, "SELECT count(*) FROM sqlite_master",
+		               &tables);
+	if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) {
+		*cause = xasprintf("%s is not a fisbot catalogue or is "
+		                   "corrupt (%s); refusing to use it",
+		                   c->path, sqlite3_errstr(rc));
+		return -1;
+	}
+	if (rc != SQLITE_OK) {
+		*cause = xasprintf("%s: cannot read the catalogue: %s", c->path,
+		                   sqlite3_errmsg(c->db));
+		return -1;
+	}
+	if (app == 0 && version == 0 && tables == 0) {
+		if (c->mode == CATALOGUE_WRITE)
+			return 0; /* new: migrate() creates the schema */
+		*cause = xasprintf("%s is an empty database, not a fisbot "
+		                   "catalogue yet (run fisbot scan)",
+		                   c->path);
+		return -1;
+	}
+	if (app != CATALOGUE_APP_ID) {
+		*cause = xasprintf("%s is not a fisbot catalogue (another "
+		                   "application's SQLite database); refusing "
+		                   "to use it",
+		                   c->path);
+		return -1;
+	}
+	if (version > CATALOGUE_SCHEMA) {
+		*cause = xasprintf("%s has catalogue schema %" PRId64
+		                   ", newer than this fisbot knows (%d)",
+		                   c->path, version, CATALOGUE_SCHEMA);
+		return -1;
+	}
+	if (version < CATALOGUE_SCHEMA && c->mode == CATALOGUE_READ) {
+		*cause = xasprintf("%s has the old catalogue schema %" PRId64
+		                   "; run fisbot scan to upgrade it",
+		                   c->path, version);
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs PRAGMA quick_check. Returns 0, or -1 with *cause. */
+static int check_integrity(struct catalogue *c, char **cause)
+{
+	sqlite3_stmt *st;
+	const unsigned char *msg;
+	int rc;
+
+	rc = sqlite3_prepare_v2(c->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		msg = sqlite3_column_text(st, 0);
+		if (msg != NULL && strcmp((const char *)msg, "ok") == 0) {
+			sqlite3_finalize(st);
+			return 0;
+		}
+		*cause =
+		    xasprintf("%s is corrupt (%s); refusing to use it "
+		              "(restore it, or move it away to start a "
+		              "new catalogue)",
+		              c->path, msg != NULL ? (const char *)msg : "?");
+	} else {
+		*cause = xasprintf("%s is corrupt or unreadable (%s); refusing "
+		                   "to use it",
+		                   c->path, sqlite3_errmsg(c->db));
+	}
+	sqlite3_finalize(st);
+	return -1;
+}
+
+/* fisbot_match(term, lpath): query_match_term for a term bound as a
+ * pointer by the search. */
+static void sql_match(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const struct query_term *t =
+	    sqlite3_value_pointer(argv[0], "fisbot_term");
+	const unsigned char *path = sqlite3_value_text(argv[1]);
+
+	if (t == NULL || path == NULL) {
+		sqlite3_result_int(ctx, 0);
+		return;
+	}
+	sqlite3_result_int(ctx, query_match_term(t, (const char *)path));
+}
+
+/* fisbot_fold(x): query_fold of a TEXT or BLOB (NULL stays NULL). */
+static void sql_fold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const void *p;
+	char *folded;
+
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	p = sqlite3_value_blob(argv[0]);
+	folded = query_fold(p != NULL ? p : "",
+	                    (size_t)sqlite3_value_bytes(argv[0]));
+	sqlite3_result_text(ctx, folded, -1, free);
+}
+
+struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
+                                 char **cause)
+{
+	struct catalogue *c = xcalloc(1, sizeof(*c));
+	int flags = SQLITE_OPEN_NOMUTEX;
+	char *err = NULL;
+	int rc;
+
+	c->mode = mode;
+	c->path = xstrdup(path);
+	if (mode == CATALOGUE_READ) {
+		flags |= SQLITE_OPEN_READONLY;
+		if (access(path, F_OK) == -1) {
+			*cause = xasprintf("no catalogue at %s (%s; run "
+			                   "fisbot scan first)",
+			                   path, strerror(errno));
+			goto fail;
+		}
+	} else {
+		flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	}
+	rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		*cause = xasprintf("cannot open the catalogue %s: %s", path,
+		                   c->db != NULL ? sqlite3_errmsg(c->db)
+		                                 : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, CATALOGUE_BUSY_MS);
+	if (check_identity(c, cause) == -1)
+		goto fail;
+	if (mode == CATALOGUE_WRITE) {
+		if (sqlite3_exec(c->db,
+		                 "PRAGMA journal_mode = WAL;"
+		                 "PRAGMA synchronous = NORMAL;",
+		                 NULL, NULL, &err) != SQLITE_OK)
+			goto sql_fail;
+		if (check_integrity(c, cause) == -1 || migrate(c, cause) == -1)
+			goto fail;
+	}
+	if (sqlite3_exec(c->db, "PRAGMA foreign_keys = ON", NULL, NULL, &err) !=
+	    SQLITE_OK)
+		goto sql_fail;
+	if (sqlite3_create_function(c->db, "fisbot_match", 2,
+	                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+	                            sql_match, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_create_function(c->db, "fisbot_fold", 1,
+	                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+	                            sql_fold, NULL, NULL) != SQLITE_OK)
+		goto sql_fail;
+	return c;
+sql_fail:
+	*cause = xasprintf("%s: %s", path,
+	                   err != NULL ? err : sqlite3_errmsg(c->db));
+	sqlite3_free(err);
+fail:
+	catalogue_close(c);
+	return NULL;
+}
+
+void catalogue_close(struct catalogue *c)
+{
+	if (c == NULL)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(c->stmts[i]);
+	if (c->db != NULL) {
+		if (c->mode == CATALOGUE_WRITE)
+			sqlite3_exec(c->db, "PRAGMA optimize", NULL, NULL,
+			             NULL);
+		if (sqlite3_close(c->db) != SQLITE_OK)
+			log_warnx("catalogue %s: close: %s", c->path,
+			          sqlite3_errmsg(c->db));
+	}
+	free(c->path);
+	free(c);
+}
+
+/* --- reading ---------------------------------------------------------- */
+
+/* Steps a statement expected to return at most one file row. */
+static int get_one(struct catalogue *c, sqlite3_stmt *st, struct cat_file *out)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		cat_read_file(st, out);
+		sqlite3_reset(st);
+		return 1;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	cat_log_error(c, "reading a file");
+	return -1;
+}
+
+int catalogue_get(struct catalogue *c, int64_t id, struct cat_file *out)
+{
+	sqlite3_stmt *st = cat_stmt(c, ST_GET);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return get_one(c, st, out);
+}
+
+int catalogue_get_by_path(struct catalogue *c, const char *path,
+                          struct cat_file *out)
+{
+	sqlite3_stmt *st = cat_stmt(c, ST_GET_BY_PATH);
+
+	if (st == NULL)
+		return -1;
+	bind_path(st, 1, path);
+	return get_one(c, st, out);
+}
+
+int catalogue_resolve(struct catalogue *c, const char *id_or_path,
+                      struct cat_file *out)
+{
+	const char *s = id_or_path;
+	size_t digits;
+	int rc;
+
+	if (s[0] == '#')
+		s++;
+	digits = strspn(s, "0123456789");
+	if (digits > 0 && digits <= 18 && s[digits] == '\0') {
+		rc = catalogue_get(c, strtoll(s, NULL, 10), out);
+		if (rc != 0 || s != id_or_path)
+			return rc;
+	}
+	/* A path, maybe written with a leading '/'. */
+	s = id_or_path;
+	while (*s == '/')
+		s++;
+	return catalogue_get_by_path(c, s, out);
+}
+
+int catalogue_is_dir(struct catalogue *c, const char *dir)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (dir[0] == '\0')
+		return 1;
+	st = cat_stmt(c, ST_DIR_EXISTS);
+	if (st == NULL)
+		return -1;
+	bind_path(st, 1, dir);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	cat_log_error(c, "looking up a folder");
+	return -1;
+}
+
+/* Runs a count(*) statement whose ?1 is dir. Returns 0 or -1. */
+static int count_in(struct catalogue *c, enum cat_stmt id, const char *dir,
+                    uint64_t *n)
+{
+	sqlite3_stmt *st = cat_stmt(c, id);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_path(st, 1, dir);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW) {
+		cat_log_error(c, "counting a folder");
+		return -1;
+	}
+	return 0;
+}
+
+int catalogue_list(struct catalogue *c, const char *dir, uint64_t offset,
+                   unsigned limit, struct cat_page *out)
+{
+	uint64_t n_dirs, n_files;
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = catalogue_is_dir(c, dir);
+	if (rc != 1)
+		return rc;
+	if (count_in(c, ST_COUNT_DIRS, dir, &n_dirs) == -1 ||
+	    count_in(c, ST_COUNT_FILES, dir, &n_files) == -1)
+		return -1;
+	out->total = n_dirs + n_files;
+	if (offset < n_dirs && limit > 0) {
+		st = cat_stmt(c, ST_LIST_DIRS);
+		if (st == NULL)
+			goto fail;
+		bind_path(st, 1, dir);
+		sqlite3_bind_int64(st, 2, limit);
+		sqlite3_bind_int64(st, 3, (int64_t)offset);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			struct cat_entry *e = cat_page_add(out);
+
+			e->is_dir = true;
+			e->dir_path = column_string(st, 0);
+		}
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			goto sql_fail;
+	}
+	if (out->n < limit) {
+		st = cat_stmt(c, ST_LIST_FILES);
+		if (st == NULL)
+			goto fail;
+		bind_path(st, 1, dir);
+		sqlite3_bind_int64(st, 2, limit - out->n);
+		sqlite3_bind_int64(
+		    st, 3, (int64_t)(offset > n_dirs ? offset - n_dirs : 0));
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			cat_read_file(st, &cat_page_add(out)->file);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			goto sql_fail;
+	}
+	return 1;
+sql_fail:
+	cat_log_error(c, "listing a folder");
+fail:
+	cat_page_clear(out);
+	return -1;
+}
+
+int catalogue_newest(struct catalogue *c, unsigned n, struct cat_page *out)
+{
+	sqlite3_stmt *st = cat_stmt(c, ST_NEWEST);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, n);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cat_read_file(st, &cat_page_add(out)->file);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		cat_log_error(c, "reading the newest files");
+		cat_page_clear(out);
+		return -1;
+	}
+	out->total = out->n;
+	return 1;
+}
+
+int catalogue_stats(struct catalogue *c, struct cat_stats *out)
+{
+	sqlite3_stmt *st = cat_stmt(c, ST_STATS_FILES);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->files = (uint64_t)sqlite3_column_int64(st, 0);
+		out->total_size = (uint64_t)sqlite3_column_double(st, 1);
+		out->downloads = (uint64_t)sqlite3_column_double(st, 2);
+		out->bytes_served = (uint64_t)sqlite3_column_double(st, 3);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		goto fail;
+	st = cat_stmt(c, ST_STATS_DIRS);
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		out->folders = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		goto fail;
+	return 0;
+fail:
+	cat_log_error(c, "reading statistics");
+	return -1;
+}
+
+int catalogue_foreach(struct catalogue *c,
+                      int (*fn)(const struct cat_file *f, void *arg), void *arg)
+{
+	sqlite3_stmt *st;
+	int rc, stop = 0;
+
+	/* Not the cached statement: fn may read the catalogue meanwhile. */
+	if (sqlite3_prepare_v2(c->db, stmt_sql[ST_FOREACH], -1, &st, NULL) !=
+	    SQLITE_OK) {
+		cat_log_error(c, "reading every file");
+		return -1;
+	}
+	while (stop == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct cat_file f;
+
+		cat_read_file(st, &f);
+		stop = fn(&f, arg);
+		cat_file_clear(&f);
+	}
+	if (stop == 0 && rc != SQLITE_DONE) {
+		cat_log_error(c, "reading every file");
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int catalogue_foreach_dir(struct catalogue *c,
+                          int (*fn)(const char *dir, void *arg), void *arg)
+{
+	sqlite3_stmt *st;
+	int rc, stop = 0;
+
+	if (sqlite3_prepare_v2(c->db, stmt_sql[ST_FOREACH_DIR], -1, &st,
+	                       NULL) != SQLITE_OK) {
+		cat_log_error(c, "reading every folder");
+		return -1;
+	}
+	while (stop == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char *dir = column_string(st, 0);
+
+		stop = fn(dir, arg);
+		free(dir);
+	}
+	if (stop == 0 && rc != SQLITE_DONE) {
+		cat_log_error(c, "reading every folder");
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int catalogue_uploader_usage(struct catalogue *c, const char *uploader,
+                             uint64_t *bytes)
+{
+	sqlite3_stmt *st = cat_stmt(c, ST_USAGE);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, uploader);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*bytes = (uint64_t)sqlite3_column_double(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW) {
+		cat_log_error(c, "reading an uploader's usage");
+		return -1;
+	}
+	return 0;
+}
+
+/* --- writing ---------------------------------------------------------- */
+
+int catalogue_begin(struct catalogue *c)
+{
+	return run_fixed(c, ST_BEGIN, "beginning a transaction");
+}
+
+int catalogue_commit(struct catalogue *c)
+{
+	return run_fixed(c, ST_COMMIT, "committing");
+}
+
+int catalogue_rollback(struct catalogue *c)
+{
+	return run_fixed(c, ST_ROLLBACK, "rolling back");
+}
+
+/* Splits path into its folder ("" at the top) and name; the caller frees
+ * *dir. */
+static void split_path(const char *path, char **dir, const char **name)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL) {
+		*dir = xstrdup("");
+		*name = path;
+	} else {
+		*dir = xstrndup(path, (size_t)(slash - path));
+		*name = slash + 1;
+	}
+}
+
+/* Returns true if path is a usable relative path: not empty, no leading or
+ * trailing '/', no empty, "." or ".." component. */
+static bool path_ok(const char *path)
+{
+	const char *p = path;
+
+	if (*p == '\0')
+		return false;
+	for (;;) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 0 || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (p[n] == '\0')
+			return true;
+		p += n + 1;
+	}
+}
+
+/* Adds one folder row (its parent must be handled by the caller). */
+static int dir_insert(struct catalogue *c, const char *dir)
+{
+	sqlite3_stmt *st = cat_stmt(c, ST_DIR_INSERT);
+	const char *name;
+	char *parent, *lname;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	split_path(dir, &parent, &name);
+	lname = query_fold(name, strlen(name));
+	bind_path(st, 1, dir);
+	bind_path(st, 2, parent);
+	bind_path(st, 3, name);
+	bind_text(st, 4, lname);
+	rc = run(c, st, "adding a folder");
+	free(parent);
+	free(lname);
+	return rc;
+}
+
+int catalogue_add_dir(struct catalogue *c, const char *dir)
+{
+	char *buf;
+	int rc;
+
+	if (dir[0] == '\0')
+		return 0;
+	if (!path_ok(dir)) {
+		log_warnx("catalogue: bad folder path \"%s\"", dir);
+		return -1;
+	}
+	rc = catalogue_is_dir(c, dir);
+	if (rc != 0)
+		return rc == 1 ? 0 : -1;
+	/* Add every ancestor, top first (existing ones are ignored). */
+	buf = xstrdup(dir);
+	for (char *p = strchr(buf, '/');; p = strchr(p + 1, '/')) {
+		if (p != NULL)
+			*p = '\0';
+		rc = dir_insert(c, buf);
+		if (p == NULL || rc == -1)
+			break;
+		*p = '/';
+	}
+	free(buf);
+	return rc;
+}
+
+int catalogue_upsert(struct catalogue *c, struct cat_file *f)
+{
+	sqlite3_stmt *st;
+	const char *name;
+	char *dir = NULL, *lname = NULL, *lpath = NULL;
+	int rc, ret = -1;
+
+	if (!path_ok(f->path)) {
+		log_warnx("catalogue: bad file path \"%s\"", f->path);
+		return -1;
+	}
+	st = cat_stmt(c, ST_FILE_ID_BY_PATH);
+	if (st == NULL)
+		return -1;
+	bind_path(st, 1, f->path);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		bool changed =
+		    (uint64_t)sqlite3_column_int64(st, 1) != f->size ||
+		    sqlite3_column_int64(st, 2) != f->mtime_ns;
+
+		sqlite3_reset(st);
+		st = cat_stmt(c, ST_UPDATE);
+		if (st == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, (int64_t)f->size);
+		sqlite3_bind_int64(st, 3, f->mtime_ns);
+		sqlite3_bind_int64(st, 4, (int64_t)f->dev);
+		sqlite3_bind_int64(st, 5, (int64_t)f->ino);
+		sqlite3_bind_int(st, 6, changed);
+		if (run(c, st, "updating a file") == -1)
+			return -1;
+		f->id = id;
+		return 0;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		cat_log_error(c, "looking up a file");
+		return -1;
+	}
+
+	split_path(f->path, &dir, &name);
+	if (catalogue_add_dir(c, dir) == -1)
+		goto out;
+	lname = query_fold(name, strlen(name));
+	lpath = query_fold(f->path, strlen(f->path));
+	st = cat_stmt(c, ST_INSERT);
+	if (st == NULL)
+		goto out;
+	f->added = (int64_t)time(NULL);
+	bind_path(st, 1, f->path);
+	bind_path(st, 2, dir);
+	bind_path(st, 3, name);
+	bind_text(st, 4, lname);
+	bind_text(st, 5, lpath);
+	sqlite3_bind_int64(st, 6, (int64_t)f->size);
+	sqlite3_bind_int64(st, 7, f->mtime_ns);
+	sqlite3_bind_int64(st, 8, (int64_t)f->dev);
+	sqlite3_bind_int64(st, 9, (int64_t)f->ino);
+	sqlite3_bind_int64(st, 10, f->added);
+	bind_text(st, 11, f->description);
+	bind_text(st, 12, f->uploader);
+	if (run(c, st, "adding a file") == -1)
+		goto out;
+	f->id = sqlite3_last_insert_rowid(c->db);
+	ret = 0;
+out:
+	free(dir);
+	free(lname);
+	free(lpath);
+	return ret;
+}
+
+int catalogue_set_hash(struct catalogue *c, int64_t id, uint64_t size,
+                       int64_t mtime_ns, const unsigned char sha256[32],
+                       const char *media_type, bool *stale)
+{
+	sqlite3_stmt *st = cat_stmt(c, ST_SET_HASH);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_blob(st, 2, sha256, 32, SQLITE_TRANSIENT);
+	bind_text(st, 3, media_type);
+	sqlite3_bind_int64(st, 4, (int64_t)size);
+	sqlite3_bind_int64(st, 5, mtime_ns);
+	if (run(c, st, "recording a hash") == -1)
+		return -1;
+	*stale = sqlite3_changes(c->db) == 0;
+	return 0;
+}
+
+/* Runs a statement whose ?1 is an id. */
+static int run_id(struct catalogue *c, enum cat_stmt id_stmt, int64_t id,
+                  const char *what)
+{
+	sqlite3_stmt *st = cat_stmt(c, id_stmt);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return run(c, st, what);
+}
+
+int catalogue_remove(struct catalogue *c, int64_t id)
+{
+	return run_id(c, ST_REMOVE, id, "removing a file");
+}
+
+/* Binds the BLOB range of everything under dir to ?1 and ?2 ("dir/",
+ * "dir0") and dir itself to ?3 if with_self. */
+static void bind_under(sqlite3_stmt *st, const char *dir, bool with_self)
+{
+	size_t n = strlen(dir);
+	char *lo = xmalloc(n + 2);
+
+	memcpy(lo, dir, n);
+	lo[n] = '/';
+	sqlite3_bind_blob(st, 1, lo, (int)n + 1, SQLITE_TRANSIENT);
+	lo[n] = '/' + 1;
+	sqlite3_bind_blob(st, 2, lo, (int)n + 1, SQLITE_TRANSIENT);
+	if (with_self)
+		bind_path(st, 3, dir);
+	free(lo);
+}
+
+int catalogue_remove_tree(struct catalogue *c, const char *dir)
+{
+	sqlite3_stmt *st;
+
+	if (dir[0] == '\0') {
+		log_warnx("catalogue: refusing to remove the whole share");
+		return -1;
+	}
+	st = cat_stmt(c, ST_REMOVE_FILES_UNDER);
+	if (st == NULL)
+		return -1;
+	bind_under(st, dir, false);
+	if (run(c, st, "removing a folder's files") == -1)
+		return -1;
+	st = cat_stmt(c, ST_REMOVE_DIRS_UNDER);
+	if (st == NULL)
+		return -1;
+	bind_under(st, dir, true);
+	return run(c, st, "removing a folder");
+}
+
+/* Gives row id of files (or dirs if is_dir) the path to. */
+static int set_path(struct catalogue *c, bool is_dir, int64_t id,
+                    const char *to)
+{
+	sqlite3_stmt *st = cat_stmt(c, is_dir ? ST_DIR_SET_PATH : ST_SET_PATH);
+	const char *name;
+	char *dir, *lname, *lpath = NULL;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	split_path(to, &dir, &name);
+	lname = query_fold(name, strlen(name));
+	sqlite3_bind_int64(st, 1, id);
+	bind_path(st, 2, to);
+	bind_path(st, 3, dir);
+	bind_path(st, 4, name);
+	bind_text(st, 5, lname);
+	if (!is_dir) {
+		lpath = query_fold(to, strlen(to));
+		bind_text(st, 6, lpath);
+	}
+	rc = run(c, st, "renaming");
+	free(dir);
+	free(lname);
+	free(lpath);
+	return rc;
+}
+
+struct moved {
+	int64_t id;
+	char *path;
+};
+
+/* Collects the (id, path) rows of statement id_stmt for the folder dir. */
+static int collect_under(struct catalogue *c, enum cat_stmt id_stmt,
+                         const char *dir, struct moved **v, size_t *n)
+{
+	sqlite3_stmt *st = cat_stmt(c, id_stmt);
+	int rc;
+
+	*v = NULL;
+	*n = 0;
+	if (st == NULL)
+		return -1;
+	bind_under(st, dir, id_stmt == ST_DIRS_UNDER);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*v = xreallocarray(*v, *n + 1, sizeof(**v));
+		(*v)[*n].id = sqlite3_column_int64(st, 0);
+		(*v)[*n].path = column_string(st, 1);
+		(*n)++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		cat_log_error(c, "reading a folder");
+		return -1;
+	}
+	return 0;
+}
+
+/* Moves every row of v from prefix from to prefix to. */
+static int move_rows(struct catalogue *c, bool is_dir, struct moved *v,
+                     size_t n, const char *from, const char *to)
+{
+	size_t from_len = strlen(from);
+
+	for (size_t i = 0; i < n; i++) {
+		char *np = xasprintf("%s%s", to, v[i].path + from_len);
+		int rc = set_path(c, is_dir, v[i].id, np);
+
+		free(np);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Frees what collect_under returned. */
+static void moved_free(struct moved *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].path);
+	free(v);
+}
+
+/* The body of catalogue_rename, run inside a savepoint. */
+static int rename_rows(struct catalogue *c, const char *from, const char *to)
+{
+	struct cat_file f = {0}, old = {0};
+	struct moved *dirs = NULL, *files = NULL;
+	size_t n_dirs = 0, n_files = 0;
+	char *to_dir = NULL;
+	const char *to_name;
+	int rc, is_dir, ret = -1;
+
+	rc = catalogue_get_by_path(c, from, &f);
+	if (rc == -1)
+		return -1;
+	is_dir = rc == 0 ? catalogue_is_dir(c, from) : 0;
+	if (is_dir == -1)
+		goto out;
+	if (rc == 0 && is_dir == 0) {
+		ret = 0; /* nothing known at from */
+		goto out;
+	}
+	/* Whatever was at `to` is gone from the disk. */
+	rc = catalogue_get_by_path(c, to, &old);
+	if (rc == -1 || (rc == 1 && catalogue_remove(c, old.id) == -1))
+		goto out;
+	rc = catalogue_is_dir(c, to);
+	if (rc == -1 || (rc == 1 && catalogue_remove_tree(c, to) == -1))
+		goto out;
+	split_path(to, &to_dir, &to_name);
+	if (catalogue_add_dir(c, to_dir) == -1)
+		goto out;
+	if (is_dir == 0) {
+		ret = set_path(c, false, f.id, to);
+		goto out;
+	}
+	if (collect_under(c, ST_DIRS_UNDER, from, &dirs, &n_dirs) == -1 ||
+	    collect_under(c, ST_FILES_UNDER, from, &files, &n_files) == -1 ||
+	    move_rows(c, true, dirs, n_dirs, from, to) == -1 ||
+	    move_rows(c, false, files, n_files, from, to) == -1)
+		goto out;
+	ret = 0;
+out:
+	moved_free(dirs, n_dirs);
+	moved_free(files, n_files);
+	free(to_dir);
+	cat_file_clear(&f);
+	cat_file_clear(&old);
+	return ret;
+}
+
+int catalogue_rename(struct catalogue *c, const char *from, const char *to)
+{
+	size_t from_len = strlen(from);
+
+	if (!path_ok(from) || !path_ok(to)) {
+		log_warnx("catalogue: bad rename \"%s\" -> \"%s\"", from, to);
+		return -1;
+	}
+	if (strcmp(from, to) == 0)
+		return 0;
+	if (strncmp(to, from, from_len) == 0 && to[from_len] == '/') {
+		log_warnx("catalogue: cannot move \"%s\" into itself", from);
+		return -1;
+	}
+	if (run_fixed(c, ST_SAVEPOINT, "renaming") == -1)
+		return -1;
+	if (rename_rows(c, from, to) == -1) {
+		run_fixed(c, ST_ROLLBACK_TO, "renaming");
+		run_fixed(c, ST_RELEASE, "renaming");
+		return -1;
+	}
+	return run_fixed(c, ST_RELEASE, "renaming");
+}
+
+int catalogue_set_description(struct catalogue *c, int64_t id, const char *text)
+{
+	sqlite3_stmt *st = cat_stmt(c, ST_SET_DESC);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, text);
+	return run(c, st, "setting a description");
+}
+
+int catalogue_set_uploader(struct catalogue *c, int64_t id,
+                           const char *uploader)
+{
+	sqlite3_stmt *st = cat_stmt(c, ST_SET_UPLOADER);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, uploader);
+	return run(c, st, "setting an uploader");
+}
+
+int catalogue_add_download(struct catalogue *c, int64_t id, uint64_t bytes,
+                           bool completed)
+{
+	sqlite3_stmt *st = cat_stmt(c, ST_ADD_DOWNLOAD);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, completed ? 1 : 0);
+	sqlite3_bind_int64(st, 3, (int64_t)bytes);
+	return run(c, st, "counting a download");
+}
+
+/* --- rooms ------------------------------------------------------------- */
+
+int catalogue_room_add(struct catalogue *c, const char *room, const char *nick)
+{
+	sqlite3_stmt *st = cat_stmt(c, ST_ROOM_ADD);
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, room);
+	bind_text(st, 2, nick);
+	return run(c, st, "remembering a room");
+}
+
+int catalogue_room_remove(struct catalogue *c, const char *room)
+{
+	sqlite3_stmt *st = cat_stmt(c, ST_ROOM_REMOVE);
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, room);
+	return run(c, st, "forgetting a room");
+}
+
+int catalogue_room_list(struct catalogue *c, struct strlist *rooms,
+                        struct strlist *nicks)
+{
+	sqlite3_stmt *st = cat_stmt(c, ST_ROOM_LIST);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *room = sqlite3_column_text(st, 0);
+		const unsigned char *nick = sqlite3_column_text(st, 1);
+
+		strlist_add(rooms, room != NULL ? (const char *)room : "");
+		strlist_add(nicks, nick != NULL ? (const char *)nick : "");
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		cat_log_error(c, "reading the rooms");
+		return -1;
+	}
+	return 0;
+}

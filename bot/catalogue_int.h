@@ -1,0 +1,77 @@
+/* Internals shared by catalogue.c (schema, reading, writing) and
+ * catalogue_search.c (search). Not for other modules. */
+#ifndef FISBOT_CATALOGUE_INT_H
+#define FISBOT_CATALOGUE_INT_H
+
+#include <sqlite3.h>
+#include <time.h>
+
+#include "catalogue.h"
+
+/* The prepared statements kept by every connection. */
+enum cat_stmt {
+	ST_GET,
+	ST_GET_BY_PATH,
+	ST_FILE_ID_BY_PATH,
+	ST_INSERT,
+	ST_UPDATE,
+	ST_SET_HASH,
+	ST_REMOVE,
+	ST_SET_PATH,
+	ST_DIR_EXISTS,
+	ST_DIR_INSERT,
+	ST_DIR_SET_PATH,
+	ST_FILES_UNDER,
+	ST_DIRS_UNDER,
+	ST_REMOVE_FILES_UNDER,
+	ST_REMOVE_DIRS_UNDER,
+	ST_COUNT_DIRS,
+	ST_COUNT_FILES,
+	ST_LIST_DIRS,
+	ST_LIST_FILES,
+	ST_NEWEST,
+	ST_STATS_FILES,
+	ST_STATS_DIRS,
+	ST_FOREACH,
+	ST_FOREACH_DIR,
+	ST_USAGE,
+	ST_SET_DESC,
+	ST_SET_UPLOADER,
+	ST_ADD_DOWNLOAD,
+	ST_ROOM_ADD,
+	ST_ROOM_REMOVE,
+	ST_ROOM_LIST,
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_COUNT
+};
+
+struct catalogue {
+	sqlite3 *db;
+	enum catalogue_mode mode;
+	char *path;
+	sqlite3_stmt *stmts[ST_COUNT];
+	struct timespec deadline; /* of the running search */
+	bool timed_out;
+};
+
+/* The columns read into a struct cat_file by cat_read_file, in order. */
+#define CAT_FILE_COLUMNS                                                       \
+	"id, path, size, mtime_ns, dev, ino, sha256, media_type, "             \
+	"description, added, downloads, bytes_served, uploader"
+
+/* Returns statement id of c, prepared on first use and reset; NULL on error
+ * (logged). */
+sqlite3_stmt *cat_stmt(struct catalogue *c, enum cat_stmt id);
+/* Fills f from the CAT_FILE_COLUMNS of st's current row. */
+void cat_read_file(sqlite3_stmt *st, struct cat_file *f);
+/* Logs a database error about what. */
+void cat_log_error(struct catalogue *c, const char *what);
+/* Appends an entry to page p and returns it (zeroed). */
+struct cat_entry *cat_page_add(struct cat_page *p);
+
+#endif

@@ -1,0 +1,507 @@
+/*
+ * Searching the catalogue: one SQL statement built from a parsed query.
+ *
+ * Design note. Literal text of at least three characters (substring terms,
+ * and the literal runs of globs, which must occur in the path too) goes to
+ * the FTS5 trigram index, which then drives the query in descending rowid
+ * order, so the first page costs a few index reads however many files
+ * match. Shorter terms use instr() on the folded path; globs and regexes
+ * call query_match_term() through fisbot_match() with the compiled term
+ * bound as a pointer; filters are plain comparisons. Results are ordered by
+ * id, newest first: ids grow with the date added. Counting is capped at
+ * CATALOGUE_COUNT_CAP matches (see catalogue.h), and a progress handler
+ * ends any search that runs longer than CATALOGUE_SEARCH_MS.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "catalogue.h"
+#include "catalogue_int.h"
+#include "query.h"
+#include "text.h"
+
+#define FILE_COLUMNS                                                           \
+	"f.id, f.path, f.size, f.mtime_ns, f.dev, f.ino, f.sha256, "           \
+	"f.media_type, f.description, f.added, f.downloads, "                  \
+	"f.bytes_served, f.uploader"
+
+/* A growing string. */
+struct buf {
+	char *s;
+	size_t len, cap;
+};
+
+/* Appends n bytes at s to b. */
+static void buf_addn(struct buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->s = xreallocarray(b->s, b->cap, 1);
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+/* Appends the string s to b. */
+static void buf_add(struct buf *b, const char *s)
+{
+	buf_addn(b, s, strlen(s));
+}
+
+/* A value to bind, in the order of the '?' in the SQL. */
+struct bind {
+	enum { B_TEXT, B_INT, B_TERM } kind;
+	const char *text;
+	int64_t i;
+	const struct query_term *term;
+};
+
+/* How a search reads the files: by the trigram index, in id order, or
+ * through the index of a rare size range or media type. */
+enum driver { DRIVE_SCAN, DRIVE_FTS, DRIVE_SIZE, DRIVE_TYPE };
+
+/* The SQL of one search, and its bindings. */
+struct search_sql {
+	struct buf from_where; /* " FROM ... WHERE ..." */
+	struct buf match;      /* the FTS5 MATCH expression, if any */
+	struct bind *binds;
+	size_t n_binds;
+	char *owned[2]; /* strings the binds point to */
+	size_t n_owned;
+};
+
+/* Returns the number of UTF-8 characters in the n bytes at s. */
+static size_t utf8_chars(const char *s, size_t n)
+{
+	size_t chars = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			chars++;
+	return chars;
+}
+
+/* Adds the literal s (n bytes, folded) to the MATCH expression as an FTS5
+ * string, if it is long enough for the trigram index. Returns true if it
+ * was added. */
+static bool add_match(struct search_sql *q, const char *s, size_t n)
+{
+	if (utf8_chars(s, n) < 3)
+		return false;
+	if (q->match.len > 0)
+		buf_add(&q->match, " AND ");
+	buf_add(&q->match, "\"");
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"')
+			buf_add(&q->match, "\"\"");
+		else
+			buf_addn(&q->match, s + i, 1);
+	}
+	buf_add(&q->match, "\"");
+	return true;
+}
+
+/* Appends a condition to the WHERE clause. */
+static void add_where(struct search_sql *q, const char *cond)
+{
+	buf_add(&q->from_where, " AND ");
+	buf_add(&q->from_where, cond);
+}
+
+/* Records a value for the next '?'. */
+static struct bind *add_bind(struct search_sql *q)
+{
+	struct bind *b;
+
+	q->binds = xreallocarray(q->binds, q->n_binds + 1, sizeof(*q->binds));
+	b = &q->binds[q->n_binds++];
+	memset(b, 0, sizeof(*b));
+	return b;
+}
+
+/* Records a text value for the next '?'. */
+static void bind_text(struct search_sql *s, const char *v)
+{
+	add_bind(s)->text = v;
+}
+
+/* Records an integer value for the next '?'. */
+static void bind_int(struct search_sql *s, int64_t v)
+{
+	struct bind *b = add_bind(s);
+
+	b->kind = B_INT;
+	b->i = v;
+}
+
+/* Adds a condition with one text value. */
+static void where_text(struct search_sql *s, const char *cond, const char *v)
+{
+	add_where(s, cond);
+	bind_text(s, v);
+}
+
+/* Adds a condition with one integer value. */
+static void where_int(struct search_sql *s, const char *cond, int64_t v)
+{
+	add_where(s, cond);
+	bind_int(s, v);
+}
+
+/* Clamps a size to SQLite's integers. */
+static int64_t size_value(uint64_t v)
+{
+	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+/* The two ends of a major type's range ("audio/", "audio0"), owned by s. */
+static void type_range(struct search_sql *s, const char *type, const char **lo,
+                       const char **hi)
+{
+	char *l = xasprintf("%s/", type), *h = xasprintf("%s0", type);
+
+	s->owned[s->n_owned++] = l;
+	s->owned[s->n_owned++] = h;
+	*lo = l;
+	*hi = h;
+}
+
+/* Builds the FROM and WHERE clauses of q (and their bindings), read in the
+ * order chosen by driver. */
+static void build(struct search_sql *s, const struct query *q,
+                  enum driver driver)
+{
+	const char *pre;
+
+	if (driver == DRIVE_FTS) {
+		for (size_t i = 0; i < q->n_terms; i++) {
+			const struct query_term *t = &q->terms[i];
+
+			if (t->kind == QUERY_SUBSTRING)
+				add_match(s, t->text, strlen(t->text));
+			for (size_t k = 0; k < t->n_must; k++)
+				add_match(s, t->must[k], strlen(t->must[k]));
+		}
+		buf_add(&s->from_where,
+		        " FROM files_fts CROSS JOIN files f"
+		        " ON f.id = files_fts.rowid"
+		        " WHERE files_fts MATCH ? AND f.sha256 IS NOT NULL");
+		add_bind(s)->text = s->match.s;
+	} else {
+		buf_add(&s->from_where,
+		        driver == DRIVE_SIZE   ? " FROM files f INDEXED BY"
+		                                 " files_by_size"
+		        : driver == DRIVE_TYPE ? " FROM files f INDEXED BY"
+		                                 " files_by_type"
+		                               : " FROM files f");
+		buf_add(&s->from_where, " WHERE f.sha256 IS NOT NULL");
+	}
+	for (size_t i = 0; i < q->n_terms; i++) {
+		const struct query_term *t = &q->terms[i];
+
+		if (t->kind == QUERY_SUBSTRING) {
+			if (driver != DRIVE_FTS ||
+			    utf8_chars(t->text, strlen(t->text)) < 3)
+				where_text(s, "instr(f.lpath, ?) > 0", t->text);
+			continue;
+		}
+		/* A cheap test of the literals before the regex. */
+		if (driver != DRIVE_FTS)
+			for (size_t k = 0; k < t->n_must; k++)
+				where_text(s, "instr(f.lpath, ?) > 0",
+				           t->must[k]);
+		add_where(s, "fisbot_match(?, f.lpath)");
+		add_bind(s)->kind = B_TERM;
+		s->binds[s->n_binds - 1].term = t;
+	}
+
+	/* "+" keeps SQLite from reading through the index of a column that
+	 * is not the driver. */
+	pre = driver == DRIVE_SIZE ? "" : "+";
+	if (q->min_size > 0 || driver == DRIVE_SIZE) {
+		char *cond = xasprintf("%sf.size >= ?", pre);
+
+		where_int(s, cond, size_value(q->min_size));
+		free(cond);
+	}
+	if (q->max_size < UINT64_MAX) {
+		char *cond = xasprintf("%sf.size <= ?", pre);
+
+		where_int(s, cond, size_value(q->max_size));
+		free(cond);
+	}
+	pre = driver == DRIVE_TYPE ? "" : "+";
+	if (q->type != NULL && strchr(q->type, '/') != NULL) {
+		char *cond = xasprintf("%sf.media_type = ?", pre);
+
+		where_text(s, cond, q->type);
+		free(cond);
+	} else if (q->type != NULL) {
+		const char *lo, *hi;
+		char *cond = xasprintf("%sf.media_type >= ?", pre);
+
+		type_range(s, q->type, &lo, &hi);
+		where_text(s, cond, lo);
+		free(cond);
+		cond = xasprintf("%sf.media_type < ?", pre);
+		where_text(s, cond, hi);
+		free(cond);
+	}
+	if (q->new_within_ms > 0) {
+		int64_t now = (int64_t)time(NULL);
+		uint64_t back = q->new_within_ms / 1000;
+
+		where_int(s, "f.added >= ?",
+		          back > (uint64_t)now ? 0 : now - (int64_t)back);
+	}
+	if (q->desc != NULL)
+		where_text(s, "instr(fisbot_fold(f.description), ?) > 0",
+		           q->desc);
+}
+
+/* Frees what build() allocated. */
+static void search_sql_free(struct search_sql *s)
+{
+	free(s->from_where.s);
+	free(s->match.s);
+	free(s->binds);
+	for (size_t i = 0; i < s->n_owned; i++)
+		free(s->owned[i]);
+}
+
+/* Prepares sql and binds s's values, then *extra integer values. */
+static sqlite3_stmt *prepare(struct catalogue *c, const char *sql,
+                             const struct search_sql *s, const int64_t *extra,
+                             int n_extra)
+{
+	sqlite3_stmt *st;
+	int i = 1;
+
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		cat_log_error(c, "preparing a search");
+		return NULL;
+	}
+	for (size_t k = 0; k < s->n_binds; k++, i++) {
+		const struct bind *b = &s->binds[k];
+
+		if (b->kind == B_TEXT)
+			sqlite3_bind_text(st, i, b->text, -1, SQLITE_STATIC);
+		else if (b->kind == B_INT)
+			sqlite3_bind_int64(st, i, b->i);
+		else
+			sqlite3_bind_pointer(st, i, (void *)b->term,
+			                     "fisbot_term", NULL);
+	}
+	for (int k = 0; k < n_extra; k++, i++)
+		sqlite3_bind_int64(st, i, extra[k]);
+	return st;
+}
+
+/* The progress handler: interrupts a search past its deadline. */
+static int search_progress(void *arg)
+{
+	struct catalogue *c = arg;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec > c->deadline.tv_sec ||
+	    (now.tv_sec == c->deadline.tv_sec &&
+	     now.tv_nsec >= c->deadline.tv_nsec)) {
+		c->timed_out = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* Sets *cause for a failed step (rc) of a search. */
+static void step_failed(struct catalogue *c, int rc, char **cause)
+{
+	if (c->timed_out) {
+		*cause = xasprintf("search took too long (more than %d s): "
+		                   "try more precise terms",
+		                   CATALOGUE_SEARCH_MS / 1000);
+		return;
+	}
+	cat_log_error(c, "searching");
+	*cause = xstrdup("search failed (database error)");
+}
+
+/* Counts, up to CATALOGUE_COUNT_CAP + 1, the rows of the size range or
+ * the media type of q (driver DRIVE_SIZE or DRIVE_TYPE), reading that
+ * index only. Returns the count, or UINT64_MAX on error. */
+static uint64_t estimate(struct catalogue *c, const struct query *q,
+                         enum driver driver)
+{
+	struct search_sql s = {0};
+	sqlite3_stmt *st;
+	uint64_t n = UINT64_MAX;
+	const char *lo, *hi;
+
+	if (driver == DRIVE_SIZE) {
+		buf_add(&s.from_where, "SELECT count(*) FROM (SELECT 1 FROM"
+		                       " files INDEXED BY files_by_size WHERE"
+		                       " size >= ? AND size <= ?");
+		bind_int(&s, size_value(q->min_size));
+		bind_int(&s, size_value(q->max_size));
+	} else if (strchr(q->type, '/') != NULL) {
+		buf_add(&s.from_where, "SELECT count(*) FROM (SELECT 1 FROM"
+		                       " files INDEXED BY files_by_type WHERE"
+		                       " media_type = ?");
+		bind_text(&s, q->type);
+	} else {
+		buf_add(&s.from_where, "SELECT count(*) FROM (SELECT 1 FROM"
+		                       " files INDEXED BY files_by_type WHERE"
+		                       " media_type >= ? AND media_type < ?");
+		type_range(&s, q->type, &lo, &hi);
+		bind_text(&s, lo);
+		bind_text(&s, hi);
+	}
+	buf_add(&s.from_where, " LIMIT ?)");
+	st = prepare(c, s.from_where.s, &s,
+	             (const int64_t[]){CATALOGUE_COUNT_CAP + 1}, 1);
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
+		n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	search_sql_free(&s);
+	return n;
+}
+
+/* Returns true if q has literals for the trigram index. */
+static bool has_literals(const struct query *q)
+{
+	for (size_t i = 0; i < q->n_terms; i++) {
+		const struct query_term *t = &q->terms[i];
+
+		if (t->n_must > 0 ||
+		    (t->kind == QUERY_SUBSTRING &&
+		     utf8_chars(t->text, strlen(t->text)) >= 3))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Chooses how to read the files for q's page (*page) and for its count
+ * (*count). A size range or media type that holds few rows drives both
+ * through its index (the few rows are sorted). Otherwise the page comes in
+ * id order, from the trigram index if q has literals for it, else from the
+ * table; the count reads the trigram index too, or else the index of a
+ * size or type filter, where every row passes that filter, so it reaches
+ * the cap sooner than a scan in id order.
+ */
+static void choose(struct catalogue *c, const struct query *q,
+                   enum driver *page, enum driver *count)
+{
+	uint64_t by_size = UINT64_MAX, by_type = UINT64_MAX;
+
+	if (q->min_size > 0 || q->max_size < UINT64_MAX)
+		by_size = estimate(c, q, DRIVE_SIZE);
+	if (q->type != NULL)
+		by_type = estimate(c, q, DRIVE_TYPE);
+	if (by_size <= CATALOGUE_COUNT_CAP && by_size <= by_type) {
+		*page = *count = DRIVE_SIZE;
+	} else if (by_type <= CATALOGUE_COUNT_CAP) {
+		*page = *count = DRIVE_TYPE;
+	} else if (has_literals(q)) {
+		*page = *count = DRIVE_FTS;
+	} else {
+		*page = DRIVE_SCAN;
+		*count = by_size != UINT64_MAX   ? DRIVE_SIZE
+		         : by_type != UINT64_MAX ? DRIVE_TYPE
+		                                 : DRIVE_SCAN;
+	}
+}
+
+int catalogue_search(struct catalogue *c, const struct query *q,
+                     uint64_t offset, unsigned limit, struct cat_page *out,
+                     char **cause)
+{
+	struct search_sql s = {0};
+	sqlite3_stmt *st = NULL;
+	char *sql = NULL;
+	enum driver driver, count_driver;
+	int64_t extra[2];
+	int rc, ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	clock_gettime(CLOCK_MONOTONIC, &c->deadline);
+	c->deadline.tv_sec += CATALOGUE_SEARCH_MS / 1000;
+	c->deadline.tv_nsec += (CATALOGUE_SEARCH_MS % 1000) * 1000000L;
+	if (c->deadline.tv_nsec >= 1000000000L) {
+		c->deadline.tv_sec++;
+		c->deadline.tv_nsec -= 1000000000L;
+	}
+	c->timed_out = false;
+	sqlite3_progress_handler(c->db, 1000, search_progress, c);
+	choose(c, q, &driver, &count_driver);
+	build(&s, q, driver);
+
+	/* The page. */
+	sql = xasprintf("SELECT " FILE_COLUMNS "%s ORDER BY %s DESC"
+	                " LIMIT ? OFFSET ?",
+	                s.from_where.s,
+	                driver == DRIVE_FTS ? "files_fts.rowid" : "f.id");
+	extra[0] = limit;
+	extra[1] = offset > INT64_MAX ? INT64_MAX : (int64_t)offset;
+	st = prepare(c, sql, &s, extra, 2);
+	if (st == NULL) {
+		*cause = xstrdup("search failed (database error)");
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cat_read_file(st, &cat_page_add(out)->file);
+	if (rc != SQLITE_DONE) {
+		step_failed(c, rc, cause);
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	free(sql);
+	sql = NULL;
+
+	/* The count, unless the page already shows where the matches end. */
+	if (out->n < limit && (offset == 0 || out->n > 0)) {
+		out->total = offset + out->n;
+	} else {
+		if (count_driver != driver) {
+			search_sql_free(&s);
+			memset(&s, 0, sizeof(s));
+			build(&s, q, count_driver);
+		}
+		sql = xasprintf("SELECT count(*) FROM (SELECT 1%s LIMIT ?)",
+		                s.from_where.s);
+		extra[0] = CATALOGUE_COUNT_CAP + 1;
+		st = prepare(c, sql, &s, extra, 1);
+		if (st == NULL) {
+			*cause = xstrdup("search failed (database error)");
+			goto out;
+		}
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			step_failed(c, rc, cause);
+			goto out;
+		}
+		out->total = (uint64_t)sqlite3_column_int64(st, 0);
+		if (out->total > CATALOGUE_COUNT_CAP) {
+			out->total = CATALOGUE_COUNT_CAP;
+			out->total_capped = true;
+		}
+		if (out->total < offset + out->n) {
+			/* Paging past the cap: at least what was seen. */
+			out->total = offset + out->n;
+			out->total_capped = out->n == limit;
+		}
+	}
+	ret = 1;
+out:
+	sqlite3_progress_handler(c->db, 0, NULL, NULL);
+	sqlite3_finalize(st);
+	free(sql);
+	search_sql_free(&s);
+	if (ret == -1)
+		cat_page_clear(out);
+	return ret;
+}

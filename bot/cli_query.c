@@ -1,0 +1,236 @@
+/*
+ * The read-only subcommands: fisbot search, ls and info. They open the
+ * catalogue read-only (the bot may be running and writing it) and print one
+ * item per line in the format of SPEC §6; every path is sanitised.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "catalogue.h"
+#include "cli.h"
+#include "query.h"
+#include "text.h"
+
+#define CLI_PAGE 1000 /* rows fetched at a time */
+
+/* Opens the catalogue of cfg read-only, or prints why not. */
+static struct catalogue *open_catalogue(const struct config *cfg)
+{
+	struct catalogue *c;
+	char *cause = NULL;
+
+	c = catalogue_open(cfg->share.database, CATALOGUE_READ, &cause);
+	if (c == NULL) {
+		fprintf(stderr, "fisbot: %s\n", cause);
+		free(cause);
+	}
+	return c;
+}
+
+/* Prints "#ID path (size)". */
+static void print_file(const struct cat_file *f)
+{
+	char size[TEXT_SIZE_LEN];
+	char *path = text_sanitize(f->path, strlen(f->path));
+
+	printf("#%" PRId64 " %s (%s)\n", f->id, path,
+	       text_human_size(f->size, size));
+	free(path);
+}
+
+/* Prints "path/". */
+static void print_dir(const char *dir)
+{
+	char *path = text_sanitize(dir, strlen(dir));
+
+	printf("%s/\n", path);
+	free(path);
+}
+
+/* Returns the exit code for a run that printed its output: 1 if writing
+ * to standard output failed. */
+static int finish(int rc)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fputs("fisbot: cannot write the output\n", stderr);
+		return 1;
+	}
+	return rc;
+}
+
+int cli_search(const struct config *cfg, int argc, char **argv)
+{
+	struct catalogue *c = NULL;
+	struct query *q = NULL;
+	struct cat_page page;
+	char *text = NULL, *cause = NULL;
+	size_t len = 0;
+	uint64_t offset = 0;
+	int rc = 1;
+
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	text = xcalloc(1, len + 1);
+	for (int i = 0; i < argc; i++) {
+		if (i > 0)
+			strcat(text, " ");
+		strcat(text, argv[i]);
+	}
+	q = query_parse(text, &cause);
+	if (q == NULL) {
+		fprintf(stderr, "fisbot: search: %s\n", cause);
+		rc = 2;
+		goto out;
+	}
+	if (query_is_empty(q)) {
+		fputs("fisbot: search: empty query\n", stderr);
+		rc = 2;
+		goto out;
+	}
+	c = open_catalogue(cfg);
+	if (c == NULL)
+		goto out;
+	for (;;) {
+		if (catalogue_search(c, q, offset, CLI_PAGE, &page, &cause) ==
+		    -1) {
+			fprintf(stderr, "fisbot: search: %s\n", cause);
+			goto out;
+		}
+		for (size_t i = 0; i < page.n; i++)
+			print_file(&page.v[i].file);
+		offset += page.n;
+		cat_page_clear(&page);
+		if (page.n < CLI_PAGE)
+			break;
+	}
+	if (offset == 0)
+		fputs("fisbot: no match\n", stderr);
+	rc = finish(0);
+out:
+	catalogue_close(c);
+	query_free(q);
+	free(text);
+	free(cause);
+	return rc;
+}
+
+int cli_ls(const struct config *cfg, int argc, char **argv)
+{
+	struct catalogue *c;
+	struct cat_page page;
+	const char *arg = argc > 0 ? argv[0] : "";
+	char *dir;
+	size_t len;
+	uint64_t offset = 0;
+	int rc = 1, found;
+
+	/* "music/", "/music" and "music" are the same folder. */
+	while (*arg == '/')
+		arg++;
+	dir = xstrdup(arg);
+	len = strlen(dir);
+	while (len > 0 && dir[len - 1] == '/')
+		dir[--len] = '\0';
+	c = open_catalogue(cfg);
+	if (c == NULL)
+		goto out;
+	for (;;) {
+		size_t n;
+
+		found = catalogue_list(c, dir, offset, CLI_PAGE, &page);
+		if (found == -1) {
+			fputs("fisbot: ls: cannot read the catalogue\n",
+			      stderr);
+			goto out;
+		}
+		if (found == 0) {
+			char *shown = text_sanitize(dir, len);
+
+			fprintf(stderr, "fisbot: no such folder: %s\n", shown);
+			free(shown);
+			goto out;
+		}
+		for (size_t i = 0; i < page.n; i++) {
+			if (page.v[i].is_dir)
+				print_dir(page.v[i].dir_path);
+			else
+				print_file(&page.v[i].file);
+		}
+		n = page.n;
+		offset += n;
+		cat_page_clear(&page);
+		if (n < CLI_PAGE)
+			break;
+	}
+	rc = finish(0);
+out:
+	catalogue_close(c);
+	free(dir);
+	return rc;
+}
+
+int cli_info(const struct config *cfg, int argc, char **argv)
+{
+	struct catalogue *c;
+	struct cat_file f = {0};
+	char size[TEXT_SIZE_LEN], date[32], hex[65];
+	const char *name;
+	char *s;
+	struct tm tm;
+	time_t added;
+	int rc = 1, found;
+
+	c = open_catalogue(cfg);
+	if (c == NULL)
+		return 1;
+	found = catalogue_resolve(c, argv[0], &f);
+	if (found != 1) {
+		s = text_sanitize(argv[0], strlen(argv[0]));
+		if (found == 0)
+			fprintf(stderr, "fisbot: no such file: %s\n", s);
+		else
+			fputs("fisbot: info: cannot read the catalogue\n",
+			      stderr);
+		free(s);
+		goto out;
+	}
+	name = strrchr(f.path, '/');
+	name = name != NULL ? name + 1 : f.path;
+	added = (time_t)f.added;
+	gmtime_r(&added, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", f.sha256[i]);
+
+	printf("id: %" PRId64 "\n", f.id);
+	s = text_sanitize(name, strlen(name));
+	printf("name: %s\n", s);
+	free(s);
+	s = text_sanitize(f.path, strlen(f.path));
+	printf("path: %s\n", s);
+	free(s);
+	printf("size: %s (%" PRIu64 " bytes)\n", text_human_size(f.size, size),
+	       f.size);
+	printf("date: %s\n", date);
+	printf("sha-256: %s\n", f.hashed ? hex : "(not computed yet)");
+	s = f.media_type != NULL
+	        ? text_sanitize(f.media_type, strlen(f.media_type))
+	        : xstrdup("(unknown)");
+	printf("type: %s\n", s);
+	free(s);
+	s = f.description != NULL
+	        ? text_sanitize(f.description, strlen(f.description))
+	        : xstrdup("(none)");
+	printf("description: %s\n", s);
+	free(s);
+	printf("downloads: %" PRIu64 "\n", f.downloads);
+	rc = finish(0);
+out:
+	cat_file_clear(&f);
+	catalogue_close(c);
+	return rc;
+}

@@ -1,0 +1,252 @@
+/*
+ * The hash pool. A FIFO of jobs under one mutex; each worker owns a read
+ * buffer, an EVP_MD_CTX and a magic_t (libmagic handles are not shared
+ * between threads). A file is opened beneath the share root without
+ * following links, checked against the job's size and mtime, read in large
+ * sequential chunks, and checked again afterwards: any difference makes the
+ * result HASH_CHANGED so that the indexer settles and hashes it again.
+ */
+#include "hashpool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <magic.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "fsutil.h"
+#include "log.h"
+
+#define HASH_BUF     (1024 * 1024)
+#define MAGIC_BYTES  (8 * 1024) /* libmagic slows down with more bytes */
+#define DEFAULT_TYPE "application/octet-stream"
+
+struct qitem {
+	struct hash_job *job;
+	struct qitem *next;
+};
+
+struct hashpool {
+	int rootfd;
+	void (*done)(struct hash_job *job, void *arg);
+	void *arg;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct qitem *head, *tail;
+	bool stopping;
+	pthread_t *threads;
+	unsigned n;
+};
+
+void hash_job_free(struct hash_job *job)
+{
+	if (job == NULL)
+		return;
+	free(job->path);
+	free(job->media_type);
+	free(job);
+}
+
+/* Returns true if st still describes the job's size and mtime. */
+static bool same_file(const struct hash_job *job, const struct stat *st)
+{
+	return (uint64_t)st->st_size == job->size &&
+	       fsutil_mtime_ns(st) == job->mtime_ns;
+}
+
+/* Hashes job->path into job; sets job->status. */
+static void hash_one(int rootfd, struct hash_job *job, unsigned char *buf,
+                     EVP_MD_CTX *md, magic_t magic)
+{
+	struct stat before, after;
+	size_t got = 0;
+	bool typed = false;
+	ssize_t r;
+	int fd;
+
+	job->status = HASH_FAILED;
+	fd = fsutil_open_beneath(rootfd, job->path, O_RDONLY | O_NOFOLLOW);
+	if (fd == -1) {
+		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+			job->status = HASH_GONE;
+		else
+			log_warn("cannot open \"%s\", skipped", job->path);
+		return;
+	}
+	if (fstat(fd, &before) == -1 || !S_ISREG(before.st_mode)) {
+		job->status = HASH_GONE;
+		goto out;
+	}
+	if (!same_file(job, &before)) {
+		job->status = HASH_CHANGED;
+		goto out;
+	}
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		goto out;
+	for (;;) {
+		r = read(fd, buf, HASH_BUF);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			log_warn("cannot read \"%s\", skipped", job->path);
+			goto out;
+		}
+		if (!typed) {
+			/* The first read is large: the type comes from it. */
+			size_t n =
+			    (size_t)r < MAGIC_BYTES ? (size_t)r : MAGIC_BYTES;
+			const char *t =
+			    magic ? magic_buffer(magic, buf, n) : NULL;
+
+			job->media_type = xstrdup(t ? t : DEFAULT_TYPE);
+			typed = true;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+		if (EVP_DigestUpdate(md, buf, (size_t)r) != 1)
+			goto out;
+	}
+	if (EVP_DigestFinal_ex(md, job->sha256, NULL) != 1)
+		goto out;
+	if (fstat(fd, &after) == -1 || !same_file(job, &after) ||
+	    got != job->size) {
+		job->status = HASH_CHANGED;
+		goto out;
+	}
+	job->status = HASH_OK;
+out:
+	if (job->status != HASH_OK) {
+		free(job->media_type);
+		job->media_type = NULL;
+	}
+	close(fd);
+}
+
+/* A worker: takes jobs until the pool stops. */
+static void *worker(void *arg)
+{
+	struct hashpool *p = arg;
+	unsigned char *buf = xmalloc(HASH_BUF);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	magic_t magic = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR);
+
+	if (md == NULL)
+		fatalx("cannot create a SHA-256 context");
+	if (magic != NULL && magic_load(magic, NULL) == -1) {
+		log_warnx("cannot load the libmagic database: %s",
+		          magic_error(magic));
+		magic_close(magic);
+		magic = NULL;
+	}
+	for (;;) {
+		struct qitem *it;
+		struct hash_job *job;
+
+		pthread_mutex_lock(&p->lock);
+		while (p->head == NULL && !p->stopping)
+			pthread_cond_wait(&p->cond, &p->lock);
+		if (p->stopping) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		it = p->head;
+		p->head = it->next;
+		if (p->head == NULL)
+			p->tail = NULL;
+		pthread_mutex_unlock(&p->lock);
+		job = it->job;
+		free(it);
+		hash_one(p->rootfd, job, buf, md, magic);
+		if (job->status == HASH_OK && job->media_type == NULL)
+			job->media_type = xstrdup(DEFAULT_TYPE);
+		if (job->status == HASH_OK)
+			log_debug("hashed \"%s\"", job->path);
+		p->done(job, p->arg);
+	}
+	if (magic != NULL)
+		magic_close(magic);
+	EVP_MD_CTX_free(md);
+	free(buf);
+	return NULL;
+}
+
+struct hashpool *hashpool_start(int rootfd, unsigned threads,
+                                void (*done)(struct hash_job *job, void *arg),
+                                void *arg, char **cause)
+{
+	struct hashpool *p = xcalloc(1, sizeof(*p));
+	long cores;
+
+	if (threads == 0) {
+		cores = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = cores > 0 ? (unsigned)cores : 1;
+	}
+	p->rootfd = rootfd;
+	p->done = done;
+	p->arg = arg;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->threads = xcalloc(threads, sizeof(*p->threads));
+	for (p->n = 0; p->n < threads; p->n++) {
+		int err = pthread_create(&p->threads[p->n], NULL, worker, p);
+
+		if (err != 0) {
+			*cause = xasprintf("cannot start a hash thread: %s",
+			                   strerror(err));
+			hashpool_stop(p);
+			return NULL;
+		}
+	}
+	return p;
+}
+
+void hashpool_submit(struct hashpool *p, struct hash_job *job)
+{
+	struct qitem *it = xmalloc(sizeof(*it));
+
+	it->job = job;
+	it->next = NULL;
+	pthread_mutex_lock(&p->lock);
+	if (p->tail != NULL)
+		p->tail->next = it;
+	else
+		p->head = it;
+	p->tail = it;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void hashpool_stop(struct hashpool *p)
+{
+	struct qitem *it, *next;
+
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned i = 0; i < p->n; i++)
+		pthread_join(p->threads[i], NULL);
+	for (it = p->head; it != NULL; it = next) {
+		next = it->next;
+		hash_job_free(it->job);
+		free(it);
+	}
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cond);
+	free(p->threads);
+	free(p);
+}
+
+unsigned hashpool_threads(const struct hashpool *p)
+{
+	return p->n;
+}

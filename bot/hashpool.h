@@ -1,0 +1,54 @@
+/*
+ * The hash pool: worker threads that read files of the share and compute
+ * their SHA-256 (OpenSSL EVP) and media type (libmagic, from the first
+ * bytes). Workers never touch the catalogue: each result is handed to the
+ * done callback, called on the worker's thread, which must take it over
+ * quickly (the indexer queues it for its own thread).
+ */
+#ifndef FISBOT_HASHPOOL_H
+#define FISBOT_HASHPOOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum hash_status {
+	HASH_OK,      /* sha256 and media_type are set */
+	HASH_CHANGED, /* the file differs from the job or changed meanwhile */
+	HASH_GONE,    /* the file is no longer there */
+	HASH_FAILED,  /* it could not be read (logged) */
+};
+
+/* A job and, once done, its result. */
+struct hash_job {
+	int64_t id;
+	char *path; /* relative to the share */
+	uint64_t size;
+	int64_t mtime_ns;
+	/* Result. */
+	enum hash_status status;
+	unsigned char sha256[32];
+	char *media_type;
+};
+
+void hash_job_free(struct hash_job *job);
+
+struct hashpool;
+
+/* Starts threads workers (0: one per online core) hashing beneath rootfd
+ * (which must stay open). done takes the finished job over. Returns NULL
+ * with *cause set on failure. */
+struct hashpool *hashpool_start(int rootfd, unsigned threads,
+                                void (*done)(struct hash_job *job, void *arg),
+                                void *arg, char **cause);
+
+/* Queues a job (taken over). */
+void hashpool_submit(struct hashpool *p, struct hash_job *job);
+
+/* Stops the workers once their current file is done; queued jobs are
+ * dropped. Frees p. */
+void hashpool_stop(struct hashpool *p);
+
+/* Returns the number of worker threads. */
+unsigned hashpool_threads(const struct hashpool *p);
+
+#endif

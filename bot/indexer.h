@@ -1,0 +1,103 @@
+/*
+ * The indexer: the single writer of the catalogue (SPEC §5).
+ *
+ * It runs one thread that owns the catalogue's write connection. Everything
+ * that changes the catalogue reaches it as a message on its queue: file
+ * system events from the watcher, reconcile requests, hash results from
+ * the hash pool, and jobs from other threads (download counts,
+ * descriptions). It batches its writes into transactions.
+ *
+ * Threads: every indexer_post_* function may be called from any thread; it
+ * only queues a message and never blocks on the database. indexer_start,
+ * indexer_wait_idle and indexer_stop belong to the thread that started it.
+ *
+ * Events out: the notify callback of struct indexer_options is called on
+ * the indexer's thread, right after the transaction that made the change
+ * has been committed. It must not block and must not call back into the
+ * indexer; a typical callback copies the event into the main thread's own
+ * queue (the XMPP side drains it from its loop). The strings in the event
+ * are only valid during the call.
+ */
+#ifndef FISBOT_INDEXER_H
+#define FISBOT_INDEXER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "scan.h"
+
+struct indexer;
+
+enum indexer_event_kind {
+	INDEXER_FILE_READY,   /* a file was hashed: it is now searchable */
+	INDEXER_FILE_REMOVED, /* a file left the catalogue */
+};
+
+struct indexer_event {
+	enum indexer_event_kind kind;
+	int64_t id;
+	const char *path; /* relative to the share, raw bytes */
+};
+
+typedef void (*indexer_notify_fn)(const struct indexer_event *ev, void *arg);
+
+struct indexer_options {
+	bool watch;               /* follow the share with inotify */
+	indexer_notify_fn notify; /* may be NULL */
+	void *notify_arg;
+};
+
+/*
+ * Opens the share and the catalogue (for writing), starts the hash pool,
+ * the indexer thread and, with opt->watch, the watcher; then reconciles the
+ * whole share (after the watches are in place). Returns NULL with *cause
+ * set (the caller frees it) if the share or the catalogue cannot be opened.
+ * cfg must outlive the indexer.
+ */
+struct indexer *indexer_start(const struct config *cfg,
+                              const struct indexer_options *opt, char **cause);
+
+/*
+ * Waits until the indexer has nothing left to do: every event handled,
+ * every pending file settled and hashed, everything committed. Adds the
+ * reconcile counts since the last call to *counts (if not NULL). Returns 0,
+ * or -1 if a database write failed meanwhile (already logged).
+ */
+int indexer_wait_idle(struct indexer *ix, struct scan_counts *counts);
+
+/* Like indexer_wait_idle without the counts, but gives up after ms
+ * milliseconds. Returns 1 if idle, 0 if not yet, -1 if a write failed. */
+int indexer_wait_idle_ms(struct indexer *ix, unsigned ms);
+
+/* Reports how many files were hashed since the start and how many are
+ * waiting to be (settling or being hashed). */
+void indexer_progress(struct indexer *ix, uint64_t *hashed, uint64_t *waiting);
+
+/* Commits what is pending, stops the watcher, the hash pool and the
+ * thread, closes the catalogue. Frees ix. */
+void indexer_stop(struct indexer *ix);
+
+/* Reconciles the whole share with the catalogue. */
+void indexer_post_rescan(struct indexer *ix);
+/* Counts a download of file id: bytes sent, and whether it completed. */
+void indexer_post_download(struct indexer *ix, int64_t id, uint64_t bytes,
+                           bool completed);
+/* Sets (text non-empty) or clears (NULL or "") the description of id. */
+void indexer_post_describe(struct indexer *ix, int64_t id, const char *text);
+
+/* --- for the watcher ------------------------------------------------- */
+
+/* Something happened at path (a file or folder, relative to the share):
+ * the indexer looks at the disk and brings the catalogue in line. */
+void indexer_post_path(struct indexer *ix, const char *path);
+/* path from was renamed to to (both relative to the share). */
+void indexer_post_rename(struct indexer *ix, const char *from, const char *to);
+/* Asks for a full reconcile every interval_ms (0: never), for when some
+ * folders could not be watched. */
+void indexer_set_periodic_rescan(struct indexer *ix, uint64_t interval_ms);
+
+/* The watcher, if the indexer runs one (else NULL); for tests. */
+struct watch *indexer_watch(struct indexer *ix);
+
+#endif
