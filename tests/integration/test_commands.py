@@ -192,8 +192,7 @@ def test_every_command_in_every_place(env):
         assert "type: text/plain" in lines
         assert any(re.fullmatch(r"date: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", x)
                    for x in lines)
-        assert "downloads: 0" in lines or any(
-            x.startswith("downloads: ") for x in lines)
+        assert any(re.fullmatch(r"downloads: \d+", x) for x in lines)
         assert ask("info 99999").body == "no such file: 99999"
         # search and more
         body = ask("search many").body
@@ -314,6 +313,13 @@ def test_announcements_are_batched(env):
     # one message for the three, not one per file
     assert env.alice.collect(3, lambda m: m.frm == env.bot_occupant
                              and m.type == "groupchat") == []
+    # a hostile name is announced escaped
+    write_raw(env.bot.share / "fresh", b"ann\x1b[0m\nounce\xfe.txt", b"h")
+    env.n_files += 1
+    m = env.alice.wait(lambda m: m.frm == env.bot_occupant
+                       and m.type == "groupchat", 20)
+    assert re.fullmatch(r"1 new file: #\d+ fresh/ann\\x1B\[0m\\x0Aounce"
+                        r"\\xFE\.txt \(1 B\)", m.body), m.body
 
 
 def test_two_bots_never_answer_each_other(env, tmp_path):
