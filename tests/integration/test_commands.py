@@ -385,7 +385,9 @@ def test_two_bots_never_answer_each_other(env, tmp_path):
                                                          occ2))
         room_msgs = [m for m in heard if m.type == "groupchat"]
         announces = [m for m in room_msgs if " new file" in m.body]
-        replies = [m for m in room_msgs if m.body.startswith("files: ")]
+        # answers in the room start with the requester's nick
+        replies = [m for m in room_msgs
+                   if m.body.startswith("alice: files: ")]
         others = [m for m in room_msgs if m not in announces
                   and m not in replies]
         assert others == [], others
