@@ -4,12 +4,6 @@
 
 #include "cli.h"
 
-int cli_url(const struct config *cfg, int argc, char **argv)
-{
-	fputs("fisbot: url: not built yet\n", stderr);
-	return 1;
-}
-
 int daemon_run(struct config *cfg, bool verbose)
 {
 	fputs("fisbot: the bot is not built yet\n", stderr);

@@ -1,0 +1,837 @@
+/*
+ * The HTTP file server.
+ *
+ * Design:
+ * - libmicrohttpd runs its own threads: a pool of one thread per core, each
+ *   with its own epoll loop (MHD_USE_INTERNAL_POLLING_THREAD |
+ *   MHD_USE_EPOLL | MHD_USE_TURBO). Every response is queued in the first
+ *   call of the access handler; no request body is ever read (uploads will
+ *   route PUT on /u/ in route_request).
+ * - Each pool thread opens its own read-only catalogue connection the first
+ *   time it needs one and keeps it (thread-specific data, closed when the
+ *   thread ends): no lock on the request path.
+ * - A request for /f/{token}/{name}: the token is parsed, the row fetched
+ *   by its file id, the MAC checked against the row's SHA-256, then the
+ *   file is opened beneath a descriptor of the share root (beneath_open:
+ *   openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) and its fstat
+ *   compared with the row (device, inode, size, mtime) before a byte is
+ *   sent; a mismatch is 409 and the file is reported stale. The body goes
+ *   out from the descriptor (sendfile); nothing is mapped or buffered, so
+ *   memory stays flat whatever the file sizes.
+ * - Limits: libmicrohttpd drops connections over its own limits at accept
+ *   time without a word. So its hard limits are set a margin above the
+ *   configured ones, and the server counts connections itself (total and
+ *   per address, in NOTIFY_CONNECTION): a connection over a configured
+ *   limit gets 503 with Retry-After and is closed. Past the margin, the
+ *   kernel-level refusal remains.
+ * - Accounting: NOTIFY_COMPLETED tells whether a response was sent in full;
+ *   the body length of a full GET response is then reported through
+ *   hooks->on_download, and one access-log line is written per request:
+ *   method, status, body bytes, file id; never the token or the name, and
+ *   no client address.
+ */
+#define _GNU_SOURCE
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <openssl/evp.h>
+
+#include "alloc.h"
+#include "beneath.h"
+#include "log.h"
+#include "range.h"
+#include "text.h"
+
+/* Memory per connection (request line and headers must fit). */
+#define HTTP_CONN_MEMORY (32 * 1024)
+/* Seconds a client over a limit is asked to wait. */
+#define HTTP_RETRY_AFTER "5"
+
+struct http {
+	struct MHD_Daemon *mhd;
+	const struct config *cfg;
+	const struct token_key *key;
+	struct http_hooks hooks;
+	int root_fd;
+	uint16_t port;
+	pthread_key_t cat_key;
+
+	pthread_mutex_t lock; /* guards the counts below */
+	void *per_ip;         /* tsearch tree of struct ip_count */
+	unsigned nconn;
+};
+
+/* Connections from one address. */
+struct ip_count {
+	unsigned char addr[16];
+	unsigned len;
+	unsigned n;
+};
+
+/* Per connection: its address's count, and whether it is over a limit. */
+struct conn_ctx {
+	struct ip_count *ip;
+	bool over;
+};
+
+/* Per request: what the access log and the accounting need. */
+struct req {
+	char method[16]; /* for the log, cut */
+	unsigned status;
+	int64_t id;
+	uint64_t body; /* bytes of body in the response */
+	bool download; /* a GET of file bytes: report it when sent */
+	bool to_end;   /* the body reaches the last byte of the file */
+};
+
+/* Orders ip_count by address. */
+static int cmp_ip(const void *a, const void *b)
+{
+	const struct ip_count *x = a, *y = b;
+
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return memcmp(x->addr, y->addr, x->len);
+}
+
+/* Fills the address part of k from sa. */
+static void ip_key(const struct sockaddr *sa, struct ip_count *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		memcpy(k->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		k->len = 4;
+	} else if (sa != NULL && sa->sa_family == AF_INET6) {
+		memcpy(k->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+		       16);
+		k->len = 16;
+	}
+}
+
+/* Counts connections as they open and close; marks the excess. */
+static void on_connection(void *cls, struct MHD_Connection *c,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+	struct http *h = cls;
+	struct conn_ctx *ctx;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		    c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		struct ip_count k, **found;
+
+		ip_key(ci ? ci->client_addr : NULL, &k);
+		ctx = xcalloc(1, sizeof(*ctx));
+		pthread_mutex_lock(&h->lock);
+		found = tsearch(&k, &h->per_ip, cmp_ip);
+		if (found == NULL)
+			fatalx("http: out of memory");
+		if (*found == &k) {
+			*found = xmalloc(sizeof(k));
+			**found = k;
+		}
+		ctx->ip = *found;
+		ctx->ip->n++;
+		h->nconn++;
+		ctx->over = h->nconn > h->cfg->http.max_connections ||
+		            ctx->ip->n > h->cfg->http.max_per_ip;
+		pthread_mutex_unlock(&h->lock);
+		*socket_context = ctx;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		ctx = *socket_context;
+		if (ctx == NULL)
+			return;
+		pthread_mutex_lock(&h->lock);
+		h->nconn--;
+		if (--ctx->ip->n == 0) {
+			tdelete(ctx->ip, &h->per_ip, cmp_ip);
+			free(ctx->ip);
+		}
+		pthread_mutex_unlock(&h->lock);
+		free(ctx);
+		*socket_context = NULL;
+	}
+}
+
+/* Adds the headers every response carries. */
+static void add_common_headers(struct MHD_Response *resp)
+{
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+	                        "default-src 'none'");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+}
+
+/* Queues a short text response with status; name/value is an optional
+ * extra header. */
+static enum MHD_Result reply_text(struct MHD_Connection *c, struct req *r,
+                                  unsigned status, const char *text,
+                                  const char *name, const char *value)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(strlen(text), (void *)text,
+	                                       MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type",
+	                        "text/plain; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	add_common_headers(resp);
+	if (name != NULL)
+		MHD_add_response_header(resp, name, value);
+	r->status = status;
+	r->body = strlen(text);
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* Returns this thread's read-only catalogue connection, opening it on first
+ * use; NULL if the catalogue cannot be opened (logged). */
+static struct catalogue *thread_catalogue(struct http *h)
+{
+	struct catalogue *cat = pthread_getspecific(h->cat_key);
+	char *cause = NULL;
+
+	if (cat != NULL)
+		return cat;
+	cat = catalogue_open(h->cfg->share.database, CATALOGUE_READ, &cause);
+	if (cat == NULL) {
+		log_warnx("http: %s", cause);
+		free(cause);
+		return NULL;
+	}
+	pthread_setspecific(h->cat_key, cat);
+	return cat;
+}
+
+/* Closes a thread's catalogue connection when the thread ends. */
+static void close_thread_catalogue(void *cat)
+{
+	catalogue_close(cat);
+}
+
+/* Returns true if c may appear unencoded in a filename* value (RFC 8187
+ * attr-char). */
+static bool is_attr_char(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || strchr("!#$&+-.^_`|~", c) != NULL;
+}
+
+/* Returns true if c may appear unencoded in a URL path segment (RFC 3986
+ * unreserved). */
+static bool is_unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || strchr("-._~", c) != NULL;
+}
+
+/* Appends the len bytes at s percent-encoded to buf at *o; keep(c) says
+ * which bytes stay as they are. buf holds at least 3 * len + 1 bytes. */
+static void pct_encode(char *buf, size_t *o, const char *s, size_t len,
+                       bool (*keep)(unsigned char))
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch != '\0' && keep(ch)) {
+			buf[(*o)++] = (char)ch;
+		} else {
+			buf[(*o)++] = '%';
+			buf[(*o)++] = hex[ch >> 4];
+			buf[(*o)++] = hex[ch & 15];
+		}
+	}
+	buf[*o] = '\0';
+}
+
+/* Returns the last component of a catalogue path. */
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* Returns the Content-Disposition value for file name (caller frees):
+ * an ASCII fallback and the exact name in UTF-8 (RFC 6266, RFC 8187). A
+ * name that is not valid UTF-8 is sanitised first. */
+static char *content_disposition(const char *name)
+{
+	size_t len = strlen(name), o = 0, n;
+	char *utf8, *ascii, *enc, *out;
+
+	utf8 =
+	    text_is_utf8(name, len) ? xstrdup(name) : text_sanitize(name, len);
+	n = strlen(utf8);
+	ascii = xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)utf8[i];
+
+		ascii[i] = (ch >= 0x20 && ch < 0x7f && ch != '"' &&
+		            ch != '\\' && ch != '%')
+		               ? (char)ch
+		               : '_';
+	}
+	ascii[n] = '\0';
+	enc = xmalloc(3 * n + 1);
+	pct_encode(enc, &o, utf8, n, is_attr_char);
+	out = xasprintf("attachment; filename=\"%s\"; filename*=UTF-8''%s",
+	                n ? ascii : "download", enc);
+	free(utf8);
+	free(ascii);
+	free(enc);
+	return out;
+}
+
+/* Returns true if a media type from the catalogue is safe in a header. */
+static bool media_type_ok(const char *t)
+{
+	if (t == NULL || *t == '\0' || strchr(t, '/') == NULL)
+		return false;
+	for (; *t; t++)
+		if ((unsigned char)*t < 0x20 || (unsigned char)*t >= 0x7f)
+			return false;
+	return true;
+}
+
+/* Adds the representation headers of f (the SPEC §8 list but the length,
+ * which libmicrohttpd sets from the response size). */
+static void add_file_headers(struct MHD_Response *resp,
+                             const struct cat_file *f, const char *etag,
+                             const char *last_modified)
+{
+	unsigned char b64[48];
+	char digest[64], *cd;
+
+	MHD_add_response_header(resp, "Content-Type",
+	                        media_type_ok(f->media_type)
+	                            ? f->media_type
+	                            : "application/octet-stream");
+	MHD_add_response_header(resp, "Last-Modified", last_modified);
+	MHD_add_response_header(resp, "ETag", etag);
+	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+	cd = content_disposition(base_name(f->path));
+	MHD_add_response_header(resp, "Content-Disposition", cd);
+	free(cd);
+	EVP_EncodeBlock(b64, f->sha256, 32);
+	snprintf(digest, sizeof(digest), "sha-256=:%s:", (char *)b64);
+	MHD_add_response_header(resp, "Repr-Digest", digest);
+	add_common_headers(resp);
+}
+
+/* Writes the strong entity tag of f ("<sha-256 hex>", quotes included). */
+static void make_etag(const struct cat_file *f, char etag[67])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	etag[0] = '"';
+	for (int i = 0; i < 32; i++) {
+		etag[1 + 2 * i] = hex[f->sha256[i] >> 4];
+		etag[2 + 2 * i] = hex[f->sha256[i] & 15];
+	}
+	etag[65] = '"';
+	etag[66] = '\0';
+}
+
+/* Returns true if the descriptor's metadata is the catalogue row's. */
+static bool same_file(const struct stat *st, const struct cat_file *f)
+{
+	int64_t mtime_ns =
+	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+
+	return S_ISREG(st->st_mode) && (uint64_t)st->st_dev == f->dev &&
+	       (uint64_t)st->st_ino == f->ino &&
+	       (uint64_t)st->st_size == f->size && mtime_ns == f->mtime_ns;
+}
+
+/* Reports file id as stale, if anyone listens. */
+static void report_stale(struct http *h, int64_t id)
+{
+	if (h->hooks.on_stale != NULL)
+		h->hooks.on_stale(h->hooks.arg, id);
+}
+
+/* Answers 304 Not Modified with the validators. */
+static enum MHD_Result reply_not_modified(struct MHD_Connection *c,
+                                          struct req *r, const char *etag,
+                                          const char *last_modified)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(0, (void *)"",
+	                                       MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "ETag", etag);
+	MHD_add_response_header(resp, "Last-Modified", last_modified);
+	r->status = MHD_HTTP_NOT_MODIFIED;
+	ret = MHD_queue_response(c, MHD_HTTP_NOT_MODIFIED, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* Returns true if the conditional headers make this a 304. */
+static bool not_modified(struct MHD_Connection *c, const char *etag,
+                         time_t mtime)
+{
+	const char *inm, *ims;
+	time_t since;
+
+	inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	                                  MHD_HTTP_HEADER_IF_NONE_MATCH);
+	if (inm != NULL)
+		return range_etag_matches(inm, etag);
+	ims = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	                                  MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
+	return ims != NULL && range_parse_date(ims, &since) == 0 &&
+	       mtime <= since;
+}
+
+/* Sends the bytes of an open, checked file: 200, 206 or 416. Takes fd. */
+static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
+                                 const struct cat_file *f, int fd, bool get,
+                                 const char *etag, const char *last_modified)
+{
+	struct MHD_Response *resp;
+	struct range rg = {0, f->size};
+	enum range_result rr = RANGE_NONE;
+	const char *range, *if_range;
+	unsigned status = MHD_HTTP_OK;
+	char content_range[80];
+	enum MHD_Result ret;
+
+	range = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	                                    MHD_HTTP_HEADER_RANGE);
+	if (get && range != NULL) {
+		if_range = MHD_lookup_connection_value(
+		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
+		if (if_range == NULL ||
+		    range_if_range(if_range, etag, f->mtime_ns / 1000000000))
+			rr = range_parse(range, f->size, &rg);
+	}
+	if (rr == RANGE_UNSATISFIABLE) {
+		close(fd);
+		resp = MHD_create_response_from_buffer(0, (void *)"",
+		                                       MHD_RESPMEM_PERSISTENT);
+		if (resp == NULL)
+			return MHD_NO;
+		snprintf(content_range, sizeof(content_range), "bytes */%llu",
+		         (unsigned long long)f->size);
+		MHD_add_response_header(resp, "Content-Range", content_range);
+		add_file_headers(resp, f, etag, last_modified);
+		r->status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
+		ret = MHD_queue_response(c, r->status, resp);
+		MHD_destroy_response(resp);
+		return ret;
+	}
+	if (rr == RANGE_NONE)
+		rg = (struct range){0, f->size};
+	if (rg.len == 0) {
+		close(fd);
+		resp = MHD_create_response_from_buffer(0, (void *)"",
+		                                       MHD_RESPMEM_PERSISTENT);
+	} else {
+		resp = MHD_create_response_from_fd_at_offset64(rg.len, fd,
+		                                               rg.start);
+		if (resp == NULL)
+			close(fd);
+	}
+	if (resp == NULL)
+		return MHD_NO;
+	if (rr == RANGE_OK) {
+		status = MHD_HTTP_PARTIAL_CONTENT;
+		snprintf(content_range, sizeof(content_range),
+		         "bytes %llu-%llu/%llu", (unsigned long long)rg.start,
+		         (unsigned long long)(rg.start + rg.len - 1),
+		         (unsigned long long)f->size);
+		MHD_add_response_header(resp, "Content-Range", content_range);
+	}
+	add_file_headers(resp, f, etag, last_modified);
+	r->status = status;
+	r->body = get ? rg.len : 0;
+	r->download = get;
+	r->to_end = rg.start + rg.len == f->size;
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* Serves GET or HEAD /f/{token}/{name}; rest is what follows "/f/". */
+static enum MHD_Result serve_file(struct http *h, struct MHD_Connection *c,
+                                  struct req *r, const char *rest, bool get)
+{
+	const char *slash = strchr(rest, '/');
+	size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
+	char etag[67], last_modified[40];
+	struct cat_file f = {0};
+	struct catalogue *cat;
+	struct token t;
+	struct stat st;
+	enum MHD_Result ret;
+	int fd, found;
+
+	if (token_parse(rest, len, &t) == -1)
+		return reply_text(c, r, MHD_HTTP_NOT_FOUND, "no such link\n",
+		                  NULL, NULL);
+	if (t.key_id != token_key_id(h->key))
+		return reply_text(c, r, MHD_HTTP_FORBIDDEN,
+		                  "this link is not valid here\n", NULL, NULL);
+	if ((cat = thread_catalogue(h)) == NULL)
+		return reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+		                  "the catalogue is unavailable\n",
+		                  "Retry-After", HTTP_RETRY_AFTER);
+	found = catalogue_get(cat, t.file_id, &f);
+	if (found == -1)
+		return reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		                  "catalogue error\n", NULL, NULL);
+	if (found == 0 || !f.hashed) {
+		ret = reply_text(c, r, MHD_HTTP_NOT_FOUND, "no such file\n",
+		                 NULL, NULL);
+		goto out;
+	}
+	switch (token_verify(h->key, &t, f.sha256, time(NULL))) {
+	case TOKEN_OK:
+		break;
+	case TOKEN_EXPIRED:
+		ret = reply_text(c, r, MHD_HTTP_GONE, "this link has expired\n",
+		                 NULL, NULL);
+		goto out;
+	default:
+		ret = reply_text(c, r, MHD_HTTP_FORBIDDEN,
+		                 "this link is not valid (or the file "
+		                 "changed)\n",
+		                 NULL, NULL);
+		goto out;
+	}
+	r->id = f.id;
+
+	fd = beneath_open(h->root_fd, f.path, false);
+	if (fd == -1) {
+		int err = errno;
+
+		report_stale(h, f.id);
+		if (err == ENOENT || err == ENOTDIR)
+			ret = reply_text(c, r, MHD_HTTP_NOT_FOUND,
+			                 "the file is gone\n", NULL, NULL);
+		else if (err == ELOOP || err == EXDEV || err == EACCES ||
+		         err == EPERM)
+			ret = reply_text(c, r, MHD_HTTP_FORBIDDEN,
+			                 "the file cannot be served\n", NULL,
+			                 NULL);
+		else {
+			errno = err;
+			log_warn("http: open file #%lld", (long long)f.id);
+			ret = reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			                 "cannot open the file\n", NULL, NULL);
+		}
+		goto out;
+	}
+	if (fstat(fd, &st) == -1 || !same_file(&st, &f)) {
+		close(fd);
+		report_stale(h, f.id);
+		ret = reply_text(c, r, MHD_HTTP_CONFLICT,
+		                 "the file changed; try again once it has been "
+		                 "indexed\n",
+		                 NULL, NULL);
+		goto out;
+	}
+	make_etag(&f, etag);
+	range_format_date((time_t)(f.mtime_ns / 1000000000), last_modified,
+	                  sizeof(last_modified));
+	if (not_modified(c, etag, (time_t)(f.mtime_ns / 1000000000))) {
+		close(fd);
+		ret = reply_not_modified(c, r, etag, last_modified);
+		goto out;
+	}
+	ret = send_file(c, r, &f, fd, get, etag, last_modified);
+out:
+	cat_file_clear(&f);
+	return ret;
+}
+
+/* Routes a request by path prefix and method. */
+static enum MHD_Result route_request(struct http *h, struct MHD_Connection *c,
+                                     struct req *r, const char *url,
+                                     const char *method)
+{
+	bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+	bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+
+	if (strncmp(url, "/f/", 3) == 0) {
+		if (!get && !head)
+			return reply_text(c, r, MHD_HTTP_METHOD_NOT_ALLOWED,
+			                  "only GET and HEAD here\n", "Allow",
+			                  "GET, HEAD");
+		return serve_file(h, c, r, url + 3, get);
+	}
+	return reply_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n", NULL, NULL);
+}
+
+/* Answers a connection over a configured limit: 503, then close. */
+static enum MHD_Result reply_over_limit(struct MHD_Connection *c, struct req *r)
+{
+	static const char text[] = "too many connections\n";
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text,
+	                                       MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Retry-After", HTTP_RETRY_AFTER);
+	MHD_add_response_header(resp, "Connection", "close");
+	MHD_add_response_header(resp, "Content-Type",
+	                        "text/plain; charset=utf-8");
+	add_common_headers(resp);
+	r->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	ret = MHD_queue_response(c, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/*
+ * The access handler. The first call (headers only) answers at once what
+ * needs no body and must not read one: a connection over a limit, and
+ * methods other than GET and HEAD (libmicrohttpd then closes the
+ * connection instead of reading the body). GET and HEAD are answered on
+ * the call that ends the request, so that the connection can be kept alive.
+ */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+	struct http *h = cls;
+	const union MHD_ConnectionInfo *ci;
+	const struct conn_ctx *ctx;
+	struct req *r = *con_cls;
+
+	if (r == NULL) {
+		r = xcalloc(1, sizeof(*r));
+		*con_cls = r;
+		snprintf(r->method, sizeof(r->method), "%s", method);
+		ci = MHD_get_connection_info(
+		    c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		ctx = ci ? ci->socket_context : NULL;
+		if (ctx != NULL && ctx->over)
+			return reply_over_limit(c, r);
+		if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+		    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
+			return MHD_YES;
+		return route_request(h, c, r, url, method);
+	}
+	if (*upload_data_size != 0) {
+		/* A body we do not want: discard it. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (r->status != 0)
+		return MHD_YES;
+	return route_request(h, c, r, url, method);
+}
+
+/* Accounts and logs a finished request. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	struct http *h = cls;
+	struct req *r = *con_cls;
+	bool sent = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+	char id[24] = "-";
+
+	if (r == NULL)
+		return;
+	if (r->id > 0)
+		snprintf(id, sizeof(id), "#%lld", (long long)r->id);
+	if (sent && r->download && h->hooks.on_download != NULL)
+		h->hooks.on_download(h->hooks.arg, r->id, r->body, r->to_end);
+	if (log_get_level() >= LOG_INFO)
+		log_info("http: %s %u %llu %s%s", r->method, r->status,
+		         (unsigned long long)(sent ? r->body : 0), id,
+		         sent ? "" : " (aborted)");
+	free(r);
+	*con_cls = NULL;
+}
+
+/* Sends libmicrohttpd's own messages to the log. */
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	char *msg = xvasprintf(fmt, ap);
+	size_t n = strlen(msg);
+
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_warnx("http: %s", msg);
+	free(msg);
+}
+
+/* Resolves cfg's listen address into ss. */
+static int listen_addr(const struct config *cfg, struct sockaddr_storage *ss,
+                       char **cause)
+{
+	struct addrinfo hints = {0}, *ai = NULL;
+	char port[8];
+	int rc;
+
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%u", cfg->http.listen_port);
+	rc = getaddrinfo(cfg->http.listen_host, port, &hints, &ai);
+	if (rc != 0) {
+		*cause = xasprintf("[http] listen: %s: %s",
+		                   cfg->http.listen_host, gai_strerror(rc));
+		return -1;
+	}
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	return 0;
+}
+
+/* Returns the hard limit given to libmicrohttpd for a configured one. */
+static unsigned hard_limit(unsigned configured)
+{
+	unsigned margin = configured / 4 < 8 ? 8 : configured / 4;
+
+	return configured + margin;
+}
+
+struct http *http_start(const struct config *cfg, const struct token_key *key,
+                        const struct http_hooks *hooks, char **cause)
+{
+	struct sockaddr_storage ss;
+	const union MHD_DaemonInfo *di;
+	unsigned flags, timeout_s, threads;
+	struct http *h;
+	long ncpu;
+
+	h = xcalloc(1, sizeof(*h));
+	h->cfg = cfg;
+	h->key = key;
+	if (hooks != NULL)
+		h->hooks = *hooks;
+	h->root_fd = -1;
+	pthread_mutex_init(&h->lock, NULL);
+	if (pthread_key_create(&h->cat_key, close_thread_catalogue) != 0)
+		fatalx("http: pthread_key_create failed");
+
+	h->root_fd = open(cfg->share.path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (h->root_fd == -1) {
+		char *clean =
+		    text_sanitize(cfg->share.path, strlen(cfg->share.path));
+
+		*cause =
+		    xasprintf("[share] path: %s: %s", clean, strerror(errno));
+		free(clean);
+		goto fail;
+	}
+	if (listen_addr(cfg, &ss, cause) == -1)
+		goto fail;
+
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	threads = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (unsigned)ncpu;
+	timeout_s = (unsigned)((cfg->http.timeout_ms + 999) / 1000);
+	if (timeout_s == 0)
+		timeout_s = 1;
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	        MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	h->mhd = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+	    mhd_logger, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+	    hard_limit(cfg->http.max_connections),
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    hard_limit(cfg->http.max_per_ip), MHD_OPTION_CONNECTION_TIMEOUT,
+	    timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)HTTP_CONN_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+	    (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
+	if (h->mhd == NULL) {
+		*cause =
+		    xasprintf("[http] listen: cannot listen on %s port %u",
+		              cfg->http.listen_host, cfg->http.listen_port);
+		goto fail;
+	}
+	di = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	h->port = di ? di->port : cfg->http.listen_port;
+	log_info("http: listening on %s port %u (%u threads)",
+	         cfg->http.listen_host, h->port, threads);
+	return h;
+fail:
+	if (h->root_fd != -1)
+		close(h->root_fd);
+	pthread_key_delete(h->cat_key);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+	return NULL;
+}
+
+uint16_t http_port(const struct http *h)
+{
+	return h->port;
+}
+
+/* Frees a node of the per-address tree. */
+static void free_ip(void *p)
+{
+	free(p);
+}
+
+void http_stop(struct http *h)
+{
+	if (h == NULL)
+		return;
+	MHD_stop_daemon(h->mhd);
+	tdestroy(h->per_ip, free_ip);
+	close(h->root_fd);
+	pthread_key_delete(h->cat_key);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+char *http_url_for(const struct config *cfg, const struct token_key *key,
+                   const struct cat_file *f, time_t now, char **cause)
+{
+	char tok[TOKEN_LEN + 1], *enc, *url;
+	const char *name = base_name(f->path);
+	size_t o = 0;
+
+	if (!f->hashed) {
+		*cause = xasprintf("file #%lld is not indexed yet",
+		                   (long long)f->id);
+		return NULL;
+	}
+	if (token_make(key, f->id, f->sha256, now,
+	               cfg->http.url_lifetime_ms / 1000, tok) == -1) {
+		*cause = xstrdup("[http] url_lifetime is too long");
+		return NULL;
+	}
+	enc = xmalloc(3 * strlen(name) + 1);
+	pct_encode(enc, &o, name, strlen(name), is_unreserved);
+	url = xasprintf("%s/f/%s/%s", cfg->http.base_url, tok, enc);
+	free(enc);
+	return url;
+}

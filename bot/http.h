@@ -1,0 +1,59 @@
+/*
+ * The HTTP file server (SPEC §8): libmicrohttpd with its own thread pool,
+ * serving {base_url}/f/{token}/{name} by file descriptor.
+ */
+#ifndef FISBOT_HTTP_H
+#define FISBOT_HTTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "catalogue.h"
+#include "config.h"
+#include "token.h"
+
+/*
+ * What the server tells the rest of the bot. Both are called from the
+ * server's threads, so they must be thread-safe (e.g. post to the indexer's
+ * queue); either may be NULL.
+ */
+struct http_hooks {
+	/* A GET response for file id ended: bytes of the body were sent, and
+	 * completed is true if it reached the last byte of the file. Called
+	 * only for responses sent in full (an aborted one is not counted). */
+	void (*on_download)(void *arg, int64_t id, uint64_t bytes,
+	                    bool completed);
+	/* File id is not on disk as the catalogue says: re-index it. */
+	void (*on_stale)(void *arg, int64_t id);
+	void *arg;
+};
+
+struct http;
+
+/*
+ * Starts the server on cfg->http.listen with the limits of cfg. cfg and key
+ * must outlive the server. Each server thread opens its own read-only
+ * connection to cfg->share.database when it first needs one. Returns NULL
+ * and sets *cause (caller frees) if the share or the address cannot be used.
+ */
+struct http *http_start(const struct config *cfg, const struct token_key *key,
+                        const struct http_hooks *hooks, char **cause);
+
+/* Returns the port the server listens on (useful with port 0). */
+uint16_t http_port(const struct http *h);
+
+/* Stops the server: closes the listening socket and every connection, and
+ * waits for the threads. NULL is fine. */
+void http_stop(struct http *h);
+
+/*
+ * Returns the download URL of f (which must be hashed), valid from now for
+ * cfg->http.url_lifetime: {base_url}/f/{token}/{percent-encoded name}.
+ * Returns NULL and sets *cause if f is not hashed or the expiry does not
+ * fit. The caller frees the result.
+ */
+char *http_url_for(const struct config *cfg, const struct token_key *key,
+                   const struct cat_file *f, time_t now, char **cause);
+
+#endif

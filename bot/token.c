@@ -1,0 +1,312 @@
+/* Link tokens: the signing key file, and making, parsing and checking the
+ * tokens of download URLs. The layout is documented in token.h. */
+#include "token.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "alloc.h"
+#include "text.h"
+
+struct token_key {
+	unsigned char bytes[TOKEN_KEY_LEN];
+	uint32_t id;
+};
+
+static const char b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Makes the key id: the first 4 bytes of SHA-256(key). */
+static uint32_t key_id_of(const unsigned char *bytes)
+{
+	unsigned char md[32];
+
+	EVP_Digest(bytes, TOKEN_KEY_LEN, md, NULL, EVP_sha256(), NULL);
+	return (uint32_t)md[0] << 24 | (uint32_t)md[1] << 16 |
+	       (uint32_t)md[2] << 8 | md[3];
+}
+
+struct token_key *token_key_from_bytes(const unsigned char bytes[TOKEN_KEY_LEN])
+{
+	struct token_key *key = xmalloc(sizeof(*key));
+
+	memcpy(key->bytes, bytes, TOKEN_KEY_LEN);
+	key->id = key_id_of(bytes);
+	return key;
+}
+
+void token_key_free(struct token_key *key)
+{
+	if (key == NULL)
+		return;
+	OPENSSL_cleanse(key, sizeof(*key));
+	free(key);
+}
+
+uint32_t token_key_id(const struct token_key *key)
+{
+	return key->id;
+}
+
+/* Sets *cause to "PATH: MESSAGE" with the path sanitised. */
+static void set_cause(char **cause, const char *path, const char *fmt,
+                      const char *detail)
+{
+	char *clean = text_sanitize(path, strlen(path));
+
+	*cause = xasprintf("%s: %s%s%s", clean, fmt, detail ? ": " : "",
+	                   detail ? detail : "");
+	free(clean);
+}
+
+/* Creates a new key file at path with O_EXCL. Returns 0, 1 if it already
+ * exists (someone else made it), -1 on error. */
+static int key_create(const char *path, char **cause)
+{
+	unsigned char bytes[TOKEN_KEY_LEN];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	          0600);
+	if (fd == -1) {
+		if (errno == EEXIST)
+			return 1;
+		set_cause(cause, path, "cannot create the key file",
+		          strerror(errno));
+		return -1;
+	}
+	if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+		set_cause(cause, path, "no random bytes for a new key", NULL);
+		goto fail;
+	}
+	n = write(fd, bytes, sizeof(bytes));
+	OPENSSL_cleanse(bytes, sizeof(bytes));
+	if (n != (ssize_t)sizeof(bytes) || fsync(fd) == -1) {
+		set_cause(cause, path, "cannot write the key file",
+		          n == -1 || n == (ssize_t)sizeof(bytes)
+		              ? strerror(errno)
+		              : "short write");
+		goto fail;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		set_cause(cause, path, "cannot write the key file",
+		          strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	if (fd != -1)
+		close(fd);
+	unlink(path);
+	return -1;
+}
+
+struct token_key *token_key_load(const char *path, char **cause)
+{
+	unsigned char bytes[TOKEN_KEY_LEN];
+	struct token_key *key = NULL;
+	struct stat st;
+	ssize_t n;
+	int fd = -1, rc;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT) {
+		if ((rc = key_create(path, cause)) == -1)
+			return NULL;
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	}
+	if (fd == -1) {
+		set_cause(cause, path, "cannot open the key file",
+		          errno == ELOOP ? "it is a symbolic link"
+		                         : strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		set_cause(cause, path, "cannot stat the key file",
+		          strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		set_cause(cause, path, "the key file is not a regular file",
+		          NULL);
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		set_cause(cause, path,
+		          "the key file is readable or writable by group or "
+		          "others; run chmod 600 on it",
+		          NULL);
+		goto out;
+	}
+	if (st.st_size != TOKEN_KEY_LEN) {
+		char detail[64];
+
+		snprintf(detail, sizeof(detail), "it has %lld bytes, not %d",
+		         (long long)st.st_size, TOKEN_KEY_LEN);
+		set_cause(cause, path, "the key file has the wrong size",
+		          detail);
+		goto out;
+	}
+	n = read(fd, bytes, sizeof(bytes));
+	if (n != (ssize_t)sizeof(bytes)) {
+		set_cause(cause, path, "cannot read the key file",
+		          n == -1 ? strerror(errno) : "short read");
+		goto out;
+	}
+	key = token_key_from_bytes(bytes);
+	OPENSSL_cleanse(bytes, sizeof(bytes));
+out:
+	close(fd);
+	return key;
+}
+
+/* Writes v big-endian into n bytes at p. */
+static void put_be(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		p[i] = (unsigned char)v;
+		v >>= 8;
+	}
+}
+
+/* Reads n big-endian bytes at p. */
+static uint64_t get_be(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Computes the truncated MAC over the 17 header bytes and the SHA-256. */
+static void token_mac(const struct token_key *key, const unsigned char *hdr,
+                      const unsigned char sha256[32],
+                      unsigned char mac[TOKEN_MAC_LEN])
+{
+	unsigned char msg[17 + 32], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	memcpy(msg, hdr, 17);
+	memcpy(msg + 17, sha256, 32);
+	HMAC(EVP_sha256(), key->bytes, TOKEN_KEY_LEN, msg, sizeof(msg), md,
+	     &mdlen);
+	memcpy(mac, md, TOKEN_MAC_LEN);
+}
+
+int token_make(const struct token_key *key, int64_t file_id,
+               const unsigned char sha256[32], time_t now, uint64_t lifetime_s,
+               char out[TOKEN_LEN + 1])
+{
+	unsigned char raw[TOKEN_RAW_LEN];
+	uint64_t expires = 0;
+	size_t o = 0;
+
+	if (lifetime_s != 0) {
+		if (now < 0 || lifetime_s > UINT32_MAX ||
+		    (uint64_t)now + lifetime_s > UINT32_MAX)
+			return -1;
+		expires = (uint64_t)now + lifetime_s;
+	}
+	raw[0] = TOKEN_VERSION;
+	put_be(raw + 1, key->id, 4);
+	put_be(raw + 5, (uint64_t)file_id, 8);
+	put_be(raw + 13, expires, 4);
+	token_mac(key, raw, sha256, raw + 17);
+
+	/* 33 bytes = 11 groups of 3: no padding. */
+	for (size_t i = 0; i < TOKEN_RAW_LEN; i += 3) {
+		uint32_t v = (uint32_t)raw[i] << 16 |
+		             (uint32_t)raw[i + 1] << 8 | raw[i + 2];
+
+		out[o++] = b64url[v >> 18 & 63];
+		out[o++] = b64url[v >> 12 & 63];
+		out[o++] = b64url[v >> 6 & 63];
+		out[o++] = b64url[v & 63];
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* Returns the 6-bit value of base64url character c, or -1. */
+static int b64url_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+int token_parse(const char *s, size_t len, struct token *out)
+{
+	unsigned char raw[TOKEN_RAW_LEN];
+	size_t o = 0;
+
+	if (len != TOKEN_LEN)
+		return -1;
+	for (size_t i = 0; i < TOKEN_LEN; i += 4) {
+		uint32_t v = 0;
+
+		for (size_t j = 0; j < 4; j++) {
+			int d = b64url_value((unsigned char)s[i + j]);
+
+			if (d < 0)
+				return -1;
+			v = v << 6 | (uint32_t)d;
+		}
+		raw[o++] = (unsigned char)(v >> 16);
+		raw[o++] = (unsigned char)(v >> 8);
+		raw[o++] = (unsigned char)v;
+	}
+	if (raw[0] != TOKEN_VERSION)
+		return -1;
+	out->version = raw[0];
+	out->key_id = (uint32_t)get_be(raw + 1, 4);
+	out->file_id = (int64_t)get_be(raw + 5, 8);
+	out->expires = (uint32_t)get_be(raw + 13, 4);
+	memcpy(out->mac, raw + 17, TOKEN_MAC_LEN);
+	if (out->file_id <= 0)
+		return -1;
+	return 0;
+}
+
+enum token_status token_verify(const struct token_key *key,
+                               const struct token *t,
+                               const unsigned char sha256[32], time_t now)
+{
+	unsigned char hdr[17], mac[TOKEN_MAC_LEN];
+
+	if (t->version != TOKEN_VERSION)
+		return TOKEN_MALFORMED;
+	if (t->key_id != key->id)
+		return TOKEN_WRONG_KEY;
+	hdr[0] = t->version;
+	put_be(hdr + 1, t->key_id, 4);
+	put_be(hdr + 5, (uint64_t)t->file_id, 8);
+	put_be(hdr + 13, t->expires, 4);
+	token_mac(key, hdr, sha256, mac);
+	if (CRYPTO_memcmp(mac, t->mac, TOKEN_MAC_LEN) != 0)
+		return TOKEN_BAD_MAC;
+	if (t->expires != 0 && (now < 0 || (uint64_t)now >= t->expires))
+		return TOKEN_EXPIRED;
+	return TOKEN_OK;
+}
