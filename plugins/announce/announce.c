@@ -77,8 +77,17 @@ static void on_file(struct fb_plugin *p, enum fb_event ev,
 		st->extra++;
 }
 
-/* Returns the announcement for the batch, or NULL if none of its files is
- * still there. The caller frees it. */
+/* Orders ids (qsort). */
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Returns the announcement for the batch (files in the order they were
+ * added, i.e. by id, whatever order hashing finished in), or NULL if none
+ * of its files is still there. The caller frees it. */
 static char *announcement(struct fb_plugin *p, struct announce_state *st)
 {
 	struct catalogue *c = api->catalogue(p);
@@ -86,6 +95,7 @@ static char *announcement(struct fb_plugin *p, struct announce_state *st)
 	size_t len = 0, shown = 0;
 	uint64_t total = st->extra, rest;
 
+	qsort(st->ids, st->n, sizeof(st->ids[0]), cmp_id);
 	for (size_t i = 0; i < st->n; i++) {
 		struct cat_file f = {0};
 

@@ -270,7 +270,10 @@ class Fisbot:
         self.nick = nick
         self.http_port = free_port()
         self.base_url = f"http://127.0.0.1:{self.http_port}"
-        plugins = f"path = {PLUGIN_DIR}\n" if PLUGIN_DIR else ""
+        # The plugins under test (and help), not every shipped one.
+        plugins = "load = help, browse, search, get, stats, announce\n"
+        if PLUGIN_DIR:
+            plugins += f"path = {PLUGIN_DIR}\n"
         self.config = self.root / "fisbot.conf"
         self.log = self.root / "fisbot.log"
         self.config.write_text(textwrap.dedent(f"""\
@@ -291,9 +294,7 @@ class Fisbot:
             listen = 127.0.0.1:{self.http_port}
             base_url = {self.base_url}
 
-            [plugins]
-            {plugins}
-            """) + textwrap.dedent(extra))
+            """) + "[plugins]\n" + plugins + textwrap.dedent(extra))
         self.proc = None
 
     def start(self) -> "Fisbot":
