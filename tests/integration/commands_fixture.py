@@ -297,24 +297,24 @@ class Fisbot:
             """) + "[plugins]\n" + plugins + textwrap.dedent(extra))
         self.proc = None
 
-    def start(self) -> "Fisbot":
+    def start(self, timeout: float = 20) -> "Fisbot":
         self.logf = open(self.log, "wb")
         self.proc = subprocess.Popen([FISBOT_BIN, "-c", str(self.config)],
                                      stdout=self.logf,
                                      stderr=subprocess.STDOUT)
-        wait_port(self.http_port, 20, self.proc)
+        wait_port(self.http_port, timeout, self.proc)
         return self
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self) -> int:
+    def stop(self, timeout: float = 15) -> int:
         if self.proc is None:
             return 0
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(15)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
