@@ -463,6 +463,7 @@ struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
 
 	c->mode = mode;
 	c->path = xstrdup(path);
+	c->search_ms = CATALOGUE_SEARCH_MS;
 	if (mode == CATALOGUE_READ) {
 		flags |= SQLITE_OPEN_READONLY;
 		if (access(path, F_OK) == -1) {
@@ -483,6 +484,13 @@ struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
 	}
 	sqlite3_extended_result_codes(c->db, 1);
 	sqlite3_busy_timeout(c->db, CATALOGUE_BUSY_MS);
+	if (mode == CATALOGUE_WRITE &&
+	    sqlite3_db_readonly(c->db, "main") == 1) {
+		*cause = xasprintf("cannot write the catalogue %s (read-only "
+		                   "file)",
+		                   path);
+		goto fail;
+	}
 	if (check_identity(c, cause) == -1)
 		goto fail;
 	if (mode == CATALOGUE_WRITE) {

@@ -55,6 +55,7 @@ struct catalogue {
 	enum catalogue_mode mode;
 	char *path;
 	sqlite3_stmt *stmts[ST_COUNT];
+	unsigned search_ms;       /* time limit of a search */
 	struct timespec deadline; /* of the running search */
 	bool timed_out;
 };

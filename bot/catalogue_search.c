@@ -1,16 +1,24 @@
 /*
- * Searching the catalogue: one SQL statement built from a parsed query.
+ * Searching the catalogue: SQL statements built from a parsed query.
  *
- * Design note. Literal text of at least three characters (substring terms,
- * and the literal runs of globs, which must occur in the path too) goes to
- * the FTS5 trigram index, which then drives the query in descending rowid
- * order, so the first page costs a few index reads however many files
- * match. Shorter terms use instr() on the folded path; globs and regexes
- * call query_match_term() through fisbot_match() with the compiled term
- * bound as a pointer; filters are plain comparisons. Results are ordered by
- * id, newest first: ids grow with the date added. Counting is capped at
- * CATALOGUE_COUNT_CAP matches (see catalogue.h), and a progress handler
- * ends any search that runs longer than CATALOGUE_SEARCH_MS.
+ * Design note. Results come newest first, by id (ids grow with the date
+ * added), so the first page is cheap whenever the rows are read in id
+ * order and matches are not rare. The plan (choose()):
+ *  - a size range or media type that holds at most CATALOGUE_COUNT_CAP
+ *    rows (found by a capped count on its index) drives the search through
+ *    its index; those few rows are sorted;
+ *  - otherwise literal text of at least three characters (substring terms,
+ *    and what a glob or regex needs, query_term.must) goes to the FTS5
+ *    trigram index, which yields rows in descending id order;
+ *  - otherwise the table is read in descending id order.
+ * Substring terms shorter than three characters use instr() on the folded
+ * path; globs and regexes call query_match_term() through fisbot_match()
+ * with the compiled term bound as a pointer; filters not driving the plan
+ * are written "+column" so SQLite does not read through their index.
+ * The count is capped at CATALOGUE_COUNT_CAP + 1 rows and is skipped when
+ * the page shows where the matches end; without literals it reads the size
+ * or type index, where every row passes that filter. A progress handler
+ * ends any search running longer than CATALOGUE_SEARCH_MS.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -320,9 +328,9 @@ static int search_progress(void *arg)
 static void step_failed(struct catalogue *c, int rc, char **cause)
 {
 	if (c->timed_out) {
-		*cause = xasprintf("search took too long (more than %d s): "
+		*cause = xasprintf("search took too long (more than %u ms): "
 		                   "try more precise terms",
-		                   CATALOGUE_SEARCH_MS / 1000);
+		                   c->search_ms);
 		return;
 	}
 	cat_log_error(c, "searching");
@@ -415,6 +423,11 @@ static void choose(struct catalogue *c, const struct query *q,
 	}
 }
 
+void catalogue_set_search_limit(struct catalogue *c, unsigned ms)
+{
+	c->search_ms = ms;
+}
+
 int catalogue_search(struct catalogue *c, const struct query *q,
                      uint64_t offset, unsigned limit, struct cat_page *out,
                      char **cause)
@@ -428,8 +441,8 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 
 	memset(out, 0, sizeof(*out));
 	clock_gettime(CLOCK_MONOTONIC, &c->deadline);
-	c->deadline.tv_sec += CATALOGUE_SEARCH_MS / 1000;
-	c->deadline.tv_nsec += (CATALOGUE_SEARCH_MS % 1000) * 1000000L;
+	c->deadline.tv_sec += c->search_ms / 1000;
+	c->deadline.tv_nsec += (long)(c->search_ms % 1000) * 1000000L;
 	if (c->deadline.tv_nsec >= 1000000000L) {
 		c->deadline.tv_sec++;
 		c->deadline.tv_nsec -= 1000000000L;

@@ -71,7 +71,10 @@ enum {
 
 /* Handles one command. argv[0] is the command's name as typed; argv[1..]
  * are its arguments, split on white space with "double quotes" kept
- * together (quotes removed). The raw argument text is api->req_args(). */
+ * together (quotes removed). The raw argument text is api->req_args().
+ * Names and aliases are matched exactly, ignoring case: 1 to 32 of a-z,
+ * 0-9, '-' and '_'. The handler's reply is sent after it returns; a
+ * handler that replies nothing sends nothing. */
 typedef void (*fb_command_fn)(struct fb_request *req, int argc, char **argv);
 
 /* One entry of a plugin's const command table. The dispatcher checks arity
@@ -80,7 +83,9 @@ typedef void (*fb_command_fn)(struct fb_request *req, int argc, char **argv);
 struct fb_command {
 	const char *name;
 	const char *const *aliases; /* NULL-terminated, or NULL */
-	const char *usage;          /* e.g. "get ID|PATH" */
+	/* The name and its arguments, e.g. "get ID|PATH": shown as
+	 * "usage: get ID|PATH" and in help. */
+	const char *usage;
 	int min_args, max_args;     /* argument counts; max -1 = no limit */
 	enum fb_perm perm;
 	const char *help; /* one line */
@@ -165,6 +170,8 @@ struct fb_api {
 	const char *(*req_room)(struct fb_request *r);
 	/* The raw argument text after the command name (may be ""). */
 	const char *(*req_args)(struct fb_request *r);
+	/* True if the requester may run FB_ADMIN commands here: an [admins]
+	 * JID in a direct chat (false in rooms, even for admins). */
 	bool (*req_is_admin)(struct fb_request *r);
 	/* Appends one line to the reply (the host sanitises it). */
 	void (*reply)(struct fb_request *r, const char *fmt, ...)
@@ -173,10 +180,14 @@ struct fb_api {
 	void (*reply_error)(struct fb_request *r, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 	/* Makes the reply a download link for f: a body that is exactly the
-	 * URL, a jabber:x:oob element and a XEP-0447 file-sharing element. */
+	 * URL, a jabber:x:oob element and a XEP-0447 file-sharing element.
+	 * It replaces reply() lines; reply_error() wins over it. Without an
+	 * HTTP server the reply becomes an error. */
 	void (*reply_link)(struct fb_request *r, const struct cat_file *f);
 	/* Remembers how to continue this answer when the requester says
-	 * "more". */
+	 * "more" (replacing and freeing the requester's older one). fn may
+	 * call set_more again with the same state to go on; otherwise the
+	 * host frees state after fn returns. Kept for 10 minutes. */
 	void (*set_more)(struct fb_request *r, fb_more_fn fn, void *state,
 	                 void (*free_state)(void *state));
 

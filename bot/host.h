@@ -28,6 +28,8 @@ struct host_deps {
 	int (*describe)(void *arg, int64_t id, const char *text, char **cause);
 	/* Re-reads the configuration (SIGHUP, admin reload). */
 	int (*reload)(void *arg, char **cause);
+	/* Optional: a monotonic clock in ms (tests); NULL: CLOCK_MONOTONIC. */
+	uint64_t (*now_ms)(void *arg);
 	void *arg;
 };
 

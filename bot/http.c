@@ -4,9 +4,10 @@
  * Design:
  * - libmicrohttpd runs its own threads: a pool of one thread per core, each
  *   with its own epoll loop (MHD_USE_INTERNAL_POLLING_THREAD |
- *   MHD_USE_EPOLL | MHD_USE_TURBO). Every response is queued in the first
- *   call of the access handler; no request body is ever read (uploads will
- *   route PUT on /u/ in route_request).
+ *   MHD_USE_EPOLL | MHD_USE_TURBO). No request body is ever read: other
+ *   methods are answered (405) on the first call of the access handler,
+ *   GET and HEAD when the request ends (see on_request). Uploads will route
+ *   PUT on /u/ in route_request.
  * - Each pool thread opens its own read-only catalogue connection the first
  *   time it needs one and keeps it (thread-specific data, closed when the
  *   thread ends): no lock on the request path.
@@ -16,14 +17,23 @@
  *   openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) and its fstat
  *   compared with the row (device, inode, size, mtime) before a byte is
  *   sent; a mismatch is 409 and the file is reported stale. The body goes
- *   out from the descriptor (sendfile); nothing is mapped or buffered, so
- *   memory stays flat whatever the file sizes.
+ *   out from the descriptor (sendfile); nothing is mapped, at most
+ *   HTTP_SMALL_BODY is buffered, so memory stays flat whatever the file
+ *   sizes.
  * - Limits: libmicrohttpd drops connections over its own limits at accept
  *   time without a word. So its hard limits are set a margin above the
  *   configured ones, and the server counts connections itself (total and
  *   per address, in NOTIFY_CONNECTION): a connection over a configured
  *   limit gets 503 with Retry-After and is closed. Past the margin, the
- *   kernel-level refusal remains.
+ *   silent refusal remains. libmicrohttpd splits its total limit evenly
+ *   between the pool's threads, and one thread may accept more than its
+ *   share, so its total is the hard limit times the number of threads (the
+ *   configured total is still enforced by the count, with 503).
+ * - Bodies up to HTTP_SMALL_BODY are read into the response so that they
+ *   leave with the headers in one write; larger ones go out with sendfile.
+ *   Each thread caches the rows it read for HTTP_ROW_TTL_MS, with their
+ *   header values and the last token whose MAC matched; a cached row is
+ *   still checked against the file's fstat, and read again on any failure.
  * - Accounting: NOTIFY_COMPLETED tells whether a response was sent in full;
  *   the body length of a full GET response is then reported through
  *   hooks->on_download, and one access-log line is written per request:
@@ -57,6 +67,15 @@
 
 /* Memory per connection (request line and headers must fit). */
 #define HTTP_CONN_MEMORY (32 * 1024)
+/* Rows cached per server thread, and for how long (ms): a row is used
+ * again only if the file's fstat still matches it, so the cache only saves
+ * the database round trip; it delays by at most the TTL the effect of
+ * catalogue changes that leave the file as it was (a new description). */
+#define HTTP_ROW_CACHE  64
+#define HTTP_ROW_TTL_MS 1000
+/* Bodies up to this size are read into the response and go out with the
+ * headers in one write; larger ones go out with sendfile. */
+#define HTTP_SMALL_BODY (16 * 1024)
 /* Seconds a client over a limit is asked to wait. */
 #define HTTP_RETRY_AFTER "5"
 
@@ -110,13 +129,17 @@ static int cmp_ip(const void *a, const void *b)
 /* Fills the address part of k from sa. */
 static void ip_key(const struct sockaddr *sa, struct ip_count *k)
 {
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+
 	memset(k, 0, sizeof(*k));
 	if (sa != NULL && sa->sa_family == AF_INET) {
-		memcpy(k->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		memcpy(&in4, sa, sizeof(in4));
+		memcpy(k->addr, &in4.sin_addr, 4);
 		k->len = 4;
 	} else if (sa != NULL && sa->sa_family == AF_INET6) {
-		memcpy(k->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-		       16);
+		memcpy(&in6, sa, sizeof(in6));
+		memcpy(k->addr, &in6.sin6_addr, 16);
 		k->len = 16;
 	}
 }
@@ -202,29 +225,112 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, struct req *r,
 	return ret;
 }
 
-/* Returns this thread's read-only catalogue connection, opening it on first
- * use; NULL if the catalogue cannot be opened (logged). */
-static struct catalogue *thread_catalogue(struct http *h)
-{
-	struct catalogue *cat = pthread_getspecific(h->cat_key);
-	char *cause = NULL;
+/* A recently read catalogue row, with its header values made once. */
+struct row_slot {
+	struct cat_file f;
+	bool used;
+	int64_t read_ms; /* monotonic time it was read */
+	char etag[67];
+	char last_modified[40];
+	char digest[64];
+	char *disposition;
+	const char *content_type;
+	bool verified; /* tok passed token_verify's MAC check for f */
+	struct token tok;
+	/* The whole 200 response of a small file, built once and queued
+	 * again after each successful check of the file. */
+	struct MHD_Response *small;
+};
 
-	if (cat != NULL)
-		return cat;
+/* What each server thread keeps: its catalogue connection and a small
+ * cache of rows. */
+struct thread_state {
+	struct catalogue *cat;
+	struct row_slot rows[HTTP_ROW_CACHE];
+};
+
+/* Returns this thread's state, opening its read-only catalogue connection
+ * on first use; NULL if the catalogue cannot be opened (logged). */
+static struct thread_state *thread_state(struct http *h)
+{
+	struct thread_state *ts = pthread_getspecific(h->cat_key);
+	char *cause = NULL;
+	struct catalogue *cat;
+
+	if (ts != NULL)
+		return ts;
 	cat = catalogue_open(h->cfg->share.database, CATALOGUE_READ, &cause);
 	if (cat == NULL) {
 		log_warnx("http: %s", cause);
 		free(cause);
 		return NULL;
 	}
-	pthread_setspecific(h->cat_key, cat);
-	return cat;
+	ts = xcalloc(1, sizeof(*ts));
+	ts->cat = cat;
+	pthread_setspecific(h->cat_key, ts);
+	return ts;
+}
+
+/* Empties a cache slot. */
+static void clear_slot(struct row_slot *slot)
+{
+	cat_file_clear(&slot->f);
+	free(slot->disposition);
+	if (slot->small != NULL)
+		MHD_destroy_response(slot->small);
+	memset(slot, 0, sizeof(*slot));
 }
 
 /* Closes a thread's catalogue connection when the thread ends. */
-static void close_thread_catalogue(void *cat)
+static void free_thread_state(void *p)
 {
-	catalogue_close(cat);
+	struct thread_state *ts = p;
+
+	for (size_t i = 0; i < HTTP_ROW_CACHE; i++)
+		clear_slot(&ts->rows[i]);
+	catalogue_close(ts->cat);
+	free(ts);
+}
+
+/* Returns the monotonic clock in milliseconds. */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Finds row id: from the cache if it was read less than HTTP_ROW_TTL_MS ago
+ * and fresh is false, else from the catalogue. Returns its slot (valid
+ * until the next lookup on this thread) and sets *cached,
+ * or returns NULL if there is no such row or on a database error (then
+ * *db_error is set).
+ */
+static struct row_slot *lookup_row(struct thread_state *ts, int64_t id,
+                                   bool fresh, bool *cached, bool *db_error)
+{
+	struct row_slot *slot = &ts->rows[(uint64_t)id % HTTP_ROW_CACHE];
+	int64_t now = now_ms();
+	int found;
+
+	*cached = false;
+	*db_error = false;
+	if (!fresh && slot->used && slot->f.id == id &&
+	    now - slot->read_ms < HTTP_ROW_TTL_MS) {
+		*cached = true;
+		return slot;
+	}
+	clear_slot(slot);
+	found = catalogue_get(ts->cat, id, &slot->f);
+	if (found != 1) {
+		*db_error = found == -1;
+		return NULL;
+	}
+	slot->used = true;
+	slot->read_ms = now;
+	return slot;
 }
 
 /* Returns true if c may appear unencoded in a filename* value (RFC 8187
@@ -314,28 +420,17 @@ static bool media_type_ok(const char *t)
 	return true;
 }
 
-/* Adds the representation headers of f (the SPEC §8 list but the length,
- * which libmicrohttpd sets from the response size). */
+/* Adds the representation headers of a row (the SPEC §8 list but the
+ * length, which libmicrohttpd sets from the response size). */
 static void add_file_headers(struct MHD_Response *resp,
-                             const struct cat_file *f, const char *etag,
-                             const char *last_modified)
+                             const struct row_slot *slot)
 {
-	unsigned char b64[48];
-	char digest[64], *cd;
-
-	MHD_add_response_header(resp, "Content-Type",
-	                        media_type_ok(f->media_type)
-	                            ? f->media_type
-	                            : "application/octet-stream");
-	MHD_add_response_header(resp, "Last-Modified", last_modified);
-	MHD_add_response_header(resp, "ETag", etag);
+	MHD_add_response_header(resp, "Content-Type", slot->content_type);
+	MHD_add_response_header(resp, "Last-Modified", slot->last_modified);
+	MHD_add_response_header(resp, "ETag", slot->etag);
 	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
-	cd = content_disposition(base_name(f->path));
-	MHD_add_response_header(resp, "Content-Disposition", cd);
-	free(cd);
-	EVP_EncodeBlock(b64, f->sha256, 32);
-	snprintf(digest, sizeof(digest), "sha-256=:%s:", (char *)b64);
-	MHD_add_response_header(resp, "Repr-Digest", digest);
+	MHD_add_response_header(resp, "Content-Disposition", slot->disposition);
+	MHD_add_response_header(resp, "Repr-Digest", slot->digest);
 	add_common_headers(resp);
 }
 
@@ -353,6 +448,24 @@ static void make_etag(const struct cat_file *f, char etag[67])
 	etag[66] = '\0';
 }
 
+/* Makes the header values of a freshly read row. */
+static void fill_slot(struct row_slot *slot)
+{
+	const struct cat_file *f = &slot->f;
+	unsigned char b64[48];
+
+	make_etag(f, slot->etag);
+	range_format_date((time_t)(f->mtime_ns / 1000000000),
+	                  slot->last_modified, sizeof(slot->last_modified));
+	EVP_EncodeBlock(b64, f->sha256, 32);
+	snprintf(slot->digest, sizeof(slot->digest),
+	         "sha-256=:%s:", (char *)b64);
+	slot->disposition = content_disposition(base_name(f->path));
+	slot->content_type = media_type_ok(f->media_type)
+	                         ? f->media_type
+	                         : "application/octet-stream";
+}
+
 /* Returns true if the descriptor's metadata is the catalogue row's. */
 static bool same_file(const struct stat *st, const struct cat_file *f)
 {
@@ -364,11 +477,11 @@ static bool same_file(const struct stat *st, const struct cat_file *f)
 	       (uint64_t)st->st_size == f->size && mtime_ns == f->mtime_ns;
 }
 
-/* Reports file id as stale, if anyone listens. */
-static void report_stale(struct http *h, int64_t id)
+/* Reports the file of a row as stale, if anyone listens. */
+static void report_stale(struct http *h, const struct cat_file *f)
 {
 	if (h->hooks.on_stale != NULL)
-		h->hooks.on_stale(h->hooks.arg, id);
+		h->hooks.on_stale(h->hooks.arg, f->id, f->path);
 }
 
 /* Answers 304 Not Modified with the validators. */
@@ -408,11 +521,26 @@ static bool not_modified(struct MHD_Connection *c, const char *etag,
 	       mtime <= since;
 }
 
+/* Returns a response holding the bytes of rg read from fd, or NULL if they
+ * cannot be read in full (the file shrank: a stale row). */
+static struct MHD_Response *small_body(int fd, struct range rg)
+{
+	char *buf = xmalloc(rg.len);
+	ssize_t n = pread(fd, buf, rg.len, (off_t)rg.start);
+
+	if (n != (ssize_t)rg.len) {
+		free(buf);
+		return NULL;
+	}
+	return MHD_create_response_from_buffer(rg.len, buf,
+	                                       MHD_RESPMEM_MUST_FREE);
+}
+
 /* Sends the bytes of an open, checked file: 200, 206 or 416. Takes fd. */
 static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
-                                 const struct cat_file *f, int fd, bool get,
-                                 const char *etag, const char *last_modified)
+                                 struct row_slot *slot, int fd, bool get)
 {
+	const struct cat_file *f = &slot->f;
 	struct MHD_Response *resp;
 	struct range rg = {0, f->size};
 	enum range_result rr = RANGE_NONE;
@@ -427,7 +555,8 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 		if_range = MHD_lookup_connection_value(
 		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
 		if (if_range == NULL ||
-		    range_if_range(if_range, etag, f->mtime_ns / 1000000000))
+		    range_if_range(if_range, slot->etag,
+		                   f->mtime_ns / 1000000000))
 			rr = range_parse(range, f->size, &rg);
 	}
 	if (rr == RANGE_UNSATISFIABLE) {
@@ -439,7 +568,7 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 		snprintf(content_range, sizeof(content_range), "bytes */%llu",
 		         (unsigned long long)f->size);
 		MHD_add_response_header(resp, "Content-Range", content_range);
-		add_file_headers(resp, f, etag, last_modified);
+		add_file_headers(resp, slot);
 		r->status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
 		ret = MHD_queue_response(c, r->status, resp);
 		MHD_destroy_response(resp);
@@ -447,10 +576,28 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 	}
 	if (rr == RANGE_NONE)
 		rg = (struct range){0, f->size};
+	if (rr == RANGE_NONE && f->size > 0 && f->size <= HTTP_SMALL_BODY) {
+		if (slot->small == NULL) {
+			slot->small = small_body(fd, rg);
+			if (slot->small != NULL)
+				add_file_headers(slot->small, slot);
+		}
+		close(fd);
+		if (slot->small == NULL)
+			return MHD_NO;
+		r->status = MHD_HTTP_OK;
+		r->body = get ? rg.len : 0;
+		r->download = get;
+		r->to_end = true;
+		return MHD_queue_response(c, MHD_HTTP_OK, slot->small);
+	}
 	if (rg.len == 0) {
 		close(fd);
 		resp = MHD_create_response_from_buffer(0, (void *)"",
 		                                       MHD_RESPMEM_PERSISTENT);
+	} else if (rg.len <= HTTP_SMALL_BODY) {
+		resp = small_body(fd, rg);
+		close(fd);
 	} else {
 		resp = MHD_create_response_from_fd_at_offset64(rg.len, fd,
 		                                               rg.start);
@@ -467,7 +614,7 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 		         (unsigned long long)f->size);
 		MHD_add_response_header(resp, "Content-Range", content_range);
 	}
-	add_file_headers(resp, f, etag, last_modified);
+	add_file_headers(resp, slot);
 	r->status = status;
 	r->body = get ? rg.len : 0;
 	r->download = get;
@@ -477,19 +624,96 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 	return ret;
 }
 
+/* The outcome of checking a link against the catalogue and the disk. */
+enum check {
+	CHECK_OK,
+	CHECK_NO_ROW,   /* 404: no such file (or not hashed) */
+	CHECK_BAD_MAC,  /* 403: forged, or the file changed */
+	CHECK_EXPIRED,  /* 410 */
+	CHECK_GONE,     /* 404: not on disk */
+	CHECK_REFUSED,  /* 403: a link or an escape where the file was */
+	CHECK_CHANGED,  /* 409: not the file that was hashed */
+	CHECK_DB_ERROR, /* 500 */
+	CHECK_IO_ERROR, /* 500 */
+};
+
+/* Returns true if two parsed tokens are the same. */
+static bool same_token(const struct token *a, const struct token *b)
+{
+	return a->version == b->version && a->key_id == b->key_id &&
+	       a->file_id == b->file_id && a->expires == b->expires &&
+	       memcmp(a->mac, b->mac, sizeof(a->mac)) == 0;
+}
+
+/* Looks up the row of token t, checks the MAC (once per row and token),
+ * opens the file and checks it against the row. Sets *sp to the row's slot
+ * when there is one, and on CHECK_OK *fdp (the caller closes it). */
+static enum check check_link(struct http *h, struct thread_state *ts,
+                             const struct token *t, bool fresh,
+                             struct row_slot **sp, int *fdp, bool *cached)
+{
+	struct row_slot *slot;
+	const struct cat_file *f;
+	time_t now = time(NULL);
+	struct stat st;
+	bool db_error;
+	int fd, err;
+
+	slot = lookup_row(ts, t->file_id, fresh, cached, &db_error);
+	if (slot == NULL)
+		return db_error ? CHECK_DB_ERROR : CHECK_NO_ROW;
+	f = &slot->f;
+	if (!f->hashed)
+		return CHECK_NO_ROW;
+	if (!*cached)
+		fill_slot(slot);
+	*sp = slot;
+	if (slot->verified && same_token(&slot->tok, t)) {
+		if (token_expired(t, now))
+			return CHECK_EXPIRED;
+	} else {
+		switch (token_verify(h->key, t, f->sha256, now)) {
+		case TOKEN_OK:
+			slot->tok = *t;
+			slot->verified = true;
+			break;
+		case TOKEN_EXPIRED:
+			return CHECK_EXPIRED;
+		default:
+			return CHECK_BAD_MAC;
+		}
+	}
+	fd = beneath_open(h->root_fd, f->path, false);
+	if (fd == -1) {
+		err = errno;
+		if (err == ENOENT || err == ENOTDIR)
+			return CHECK_GONE;
+		if (err == ELOOP || err == EXDEV || err == EACCES ||
+		    err == EPERM)
+			return CHECK_REFUSED;
+		log_warn("http: open file #%lld", (long long)f->id);
+		return CHECK_IO_ERROR;
+	}
+	if (fstat(fd, &st) == -1 || !same_file(&st, f)) {
+		close(fd);
+		return CHECK_CHANGED;
+	}
+	*fdp = fd;
+	return CHECK_OK;
+}
+
 /* Serves GET or HEAD /f/{token}/{name}; rest is what follows "/f/". */
 static enum MHD_Result serve_file(struct http *h, struct MHD_Connection *c,
                                   struct req *r, const char *rest, bool get)
 {
 	const char *slash = strchr(rest, '/');
 	size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
-	char etag[67], last_modified[40];
-	struct cat_file f = {0};
-	struct catalogue *cat;
+	struct row_slot *slot = NULL;
+	struct thread_state *ts;
 	struct token t;
-	struct stat st;
-	enum MHD_Result ret;
-	int fd, found;
+	enum check rc;
+	bool cached;
+	int fd = -1;
 
 	if (token_parse(rest, len, &t) == -1)
 		return reply_text(c, r, MHD_HTTP_NOT_FOUND, "no such link\n",
@@ -497,77 +721,61 @@ static enum MHD_Result serve_file(struct http *h, struct MHD_Connection *c,
 	if (t.key_id != token_key_id(h->key))
 		return reply_text(c, r, MHD_HTTP_FORBIDDEN,
 		                  "this link is not valid here\n", NULL, NULL);
-	if ((cat = thread_catalogue(h)) == NULL)
+	if ((ts = thread_state(h)) == NULL)
 		return reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
 		                  "the catalogue is unavailable\n",
 		                  "Retry-After", HTTP_RETRY_AFTER);
-	found = catalogue_get(cat, t.file_id, &f);
-	if (found == -1)
+	rc = check_link(h, ts, &t, false, &slot, &fd, &cached);
+	if (rc != CHECK_OK && cached) /* the row may be out of date */
+		rc = check_link(h, ts, &t, true, &slot, &fd, &cached);
+	if (slot != NULL && rc != CHECK_NO_ROW && rc != CHECK_BAD_MAC &&
+	    rc != CHECK_EXPIRED)
+		r->id = slot->f.id;
+	switch (rc) {
+	case CHECK_OK:
+		break;
+	case CHECK_NO_ROW:
+		return reply_text(c, r, MHD_HTTP_NOT_FOUND, "no such file\n",
+		                  NULL, NULL);
+	case CHECK_BAD_MAC:
+		return reply_text(c, r, MHD_HTTP_FORBIDDEN,
+		                  "this link is not valid (or the file "
+		                  "changed)\n",
+		                  NULL, NULL);
+	case CHECK_EXPIRED:
+		return reply_text(c, r, MHD_HTTP_GONE,
+		                  "this link has expired\n", NULL, NULL);
+	case CHECK_GONE:
+		report_stale(h, &slot->f);
+		return reply_text(c, r, MHD_HTTP_NOT_FOUND,
+		                  "the file is gone\n", NULL, NULL);
+	case CHECK_REFUSED:
+		report_stale(h, &slot->f);
+		return reply_text(c, r, MHD_HTTP_FORBIDDEN,
+		                  "the file cannot be served\n", NULL, NULL);
+	case CHECK_CHANGED:
+		report_stale(h, &slot->f);
+		return reply_text(
+		    c, r, MHD_HTTP_CONFLICT,
+		    "the file changed; try again once it has been "
+		    "indexed\n",
+		    NULL, NULL);
+	case CHECK_DB_ERROR:
 		return reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		                  "catalogue error\n", NULL, NULL);
-	if (found == 0 || !f.hashed) {
-		ret = reply_text(c, r, MHD_HTTP_NOT_FOUND, "no such file\n",
-		                 NULL, NULL);
-		goto out;
+	case CHECK_IO_ERROR:
+		return reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		                  "cannot open the file\n", NULL, NULL);
 	}
-	switch (token_verify(h->key, &t, f.sha256, time(NULL))) {
-	case TOKEN_OK:
-		break;
-	case TOKEN_EXPIRED:
-		ret = reply_text(c, r, MHD_HTTP_GONE, "this link has expired\n",
-		                 NULL, NULL);
-		goto out;
-	default:
-		ret = reply_text(c, r, MHD_HTTP_FORBIDDEN,
-		                 "this link is not valid (or the file "
-		                 "changed)\n",
-		                 NULL, NULL);
-		goto out;
-	}
-	r->id = f.id;
-
-	fd = beneath_open(h->root_fd, f.path, false);
-	if (fd == -1) {
-		int err = errno;
-
-		report_stale(h, f.id);
-		if (err == ENOENT || err == ENOTDIR)
-			ret = reply_text(c, r, MHD_HTTP_NOT_FOUND,
-			                 "the file is gone\n", NULL, NULL);
-		else if (err == ELOOP || err == EXDEV || err == EACCES ||
-		         err == EPERM)
-			ret = reply_text(c, r, MHD_HTTP_FORBIDDEN,
-			                 "the file cannot be served\n", NULL,
-			                 NULL);
-		else {
-			errno = err;
-			log_warn("http: open file #%lld", (long long)f.id);
-			ret = reply_text(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
-			                 "cannot open the file\n", NULL, NULL);
-		}
-		goto out;
-	}
-	if (fstat(fd, &st) == -1 || !same_file(&st, &f)) {
+	if (slot == NULL) /* CHECK_OK always sets it; this tells the compiler */
+		return MHD_NO;
+	if (not_modified(c, slot->etag,
+	                 (time_t)(slot->f.mtime_ns / 1000000000))) {
 		close(fd);
-		report_stale(h, f.id);
-		ret = reply_text(c, r, MHD_HTTP_CONFLICT,
-		                 "the file changed; try again once it has been "
-		                 "indexed\n",
-		                 NULL, NULL);
-		goto out;
+		return reply_not_modified(c, r, slot->etag,
+		                          slot->last_modified);
 	}
-	make_etag(&f, etag);
-	range_format_date((time_t)(f.mtime_ns / 1000000000), last_modified,
-	                  sizeof(last_modified));
-	if (not_modified(c, etag, (time_t)(f.mtime_ns / 1000000000))) {
-		close(fd);
-		ret = reply_not_modified(c, r, etag, last_modified);
-		goto out;
-	}
-	ret = send_file(c, r, &f, fd, get, etag, last_modified);
-out:
-	cat_file_clear(&f);
-	return ret;
+	return send_file(c, r, slot, fd, get);
 }
 
 /* Routes a request by path prefix and method. */
@@ -676,6 +884,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* Sends libmicrohttpd's own messages to the log. */
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	char *msg = xvasprintf(fmt, ap);
 	size_t n = strlen(msg);
@@ -733,7 +943,7 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 		h->hooks = *hooks;
 	h->root_fd = -1;
 	pthread_mutex_init(&h->lock, NULL);
-	if (pthread_key_create(&h->cat_key, close_thread_catalogue) != 0)
+	if (pthread_key_create(&h->cat_key, free_thread_state) != 0)
 		fatalx("http: pthread_key_create failed");
 
 	h->root_fd = open(cfg->share.path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -762,7 +972,7 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 	    flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
 	    mhd_logger, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-	    hard_limit(cfg->http.max_connections),
+	    hard_limit(cfg->http.max_connections) * threads,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    hard_limit(cfg->http.max_per_ip), MHD_OPTION_CONNECTION_TIMEOUT,
 	    timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,

@@ -24,8 +24,9 @@ struct http_hooks {
 	 * only for responses sent in full (an aborted one is not counted). */
 	void (*on_download)(void *arg, int64_t id, uint64_t bytes,
 	                    bool completed);
-	/* File id is not on disk as the catalogue says: re-index it. */
-	void (*on_stale)(void *arg, int64_t id);
+	/* File id (at path, relative to the share) is not on disk as the
+	 * catalogue says: re-index it (e.g. indexer_post_path). */
+	void (*on_stale)(void *arg, int64_t id, const char *path);
 	void *arg;
 };
 

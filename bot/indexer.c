@@ -55,6 +55,7 @@ enum msg_kind {
 	MSG_HASHED,
 	MSG_DOWNLOAD,
 	MSG_DESCRIBE,
+	MSG_ROOM,
 };
 
 struct msg {
@@ -197,6 +198,17 @@ void indexer_post_describe(struct indexer *ix, int64_t id, const char *text)
 
 	m->id = id;
 	m->path = text && text[0] ? xstrdup(text) : NULL;
+	post(ix, m);
+}
+
+void indexer_post_room(struct indexer *ix, const char *room,
+                       const char *nick, bool remember)
+{
+	struct msg *m = msg_new(MSG_ROOM);
+
+	m->path = xstrdup(room);
+	m->path2 = nick && nick[0] ? xstrdup(nick) : NULL;
+	m->completed = remember;
 	post(ix, m);
 }
 
@@ -416,6 +428,7 @@ static void write_failed(struct indexer *ix)
 	ix->next_rescan_ms = now_ms() + RETRY_MS;
 	pthread_mutex_lock(&ix->lock);
 	ix->failed = true;
+	pthread_cond_broadcast(&ix->idle_cond); /* fisbot scan gives up */
 	pthread_mutex_unlock(&ix->lock);
 }
 
@@ -742,6 +755,12 @@ static int handle(struct indexer *ix, struct msg *m)
 		if (txn(ix) == -1)
 			return -1;
 		return catalogue_set_description(ix->cat, m->id, m->path);
+	case MSG_ROOM:
+		if (txn(ix) == -1)
+			return -1;
+		return m->completed
+		           ? catalogue_room_add(ix->cat, m->path, m->path2)
+		           : catalogue_room_remove(ix->cat, m->path);
 	}
 	return 0;
 }

@@ -86,6 +86,11 @@ void indexer_post_download(struct indexer *ix, int64_t id, uint64_t bytes,
 /* Sets (text non-empty) or clears (NULL or "") the description of id. */
 void indexer_post_describe(struct indexer *ix, int64_t id, const char *text);
 
+/* Remembers (remember) or forgets a room joined by invitation or by an
+ * admin, with the nick to use there (NULL: the default). */
+void indexer_post_room(struct indexer *ix, const char *room,
+                       const char *nick, bool remember);
+
 /* --- for the watcher ------------------------------------------------- */
 
 /* Something happened at path (a file or folder, relative to the share):

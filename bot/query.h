@@ -3,11 +3,15 @@
  * commands and the XMPP search form:
  *
  *   word            substring of the path, case-insensitive
- *   "a phrase"      substring with spaces ("" inside quotes is a literal ")
+ *   "a phrase"      substring with spaces (it ends at the next ")
  *   *.png song?.ogg glob on the file name, case-insensitive (a word with
- *                   * ? or [ is a glob)
+ *                   * ? or [ is a glob; [...] [!...] sets, \ escapes)
  *   /regex/         POSIX extended regex on the path, case-insensitive,
- *                   at most QUERY_MAX_REGEX bytes
+ *                   at most QUERY_MAX_REGEX bytes; it ends at a '/'
+ *                   followed by a space or the end. Back-references and
+ *                   stacked repetitions ("a++") are refused, and the
+ *                   copies made by + and {n} are bounded, so that compiling
+ *                   and matching stay polynomial.
  *   size:>100M size:<1K size:>=1G size:<=10K size:5M (exactly)
  *   type:audio      media type ("audio": any audio/..., "audio/ogg": exact)
  *   new:7d          added within the duration
@@ -15,7 +19,8 @@
  * A file matches when it matches every term and every filter. Matching is
  * done on the "folded" path: the path as it is shown (text_sanitize()),
  * lowercased (query_fold). Terms are lowercased but not sanitised: they are
- * typed as shown, so an invalid byte is searched for as "\xff".
+ * typed as shown, so an invalid byte is searched for as "\xff". The
+ * description filter (q->desc) has no syntax: the XMPP form sets it.
  */
 #ifndef FISBOT_QUERY_H
 #define FISBOT_QUERY_H

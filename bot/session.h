@@ -32,12 +32,28 @@ struct session_origin {
 	const char *own_nick; /* the bot's nick in that room, or NULL */
 };
 
-/* Creates the session for cfg (does not connect). The catalogue is the
- * writer-side store for rooms joined by invitation (through the indexer's
- * queue) — see session.c. Returns NULL with *cause on failure. */
-struct session *session_new(xmpp_ctx_t *ctx, const struct config *cfg,
-                            struct host *host, char **cause);
+/* Where rooms joined by invitation (or by an admin) are remembered: the
+ * daemon posts these to the catalogue's one writer (the indexer). Each
+ * returns 0 or -1. */
+struct session_store {
+	int (*room_add)(void *arg, const char *room, const char *nick);
+	int (*room_remove)(void *arg, const char *room);
+	void *arg;
+};
+
+/* Creates the session for cfg and its libstrophe context (does not
+ * connect; xmpp_initialize() must have been called). cfg must outlive it
+ * (or be replaced through session_reconfigure). host may be NULL (then no
+ * command is dispatched). Returns NULL with *cause on failure (a bad
+ * JID). */
+struct session *session_new(const struct config *cfg, struct host *host,
+                            char **cause);
 void session_free(struct session *s);
+/* Sets the store for remembered rooms (before session_start). */
+void session_set_store(struct session *s, const struct session_store *st);
+/* Adds a room remembered from an earlier run (before session_start). */
+void session_add_saved_room(struct session *s, const char *room,
+                            const char *nick);
 
 /* Connects (and keeps reconnecting with backoff). Returns -1 with *cause
  * only for errors that will never heal (e.g. a bad JID). */
@@ -48,6 +64,10 @@ void session_stop(struct session *s);
 bool session_auth_failed(const struct session *s);
 /* True once session_stop finished (the stream is closed). */
 bool session_stopped(const struct session *s);
+/* A problem that will not heal by retrying (authentication refused, no
+ * TLS offered, an untrusted certificate), as one line for the user, or
+ * NULL. The daemon exits 1 with it. */
+const char *session_failure(const struct session *s);
 
 /* Applies a reloaded configuration (rooms, limits, admins). */
 void session_reconfigure(struct session *s, const struct config *cfg);

@@ -306,7 +306,12 @@ enum token_status token_verify(const struct token_key *key,
 	token_mac(key, hdr, sha256, mac);
 	if (CRYPTO_memcmp(mac, t->mac, TOKEN_MAC_LEN) != 0)
 		return TOKEN_BAD_MAC;
-	if (t->expires != 0 && (now < 0 || (uint64_t)now >= t->expires))
+	if (token_expired(t, now))
 		return TOKEN_EXPIRED;
 	return TOKEN_OK;
+}
+
+bool token_expired(const struct token *t, time_t now)
+{
+	return t->expires != 0 && (now < 0 || (uint64_t)now >= t->expires);
 }

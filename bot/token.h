@@ -96,4 +96,7 @@ enum token_status token_verify(const struct token_key *key,
                                const struct token *t,
                                const unsigned char sha256[32], time_t now);
 
+/* Returns true if t has an expiry and now is at or past it. */
+bool token_expired(const struct token *t, time_t now);
+
 #endif

@@ -52,7 +52,7 @@ struct watch {
 	struct indexer *ix;
 	int rootfd;
 	pthread_t thread;
-	atomic_bool stopping, paused;
+	atomic_bool stopping, paused, parked;
 	atomic_uint_fast64_t overflows;
 	bool limit_logged;
 };
@@ -208,6 +208,7 @@ static void *watch_main(void *arg)
 	while (!atomic_load(&w->stopping)) {
 		struct inotify_event *ev, *cur;
 
+		atomic_store(&w->parked, atomic_load(&w->paused));
 		if (atomic_load(&w->paused)) {
 			struct timespec ts = {0, 10 * 1000000};
 
@@ -298,6 +299,12 @@ void watch_stop(struct watch *w)
 void watch_pause(struct watch *w, bool paused)
 {
 	atomic_store(&w->paused, paused);
+	/* Pausing returns once the thread no longer reads. */
+	while (paused && !atomic_load(&w->parked)) {
+		struct timespec ts = {0, 5 * 1000000};
+
+		nanosleep(&ts, NULL);
+	}
 }
 
 uint64_t watch_overflows(struct watch *w)

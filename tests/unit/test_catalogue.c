@@ -410,6 +410,8 @@ static void test_search(void **state)
 	EXPECT(c, "\"song one\"", "music/Live/Song One.ogg");
 	EXPECT(c, "\"g o\"", "music/Live/Song One.ogg");
 	EXPECT(c, "\"quoted\"", "docs/a \"quoted\" name.txt");
+	EXPECT(c, "quoted\"", "docs/a \"quoted\" name.txt"); /* FTS quoting */
+	EXPECT(c, "d\"", "docs/a \"quoted\" name.txt");
 	EXPECT(c, "éte", "docs/Éte.txt");
 	EXPECT(c, "ÉTE", "docs/Éte.txt");
 	EXPECT_NONE(c, "song nothing");
@@ -539,6 +541,20 @@ static void test_search_pages(void **state)
 	assert_int_equal(catalogue_search(c, q, 0, 100, &p, &cause), 1);
 	assert_int_equal(p.n, 10);
 	assert_int_equal(p.total, 10);
+	cat_page_clear(&p);
+	query_free(q);
+
+	/* A search past its time limit stops with a message. */
+	catalogue_set_search_limit(c, 0);
+	q = query_parse("/[9][.]da[t]$/", &cause);
+	assert_int_equal(catalogue_search(c, q, 0, 5000, &p, &cause), -1);
+	assert_non_null(strstr(cause, "search took too long"));
+	assert_int_equal(p.n, 0);
+	free(cause);
+	cause = NULL;
+	catalogue_set_search_limit(c, CATALOGUE_SEARCH_MS);
+	assert_int_equal(catalogue_search(c, q, 0, 5000, &p, &cause), 1);
+	assert_int_equal(p.n, (CATALOGUE_COUNT_CAP + 50) / 10);
 	cat_page_clear(&p);
 	query_free(q);
 
@@ -693,6 +709,21 @@ static void test_refuse_foreign(void **state)
 	assert_null(catalogue_open(path, CATALOGUE_WRITE, &cause));
 	assert_non_null(strstr(cause, "newer"));
 	free(cause);
+
+	/* A catalogue the writer cannot write (not as root: root may). */
+	if (geteuid() != 0) {
+		struct catalogue *tmp;
+
+		unlink(path);
+		tmp = catalogue_open(path, CATALOGUE_WRITE, &cause);
+		assert_non_null(tmp);
+		catalogue_close(tmp);
+		assert_int_equal(chmod(path, 0444), 0);
+		assert_null(catalogue_open(path, CATALOGUE_WRITE, &cause));
+		assert_non_null(strstr(cause, "read-only"));
+		free(cause);
+		chmod(path, 0644);
+	}
 
 	/* Missing, for a reader. */
 	unlink(path);

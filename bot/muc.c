@@ -1,0 +1,814 @@
+/*
+ * Rooms (XEP-0045): joining with history suppressed, acting on commands only
+ * once the subject arrived, nick conflicts, passwords, kicks, bans, room
+ * destruction and shutdown, XEP-0410 self-pings, occupants' real JIDs, and
+ * the filtering of room messages before they reach the host.
+ *
+ * Design note: every room is a small state machine (enum room_state). Its
+ * only timer is rejoin_at/next_ping, checked by muc_tick from the session's
+ * tick, so no libstrophe timed handler outlives a connection. A room the
+ * bot must never return to (ban, destruction, an admin's leave) is
+ * forgotten: dropped from the list and from the store.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alloc.h"
+#include "fisbot_plugin.h"
+#include "host.h"
+#include "log.h"
+#include "session.h"
+#include "session_int.h"
+#include "text.h"
+
+#define MAX_NICK_TRIES      5
+#define KICK_DELAY_MS       5000
+#define REJOIN_BASE_MS      2000
+#define REJOIN_MAX_MS       300000
+#define SUBJECT_WAIT_MS     10000
+#define SELFPING_MS         300000
+#define SELFPING_TIMEOUT_MS 60000
+#define MAX_OCCUPANTS       10000
+
+/* Returns a lower-case copy of a bare JID. */
+static char *jid_lower(const char *jid)
+{
+	char *s = xstrdup(jid);
+
+	for (char *p = s; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return s;
+}
+
+struct room *muc_find(struct session *s, const char *jid)
+{
+	for (size_t i = 0; i < s->n_rooms; i++)
+		if (strcasecmp(s->rooms[i]->jid, jid) == 0)
+			return s->rooms[i];
+	return NULL;
+}
+
+struct room *muc_add(struct session *s, const char *jid, const char *nick,
+                     const char *password)
+{
+	struct room *r = muc_find(s, jid);
+
+	if (r != NULL)
+		return r;
+	if (!jid_is_bare_room(jid)) {
+		log_warnx("not a room JID: %s", jid);
+		return NULL;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->jid = jid_lower(jid);
+	r->nick = xstrdup(nick && *nick       ? nick
+	                  : s->cfg->xmpp.nick ? s->cfg->xmpp.nick
+	                                      : "fisbot");
+	r->cur_nick = xstrdup(r->nick);
+	r->password = password ? xstrdup(password) : NULL;
+	r->state = ROOM_OFF;
+	s->rooms = xreallocarray(s->rooms, s->n_rooms + 1, sizeof(*s->rooms));
+	s->rooms[s->n_rooms++] = r;
+	return r;
+}
+
+/* Frees the occupant list of r. */
+static void occupants_clear(struct room *r)
+{
+	for (size_t i = 0; i < r->n_occ; i++) {
+		free(r->occ[i].nick);
+		free(r->occ[i].real_jid);
+	}
+	free(r->occ);
+	r->occ = NULL;
+	r->n_occ = 0;
+}
+
+void muc_free(struct room *r)
+{
+	if (r == NULL)
+		return;
+	occupants_clear(r);
+	free(r->jid);
+	free(r->nick);
+	free(r->cur_nick);
+	free(r->password);
+	free(r->ping_id);
+	free(r);
+}
+
+void muc_remove(struct session *s, struct room *r)
+{
+	for (size_t i = 0; i < s->n_rooms; i++) {
+		if (s->rooms[i] != r)
+			continue;
+		s->rooms[i] = s->rooms[--s->n_rooms];
+		muc_free(r);
+		return;
+	}
+}
+
+/* Returns true if the bot is in r now. */
+static bool room_in(const struct room *r)
+{
+	return r->state == ROOM_JOINED || r->state == ROOM_READY;
+}
+
+/* Tells the host that the bot left r (if it was in it). */
+static void room_left_event(struct session *s, struct room *r)
+{
+	if (room_in(r) && s->host != NULL)
+		host_event(s->host, FB_EVENT_ROOM_LEFT, 0, r->jid);
+}
+
+xmpp_stanza_t *muc_presence_stanza(struct session *s, const char *to)
+{
+	xmpp_stanza_t *p = xmpp_presence_new(s->ctx);
+
+	if (to != NULL)
+		xmpp_stanza_set_to(p, to);
+	disco_add_caps(s, p);
+	return p;
+}
+
+/* Returns a new element <name xmlns=ns/>. */
+static xmpp_stanza_t *element(xmpp_ctx_t *ctx, const char *name, const char *ns)
+{
+	xmpp_stanza_t *e = xmpp_stanza_new(ctx);
+
+	xmpp_stanza_set_name(e, name);
+	if (ns != NULL)
+		xmpp_stanza_set_ns(e, ns);
+	return e;
+}
+
+/* Adds <name>text</name> to parent. */
+static void add_text_child(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
+                           const char *name, const char *text)
+{
+	xmpp_stanza_t *e = element(ctx, name, NULL);
+	xmpp_stanza_t *t = xmpp_stanza_new(ctx);
+
+	xmpp_stanza_set_text(t, text);
+	xmpp_stanza_add_child_ex(e, t, 0);
+	xmpp_stanza_add_child_ex(parent, e, 0);
+}
+
+void muc_join(struct session *s, struct room *r)
+{
+	char *to;
+	xmpp_stanza_t *p, *x, *h;
+
+	if (!s->connected)
+		return;
+	to = xasprintf("%s/%s", r->jid, r->cur_nick);
+	p = muc_presence_stanza(s, to);
+	x = element(s->ctx, "x", NS_MUC);
+	h = element(s->ctx, "history", NULL);
+	xmpp_stanza_set_attribute(h, "maxstanzas", "0");
+	xmpp_stanza_add_child_ex(x, h, 0);
+	if (r->password != NULL)
+		add_text_child(s->ctx, x, "password", r->password);
+	xmpp_stanza_add_child_ex(p, x, 0);
+	r->state = ROOM_JOINING;
+	free(r->ping_id);
+	r->ping_id = NULL;
+	occupants_clear(r);
+	log_debug("joining %s as %s", r->jid, r->cur_nick);
+	session_send(s, p);
+	free(to);
+}
+
+void muc_join_all(struct session *s)
+{
+	for (size_t i = 0; i < s->n_rooms; i++) {
+		struct room *r = s->rooms[i];
+
+		if (r->state == ROOM_WAIT && r->rejoin_at > session_now())
+			continue;
+		free(r->cur_nick);
+		r->cur_nick = xstrdup(r->nick);
+		r->nick_tries = 0;
+		muc_join(s, r);
+	}
+}
+
+/* Sends an unavailable presence to our occupant JID in r, at once. */
+static void send_leave(struct session *s, struct room *r, const char *status)
+{
+	xmpp_stanza_t *p;
+	char *to;
+
+	if (!s->connected)
+		return;
+	to = xasprintf("%s/%s", r->jid, r->cur_nick);
+	p = xmpp_presence_new(s->ctx);
+	xmpp_stanza_set_to(p, to);
+	xmpp_stanza_set_type(p, "unavailable");
+	if (status != NULL)
+		add_text_child(s->ctx, p, "status", status);
+	session_send_now(s, p);
+	free(to);
+}
+
+void muc_leave_all(struct session *s, const char *status)
+{
+	for (size_t i = 0; i < s->n_rooms; i++) {
+		struct room *r = s->rooms[i];
+
+		if (r->state == ROOM_OFF || r->state == ROOM_WAIT)
+			continue;
+		send_leave(s, r, status);
+		room_left_event(s, r);
+		r->state = ROOM_OFF;
+	}
+}
+
+void muc_disconnected(struct session *s)
+{
+	for (size_t i = 0; i < s->n_rooms; i++) {
+		struct room *r = s->rooms[i];
+
+		room_left_event(s, r);
+		if (r->state != ROOM_WAIT)
+			r->state = ROOM_OFF;
+		free(r->ping_id);
+		r->ping_id = NULL;
+		occupants_clear(r);
+	}
+}
+
+void muc_forget(struct session *s, struct room *r, const char *why)
+{
+	log_info("leaving %s for good: %s", r->jid, why);
+	if (r->state == ROOM_JOINING || room_in(r))
+		send_leave(s, r, NULL);
+	room_left_event(s, r);
+	if (r->saved && s->store.room_remove != NULL &&
+	    s->store.room_remove(s->store.arg, r->jid) != 0)
+		log_warnx("could not forget room %s in the catalogue", r->jid);
+	muc_remove(s, r);
+}
+
+/* Plans a rejoin of r after the backoff of its consecutive failures. */
+static void rejoin_later(struct session *s, struct room *r, int64_t delay,
+                         const char *why)
+{
+	int64_t now = session_now();
+
+	room_left_event(s, r);
+	if (delay < 0) {
+		delay = REJOIN_BASE_MS;
+		for (unsigned i = 0; i < r->failures && delay < REJOIN_MAX_MS;
+		     i++)
+			delay *= 2;
+		if (delay > REJOIN_MAX_MS)
+			delay = REJOIN_MAX_MS;
+		/* Jitter over the upper half. */
+		delay = delay / 2 + (now % (delay / 2 + 1));
+		r->failures++;
+	}
+	r->state = ROOM_WAIT;
+	r->rejoin_at = now + delay;
+	occupants_clear(r);
+	free(r->ping_id);
+	r->ping_id = NULL;
+	log_info("out of %s (%s); rejoining in %.1fs", r->jid, why,
+	         (double)delay / 1000.0);
+}
+
+/* Returns the occupant of r with nick, or NULL. */
+static struct occupant *occupant_find(struct room *r, const char *nick)
+{
+	for (size_t i = 0; i < r->n_occ; i++)
+		if (strcmp(r->occ[i].nick, nick) == 0)
+			return &r->occ[i];
+	return NULL;
+}
+
+/* Removes the occupant with nick from r. */
+static void occupant_remove(struct room *r, const char *nick)
+{
+	struct occupant *o = occupant_find(r, nick);
+
+	if (o == NULL)
+		return;
+	free(o->nick);
+	free(o->real_jid);
+	*o = r->occ[--r->n_occ];
+}
+
+/* Records (or updates) an occupant and its real JID. */
+static void occupant_set(struct room *r, const char *nick, const char *real_jid)
+{
+	struct occupant *o = occupant_find(r, nick);
+
+	if (o == NULL) {
+		if (r->n_occ >= MAX_OCCUPANTS)
+			return;
+		r->occ = xreallocarray(r->occ, r->n_occ + 1, sizeof(*r->occ));
+		o = &r->occ[r->n_occ++];
+		o->nick = xstrdup(nick);
+		o->real_jid = NULL;
+	}
+	free(o->real_jid);
+	o->real_jid = real_jid ? jid_bare(real_jid) : NULL;
+}
+
+/* Returns true if the muc#user element x carries status code. */
+static bool has_status(xmpp_stanza_t *x, const char *code)
+{
+	if (x == NULL)
+		return false;
+	for (xmpp_stanza_t *c = xmpp_stanza_get_children(x); c != NULL;
+	     c = xmpp_stanza_get_next(c)) {
+		const char *name = xmpp_stanza_get_name(c);
+		const char *v;
+
+		if (name == NULL || strcmp(name, "status") != 0)
+			continue;
+		v = xmpp_stanza_get_attribute(c, "code");
+		if (v != NULL && strcmp(v, code) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Accepts the default configuration of a room we just created
+ * (XEP-0045 §10.1.2 "instant room"), so that it unlocks. */
+static void accept_instant_room(struct session *s, struct room *r)
+{
+	xmpp_stanza_t *iq, *q, *x;
+	char *id = session_new_id(s);
+
+	iq = xmpp_iq_new(s->ctx, "set", id);
+	xmpp_stanza_set_to(iq, r->jid);
+	q = element(s->ctx, "query", NS_MUC_OWNER);
+	x = element(s->ctx, "x", NS_DATA);
+	xmpp_stanza_set_type(x, "submit");
+	xmpp_stanza_add_child_ex(q, x, 0);
+	xmpp_stanza_add_child_ex(iq, q, 0);
+	session_send(s, iq);
+	free(id);
+	log_info("created room %s", r->jid);
+}
+
+/* A join was refused with an error presence. */
+static void join_error(struct session *s, struct room *r, xmpp_stanza_t *st)
+{
+	const char *cond = stanza_error_condition(st);
+
+	if (strcmp(cond, "conflict") == 0) {
+		if (r->nick_tries < MAX_NICK_TRIES) {
+			char *nick;
+
+			r->nick_tries++;
+			nick = xmalloc(strlen(r->nick) + r->nick_tries + 1);
+			strcpy(nick, r->nick);
+			memset(nick + strlen(r->nick), '_', r->nick_tries);
+			nick[strlen(r->nick) + r->nick_tries] = '\0';
+			free(r->cur_nick);
+			r->cur_nick = nick;
+			log_info("nick taken in %s; trying %s", r->jid, nick);
+			muc_join(s, r);
+			return;
+		}
+		free(r->cur_nick);
+		r->cur_nick = xstrdup(r->nick);
+		r->nick_tries = 0;
+		rejoin_later(s, r, REJOIN_MAX_MS, "every nick tried is taken");
+		return;
+	}
+	if (strcmp(cond, "forbidden") == 0 && r->saved) {
+		muc_forget(s, r, "banned");
+		return;
+	}
+	if ((strcmp(cond, "item-not-found") == 0 ||
+	     strcmp(cond, "registration-required") == 0) &&
+	    r->saved) {
+		char *why = xasprintf("join refused: %s", cond);
+
+		muc_forget(s, r, why);
+		free(why);
+		return;
+	}
+	if (strcmp(cond, "not-authorized") == 0 ||
+	    strcmp(cond, "forbidden") == 0 ||
+	    strcmp(cond, "registration-required") == 0) {
+		log_warnx("cannot join %s: %s%s", r->jid, cond,
+		          strcmp(cond, "not-authorized") == 0
+		              ? " (wrong or missing room password)"
+		              : "");
+		room_left_event(s, r);
+		r->state = ROOM_OFF;
+		return;
+	}
+	{
+		char *why = xasprintf("join refused: %s", *cond ? cond : "?");
+
+		rejoin_later(s, r, -1, why);
+		free(why);
+	}
+}
+
+/* Our own presence in r became unavailable: find out why and act. */
+static void self_unavailable(struct session *s, struct room *r,
+                             xmpp_stanza_t *x)
+{
+	if (x != NULL && xmpp_stanza_get_child_by_name(x, "destroy") != NULL) {
+		muc_forget(s, r, "the room was destroyed");
+		return;
+	}
+	if (has_status(x, "301")) {
+		muc_forget(s, r, "banned");
+		return;
+	}
+	if (has_status(x, "307")) {
+		rejoin_later(s, r, KICK_DELAY_MS, "kicked");
+		return;
+	}
+	if (has_status(x, "332")) {
+		rejoin_later(s, r, -1, "the room service shut down");
+		return;
+	}
+	if (has_status(x, "321") || has_status(x, "322")) {
+		rejoin_later(s, r, -1, "removed by an affiliation change");
+		return;
+	}
+	if (r->state == ROOM_OFF)
+		return;
+	rejoin_later(s, r, -1, "removed from the room");
+}
+
+bool muc_presence(struct session *s, xmpp_stanza_t *st)
+{
+	const char *from = xmpp_stanza_get_from(st);
+	const char *type = xmpp_stanza_get_type(st);
+	const char *nick;
+	xmpp_stanza_t *x, *item;
+	struct room *r;
+	char *bare;
+	bool self;
+
+	if (from == NULL)
+		return false;
+	bare = jid_bare(from);
+	r = muc_find(s, bare);
+	free(bare);
+	if (r == NULL)
+		return false;
+	nick = jid_resource(from);
+	if (type != NULL && strcmp(type, "error") == 0) {
+		if (r->state == ROOM_JOINING)
+			join_error(s, r, st);
+		return true;
+	}
+	if (nick == NULL)
+		return true;
+	x = child_ns(st, "x", NS_MUC_USER);
+	item = x ? xmpp_stanza_get_child_by_name(x, "item") : NULL;
+	self = has_status(x, "110") || strcmp(nick, r->cur_nick) == 0;
+
+	if (type != NULL && strcmp(type, "unavailable") == 0) {
+		if (has_status(x, "303") && item != NULL) {
+			const char *nn =
+			    xmpp_stanza_get_attribute(item, "nick");
+
+			if (nn != NULL && self) {
+				free(r->cur_nick);
+				r->cur_nick = xstrdup(nn);
+				return true;
+			}
+		}
+		if (self)
+			self_unavailable(s, r, x);
+		else
+			occupant_remove(r, nick);
+		return true;
+	}
+	if (type != NULL)
+		return true;
+	if (self) {
+		if (r->state == ROOM_JOINING) {
+			int64_t now = session_now();
+
+			if (strcmp(nick, r->cur_nick) != 0) {
+				free(r->cur_nick);
+				r->cur_nick = xstrdup(nick);
+			}
+			r->state = ROOM_JOINED;
+			r->joined_at = now;
+			r->failures = 0;
+			r->next_ping = now + SELFPING_MS;
+			log_info("joined %s as %s", r->jid, r->cur_nick);
+			if (has_status(x, "201"))
+				accept_instant_room(s, r);
+		}
+		return true;
+	}
+	occupant_set(r, nick,
+	             item ? xmpp_stanza_get_attribute(item, "jid") : NULL);
+	return true;
+}
+
+/* r is ready for commands. */
+static void room_ready(struct session *s, struct room *r)
+{
+	r->state = ROOM_READY;
+	log_debug("%s is ready", r->jid);
+	if (s->host != NULL)
+		host_event(s->host, FB_EVENT_ROOM_JOINED, 0, r->jid);
+}
+
+bool muc_message(struct session *s, xmpp_stanza_t *st)
+{
+	const char *from = xmpp_stanza_get_from(st);
+	const char *type = xmpp_stanza_get_type(st);
+	struct session_origin o = {0};
+	const char *nick;
+	struct occupant *occ;
+	struct room *r;
+	char *bare, *body;
+	bool groupchat = type != NULL && strcmp(type, "groupchat") == 0;
+	bool has_body;
+
+	bare = jid_bare(from);
+	r = muc_find(s, bare);
+	free(bare);
+	if (r == NULL)
+		return false;
+	nick = jid_resource(from);
+	has_body = xmpp_stanza_get_child_by_name(st, "body") != NULL;
+	if (groupchat && xmpp_stanza_get_child_by_name(st, "subject")) {
+		if (!has_body && r->state == ROOM_JOINED)
+			room_ready(s, r);
+		return true;
+	}
+	if (nick == NULL || !has_body ||
+	    child_ns(st, "delay", NS_DELAY) != NULL ||
+	    strcmp(nick, r->cur_nick) == 0)
+		return true;
+	if (groupchat ? r->state != ROOM_READY : !room_in(r))
+		return true;
+	if (s->host == NULL)
+		return true;
+	body = xmpp_message_get_body(st);
+	if (body == NULL)
+		return true;
+	occ = occupant_find(r, nick);
+	o.place = groupchat ? FB_ROOM : FB_ROOM_PRIVATE;
+	o.from = from;
+	o.room = r->jid;
+	o.nick = nick;
+	o.real_jid = occ ? occ->real_jid : NULL;
+	o.sender = from;
+	o.own_nick = r->cur_nick;
+	host_message(s->host, &o, body);
+	xmpp_free(s->ctx, body);
+	return true;
+}
+
+bool muc_iq_response(struct session *s, xmpp_stanza_t *st)
+{
+	const char *id = xmpp_stanza_get_id(st);
+	const char *type = xmpp_stanza_get_type(st);
+
+	if (id == NULL)
+		return false;
+	for (size_t i = 0; i < s->n_rooms; i++) {
+		struct room *r = s->rooms[i];
+		const char *cond;
+
+		if (r->ping_id == NULL || strcmp(r->ping_id, id) != 0)
+			continue;
+		free(r->ping_id);
+		r->ping_id = NULL;
+		if (strcmp(type, "error") != 0)
+			return true;
+		cond = stanza_error_condition(st);
+		/* XEP-0410: these mean we are no longer an occupant. */
+		if (strcmp(cond, "not-acceptable") == 0 ||
+		    strcmp(cond, "item-not-found") == 0) {
+			log_info("self-ping: no longer in %s (%s)", r->jid,
+			         cond);
+			room_left_event(s, r);
+			r->state = ROOM_OFF;
+			muc_join(s, r);
+		}
+		return true;
+	}
+	return false;
+}
+
+/* Sends a XEP-0410 self-ping to our occupant JID in r. */
+static void self_ping(struct session *s, struct room *r, int64_t now)
+{
+	xmpp_stanza_t *iq;
+	char *to = xasprintf("%s/%s", r->jid, r->cur_nick);
+
+	free(r->ping_id);
+	r->ping_id = session_new_id(s);
+	iq = xmpp_iq_new(s->ctx, "get", r->ping_id);
+	xmpp_stanza_set_to(iq, to);
+	xmpp_stanza_add_child_ex(iq, element(s->ctx, "ping", NS_PING), 0);
+	session_send(s, iq);
+	r->ping_sent = now;
+	r->next_ping = now + SELFPING_MS;
+	free(to);
+}
+
+void muc_tick(struct session *s, int64_t now)
+{
+	for (size_t i = 0; i < s->n_rooms; i++) {
+		struct room *r = s->rooms[i];
+
+		switch (r->state) {
+		case ROOM_WAIT:
+			if (now >= r->rejoin_at) {
+				free(r->cur_nick);
+				r->cur_nick = xstrdup(r->nick);
+				r->nick_tries = 0;
+				muc_join(s, r);
+			}
+			break;
+		case ROOM_JOINED:
+			/* A rejoin over a resumed stream brings no subject. */
+			if (now - r->joined_at >= SUBJECT_WAIT_MS)
+				room_ready(s, r);
+			/* fall through */
+		case ROOM_READY:
+			if (r->ping_id != NULL &&
+			    now - r->ping_sent >= SELFPING_TIMEOUT_MS) {
+				free(r->ping_id);
+				r->ping_id = NULL;
+			}
+			if (r->ping_id == NULL && now >= r->next_ping)
+				self_ping(s, r, now);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+int session_join(struct session *s, const char *room, const char *nick,
+                 char **cause)
+{
+	struct room *r;
+
+	if (!jid_is_bare_room(room)) {
+		*cause = xasprintf("not a room JID: %s", room);
+		return -1;
+	}
+	if (nick != NULL && (*nick == '\0' || strlen(nick) > 256 ||
+	                     !text_is_clean(nick, strlen(nick)))) {
+		*cause = xstrdup("bad nick");
+		return -1;
+	}
+	r = muc_find(s, room);
+	if (r == NULL) {
+		if (s->n_rooms >= s->cfg->invites.max_rooms) {
+			*cause = xasprintf("already in %zu rooms (max_rooms)",
+			                   s->n_rooms);
+			return -1;
+		}
+		r = muc_add(s, room, nick, NULL);
+		if (r == NULL) {
+			*cause = xasprintf("not a room JID: %s", room);
+			return -1;
+		}
+		if (!r->configured && s->store.room_add != NULL &&
+		    s->store.room_add(s->store.arg, r->jid, nick) == 0)
+			r->saved = true;
+	} else if (nick != NULL && strcmp(nick, r->nick) != 0) {
+		free(r->nick);
+		r->nick = xstrdup(nick);
+		if (room_in(r))
+			send_leave(s, r, NULL);
+		r->state = ROOM_OFF;
+	}
+	if (r->state == ROOM_OFF || r->state == ROOM_WAIT) {
+		free(r->cur_nick);
+		r->cur_nick = xstrdup(r->nick);
+		r->nick_tries = 0;
+		muc_join(s, r);
+	}
+	return 0;
+}
+
+int session_leave(struct session *s, const char *room, char **cause)
+{
+	struct room *r = muc_find(s, room);
+
+	if (r == NULL) {
+		*cause = xasprintf("not in %s", room);
+		return -1;
+	}
+	muc_forget(s, r, "asked to leave");
+	return 0;
+}
+
+void session_rooms_foreach(struct session *s,
+                           void (*fn)(const char *room, void *arg), void *arg)
+{
+	for (size_t i = 0; i < s->n_rooms; i++)
+		if (room_in(s->rooms[i]))
+			fn(s->rooms[i]->jid, arg);
+}
+
+bool session_room_announces(struct session *s, const char *room)
+{
+	const struct room_config *rc = config_room(s->cfg, room);
+
+	if (rc != NULL && rc->announce >= 0)
+		return rc->announce != 0;
+	return s->cfg->announce.enabled;
+}
+
+/* Returns true if the new configuration lists room. */
+static bool cfg_has_room(const struct config *cfg, const char *room)
+{
+	for (size_t i = 0; i < cfg->xmpp.rooms.n; i++)
+		if (strcasecmp(cfg->xmpp.rooms.v[i], room) == 0)
+			return true;
+	return false;
+}
+
+void session_reconfigure(struct session *s, const struct config *cfg)
+{
+	const struct config *old = s->cfg;
+
+	s->cfg = cfg;
+	if (strcmp(old->xmpp.jid, cfg->xmpp.jid) != 0 ||
+	    old->xmpp.tls != cfg->xmpp.tls ||
+	    (old->xmpp.server_host == NULL) !=
+	        (cfg->xmpp.server_host == NULL) ||
+	    (old->xmpp.server_host != NULL &&
+	     strcmp(old->xmpp.server_host, cfg->xmpp.server_host) != 0) ||
+	    old->xmpp.server_port != cfg->xmpp.server_port)
+		log_warnx("reload: [xmpp] connection settings changed; they "
+		          "take effect at the next reconnection");
+	xmpp_conn_set_pass(s->conn,
+	                   cfg->xmpp.password ? cfg->xmpp.password : "");
+
+	/* Rooms no longer configured (and not remembered) are left. */
+	for (size_t i = 0; i < s->n_rooms;) {
+		struct room *r = s->rooms[i];
+
+		if (r->configured && !cfg_has_room(cfg, r->jid)) {
+			if (r->saved) {
+				r->configured = false;
+				i++;
+				continue;
+			}
+			log_info("reload: leaving %s", r->jid);
+			if (r->state == ROOM_JOINING || room_in(r))
+				send_leave(s, r, NULL);
+			room_left_event(s, r);
+			muc_remove(s, r);
+			continue;
+		}
+		i++;
+	}
+	/* New rooms are joined; changed settings apply. */
+	for (size_t i = 0; i < cfg->xmpp.rooms.n; i++) {
+		const char *jid = cfg->xmpp.rooms.v[i];
+		const struct room_config *rc = config_room(cfg, jid);
+		const char *nick = rc && rc->nick   ? rc->nick
+		                   : cfg->xmpp.nick ? cfg->xmpp.nick
+		                                    : "fisbot";
+		const char *pw = rc ? rc->password : NULL;
+		struct room *r = muc_find(s, jid);
+
+		if (r == NULL) {
+			r = muc_add(s, jid, nick, pw);
+			if (r == NULL)
+				continue;
+			r->configured = true;
+			log_info("reload: joining %s", r->jid);
+			muc_join(s, r);
+			continue;
+		}
+		r->configured = true;
+		if ((pw == NULL) != (r->password == NULL) ||
+		    (pw != NULL && strcmp(pw, r->password) != 0)) {
+			free(r->password);
+			r->password = pw ? xstrdup(pw) : NULL;
+			log_info("reload: new password for %s", r->jid);
+		}
+		if (strcmp(nick, r->nick) != 0) {
+			log_info("reload: nick in %s is now %s", r->jid, nick);
+			free(r->nick);
+			r->nick = xstrdup(nick);
+			if (room_in(r))
+				send_leave(s, r, NULL);
+			r->state = ROOM_OFF;
+			free(r->cur_nick);
+			r->cur_nick = xstrdup(nick);
+			r->nick_tries = 0;
+			muc_join(s, r);
+		}
+	}
+}

@@ -1,0 +1,796 @@
+/*
+ * The XMPP session's connection: it owns the libstrophe context and
+ * connection, connects with the TLS policy of [xmpp], reconnects with a
+ * jittered exponential backoff, routes incoming stanzas (rooms, invitations,
+ * disco, the host) and paces everything it sends.
+ *
+ * Design notes:
+ * - Only the main thread calls into this file; the daemon's loop runs
+ *   xmpp_run_once() on session_ctx(), and a global timed handler (tick)
+ *   drives reconnects, the send queue, rooms' timers and self-pings.
+ * - libstrophe reports a refused login only as a disconnect, so a log
+ *   handler watches its messages for the SASL failure, a missing TLS
+ *   offer and a certificate problem; those are fatal (the daemon exits 1),
+ *   every other disconnect is retried forever.
+ * - The send queue is a token bucket (SEND_BURST stanzas, then SEND_RATE
+ *   per second) so a burst of replies never gets the bot throttled, and
+ *   no stanza over SESSION_MAX_STANZA bytes ever leaves.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "alloc.h"
+#include "fisbot_plugin.h"
+#include "host.h"
+#include "log.h"
+#include "session.h"
+#include "session_int.h"
+#include "text.h"
+
+#define SEND_BURST          10
+#define SEND_RATE           5.0 /* stanzas per second once the burst is spent */
+#define TICK_MS             100
+#define BACKOFF_MAX_MS      60000
+#define PRIVATE_PENDING_MS  60000
+#define PRIVATE_PENDING_MAX 256
+
+/* Returns a monotonic clock in milliseconds. */
+int64_t session_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Returns a new string: the bare part of jid. */
+char *jid_bare(const char *jid)
+{
+	const char *slash = strchr(jid, '/');
+
+	return slash ? xstrndup(jid, (size_t)(slash - jid)) : xstrdup(jid);
+}
+
+/* Returns the resource of jid (inside jid), or NULL. */
+const char *jid_resource(const char *jid)
+{
+	const char *slash = strchr(jid, '/');
+
+	return slash ? slash + 1 : NULL;
+}
+
+/* Returns true if jid is a usable bare JID: node@domain, no resource, no
+ * white space, clean UTF-8, a sane length. */
+bool jid_is_bare_room(const char *jid)
+{
+	size_t len = strlen(jid);
+	const char *at = strchr(jid, '@');
+
+	if (len == 0 || len > 1023 || at == NULL || at == jid ||
+	    at[1] == '\0' || strchr(at + 1, '@') != NULL ||
+	    strchr(jid, '/') != NULL || !text_is_clean(jid, len))
+		return false;
+	for (const char *p = jid; *p != '\0'; p++)
+		if (*p == ' ' || *p == '<' || *p == '>' || *p == '"' ||
+		    *p == '&' || *p == '\'')
+			return false;
+	return true;
+}
+
+/* Returns the first child element of st named name (any name if NULL) in
+ * namespace ns. */
+xmpp_stanza_t *child_ns(xmpp_stanza_t *st, const char *name, const char *ns)
+{
+	for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c != NULL;
+	     c = xmpp_stanza_get_next(c)) {
+		const char *cns = xmpp_stanza_get_ns(c);
+		const char *cname = xmpp_stanza_get_name(c);
+
+		if (!xmpp_stanza_is_tag(c) || cns == NULL ||
+		    strcmp(cns, ns) != 0)
+			continue;
+		if (name == NULL || (cname != NULL && strcmp(cname, name) == 0))
+			return c;
+	}
+	return NULL;
+}
+
+/* Returns the defined condition of an error stanza ("conflict"), or "". */
+const char *stanza_error_condition(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(st, "error");
+	xmpp_stanza_t *c;
+	const char *name;
+
+	if (err == NULL)
+		return "";
+	c = child_ns(err, NULL, NS_STANZAS);
+	if (c == NULL || (name = xmpp_stanza_get_name(c)) == NULL)
+		return "";
+	return name;
+}
+
+/* Returns a new unique stanza id (caller frees). */
+char *session_new_id(struct session *s)
+{
+	unsigned char raw[9];
+	static const char hex[] = "0123456789abcdef";
+	char *id = xmalloc(sizeof(raw) * 2 + 4);
+	size_t j = 0;
+
+	(void)s;
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		fatalx("RAND_bytes failed");
+	id[j++] = 'f';
+	id[j++] = 'b';
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		id[j++] = hex[raw[i] >> 4];
+		id[j++] = hex[raw[i] & 15];
+	}
+	id[j] = '\0';
+	return id;
+}
+
+/* Returns a uniformly random number in [0, n). */
+static uint64_t random_below(uint64_t n)
+{
+	uint64_t r;
+
+	if (n == 0 || RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		return 0;
+	return r % n;
+}
+
+/* Serialises st; returns its length, or 0 if it cannot be serialised. */
+static size_t stanza_length(xmpp_stanza_t *st, xmpp_ctx_t *ctx)
+{
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (xmpp_stanza_to_text(st, &buf, &len) != XMPP_EOK)
+		return 0;
+	xmpp_free(ctx, buf);
+	return len;
+}
+
+/* Sends st if it is not too large; releases it. */
+static void send_checked(struct session *s, xmpp_stanza_t *st)
+{
+	size_t len = stanza_length(st, s->ctx);
+
+	if (len == 0 || len > SESSION_MAX_STANZA) {
+		log_warnx("not sending a %s stanza of %zu bytes (limit %d)",
+		          xmpp_stanza_get_name(st), len, SESSION_MAX_STANZA);
+	} else if (s->connected) {
+		xmpp_send(s->conn, st);
+	}
+	xmpp_stanza_release(st);
+}
+
+void session_send_now(struct session *s, xmpp_stanza_t *stanza)
+{
+	send_checked(s, stanza);
+}
+
+/* Sends what the token bucket allows from the queue. */
+static void queue_drain(struct session *s)
+{
+	int64_t now = session_now();
+
+	s->tokens += (double)(now - s->refilled_at) * SEND_RATE / 1000.0;
+	if (s->tokens > SEND_BURST)
+		s->tokens = SEND_BURST;
+	s->refilled_at = now;
+	while (s->q_head != NULL && s->tokens >= 1.0 && s->connected) {
+		struct queued *q = s->q_head;
+
+		s->q_head = q->next;
+		if (s->q_head == NULL)
+			s->q_tail = NULL;
+		s->q_len--;
+		send_checked(s, q->stanza);
+		free(q);
+		s->tokens -= 1.0;
+	}
+}
+
+/* Drops everything queued (the connection is gone). */
+static void queue_clear(struct session *s)
+{
+	if (s->q_len > 0)
+		log_debug("dropping %zu queued stanzas", s->q_len);
+	while (s->q_head != NULL) {
+		struct queued *q = s->q_head;
+
+		s->q_head = q->next;
+		xmpp_stanza_release(q->stanza);
+		free(q);
+	}
+	s->q_tail = NULL;
+	s->q_len = 0;
+}
+
+void session_send(struct session *s, xmpp_stanza_t *stanza)
+{
+	struct queued *q;
+
+	if (!s->connected || s->stopping) {
+		xmpp_stanza_release(stanza);
+		return;
+	}
+	q = xcalloc(1, sizeof(*q));
+	q->stanza = stanza;
+	if (s->q_tail != NULL)
+		s->q_tail->next = q;
+	else
+		s->q_head = q;
+	s->q_tail = q;
+	s->q_len++;
+	queue_drain(s);
+}
+
+/* Forgets the i-th pending private message. */
+static void pending_drop(struct session *s, size_t i)
+{
+	free(s->pend[i].id);
+	free(s->pend[i].room);
+	free(s->pend[i].fallback);
+	s->pend[i] = s->pend[--s->n_pend];
+}
+
+void session_send_private(struct session *s, xmpp_stanza_t *stanza,
+                          const char *room, const char *fallback)
+{
+	const char *id = xmpp_stanza_get_id(stanza);
+	struct pending_private *p;
+
+	if (fallback != NULL && room != NULL) {
+		if (id == NULL) {
+			char *nid = session_new_id(s);
+
+			xmpp_stanza_set_id(stanza, nid);
+			free(nid);
+			id = xmpp_stanza_get_id(stanza);
+		}
+		if (s->n_pend == PRIVATE_PENDING_MAX)
+			pending_drop(s, 0);
+		s->pend =
+		    xreallocarray(s->pend, s->n_pend + 1, sizeof(*s->pend));
+		p = &s->pend[s->n_pend++];
+		p->id = xstrdup(id);
+		p->room = jid_bare(room);
+		p->fallback = xstrdup(fallback);
+		p->expires = session_now() + PRIVATE_PENDING_MS;
+	}
+	session_send(s, stanza);
+}
+
+void session_send_room(struct session *s, const char *room, const char *text)
+{
+	xmpp_stanza_t *msg;
+	char *clean = text_sanitize_lines(text, strlen(text));
+
+	msg = xmpp_message_new(s->ctx, "groupchat", room, NULL);
+	xmpp_message_set_body(msg, clean);
+	free(clean);
+	session_send(s, msg);
+}
+
+/* An error came back for a message: if it refused one of our private
+ * messages, the fallback goes to the room. */
+static void private_refused(struct session *s, xmpp_stanza_t *st)
+{
+	const char *id = xmpp_stanza_get_id(st);
+	const char *from = xmpp_stanza_get_from(st);
+	char *bare;
+
+	if (id == NULL || from == NULL)
+		return;
+	bare = jid_bare(from);
+	for (size_t i = 0; i < s->n_pend; i++) {
+		if (strcmp(s->pend[i].id, id) != 0 ||
+		    strcasecmp(s->pend[i].room, bare) != 0)
+			continue;
+		log_debug("private message refused (%s); answering in %s",
+		          stanza_error_condition(st), bare);
+		session_send_room(s, s->pend[i].room, s->pend[i].fallback);
+		pending_drop(s, i);
+		break;
+	}
+	free(bare);
+}
+
+/* Plans the next connection attempt after a jittered backoff. */
+static void schedule_reconnect(struct session *s, const char *why)
+{
+	uint64_t delay = 1000;
+
+	for (unsigned i = 0; i < s->attempts && delay < BACKOFF_MAX_MS; i++)
+		delay *= 2;
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	/* Full jitter over the upper half: never a thundering herd. */
+	delay = delay / 2 + random_below(delay / 2 + 1);
+	s->attempts++;
+	s->connect_at = session_now() + (int64_t)delay;
+	log_warnx("XMPP connection %s; retrying in %.1fs", why,
+	          (double)delay / 1000.0);
+}
+
+/* Records a problem that retrying cannot fix and stops the loop. */
+static void set_failure(struct session *s, char *msg, bool auth)
+{
+	free(s->failure);
+	s->failure = msg;
+	s->auth_failed = auth;
+	s->connect_at = 0;
+}
+
+/* Sends our presence to the server (with caps). */
+static void send_initial_presence(struct session *s)
+{
+	session_send(s, muc_presence_stanza(s, NULL));
+}
+
+/* libstrophe's connection events. */
+static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
+                         xmpp_stream_error_t *se, void *arg)
+{
+	struct session *s = arg;
+	bool was_connected = s->connected;
+	char *why;
+
+	if (event == XMPP_CONN_CONNECT) {
+		const char *bound = xmpp_conn_get_bound_jid(conn);
+
+		s->connected = true;
+		s->attempts = 0;
+		s->refilled_at = session_now();
+		s->tokens = SEND_BURST;
+		free(s->jid);
+		s->jid = xstrdup(bound ? bound : s->cfg->xmpp.jid);
+		log_info("connected as %s%s", s->jid,
+		         xmpp_conn_is_secured(conn) ? " (TLS)" : "");
+		send_initial_presence(s);
+		muc_join_all(s);
+		return;
+	}
+	if (event == XMPP_CONN_RAW_CONNECT)
+		return;
+
+	s->connected = false;
+	queue_clear(s);
+	muc_disconnected(s);
+	if (s->stopping) {
+		s->stopped = true;
+		return;
+	}
+	if ((se != NULL && se->type == XMPP_SE_NOT_AUTHORIZED) ||
+	    (s->sasl_failed && !was_connected)) {
+		set_failure(s,
+		            xasprintf("authentication failed for %s: %s",
+		                      s->cfg->xmpp.jid,
+		                      s->sasl_condition ? s->sasl_condition
+		                                        : "not-authorized"),
+		            true);
+		return;
+	}
+	if (s->tls_missing) {
+		set_failure(s,
+		            xasprintf("the server of %s offers no TLS and "
+		                      "[xmpp] tls = required: refusing to "
+		                      "continue without it",
+		                      s->cfg->xmpp.jid),
+		            false);
+		return;
+	}
+	if (s->cert_error != NULL) {
+		set_failure(s,
+		            xasprintf("the server certificate for %s is not "
+		                      "trusted: %s (see [xmpp] ca_file)",
+		                      s->cfg->xmpp.jid, s->cert_error),
+		            false);
+		return;
+	}
+	if (se != NULL)
+		why = xasprintf("closed by the server (stream error %d%s%s)",
+		                (int)se->type, se->text ? ": " : "",
+		                se->text ? se->text : "");
+	else if (was_connected)
+		why = error != 0 ? xasprintf("lost (error %d)", error)
+		                 : xstrdup("lost");
+	else
+		why = error != 0 ? xasprintf("failed (error %d)", error)
+		                 : xstrdup("failed");
+	schedule_reconnect(s, why);
+	free(why);
+}
+
+/* Starts one connection attempt; on immediate failure plans another. */
+static void connect_now(struct session *s)
+{
+	const struct config *cfg = s->cfg;
+
+	s->sasl_failed = false;
+	s->tls_missing = false;
+	free(s->sasl_condition);
+	s->sasl_condition = NULL;
+	free(s->cert_error);
+	s->cert_error = NULL;
+	log_debug("connecting to %s", cfg->xmpp.server_host
+	                                  ? cfg->xmpp.server_host
+	                                  : "the JID's domain");
+	if (xmpp_connect_client(s->conn, cfg->xmpp.server_host,
+	                        cfg->xmpp.server_port, conn_handler,
+	                        s) != XMPP_EOK)
+		schedule_reconnect(s, "could not start");
+}
+
+/* libstrophe's certificate callback has no argument: this maps the one
+ * connection of the process back to its session. */
+static struct session *certfail_session;
+
+/* The certificate could not be verified: remember why and refuse. */
+static int certfail_handler(const xmpp_tlscert_t *cert, const char *errormsg)
+{
+	struct session *s = certfail_session;
+
+	if (s != NULL && s->conn == xmpp_tlscert_get_conn(cert)) {
+		free(s->cert_error);
+		s->cert_error = text_sanitize(errormsg, strlen(errormsg));
+	}
+	return 0;
+}
+
+/* Extracts the condition of a SASL <failure/> from a logged stanza. */
+static char *sasl_condition(const char *text)
+{
+	const char *p = strstr(text, "<failure");
+	const char *end;
+
+	if (p == NULL || (p = strchr(p, '>')) == NULL || p[-1] == '/')
+		return NULL;
+	p++;
+	while (*p == ' ' || *p == '\n')
+		p++;
+	if (*p != '<' || p[1] == '/')
+		return NULL;
+	p++;
+	end = p + strcspn(p, " />");
+	if (end == p || end - p > 64)
+		return NULL;
+	return text_sanitize(p, (size_t)(end - p));
+}
+
+/* libstrophe's log lines: watched for the failures it reports only there,
+ * and passed on at debug level. */
+static void strophe_log(void *arg, xmpp_log_level_t level, const char *area,
+                        const char *msg)
+{
+	struct session *s = arg;
+
+	(void)level;
+	if (s == NULL)
+		return;
+	if (strstr(msg, "TLS is not supported, but set as mandatory") != NULL)
+		s->tls_missing = true;
+	else if ((strncmp(msg, "SASL ", 5) == 0 &&
+	          strstr(msg, " auth failed") != NULL) ||
+	         strstr(msg, "Cannot authenticate with known methods") != NULL)
+		s->sasl_failed = true;
+	else if (strcmp(area, "tls") == 0 &&
+	         strstr(msg, "certificate verify failed") != NULL &&
+	         s->cert_error == NULL)
+		s->cert_error = text_sanitize(msg, strlen(msg));
+	else if (strncmp(msg, "RECV: <failure", 14) == 0 &&
+	         strstr(msg, "xmpp-sasl") != NULL && s->sasl_condition == NULL)
+		s->sasl_condition = sasl_condition(msg);
+	if (log_get_level() < LOG_DEBUG)
+		return;
+	/* Never log what carries credentials. */
+	if (strncmp(msg, "SENT: <auth", 11) == 0 ||
+	    strncmp(msg, "SENT: <response", 15) == 0)
+		return;
+	log_debug("libstrophe %s: %.2000s", area, msg);
+}
+
+/* Incoming messages. */
+static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	struct session *s = arg;
+	const char *type = xmpp_stanza_get_type(st);
+	const char *from = xmpp_stanza_get_from(st);
+	struct session_origin o = {0};
+	char *bare, *own = NULL, *body;
+
+	(void)conn;
+	if (from == NULL || s->stopping)
+		return 1;
+	if (type != NULL && strcmp(type, "error") == 0) {
+		private_refused(s, st);
+		return 1;
+	}
+	if (invite_message(s, st) || muc_message(s, st))
+		return 1;
+	/* Direct chats only: no groupchat or headline, no private message
+	 * from a room we are not in, nothing delayed (offline storage). */
+	if (type != NULL && strcmp(type, "chat") != 0 &&
+	    strcmp(type, "normal") != 0)
+		return 1;
+	if (child_ns(st, "delay", NS_DELAY) != NULL ||
+	    child_ns(st, "x", NS_MUC_USER) != NULL)
+		return 1;
+	bare = jid_bare(from);
+	if (s->jid != NULL)
+		own = jid_bare(s->jid);
+	body = xmpp_message_get_body(st);
+	if (body != NULL && (own == NULL || strcasecmp(bare, own) != 0) &&
+	    s->host != NULL) {
+		o.place = FB_DIRECT;
+		o.from = from;
+		o.real_jid = bare;
+		o.sender = bare;
+		host_message(s->host, &o, body);
+	}
+	if (body != NULL)
+		xmpp_free(s->ctx, body);
+	free(own);
+	free(bare);
+	return 1;
+}
+
+/* Incoming presences: rooms only. */
+static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	struct session *s = arg;
+
+	(void)conn;
+	if (!s->stopping)
+		muc_presence(s, st);
+	return 1;
+}
+
+/* Incoming IQs: basics here, the rest to the host, else an error. */
+static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	struct session *s = arg;
+	const char *type = xmpp_stanza_get_type(st);
+	const char *from = xmpp_stanza_get_from(st);
+
+	(void)conn;
+	if (type == NULL)
+		return 1;
+	if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
+		muc_iq_response(s, st);
+		return 1;
+	}
+	if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
+		return 1;
+	if (disco_iq(s, st))
+		return 1;
+	if (s->host != NULL && host_iq(s->host, st, from ? from : ""))
+		return 1;
+	session_send(s, xmpp_stanza_reply_error(st, "cancel",
+	                                        "service-unavailable", NULL));
+	return 1;
+}
+
+/* Expires private messages that were never refused. */
+static void pending_expire(struct session *s, int64_t now)
+{
+	for (size_t i = 0; i < s->n_pend;) {
+		if (s->pend[i].expires <= now)
+			pending_drop(s, i);
+		else
+			i++;
+	}
+}
+
+static void conn_create(struct session *s);
+
+/* Runs every TICK_MS: reconnects, the send queue, rooms' timers. */
+static int tick(xmpp_ctx_t *ctx, void *arg)
+{
+	struct session *s = arg;
+	int64_t now = session_now();
+
+	(void)ctx;
+	if (s->failure != NULL || s->stopped)
+		return 1;
+	if (!s->connected && !s->stopping && s->connect_at != 0 &&
+	    now >= s->connect_at) {
+		s->connect_at = 0;
+		conn_create(s);
+		connect_now(s);
+	}
+	if (s->connected) {
+		queue_drain(s);
+		muc_tick(s, now);
+	}
+	pending_expire(s, now);
+	return 1;
+}
+
+/* Makes a fresh connection object for the next attempt (releasing the
+ * old one): every attempt starts clean, picks up reloaded settings, and
+ * nothing libstrophe keeps per stream (the bound JID) piles up. */
+static void conn_create(struct session *s)
+{
+	long flags = 0;
+	char *full;
+
+	if (s->conn != NULL)
+		xmpp_conn_release(s->conn);
+	s->conn = xmpp_conn_new(s->ctx);
+	if (s->conn == NULL)
+		fatalx("xmpp_conn_new failed");
+
+	switch (s->cfg->xmpp.tls) {
+	case TLS_REQUIRED:
+		flags = XMPP_CONN_FLAG_MANDATORY_TLS;
+		break;
+	case TLS_DIRECT:
+		flags = XMPP_CONN_FLAG_LEGACY_SSL;
+		break;
+	case TLS_DISABLED:
+		flags = XMPP_CONN_FLAG_DISABLE_TLS;
+		break;
+	}
+	xmpp_conn_set_flags(s->conn, flags);
+	full =
+	    xasprintf("%s/%s", s->cfg->xmpp.jid,
+	              s->cfg->xmpp.resource ? s->cfg->xmpp.resource : "fisbot");
+	xmpp_conn_set_jid(s->conn, full);
+	free(full);
+	xmpp_conn_set_pass(s->conn,
+	                   s->cfg->xmpp.password ? s->cfg->xmpp.password : "");
+	if (s->cfg->xmpp.ca_file != NULL)
+		xmpp_conn_set_cafile(s->conn, s->cfg->xmpp.ca_file);
+	certfail_session = s;
+	xmpp_conn_set_certfail_handler(s->conn, certfail_handler);
+	xmpp_conn_set_sockopt_callback(s->conn, xmpp_sockopt_cb_keepalive);
+
+	xmpp_handler_add(s->conn, on_message, NULL, "message", NULL, s);
+	xmpp_handler_add(s->conn, on_presence, NULL, "presence", NULL, s);
+	xmpp_handler_add(s->conn, on_iq, NULL, "iq", NULL, s);
+}
+
+struct session *session_new(const struct config *cfg, struct host *host,
+                            char **cause)
+{
+	struct session *s;
+
+	if (!jid_is_bare_room(cfg->xmpp.jid)) {
+		*cause = xasprintf("[xmpp] jid: \"%s\" is not a bare JID "
+		                   "(user@domain)",
+		                   cfg->xmpp.jid);
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->cfg = cfg;
+	s->host = host;
+	s->log.handler = strophe_log;
+	s->log.userdata = s;
+	s->ctx = xmpp_ctx_new(NULL, &s->log);
+	if (s->ctx == NULL)
+		fatalx("xmpp_ctx_new failed");
+	conn_create(s);
+	xmpp_global_timed_handler_add(s->ctx, tick, TICK_MS, s);
+
+	disco_init(s);
+	for (size_t i = 0; i < cfg->xmpp.rooms.n; i++) {
+		const char *jid = cfg->xmpp.rooms.v[i];
+		const struct room_config *rc = config_room(cfg, jid);
+		struct room *r;
+
+		r = muc_add(s, jid, rc && rc->nick ? rc->nick : NULL,
+		            rc ? rc->password : NULL);
+		if (r != NULL)
+			r->configured = true;
+	}
+	return s;
+}
+
+void session_set_store(struct session *s, const struct session_store *st)
+{
+	s->store = *st;
+}
+
+void session_add_saved_room(struct session *s, const char *room,
+                            const char *nick)
+{
+	struct room *r;
+
+	if (!jid_is_bare_room(room)) {
+		log_warnx("ignoring a saved room with a bad JID: %s", room);
+		return;
+	}
+	r = muc_find(s, room);
+	if (r == NULL)
+		r = muc_add(s, room, nick, NULL);
+	if (r != NULL)
+		r->saved = true;
+}
+
+void session_free(struct session *s)
+{
+	if (s == NULL)
+		return;
+	queue_clear(s);
+	while (s->n_pend > 0)
+		pending_drop(s, 0);
+	free(s->pend);
+	for (size_t i = 0; i < s->n_rooms; i++)
+		muc_free(s->rooms[i]);
+	free(s->rooms);
+	xmpp_global_timed_handler_delete(s->ctx, tick);
+	xmpp_conn_release(s->conn);
+	xmpp_ctx_free(s->ctx);
+	if (certfail_session == s)
+		certfail_session = NULL;
+	strlist_free(&s->features);
+	free(s->caps_ver);
+	free(s->failure);
+	free(s->sasl_condition);
+	free(s->cert_error);
+	free(s->jid);
+	free(s);
+}
+
+int session_start(struct session *s, char **cause)
+{
+	(void)cause;
+	s->started = true;
+	connect_now(s);
+	return 0;
+}
+
+void session_stop(struct session *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	s->connect_at = 0;
+	if (!s->connected) {
+		s->stopped = true;
+		return;
+	}
+	/* Unavailable presences go out at once, then the stream closes. */
+	queue_clear(s);
+	muc_leave_all(s, "shutting down");
+	xmpp_disconnect(s->conn);
+}
+
+bool session_auth_failed(const struct session *s)
+{
+	return s->auth_failed;
+}
+
+bool session_stopped(const struct session *s)
+{
+	return s->stopped;
+}
+
+const char *session_failure(const struct session *s)
+{
+	return s->failure;
+}
+
+xmpp_ctx_t *session_ctx(struct session *s)
+{
+	return s->ctx;
+}
+
+const char *session_jid(struct session *s)
+{
+	return s->connected ? s->jid : NULL;
+}
+
+void session_add_feature(struct session *s, const char *feature)
+{
+	disco_add_feature(s, feature);
+}

@@ -1,0 +1,173 @@
+/*
+ * The session's internals, shared by its files: session.c (connection,
+ * reconnect, stanza routing, the paced send queue), muc.c (rooms),
+ * invite.c (invitations) and disco.c (disco#info, caps, version, ping).
+ * Nothing outside these files includes this header.
+ */
+#ifndef FISBOT_SESSION_INT_H
+#define FISBOT_SESSION_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "session.h"
+
+#define NS_MUC        "http://jabber.org/protocol/muc"
+#define NS_MUC_USER   "http://jabber.org/protocol/muc#user"
+#define NS_MUC_OWNER  "http://jabber.org/protocol/muc#owner"
+#define NS_DELAY      "urn:xmpp:delay"
+#define NS_CONFERENCE "jabber:x:conference"
+#define NS_PING       "urn:xmpp:ping"
+#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define NS_CAPS       "http://jabber.org/protocol/caps"
+#define NS_VERSION    "jabber:iq:version"
+#define NS_STANZAS    "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_DATA       "jabber:x:data"
+
+/* The largest stanza the bot sends (SPEC §9). */
+#define SESSION_MAX_STANZA 65536
+
+enum room_state {
+	ROOM_OFF,     /* not joined, nothing planned (waits for a reconnect) */
+	ROOM_JOINING, /* join presence sent */
+	ROOM_JOINED,  /* in the room, waiting for the subject */
+	ROOM_READY,   /* subject seen: commands are acted on */
+	ROOM_WAIT,    /* out of the room, rejoin at rejoin_at */
+};
+
+/* An occupant of a room and its real JID if the room shows it. */
+struct occupant {
+	char *nick;
+	char *real_jid; /* bare, or NULL */
+};
+
+struct room {
+	char *jid;       /* bare room JID, lower case */
+	char *nick;      /* the nick we want */
+	char *cur_nick;  /* the nick tried or held now */
+	char *password;  /* NULL: none */
+	bool configured; /* from [xmpp] rooms */
+	bool saved;      /* remembered in the catalogue (invited, admin) */
+	enum room_state state;
+	unsigned nick_tries;
+	unsigned failures; /* consecutive failed joins, for the backoff */
+	int64_t rejoin_at; /* ms, ROOM_WAIT */
+	int64_t joined_at; /* ms, when our own presence came back */
+	int64_t next_ping; /* ms, next XEP-0410 self-ping */
+	char *ping_id;     /* id of the self-ping in flight */
+	int64_t ping_sent; /* ms, when it was sent */
+	struct occupant *occ;
+	size_t n_occ;
+};
+
+/* A private message whose refusal makes us post a fallback to the room. */
+struct pending_private {
+	char *id;
+	char *room;
+	char *fallback;
+	int64_t expires;
+};
+
+struct queued {
+	xmpp_stanza_t *stanza;
+	struct queued *next;
+};
+
+struct session {
+	xmpp_ctx_t *ctx;
+	xmpp_conn_t *conn;
+	xmpp_log_t log; /* libstrophe's log handler, watched (session.c) */
+	const struct config *cfg;
+	struct host *host;
+	struct session_store store;
+
+	/* Connection state. */
+	bool started, connected, stopping, stopped, auth_failed;
+	char *failure;      /* a fatal problem: the daemon exits 1 */
+	unsigned attempts;  /* consecutive failed connection attempts */
+	int64_t connect_at; /* ms; 0: no reconnect planned */
+	bool sasl_failed;
+	char *sasl_condition;
+	bool tls_missing;
+	char *cert_error;
+	char *jid; /* bound full JID */
+
+	/* Paced send queue. */
+	struct queued *q_head, *q_tail;
+	size_t q_len;
+	double tokens;
+	int64_t refilled_at;
+
+	struct pending_private *pend;
+	size_t n_pend;
+
+	/* Rooms. */
+	struct room **rooms;
+	size_t n_rooms;
+
+	/* Invitations recently accepted (ms), for the rate limit. */
+	int64_t invite_times[8];
+	size_t n_invite_times;
+
+	/* Disco. */
+	struct strlist features; /* sorted */
+	char *caps_ver;
+};
+
+/* session.c */
+int64_t session_now(void);
+/* Sends a stanza now, bypassing the queue (answers to the server's own
+ * requests); released. */
+void session_send_now(struct session *s, xmpp_stanza_t *stanza);
+/* Returns a new unique id (caller frees). */
+char *session_new_id(struct session *s);
+/* Returns a new string: the bare part of jid. */
+char *jid_bare(const char *jid);
+/* Returns the resource of jid (inside jid), or NULL. */
+const char *jid_resource(const char *jid);
+/* Returns true if jid is a usable bare JID (node@domain, clean). */
+bool jid_is_bare_room(const char *jid);
+/* Returns the first child element of st in namespace ns named name
+ * (NULL name: any name). */
+xmpp_stanza_t *child_ns(xmpp_stanza_t *st, const char *name, const char *ns);
+/* The error condition of an error stanza (e.g. "conflict"), or "". */
+const char *stanza_error_condition(xmpp_stanza_t *st);
+
+/* muc.c */
+struct room *muc_find(struct session *s, const char *jid);
+struct room *muc_add(struct session *s, const char *jid, const char *nick,
+                     const char *password);
+void muc_remove(struct session *s, struct room *r);
+void muc_join(struct session *s, struct room *r);
+void muc_join_all(struct session *s);
+void muc_leave_all(struct session *s, const char *status);
+void muc_disconnected(struct session *s);
+void muc_tick(struct session *s, int64_t now);
+/* Handles a presence from a room; returns true if it was one. */
+bool muc_presence(struct session *s, xmpp_stanza_t *st);
+/* Handles a message from a room (groupchat or private); returns true if
+ * the message came from a room the bot knows. */
+bool muc_message(struct session *s, xmpp_stanza_t *st);
+/* Handles an IQ result/error that may answer a self-ping. */
+bool muc_iq_response(struct session *s, xmpp_stanza_t *st);
+/* Forgets a room for good (ban, destruction, leave): drops it from the
+ * list and the store. */
+void muc_forget(struct session *s, struct room *r, const char *why);
+void muc_free(struct room *r);
+/* The presence stanza (with caps) for joining r, or for the server. */
+xmpp_stanza_t *muc_presence_stanza(struct session *s, const char *to);
+
+/* invite.c */
+/* Handles an invitation in message st; returns true if st was one. */
+bool invite_message(struct session *s, xmpp_stanza_t *st);
+
+/* disco.c */
+void disco_init(struct session *s);
+/* Answers the IQs of disco#info, version and ping; returns true if it did. */
+bool disco_iq(struct session *s, xmpp_stanza_t *st);
+/* Adds the XEP-0115 <c/> element to a presence. */
+void disco_add_caps(struct session *s, xmpp_stanza_t *presence);
+void disco_add_feature(struct session *s, const char *feature);
+
+#endif

@@ -1,0 +1,195 @@
+/*
+ * The admin plugin (SPEC §6): rescan, join ROOM [NICK], leave ROOM,
+ * describe ID TEXT and reload, for [admins] JIDs in a direct chat only (the
+ * dispatcher checks FB_ADMIN before a handler runs). Each asks the host to
+ * act and answers with one line: what was done, or why it was not.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fisbot_plugin.h"
+
+FISBOT_PLUGIN("admin");
+
+static const struct fb_api *api;
+
+/* Answers r with "done" or with the cause of a failed action. */
+static void answer(struct fb_request *r, int rc, char *cause, const char *done)
+{
+	if (rc == 0)
+		api->reply(r, "%s", done);
+	else
+		api->reply_error(r, "%s",
+		                 cause != NULL ? cause : "failed (no reason)");
+	free(cause);
+}
+
+/* Returns true if s looks like a bare room JID (room@service). */
+static bool is_room_jid(const char *s)
+{
+	const char *at = strchr(s, '@');
+
+	return at != NULL && at != s && at[1] != '\0' &&
+	       strchr(at + 1, '@') == NULL && strchr(s, '/') == NULL &&
+	       strlen(s) <= 1023;
+}
+
+/* rescan */
+static void cmd_rescan(struct fb_request *r, int argc, char **argv)
+{
+	char *cause = NULL;
+	int rc = api->rescan(api->req_plugin(r), &cause);
+
+	answer(r, rc, cause, "rescan started");
+}
+
+/* join ROOM [NICK] */
+static void cmd_join(struct fb_request *r, int argc, char **argv)
+{
+	char *cause = NULL, *done;
+	int rc;
+
+	if (!is_room_jid(argv[1])) {
+		api->reply_error(r, "not a room JID: %s", argv[1]);
+		return;
+	}
+	rc = api->join_room(api->req_plugin(r), argv[1],
+	                    argc > 2 ? argv[2] : NULL, &cause);
+	done = xasprintf("joining %s", argv[1]);
+	answer(r, rc, cause, done);
+	free(done);
+}
+
+/* leave ROOM */
+static void cmd_leave(struct fb_request *r, int argc, char **argv)
+{
+	char *cause = NULL, *done;
+	int rc;
+
+	if (!is_room_jid(argv[1])) {
+		api->reply_error(r, "not a room JID: %s", argv[1]);
+		return;
+	}
+	rc = api->leave_room(api->req_plugin(r), argv[1], &cause);
+	done = xasprintf("leaving %s", argv[1]);
+	answer(r, rc, cause, done);
+	free(done);
+}
+
+/* Parses "42" or "#42" into *id; returns 0 or -1. */
+static int parse_id(const char *s, int64_t *id)
+{
+	char *end;
+	long long v;
+
+	if (*s == '#')
+		s++;
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v <= 0)
+		return -1;
+	*id = v;
+	return 0;
+}
+
+/* describe ID TEXT: TEXT is the rest of the line as typed (one quoted
+ * argument loses its quotes); an empty TEXT ("") removes the description. */
+static void cmd_describe(struct fb_request *r, int argc, char **argv)
+{
+	const char *raw = api->req_args(r), *text;
+	char *cause = NULL, *done;
+	int64_t id;
+	int rc;
+
+	if (parse_id(argv[1], &id) != 0) {
+		api->reply_error(r, "not a file id: %s", argv[1]);
+		return;
+	}
+	if (argc == 3) {
+		text = argv[2];
+	} else {
+		/* Skip the ID as typed (it holds no quote or space). */
+		text = raw + strcspn(raw, " \t\r\n");
+		text += strspn(text, " \t\r\n");
+	}
+	rc = api->describe(api->req_plugin(r), id, text, &cause);
+	done = text[0] != '\0'
+	           ? xasprintf("#%" PRId64 " described", id)
+	           : xasprintf("#%" PRId64 ": description removed", id);
+	answer(r, rc, cause, done);
+	free(done);
+}
+
+/* reload */
+static void cmd_reload(struct fb_request *r, int argc, char **argv)
+{
+	char *cause = NULL;
+	int rc = api->reload(api->req_plugin(r), &cause);
+
+	answer(r, rc, cause, "configuration reloaded");
+}
+
+static const struct fb_command commands[] = {
+    {
+        .name = "rescan",
+        .usage = "rescan",
+        .min_args = 0,
+        .max_args = 0,
+        .perm = FB_ADMIN,
+        .help = "bring the catalogue up to date with the share",
+        .handler = cmd_rescan,
+    },
+    {
+        .name = "join",
+        .usage = "join ROOM [NICK]",
+        .min_args = 1,
+        .max_args = 2,
+        .perm = FB_ADMIN,
+        .help = "join a room (and remember it)",
+        .handler = cmd_join,
+    },
+    {
+        .name = "leave",
+        .usage = "leave ROOM",
+        .min_args = 1,
+        .max_args = 1,
+        .perm = FB_ADMIN,
+        .help = "leave a room (and forget it)",
+        .handler = cmd_leave,
+    },
+    {
+        .name = "describe",
+        .usage = "describe ID TEXT",
+        .min_args = 2,
+        .max_args = -1,
+        .perm = FB_ADMIN,
+        .help = "set a file's description (\"\" removes it)",
+        .handler = cmd_describe,
+    },
+    {
+        .name = "reload",
+        .usage = "reload",
+        .min_args = 0,
+        .max_args = 0,
+        .perm = FB_ADMIN,
+        .help = "re-read the configuration",
+        .handler = cmd_reload,
+    },
+};
+
+/* Registers the admin commands. */
+int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *a,
+                       char **cause)
+{
+	api = a;
+	if (api->register_commands(
+	        p, commands, sizeof(commands) / sizeof(commands[0])) != 0) {
+		*cause = xasprintf("cannot register its commands");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,146 @@
+#!/bin/sh
+# Benchmark: fisbot's HTTP server against nginx (sendfile on), both started
+# here on loopback over the same files, measured alternately in one run
+# with wrk (keep-alive):
+#   - 4 KiB file: requests per second (goal: fisbot >= 0.8 x nginx)
+#   - 100 MiB file: throughput (goal: fisbot >= 1.0 x nginx)
+# It prints figures; it asserts nothing.
+#
+# usage: tests/bench/bench_http.sh [BUILD_DIR] [ROUNDS] [SECONDS]
+# BUILD_DIR (default ./build) holds bot/fisbot and tests/http_server.
+set -eu
+
+build=$(cd "${1:-build}" && pwd)
+rounds=${2:-3}
+secs=${3:-5}
+fisbot=$build/bot/fisbot
+server=$build/tests/http_server
+nginx=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+cores=$(nproc)
+
+for tool in "$fisbot" "$server" "$nginx"; do
+	[ -x "$tool" ] || { echo "bench: $tool is missing" >&2; exit 2; }
+done
+command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install wrk)" >&2; exit 2; }
+
+tmp=$(mktemp -d)
+srv_pid=
+ngx_pid=
+cleanup() {
+	[ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null && wait "$srv_pid" 2>/dev/null
+	[ -n "$ngx_pid" ] && kill "$ngx_pid" 2>/dev/null && wait "$ngx_pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+mkdir -p "$tmp/share" "$tmp/nginx"
+head -c 4096 /dev/urandom >"$tmp/share/small.bin"
+head -c $((100 * 1024 * 1024)) /dev/urandom >"$tmp/share/big.bin"
+
+# A free loopback port for nginx.
+ngx_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+cat >"$tmp/fisbot.conf" <<CONF
+[xmpp]
+jid = bench@localhost
+password = x
+[share]
+path = share
+database = fisbot.db
+settle = 0
+[http]
+listen = 127.0.0.1:0
+base_url = http://127.0.0.1:1
+url_lifetime = 0
+max_connections = 1024
+max_per_ip = 1024
+[log]
+level = warn
+CONF
+
+# nginx's workers run as the current user (as root it would switch to
+# nobody, who cannot read the temporary share).
+cat >"$tmp/nginx/nginx.conf" <<CONF
+user $(id -un) $(id -gn);
+worker_processes $cores;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 2048; }
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	keepalive_requests 1000000;
+	client_body_temp_path $tmp/nginx/body;
+	proxy_temp_path $tmp/nginx/proxy;
+	fastcgi_temp_path $tmp/nginx/fastcgi;
+	uwsgi_temp_path $tmp/nginx/uwsgi;
+	scgi_temp_path $tmp/nginx/scgi;
+	server {
+		listen 127.0.0.1:$ngx_port;
+		root $tmp/share;
+		etag on;
+	}
+}
+CONF
+
+(cd "$tmp" && exec "$server" -c fisbot.conf >"$tmp/port" 2>"$tmp/server.log") &
+srv_pid=$!
+"$nginx" -e "$tmp/nginx/error.log" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -g 'daemon off;' &
+ngx_pid=$!
+i=0
+while ! grep -q '^port ' "$tmp/port" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 200 ] || { echo "bench: the server did not start" >&2; cat "$tmp/server.log" >&2; exit 1; }
+	sleep 0.1
+done
+srv_port=$(awk '{print $2}' "$tmp/port")
+sleep 0.5
+
+url_of() { # PATH: the fisbot link of a file, on the real port
+	"$fisbot" url -c "$tmp/fisbot.conf" "$1" | sed "s|^http://127.0.0.1:1|http://127.0.0.1:$srv_port|"
+}
+f_small=$(url_of small.bin)
+f_big=$(url_of big.bin)
+n_small=http://127.0.0.1:$ngx_port/small.bin
+n_big=http://127.0.0.1:$ngx_port/big.bin
+
+# Check both serve the same bytes before measuring.
+for u in "$f_small" "$n_small"; do
+	curl -sf "$u" | cmp -s - "$tmp/share/small.bin" || { echo "bench: $u serves wrong bytes" >&2; exit 1; }
+done
+
+# wrk_run CONNS URL -> prints "REQS_PER_SEC BYTES_PER_SEC"
+wrk_run() {
+	wrk -t "$cores" -c "$1" -d "${secs}s" "$2" | awk '
+		/^Requests\/sec:/ { r = $2 }
+		/^Transfer\/sec:/ {
+			v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[A-Za-z]+$/, "", v)
+			m = 1
+			if (u == "KB") m = 1024; else if (u == "MB") m = 1048576; else if (u == "GB") m = 1073741824
+			b = v * m
+		}
+		END { printf "%.0f %.0f\n", r, b }'
+}
+
+echo "fisbot HTTP benchmark: $cores cores, $rounds rounds of ${secs}s, wrk keep-alive"
+echo "round  test          fisbot            nginx             ratio"
+fs_tot=0 ns_tot=0 fb_tot=0 nb_tot=0
+r=1
+while [ $r -le "$rounds" ]; do
+	fs=$(wrk_run 64 "$f_small" | cut -d' ' -f1)
+	ns=$(wrk_run 64 "$n_small" | cut -d' ' -f1)
+	fb=$(wrk_run 4 "$f_big" | cut -d' ' -f2)
+	nb=$(wrk_run 4 "$n_big" | cut -d' ' -f2)
+	awk -v r=$r -v fs=$fs -v ns=$ns -v fb=$fb -v nb=$nb 'BEGIN {
+		printf "%-6d 4KiB req/s   %-17.0f %-17.0f %.2f\n", r, fs, ns, fs / ns
+		printf "%-6d 100MiB MiB/s %-17.1f %-17.1f %.2f\n", r, fb / 1048576, nb / 1048576, fb / nb }'
+	fs_tot=$(awk -v a=$fs_tot -v b=$fs 'BEGIN { print a + b }')
+	ns_tot=$(awk -v a=$ns_tot -v b=$ns 'BEGIN { print a + b }')
+	fb_tot=$(awk -v a=$fb_tot -v b=$fb 'BEGIN { print a + b }')
+	nb_tot=$(awk -v a=$nb_tot -v b=$nb 'BEGIN { print a + b }')
+	r=$((r + 1))
+done
+awk -v n=$rounds -v fs=$fs_tot -v ns=$ns_tot -v fb=$fb_tot -v nb=$nb_tot 'BEGIN {
+	printf "mean   4KiB req/s   %-17.0f %-17.0f %.2f  (goal >= 0.80)\n", fs / n, ns / n, fs / ns
+	printf "mean   100MiB MiB/s %-17.1f %-17.1f %.2f  (goal >= 1.00)\n", fb / n / 1048576, nb / n / 1048576, fb / nb }'
