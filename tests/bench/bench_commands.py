@@ -43,7 +43,7 @@ os.environ.setdefault("FISBOT_BIN", str(ROOT / "build/bot/fisbot"))
 os.environ.setdefault("FISBOT_PLUGIN_DIR", str(ROOT / "build/plugins"))
 sys.path.insert(0, str(ROOT / "tests/integration"))
 
-from commands_fixture import Chat, Fisbot, Prosody  # noqa: E402
+from commands_fixture import Chat, Fisbot, Prosody, account  # noqa: E402
 
 SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "ba",
              "de", "fi", "go", "hu", "ja", "ke", "li", "mo", "nu", "pa",
@@ -187,7 +187,7 @@ rate = 1000000/s
     try:
         t0 = time.monotonic()
         bot.start(900)
-        alice = Chat(prosody.register("alice"), "secret", prosody.port)
+        alice = Chat(account(prosody, "alice"), prosody)
 
         def ask(body, timeout=60):
             alice.send(bot.jid, body)

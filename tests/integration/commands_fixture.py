@@ -1,7 +1,8 @@
-"""A small harness for the chat-command tests and benchmark.
+"""A small harness for the chat-command tests and benchmark, on top of the
+shared Prosody harness (prosody.py: a private Prosody on free loopback
+ports with TLS and a self-signed certificate, and a MUC component
+conference.localhost):
 
-- Prosody: a private Prosody on a free loopback port (no TLS, plain
-  passwords, a MUC component conference.localhost), in a temporary folder.
 - Chat: a slixmpp client run on its own asyncio loop in a thread, with a
   blocking API for tests: send in a room, privately or directly, and wait
   for messages matching a predicate.
@@ -23,17 +24,17 @@ from pathlib import Path
 
 import slixmpp
 
+from prosody import DOMAIN, MUC, Prosody, free_port  # noqa: F401
+
 FISBOT_BIN = os.environ.get("FISBOT_BIN", "fisbot")
 PLUGIN_DIR = os.environ.get("FISBOT_PLUGIN_DIR", "")
-DOMAIN = "localhost"
-MUC = "conference.localhost"
+PASSWORD = "secret"
 
 
-def free_port() -> int:
-    """Returns a TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def account(server: Prosody, user: str) -> str:
+    """Creates user@localhost on server; returns the bare JID."""
+    server.register(user, PASSWORD)
+    return f"{user}@{DOMAIN}"
 
 
 def wait_port(port: int, timeout: float = 10.0, proc=None) -> None:
@@ -48,70 +49,6 @@ def wait_port(port: int, timeout: float = 10.0, proc=None) -> None:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listens on port {port}")
-
-
-class Prosody:
-    """A private Prosody server for one test (or one module)."""
-
-    def __init__(self, root: Path):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.config = self.root / "prosody.cfg.lua"
-        self.log = self.root / "prosody.log"
-        (self.root / "data").mkdir(exist_ok=True)
-        (self.root / "certs").mkdir(exist_ok=True)
-        self.config.write_text(textwrap.dedent(f"""\
-            run_as_root = true
-            pidfile = "{self.root}/prosody.pid"
-            data_path = "{self.root}/data"
-            certificates = "{self.root}/certs"
-            interfaces = {{ "127.0.0.1" }}
-            c2s_ports = {{ {self.port} }}
-            s2s_ports = {{}}
-            component_ports = {{}}
-            http_ports = {{}}
-            https_ports = {{}}
-            admin_socket = "{self.root}/admin.sock"
-            log = {{ {{ levels = {{ min = "info" }}, to = "file",
-                       filename = "{self.log}" }} }}
-            modules_enabled = {{ "roster", "saslauth", "disco", "ping",
-                                 "posix" }}
-            modules_disabled = {{ "s2s", "tls", "offline" }}
-            c2s_require_encryption = false
-            allow_unencrypted_plain_auth = true
-            authentication = "internal_plain"
-            storage = "internal"
-            VirtualHost "{DOMAIN}"
-            Component "{MUC}" "muc"
-              muc_room_locking = false
-              restrict_room_creation = false
-              max_history_messages = 0
-            """))
-        self.proc = None
-
-    def register(self, user: str, password: str = "secret") -> str:
-        """Creates an account; returns its bare JID."""
-        subprocess.run(["prosodyctl", "--config", str(self.config),
-                        "register", user, DOMAIN, password],
-                       check=True, capture_output=True, timeout=30)
-        return f"{user}@{DOMAIN}"
-
-    def start(self) -> "Prosody":
-        self.proc = subprocess.Popen(
-            ["prosody", "--config", str(self.config), "-F"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(self.port, 15, self.proc)
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 class Message:
@@ -146,32 +83,32 @@ class Message:
 class Chat:
     """A slixmpp client with a blocking API, on its own thread."""
 
-    def __init__(self, jid: str, password: str, port: int):
+    def __init__(self, jid: str, server: Prosody):
         self.jid = jid
         self.inbox = queue.Queue()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever,
                                        daemon=True)
         self.thread.start()
-        self.xmpp = self._call(self._make(jid, password))
-        self.port = port
+        self.xmpp = self._call(self._make(jid, PASSWORD, server.ca_file))
         ready = threading.Event()
         self.xmpp.add_event_handler("session_start",
                                     lambda _: ready.set())
         self.xmpp.add_event_handler("message", self._on_message)
         self.loop.call_soon_threadsafe(
-            lambda: self.xmpp.connect(("127.0.0.1", port),
-                                      disable_starttls=True,
-                                      force_starttls=False))
+            lambda: self.xmpp.connect(("127.0.0.1", server.port)))
         if not ready.wait(20):
             raise TimeoutError(f"{jid} could not log in")
 
-    async def _make(self, jid, password):
+    async def _make(self, jid, password, ca_file):
         x = slixmpp.ClientXMPP(jid, password)
+        if ca_file:
+            x.ca_certs = str(ca_file)
+        else:
+            x.enable_starttls = False
         x.register_plugin("xep_0030")
         x.register_plugin("xep_0045")
         x.register_plugin("xep_0199")
-        x["feature_mechanisms"].unencrypted_plain = True
 
         async def start(_):
             x.send_presence()
@@ -266,7 +203,7 @@ class Fisbot:
         self.share = Path(share) if share else self.root / "share"
         self.share.mkdir(exist_ok=True)
         database = database or self.root / "fisbot.db"
-        self.jid = prosody.register(user)
+        self.jid = account(prosody, user)
         self.nick = nick
         self.http_port = free_port()
         self.base_url = f"http://127.0.0.1:{self.http_port}"
@@ -279,9 +216,10 @@ class Fisbot:
         self.config.write_text(textwrap.dedent(f"""\
             [xmpp]
             jid = {self.jid}
-            password = secret
+            password = {PASSWORD}
             server = 127.0.0.1:{prosody.port}
-            tls = disabled
+            {f"ca_file = {prosody.ca_file}" if prosody.ca_file
+             else "tls = disabled"}
             nick = {nick}
             rooms = {", ".join(rooms)}
 

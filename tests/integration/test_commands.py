@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from commands_fixture import MUC, Chat, Fisbot, Prosody
+from commands_fixture import MUC, Chat, Fisbot, Prosody, account
 
 ROOM = f"lobby@{MUC}"
 
@@ -96,9 +96,9 @@ class Env:
             write_raw(share / "evil", name, data)
             self.hostile[name] = data
         self.n_files = 27 + 3 + len(HOSTILE)
-        self.alice_jid = self.prosody.register("alice")
+        self.alice_jid = account(self.prosody, "alice")
         self.bot.start()
-        self.alice = Chat(self.alice_jid, "secret", self.prosody.port)
+        self.alice = Chat(self.alice_jid, self.prosody)
         self.alice.join(ROOM, "alice")
         self.wait_joined(self.alice, self.bot.nick)
         self.wait_indexed()
