@@ -56,7 +56,7 @@ struct fb_request {
 
 /* Everything the fake host knows, for one test. */
 static struct fake {
-	char dir[64];
+	char dir[80];
 	struct config cfg;
 	struct catalogue *cat;
 	struct fb_plugin plugins[5];
@@ -360,10 +360,12 @@ static int64_t add_file(const char *path, uint64_t size, bool hashed)
 
 static int setup(void **state)
 {
+	const char *tmp = getenv("TMPDIR");
 	char *path, *cause = NULL;
 
 	memset(&fk, 0, sizeof(fk));
-	strcpy(fk.dir, "/tmp/fisbot-test-commands-XXXXXX");
+	snprintf(fk.dir, sizeof(fk.dir), "%s/fisbot-test-commands-XXXXXX",
+	         tmp != NULL && strlen(tmp) < 32 ? tmp : "/tmp");
 	assert_non_null(mkdtemp(fk.dir));
 	path = xasprintf("%s/fisbot.db", fk.dir);
 	fk.cat = catalogue_open(path, CATALOGUE_WRITE, &cause);
