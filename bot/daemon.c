@@ -119,6 +119,14 @@ static void on_stale(void *arg, int64_t id, const char *path)
 	indexer_post_path(d->ix, path);
 }
 
+/* HTTP thread: an upload was stored; the indexer records its uploader. */
+static void on_upload(void *arg, const char *path, const char *uploader)
+{
+	struct daemon *d = arg;
+
+	indexer_post_uploader(d->ix, path, uploader);
+}
+
 /* Host: a download URL for f. */
 static char *file_url(void *arg, const struct cat_file *f)
 {
@@ -379,6 +387,7 @@ int daemon_run(struct config *cfg, bool verbose)
 		goto fail;
 	hooks.on_download = on_download;
 	hooks.on_stale = on_stale;
+	hooks.on_upload = on_upload;
 	hooks.arg = &d;
 	d.http = http_start(cfg, d.key, &hooks, &cause);
 	if (d.http == NULL)

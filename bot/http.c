@@ -4,10 +4,10 @@
  * Design:
  * - libmicrohttpd runs its own threads: a pool of one thread per core, each
  *   with its own epoll loop (MHD_USE_INTERNAL_POLLING_THREAD |
- *   MHD_USE_EPOLL | MHD_USE_TURBO). No request body is ever read: other
- *   methods are answered (405) on the first call of the access handler,
- *   GET and HEAD when the request ends (see on_request). Uploads will route
- *   PUT on /u/ in route_request.
+ *   MHD_USE_EPOLL | MHD_USE_TURBO). No request body is read but that of an
+ *   upload (PUT on /u/, handed to upload.c, which streams it to disk):
+ *   other methods are answered (405) on the first call of the access
+ *   handler, GET and HEAD when the request ends (see on_request).
  * - Each pool thread opens its own read-only catalogue connection the first
  *   time it needs one and keeps it (thread-specific data, closed when the
  *   thread ends): no lock on the request path.
@@ -64,6 +64,7 @@
 #include "log.h"
 #include "range.h"
 #include "text.h"
+#include "upload.h"
 
 /* Memory per connection (request line and headers must fit). */
 #define HTTP_CONN_MEMORY (32 * 1024)
@@ -87,6 +88,7 @@ struct http {
 	int root_fd;
 	uint16_t port;
 	pthread_key_t cat_key;
+	struct upload *upload; /* PUT /u/... */
 
 	pthread_mutex_t lock; /* guards the counts below */
 	void *per_ip;         /* tsearch tree of struct ip_count */
@@ -114,6 +116,7 @@ struct req {
 	uint64_t body; /* bytes of body in the response */
 	bool download; /* a GET of file bytes: report it when sent */
 	bool to_end;   /* the body reaches the last byte of the file */
+	void *upload;  /* an upload's state (upload.c) */
 };
 
 /* Orders ip_count by address. */
@@ -793,6 +796,9 @@ static enum MHD_Result route_request(struct http *h, struct MHD_Connection *c,
 			                  "GET, HEAD");
 		return serve_file(h, c, r, url + 3, get);
 	}
+	if (strncmp(url, "/u/", 3) == 0)
+		return reply_text(c, r, MHD_HTTP_METHOD_NOT_ALLOWED,
+		                  "only PUT here\n", "Allow", "PUT");
 	return reply_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n", NULL, NULL);
 }
 
@@ -844,11 +850,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		ctx = ci ? ci->socket_context : NULL;
 		if (ctx != NULL && ctx->over)
 			return reply_over_limit(c, r);
+		if (strcmp(method, MHD_HTTP_METHOD_PUT) == 0 &&
+		    strncmp(url, "/u/", 3) == 0)
+			return upload_handle(h->upload, c, url + 3, upload_data,
+			                     upload_data_size, &r->upload,
+			                     &r->status, &r->body);
 		if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
 		    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
 			return MHD_YES;
 		return route_request(h, c, r, url, method);
 	}
+	if (r->upload != NULL)
+		return upload_handle(h->upload, c, url + 3, upload_data,
+		                     upload_data_size, &r->upload, &r->status,
+		                     &r->body);
 	if (*upload_data_size != 0) {
 		/* A body we do not want: discard it. */
 		*upload_data_size = 0;
@@ -872,6 +887,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		return;
 	if (r->id > 0)
 		snprintf(id, sizeof(id), "#%lld", (long long)r->id);
+	if (r->upload != NULL)
+		upload_completed(h->upload, r->upload, toe);
 	if (sent && r->download && h->hooks.on_download != NULL)
 		h->hooks.on_download(h->hooks.arg, r->id, r->body, r->to_end);
 	if (log_get_level() >= LOG_INFO)
@@ -931,6 +948,7 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
                         const struct http_hooks *hooks, char **cause)
 {
 	struct sockaddr_storage ss;
+	struct upload_hooks uh;
 	const union MHD_DaemonInfo *di;
 	unsigned flags, timeout_s, threads;
 	struct http *h;
@@ -957,6 +975,11 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 		goto fail;
 	}
 	if (listen_addr(cfg, &ss, cause) == -1)
+		goto fail;
+	uh.on_stored = h->hooks.on_upload;
+	uh.arg = h->hooks.arg;
+	h->upload = upload_new(cfg, key, &uh, cause);
+	if (h->upload == NULL)
 		goto fail;
 
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -991,6 +1014,7 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 	         cfg->http.listen_host, h->port, threads);
 	return h;
 fail:
+	upload_free(h->upload);
 	if (h->root_fd != -1)
 		close(h->root_fd);
 	pthread_key_delete(h->cat_key);
@@ -1015,6 +1039,7 @@ void http_stop(struct http *h)
 	if (h == NULL)
 		return;
 	MHD_stop_daemon(h->mhd);
+	upload_free(h->upload);
 	tdestroy(h->per_ip, free_ip);
 	close(h->root_fd);
 	pthread_key_delete(h->cat_key);

@@ -1,6 +1,7 @@
 /*
  * The HTTP file server (SPEC §8): libmicrohttpd with its own thread pool,
- * serving {base_url}/f/{token}/{name} by file descriptor.
+ * serving {base_url}/f/{token}/{name} by file descriptor, and taking
+ * uploads with PUT {base_url}/u/{token}/{name} (upload.h).
  */
 #ifndef FISBOT_HTTP_H
 #define FISBOT_HTTP_H
@@ -28,6 +29,9 @@ struct http_hooks {
 	 * catalogue says: re-index it (e.g. indexer_post_path). */
 	void (*on_stale)(void *arg, int64_t id, const char *path);
 	void *arg;
+	/* An upload was stored at path (relative to the share) by uploader
+	 * (a bare JID): record its uploader (upload.h). Gets arg too. */
+	void (*on_upload)(void *arg, const char *path, const char *uploader);
 };
 
 struct http;

@@ -55,12 +55,14 @@ enum msg_kind {
 	MSG_HASHED,
 	MSG_DOWNLOAD,
 	MSG_DESCRIBE,
+	MSG_UPLOADER,
 	MSG_ROOM,
 };
 
 struct msg {
 	enum msg_kind kind;
-	char *path, *path2; /* MSG_PATH, MSG_RENAME; MSG_DESCRIBE text */
+	/* MSG_PATH, MSG_RENAME; MSG_DESCRIBE text; MSG_UPLOADER path, JID */
+	char *path, *path2;
 	int64_t id;
 	uint64_t bytes;
 	bool completed;
@@ -198,6 +200,16 @@ void indexer_post_describe(struct indexer *ix, int64_t id, const char *text)
 
 	m->id = id;
 	m->path = text && text[0] ? xstrdup(text) : NULL;
+	post(ix, m);
+}
+
+void indexer_post_uploader(struct indexer *ix, const char *path,
+                           const char *uploader)
+{
+	struct msg *m = msg_new(MSG_UPLOADER);
+
+	m->path = xstrdup(path);
+	m->path2 = xstrdup(uploader);
 	post(ix, m);
 }
 
@@ -734,6 +746,24 @@ static void settle_due(struct indexer *ix)
 	}
 }
 
+/* An upload was stored at path: catalogue it now and record uploader. */
+static int uploaded(struct indexer *ix, const char *path, const char *uploader)
+{
+	struct cat_file f = {0};
+	int found;
+
+	if (examine(ix, path) == -1)
+		return -1;
+	found = catalogue_get_by_path(ix->cat, path, &f);
+	if (found == 1 && (txn(ix) == -1 ||
+	                   catalogue_set_uploader(ix->cat, f.id, uploader) == -1))
+		found = -1;
+	else if (found == 0)
+		log_warnx("upload \"%s\" is not in the share any more", path);
+	cat_file_clear(&f);
+	return found == -1 ? -1 : 0;
+}
+
 /* Handles one message. Returns 0 or -1 on a database error. */
 static int handle(struct indexer *ix, struct msg *m)
 {
@@ -755,6 +785,8 @@ static int handle(struct indexer *ix, struct msg *m)
 		if (txn(ix) == -1)
 			return -1;
 		return catalogue_set_description(ix->cat, m->id, m->path);
+	case MSG_UPLOADER:
+		return uploaded(ix, m->path, m->path2);
 	case MSG_ROOM:
 		if (txn(ix) == -1)
 			return -1;

@@ -86,6 +86,12 @@ void indexer_post_download(struct indexer *ix, int64_t id, uint64_t bytes,
 /* Sets (text non-empty) or clears (NULL or "") the description of id. */
 void indexer_post_describe(struct indexer *ix, int64_t id, const char *text);
 
+/* An upload was stored at path (relative to the share) by uploader (a bare
+ * JID): the indexer catalogues the file now (it is then hashed and
+ * announced like any other) and records its uploader. */
+void indexer_post_uploader(struct indexer *ix, const char *path,
+                           const char *uploader);
+
 /* Remembers (remember) or forgets a room joined by invitation or by an
  * admin, with the nick to use there (NULL: the default). */
 void indexer_post_room(struct indexer *ix, const char *room,

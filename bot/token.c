@@ -311,6 +311,14 @@ enum token_status token_verify(const struct token_key *key,
 	return TOKEN_OK;
 }
 
+void token_key_hmac(const struct token_key *key, const void *msg, size_t len,
+                    unsigned char out[32])
+{
+	unsigned int mdlen = 0;
+
+	HMAC(EVP_sha256(), key->bytes, TOKEN_KEY_LEN, msg, len, out, &mdlen);
+}
+
 bool token_expired(const struct token *t, time_t now)
 {
 	return t->expires != 0 && (now < 0 || (uint64_t)now >= t->expires);

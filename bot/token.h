@@ -96,6 +96,14 @@ enum token_status token_verify(const struct token_key *key,
                                const struct token *t,
                                const unsigned char sha256[32], time_t now);
 
+/*
+ * Writes HMAC-SHA256(key, msg) into out: for other signed tokens made with
+ * the same key (upload tokens, upload_token.h), which put their own version
+ * byte first so that no token of one kind is ever valid as another.
+ */
+void token_key_hmac(const struct token_key *key, const void *msg, size_t len,
+                    unsigned char out[32]);
+
 /* Returns true if t has an expiry and now is at or past it. */
 bool token_expired(const struct token *t, time_t now);
 

@@ -263,8 +263,10 @@ def test_methods(make_server):
         assert r.headers["Allow"] == "GET, HEAD"
     r, _ = s.request("GET", "/")
     assert r.status == 404
+    # Upload URLs take PUT only (test_upload_http.py).
     r, _ = s.request("GET", "/u/whatever")
-    assert r.status == 404
+    assert r.status == 405
+    assert r.headers["Allow"] == "PUT"
 
 
 HOSTILE = [
@@ -435,11 +437,17 @@ async def range_round(port, files, paths, seed, n):
         hdrs = dict(l.split(": ", 1) for l in lines[1:] if ": " in l)
         body = await reader.readexactly(int(hdrs["Content-Length"]))
         writer.close()
-        return (lines[0].startswith("HTTP/1.1 206") and body == want[0]
+        good = (lines[0].startswith("HTTP/1.1 206") and body == want[0]
                 and hdrs["Content-Range"] == want[1])
+        if not good:
+            bad.append(lines[0])
+        return good
 
+    bad = []
     ok = await asyncio.gather(*[answer(r, w, want)
                                 for (r, w), want in zip(conns, wanted)])
+    if bad:
+        print(f"round {seed}: {len(bad)} bad answers, e.g. {bad[:3]}")
     return sum(ok)
 
 
@@ -453,7 +461,10 @@ def sanitized(binary: str) -> bool:
 def test_concurrent_ranges_memory_flat(make_server):
     rng = random.Random(7)
     files = {f"f{i}.bin": rng.randbytes(1 << 20) for i in range(10)}
-    s = make_server(files, "max_per_ip = 1100\nmax_connections = 1100\n")
+    # The limits leave room for a round's connections that the server has
+    # not yet seen close when the next round opens its own: this test is
+    # about slices and memory, the limits have tests of their own.
+    s = make_server(files, "max_per_ip = 3000\nmax_connections = 3000\n")
     paths = {n: s.url(n) for n in files}
     # Memory is bounded by the connections, not by the bytes served: after
     # two warm-up rounds, six more rounds (about 300 MB sent, 6000 slices
