@@ -97,12 +97,17 @@ class Env:
             self.hostile[name] = data
         self.n_files = 27 + 3 + len(HOSTILE)
         self.alice_jid = account(self.prosody, "alice")
-        self.bot.start()
-        self.alice = Chat(self.alice_jid, self.prosody)
-        self.alice.join(ROOM, "alice")
-        self.wait_joined(self.alice, self.bot.nick)
-        self.wait_indexed()
         self.bot_occupant = f"{ROOM}/{self.bot.nick}"
+        self.alice = None
+        try:
+            self.bot.start()
+            self.alice = Chat(self.alice_jid, self.prosody)
+            self.alice.join(ROOM, "alice")
+            self.wait_joined(self.alice, self.bot.nick)
+            self.wait_indexed()
+        except BaseException:
+            self.close()  # no server or bot left behind
+            raise
 
     def wait_joined(self, chat: Chat, nick: str, timeout=20) -> None:
         deadline = time.monotonic() + timeout
@@ -145,8 +150,9 @@ class Env:
                 raise TimeoutError(f"not indexed: {body!r}")
             time.sleep(0.3)
 
-    def close(self) -> None:
-        self.alice.close()
+    def close(self) -> int:
+        if self.alice is not None:
+            self.alice.close()
         rc = self.bot.stop()
         self.prosody.stop()
         return rc
