@@ -1,0 +1,138 @@
+/*
+ * The stats plugin: "stats" (files, folders, total size, downloads, bytes
+ * served, uptime) and "new [N]" (the N most recently added files).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fisbot_plugin.h"
+#include "listing.h"
+
+FISBOT_PLUGIN("stats");
+
+#define NEW_DEFAULT 10
+#define NEW_MAX     50 /* "new 1000" shows this many */
+
+/* The host's API, set once by fisbot_plugin_init. */
+static const struct fb_api *api;
+
+/* The plugin's state: when the bot started (plugins load at start). */
+struct stats_state {
+	struct timespec started; /* CLOCK_MONOTONIC */
+};
+
+/* Returns the seconds since the plugin was loaded. */
+static uint64_t uptime(struct fb_plugin *p)
+{
+	const struct stats_state *st = api->data(p);
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec < st->started.tv_sec)
+		return 0;
+	return (uint64_t)(now.tv_sec - st->started.tv_sec);
+}
+
+/* stats */
+static void cmd_stats(struct fb_request *req, int argc, char **argv)
+{
+	struct fb_plugin *p = api->req_plugin(req);
+	char a[TEXT_SIZE_LEN], b[TEXT_SIZE_LEN], up[LISTING_DURATION_LEN];
+	struct cat_stats s;
+
+	if (catalogue_stats(api->catalogue(p), &s) == -1) {
+		api->reply_error(req, "cannot read the catalogue");
+		return;
+	}
+	api->reply(req, "files: %" PRIu64, s.files);
+	api->reply(req, "folders: %" PRIu64, s.folders);
+	api->reply(req, "total size: %s (%" PRIu64 " bytes)",
+	           text_human_size(s.total_size, a), s.total_size);
+	api->reply(req, "downloads: %" PRIu64, s.downloads);
+	api->reply(req, "bytes served: %s (%" PRIu64 " bytes)",
+	           text_human_size(s.bytes_served, b), s.bytes_served);
+	api->reply(req, "uptime: %s", listing_duration(uptime(p), up));
+}
+
+/* new [N] */
+static void cmd_new(struct fb_request *req, int argc, char **argv)
+{
+	struct fb_plugin *p = api->req_plugin(req);
+	unsigned long n = NEW_DEFAULT;
+	struct cat_page page;
+	char *line;
+
+	if (argc > 1) {
+		const char *s = argv[1];
+		size_t digits = strspn(s, "0123456789");
+
+		if (digits == 0 || s[digits] != '\0' || digits > 9 ||
+		    (n = strtoul(s, NULL, 10)) == 0) {
+			api->reply_error(req,
+			                 "usage: new [N] (N a number "
+			                 "from 1 to %d)",
+			                 NEW_MAX);
+			return;
+		}
+		if (n > NEW_MAX)
+			n = NEW_MAX;
+	}
+	if (catalogue_newest(api->catalogue(p), (unsigned)n, &page) == -1) {
+		api->reply_error(req, "cannot read the catalogue");
+		return;
+	}
+	if (page.n == 0)
+		api->reply(req, "no files yet");
+	for (size_t i = 0; i < page.n; i++) {
+		line = listing_file(&page.v[i].file);
+		api->reply(req, "%s", line);
+		free(line);
+	}
+	cat_page_clear(&page);
+}
+
+static const struct fb_command commands[] = {
+    {
+        .name = "stats",
+        .usage = "stats",
+        .min_args = 0,
+        .max_args = 0,
+        .perm = FB_ANYONE,
+        .help = "files, folders, total size, downloads, bytes served and "
+                "uptime",
+        .handler = cmd_stats,
+    },
+    {
+        .name = "new",
+        .usage = "new [N]",
+        .min_args = 0,
+        .max_args = 1,
+        .perm = FB_ANYONE,
+        .help = "the N most recently added files (default 10)",
+        .handler = cmd_new,
+    },
+};
+
+int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *a,
+                       char **cause)
+{
+	struct stats_state *st;
+
+	api = a;
+	if (api->register_commands(
+	        p, commands, sizeof(commands) / sizeof(commands[0])) == -1) {
+		*cause = xstrdup("stats: a command name is already taken");
+		return -1;
+	}
+	st = xcalloc(1, sizeof(*st));
+	clock_gettime(CLOCK_MONOTONIC, &st->started);
+	api->set_data(p, st);
+	return 0;
+}
+
+void fisbot_plugin_fini(struct fb_plugin *p)
+{
+	free(api->data(p));
+}
