@@ -1,9 +1,10 @@
 /*
  * The hash pool: worker threads that read files of the share and compute
  * their SHA-256 (OpenSSL EVP) and media type (from the extension when
- * mediatype.c knows it, else libmagic on the first bytes). Workers never touch the catalogue: each result is handed to the
- * done callback, called on the worker's thread, which must take it over
- * quickly (the indexer queues it for its own thread).
+ * mediatype.c knows it, else libmagic on the first bytes). Workers never touch
+ * the catalogue: each result is handed to the done callback, called on the
+ * worker's thread, which must take it over quickly (the indexer queues it for
+ * its own thread).
  */
 #ifndef FISBOT_HASHPOOL_H
 #define FISBOT_HASHPOOL_H

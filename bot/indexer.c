@@ -213,8 +213,8 @@ void indexer_post_uploader(struct indexer *ix, const char *path,
 	post(ix, m);
 }
 
-void indexer_post_room(struct indexer *ix, const char *room,
-                       const char *nick, bool remember)
+void indexer_post_room(struct indexer *ix, const char *room, const char *nick,
+                       bool remember)
 {
 	struct msg *m = msg_new(MSG_ROOM);
 
@@ -759,8 +759,8 @@ static int uploaded(struct indexer *ix, const char *path, const char *uploader)
 	if (examine(ix, path) == -1)
 		return -1;
 	found = catalogue_get_by_path(ix->cat, path, &f);
-	if (found == 1 && (txn(ix) == -1 ||
-	                   catalogue_set_uploader(ix->cat, f.id, uploader) == -1))
+	if (found == 1 && (txn(ix) == -1 || catalogue_set_uploader(
+	                                        ix->cat, f.id, uploader) == -1))
 		found = -1;
 	else if (found == 0)
 		log_warnx("upload \"%s\" is not in the share any more", path);

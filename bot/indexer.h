@@ -94,8 +94,8 @@ void indexer_post_uploader(struct indexer *ix, const char *path,
 
 /* Remembers (remember) or forgets a room joined by invitation or by an
  * admin, with the nick to use there (NULL: the default). */
-void indexer_post_room(struct indexer *ix, const char *room,
-                       const char *nick, bool remember);
+void indexer_post_room(struct indexer *ix, const char *room, const char *nick,
+                       bool remember);
 
 /* --- for the watcher ------------------------------------------------- */
 
