@@ -5,7 +5,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from conftest import FISBOT_BIN
+from conftest_shared import FISBOT_BIN
 
 COUNTS = re.compile(
     r"^added (\d+), changed (\d+), removed (\d+), unchanged (\d+)$")

@@ -3,7 +3,7 @@ and scripts/check-configs over the shipped configurations."""
 import subprocess
 from pathlib import Path
 
-from conftest import FISBOT_BIN, run_fisbot, write_config
+from conftest_shared import FISBOT_BIN, run_fisbot, write_config
 
 TOP = Path(__file__).resolve().parents[2]
 

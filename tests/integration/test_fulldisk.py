@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import Bot, write_config
+from conftest_shared import Bot, write_config
 from indexing_util import listing, scan
 
 NFILES = 4000

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FISBOT_BIN, write_config
+from conftest_shared import FISBOT_BIN, write_config
 
 SERVER_BIN = os.environ.get("FISBOT_HTTP_SERVER", "http_server")
 BASE = "http://127.0.0.1:8080"

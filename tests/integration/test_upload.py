@@ -18,7 +18,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import FISBOT_BIN
+from conftest_shared import FISBOT_BIN
 from fisbot_proc import FisbotProc
 from prosody import Prosody, free_port
 from xmpp_client import Client

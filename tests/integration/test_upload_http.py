@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FISBOT_BIN, write_config
+from conftest_shared import FISBOT_BIN, write_config
 
 BUILD = os.environ.get("FISBOT_BUILD_DIR", "")
 SERVER_BIN = os.path.join(BUILD, "tests", "upload_server") if BUILD \
