@@ -37,15 +37,17 @@ struct origin_entry {
 	enum origin_verdict verdict;
 	char *query_id; /* ORIGIN_PENDING: the id of our disco#info */
 	int64_t until;  /* ms: the answer's expiry, or the question's timeout */
-	int64_t used;   /* ms: last looked up, for the eviction */
+	uint64_t used;  /* when last looked up (origin_clock), for eviction */
 };
 
-/* Returns the entry for service, or NULL. */
+/* Returns the entry for service, or NULL; marks it as just used. */
 static struct origin_entry *origin_find(struct session *s, const char *service)
 {
 	for (size_t i = 0; i < s->n_origins; i++)
-		if (strcasecmp(s->origins[i].service, service) == 0)
+		if (strcasecmp(s->origins[i].service, service) == 0) {
+			s->origins[i].used = ++s->origin_clock;
 			return &s->origins[i];
+		}
 	return NULL;
 }
 
@@ -80,6 +82,7 @@ static struct origin_entry *origin_new(struct session *s, const char *service)
 		s->origins = xcalloc(ORIGIN_MAX, sizeof(*s->origins));
 	e = &s->origins[s->n_origins++];
 	memset(e, 0, sizeof(*e));
+	e->used = ++s->origin_clock;
 	e->service = xstrdup(service);
 	for (char *p = e->service; *p != '\0'; p++)
 		if (*p >= 'A' && *p <= 'Z')
@@ -136,7 +139,6 @@ enum origin_verdict origin_check(struct session *s, const char *service)
 	struct origin_entry *e = origin_find(s, service);
 
 	if (e != NULL) {
-		e->used = now;
 		if (e->verdict == ORIGIN_PENDING || now < e->until)
 			return e->verdict;
 	}
@@ -146,7 +148,6 @@ enum origin_verdict origin_check(struct session *s, const char *service)
 		return ORIGIN_UNKNOWN;
 	if (e == NULL && (e = origin_new(s, service)) == NULL)
 		return ORIGIN_UNKNOWN;
-	e->used = now;
 	origin_ask(s, e);
 	return ORIGIN_PENDING;
 }
@@ -165,7 +166,6 @@ void origin_record(struct session *s, const char *service,
 	free(e->query_id);
 	e->query_id = NULL;
 	e->until = now + origin_ttl(v);
-	e->used = now;
 }
 
 /* Tells those who wait for service that its verdict is known. */

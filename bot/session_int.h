@@ -133,6 +133,7 @@ struct session {
 	/* Which services are room services (origin.c). */
 	struct origin_entry *origins;
 	size_t n_origins;
+	uint64_t origin_clock; /* counts lookups, for the eviction */
 
 	/* Disco. */
 	struct strlist features; /* sorted */
