@@ -160,8 +160,10 @@ struct fb_api {
 
 	struct fb_plugin *(*req_plugin)(struct fb_request *r);
 	enum fb_place (*req_place)(struct fb_request *r);
-	/* A stable key for this requester: "room@conf/nick" for a room
-	 * occupant, the bare JID for a direct chat. */
+	/* A stable key for this requester: the bare JID for a direct chat;
+	 * for a room occupant, "room@conf#..." followed by its occupant-id
+	 * (XEP-0421), its real JID or its occupancy, which survive nick
+	 * changes ("room@conf/nick" if the room never showed it). */
 	const char *(*req_sender)(struct fb_request *r);
 	/* The requester's real bare JID, or NULL if it is unknown (an
 	 * anonymous room). */

@@ -1,14 +1,30 @@
 /*
  * Rooms (XEP-0045): joining with history suppressed, acting on commands only
  * once the subject arrived, nick conflicts, passwords, kicks, bans, room
- * destruction and shutdown, XEP-0410 self-pings, occupants' real JIDs, and
- * the filtering of room messages before they reach the host.
+ * destruction and shutdown, XEP-0410 self-pings, occupants' real JIDs and
+ * identities, and the filtering of room messages before they reach the
+ * host.
  *
- * Design note: every room is a small state machine (enum room_state). Its
- * only timer is rejoin_at/next_ping, checked by muc_tick from the session's
- * tick, so no libstrophe timed handler outlives a connection. A room the
- * bot must never return to (ban, destruction, an admin's leave) is
- * forgotten: dropped from the list and from the store.
+ * Design notes:
+ * - Every room is a small state machine (enum room_state). Its only timer
+ *   is rejoin_at/next_ping, checked by muc_tick from the session's tick, so
+ *   no libstrophe timed handler outlives a connection. A room the bot must
+ *   never return to (ban, destruction, an admin's leave) is forgotten:
+ *   dropped from the list and from the store.
+ * - Trust: stanzas from a room's JID count as room traffic (presences,
+ *   <item jid>, groupchat and private messages) only if the room is
+ *   trusted and the bot is in it or joining it. Configured rooms and an
+ *   admin's join are trusted as given, invited ones once their service was
+ *   checked (invite.c); a room remembered from an earlier run is joined
+ *   only after origin.c shows its service is a room service, and forgotten
+ *   if it is not.
+ * - A requester in a room (muc_requester_key) is its XEP-0421 occupant-id
+ *   when the room advertises them (disco#info sent with each join: a room
+ *   that does not would pass a forged one along), else its real JID, else
+ *   a serial number of its occupancy, which status 303 carries over to the
+ *   new nick: a nick change resets neither rate limits nor `more`. The
+ *   room is ready for commands once both its subject and that answer came,
+ *   so a requester's key does not change under it.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -31,6 +47,7 @@
 #define SELFPING_MS         300000
 #define SELFPING_TIMEOUT_MS 60000
 #define MAX_OCCUPANTS       10000
+#define MAX_OCCUPANT_ID     128
 
 /* Returns a lower-case copy of a bare JID. */
 static char *jid_lower(const char *jid)
@@ -80,6 +97,7 @@ static void occupants_clear(struct room *r)
 	for (size_t i = 0; i < r->n_occ; i++) {
 		free(r->occ[i].nick);
 		free(r->occ[i].real_jid);
+		free(r->occ[i].occupant_id);
 	}
 	free(r->occ);
 	r->occ = NULL;
@@ -96,6 +114,7 @@ void muc_free(struct room *r)
 	free(r->cur_nick);
 	free(r->password);
 	free(r->ping_id);
+	free(r->info_id);
 	free(r);
 }
 
@@ -156,6 +175,11 @@ static void add_text_child(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
 	xmpp_stanza_add_child_ex(parent, e, 0);
 }
 
+static void muc_verify(struct session *s, struct room *r);
+static void room_info(struct session *s, struct room *r);
+
+/* Joins r; a room not trusted yet is checked first (muc_verify), which
+ * may forget it: the caller must not use r after this. */
 void muc_join(struct session *s, struct room *r)
 {
 	char *to;
@@ -163,6 +187,10 @@ void muc_join(struct session *s, struct room *r)
 
 	if (!s->connected)
 		return;
+	if (!r->trusted) {
+		muc_verify(s, r);
+		return;
+	}
 	to = xasprintf("%s/%s", r->jid, r->cur_nick);
 	p = muc_presence_stanza(s, to);
 	x = element(s->ctx, "x", NS_MUC);
@@ -175,15 +203,20 @@ void muc_join(struct session *s, struct room *r)
 	r->state = ROOM_JOINING;
 	free(r->ping_id);
 	r->ping_id = NULL;
+	r->occupant_ids = false;
+	r->subject_seen = false;
 	occupants_clear(r);
 	log_debug("joining %s as %s", r->jid, r->cur_nick);
+	room_info(s, r);
 	session_send(s, p);
 	free(to);
 }
 
 void muc_join_all(struct session *s)
 {
-	for (size_t i = 0; i < s->n_rooms; i++) {
+	/* Downwards: a room that turns out to be none is removed, and the
+	 * last one takes its place. */
+	for (size_t i = s->n_rooms; i-- > 0;) {
 		struct room *r = s->rooms[i];
 
 		if (r->state == ROOM_WAIT && r->rejoin_at > session_now())
@@ -236,6 +269,8 @@ void muc_disconnected(struct session *s)
 			r->state = ROOM_OFF;
 		free(r->ping_id);
 		r->ping_id = NULL;
+		free(r->info_id);
+		r->info_id = NULL;
 		occupants_clear(r);
 	}
 }
@@ -297,24 +332,77 @@ static void occupant_remove(struct room *r, const char *nick)
 		return;
 	free(o->nick);
 	free(o->real_jid);
+	free(o->occupant_id);
 	*o = r->occ[--r->n_occ];
 }
 
-/* Records (or updates) an occupant and its real JID. */
-static void occupant_set(struct room *r, const char *nick, const char *real_jid)
+/* Returns a copy of the occupant-id in presence st if it is usable (short,
+ * clean), else NULL. */
+static char *occupant_id_of(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *e = child_ns(st, "occupant-id", NS_OCCUPANT_ID);
+	const char *id = e ? xmpp_stanza_get_attribute(e, "id") : NULL;
+	size_t len = id ? strlen(id) : 0;
+
+	if (len == 0 || len > MAX_OCCUPANT_ID || !text_is_clean(id, len))
+		return NULL;
+	return xstrdup(id);
+}
+
+/* Records (or updates) an occupant, its real JID and occupant-id (taken
+ * over); a new occupancy gets the next serial. */
+static void occupant_set(struct session *s, struct room *r, const char *nick,
+                         const char *real_jid, char *occupant_id)
 {
 	struct occupant *o = occupant_find(r, nick);
 
 	if (o == NULL) {
-		if (r->n_occ >= MAX_OCCUPANTS)
+		if (r->n_occ >= MAX_OCCUPANTS) {
+			free(occupant_id);
 			return;
+		}
 		r->occ = xreallocarray(r->occ, r->n_occ + 1, sizeof(*r->occ));
 		o = &r->occ[r->n_occ++];
 		o->nick = xstrdup(nick);
 		o->real_jid = NULL;
+		o->occupant_id = NULL;
+		o->serial = ++s->occ_serial;
 	}
 	free(o->real_jid);
 	o->real_jid = real_jid ? jid_bare(real_jid) : NULL;
+	free(o->occupant_id);
+	o->occupant_id = occupant_id;
+}
+
+/* An occupant changed nick (status 303): the occupancy, and so its
+ * identity, moves to the new nick. */
+static void occupant_rename(struct room *r, const char *nick,
+                            const char *new_nick)
+{
+	struct occupant *o;
+
+	if (strcmp(nick, new_nick) == 0 || occupant_find(r, nick) == NULL)
+		return;
+	/* A stale entry under the new nick gives way. */
+	occupant_remove(r, new_nick);
+	o = occupant_find(r, nick);
+	free(o->nick);
+	o->nick = xstrdup(new_nick);
+}
+
+char *muc_requester_key(struct room *r, const char *nick)
+{
+	struct occupant *o = occupant_find(r, nick);
+
+	/* The room JID has no '#' after its '@': no key can be confused
+	 * with another room's, or with a bare JID (direct chats). */
+	if (o == NULL)
+		return xasprintf("%s/%s", r->jid, nick);
+	if (r->occupant_ids && o->occupant_id != NULL)
+		return xasprintf("%s#id:%s", r->jid, o->occupant_id);
+	if (o->real_jid != NULL)
+		return xasprintf("%s#jid:%s", r->jid, o->real_jid);
+	return xasprintf("%s#occ:%llu", r->jid, (unsigned long long)o->serial);
 }
 
 /* Returns true if the muc#user element x carries status code. */
@@ -353,6 +441,42 @@ static void accept_instant_room(struct session *s, struct room *r)
 	session_send(s, iq);
 	free(id);
 	log_info("created room %s", r->jid);
+}
+
+/* Asks r (disco#info) whether it provides XEP-0421 occupant-ids. */
+static void room_info(struct session *s, struct room *r)
+{
+	xmpp_stanza_t *iq;
+
+	free(r->info_id);
+	r->info_id = session_new_id(s);
+	iq = xmpp_iq_new(s->ctx, "get", r->info_id);
+	xmpp_stanza_set_to(iq, r->jid);
+	xmpp_stanza_add_child_ex(iq, element(s->ctx, "query", NS_DISCO_INFO),
+	                         0);
+	session_send(s, iq);
+}
+
+/* Returns true if the disco#info result st lists feature. */
+static bool has_feature(xmpp_stanza_t *st, const char *feature)
+{
+	xmpp_stanza_t *q = child_ns(st, "query", NS_DISCO_INFO);
+
+	if (q == NULL)
+		return false;
+	for (xmpp_stanza_t *c = xmpp_stanza_get_children(q); c != NULL;
+	     c = xmpp_stanza_get_next(c)) {
+		const char *name = xmpp_stanza_get_name(c);
+		const char *var;
+
+		if (!xmpp_stanza_is_tag(c) || name == NULL ||
+		    strcmp(name, "feature") != 0)
+			continue;
+		var = xmpp_stanza_get_attribute(c, "var");
+		if (var != NULL && strcmp(var, feature) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* A join was refused with an error presence. */
@@ -459,6 +583,9 @@ bool muc_presence(struct session *s, xmpp_stanza_t *st)
 	free(bare);
 	if (r == NULL)
 		return false;
+	/* Room traffic only from a room we trust and are in (or joining). */
+	if (!r->trusted || (r->state != ROOM_JOINING && !room_in(r)))
+		return true;
 	nick = jid_resource(from);
 	if (type != NULL && strcmp(type, "error") == 0) {
 		if (r->state == ROOM_JOINING)
@@ -479,6 +606,10 @@ bool muc_presence(struct session *s, xmpp_stanza_t *st)
 			if (nn != NULL && self) {
 				free(r->cur_nick);
 				r->cur_nick = xstrdup(nn);
+				return true;
+			}
+			if (nn != NULL && *nn != '\0') {
+				occupant_rename(r, nick, nn);
 				return true;
 			}
 		}
@@ -503,13 +634,17 @@ bool muc_presence(struct session *s, xmpp_stanza_t *st)
 			r->failures = 0;
 			r->next_ping = now + SELFPING_MS;
 			log_info("joined %s as %s", r->jid, r->cur_nick);
-			if (has_status(x, "201"))
+			/* A room we created: ask again once it is. */
+			if (has_status(x, "201")) {
 				accept_instant_room(s, r);
+				room_info(s, r);
+			}
 		}
 		return true;
 	}
-	occupant_set(r, nick,
-	             item ? xmpp_stanza_get_attribute(item, "jid") : NULL);
+	occupant_set(s, r, nick,
+	             item ? xmpp_stanza_get_attribute(item, "jid") : NULL,
+	             occupant_id_of(st));
 	return true;
 }
 
@@ -530,7 +665,7 @@ bool muc_message(struct session *s, xmpp_stanza_t *st)
 	const char *nick;
 	struct occupant *occ;
 	struct room *r;
-	char *bare, *body;
+	char *bare, *body, *key;
 	bool groupchat = type != NULL && strcmp(type, "groupchat") == 0;
 	bool has_body;
 
@@ -539,11 +674,18 @@ bool muc_message(struct session *s, xmpp_stanza_t *st)
 	free(bare);
 	if (r == NULL)
 		return false;
+	/* Room traffic only from a room we trust and are in (or joining). */
+	if (!r->trusted || (r->state != ROOM_JOINING && !room_in(r)))
+		return true;
 	nick = jid_resource(from);
 	has_body = xmpp_stanza_get_child_by_name(st, "body") != NULL;
 	if (groupchat && xmpp_stanza_get_child_by_name(st, "subject")) {
-		if (!has_body && r->state == ROOM_JOINED)
-			room_ready(s, r);
+		if (!has_body && r->state == ROOM_JOINED) {
+			if (r->info_id == NULL)
+				room_ready(s, r);
+			else
+				r->subject_seen = true;
+		}
 		return true;
 	}
 	if (nick == NULL || !has_body ||
@@ -558,15 +700,17 @@ bool muc_message(struct session *s, xmpp_stanza_t *st)
 	if (body == NULL)
 		return true;
 	occ = occupant_find(r, nick);
+	key = muc_requester_key(r, nick);
 	o.place = groupchat ? FB_ROOM : FB_ROOM_PRIVATE;
 	o.from = from;
 	o.room = r->jid;
 	o.nick = nick;
 	o.real_jid = occ ? occ->real_jid : NULL;
-	o.sender = from;
+	o.sender = key;
 	o.own_nick = r->cur_nick;
 	host_message(s->host, &o, body);
 	xmpp_free(s->ctx, body);
+	free(key);
 	return true;
 }
 
@@ -581,6 +725,21 @@ bool muc_iq_response(struct session *s, xmpp_stanza_t *st)
 		struct room *r = s->rooms[i];
 		const char *cond;
 
+		if (r->info_id != NULL && strcmp(r->info_id, id) == 0) {
+			const char *from = xmpp_stanza_get_from(st);
+
+			free(r->info_id);
+			r->info_id = NULL;
+			r->occupant_ids = from != NULL &&
+			                  strcasecmp(from, r->jid) == 0 &&
+			                  strcmp(type, "result") == 0 &&
+			                  has_feature(st, NS_OCCUPANT_ID);
+			log_debug("%s %s occupant-ids", r->jid,
+			          r->occupant_ids ? "provides" : "provides no");
+			if (r->state == ROOM_JOINED && r->subject_seen)
+				room_ready(s, r);
+			return true;
+		}
 		if (r->ping_id == NULL || strcmp(r->ping_id, id) != 0)
 			continue;
 		free(r->ping_id);
@@ -621,7 +780,8 @@ static void self_ping(struct session *s, struct room *r, int64_t now)
 
 void muc_tick(struct session *s, int64_t now)
 {
-	for (size_t i = 0; i < s->n_rooms; i++) {
+	/* Downwards: a rejoin may forget the room (muc_join). */
+	for (size_t i = s->n_rooms; i-- > 0;) {
 		struct room *r = s->rooms[i];
 
 		switch (r->state) {
@@ -650,6 +810,52 @@ void muc_tick(struct session *s, int64_t now)
 		default:
 			break;
 		}
+	}
+}
+
+/* Checks that the service of r, a room remembered from an invitation, is
+ * a room service: joins it if so, forgets it if not, waits for the answer
+ * or tries again later. */
+static void muc_verify(struct session *s, struct room *r)
+{
+	char *service = jid_domain(r->jid);
+	char *why;
+
+	switch (origin_check(s, service)) {
+	case ORIGIN_ROOM:
+		r->trusted = true;
+		muc_join(s, r);
+		break;
+	case ORIGIN_NOT_ROOM:
+		why = xasprintf("%s is no room service (remembered from a "
+		                "forged invitation?)",
+		                service);
+		muc_forget(s, r, why);
+		free(why);
+		break;
+	case ORIGIN_PENDING:
+		r->state = ROOM_OFF;
+		break;
+	case ORIGIN_UNKNOWN:
+		rejoin_later(s, r, -1, "its room service could not be checked");
+		break;
+	}
+	free(service);
+}
+
+void muc_origin_known(struct session *s, const char *service)
+{
+	/* Downwards: muc_join may forget a room. */
+	for (size_t i = s->n_rooms; i-- > 0;) {
+		struct room *r = s->rooms[i];
+		char *d;
+
+		if (r->trusted || r->state != ROOM_OFF)
+			continue;
+		d = jid_domain(r->jid);
+		if (strcmp(d, service) == 0)
+			muc_join(s, r);
+		free(d);
 	}
 }
 
@@ -689,6 +895,8 @@ int session_join(struct session *s, const char *room, const char *nick,
 			send_leave(s, r, NULL);
 		r->state = ROOM_OFF;
 	}
+	/* An admin's word is enough. */
+	r->trusted = true;
 	if (r->state == ROOM_OFF || r->state == ROOM_WAIT) {
 		free(r->cur_nick);
 		r->cur_nick = xstrdup(r->nick);
@@ -786,12 +994,12 @@ void session_reconfigure(struct session *s, const struct config *cfg)
 			r = muc_add(s, jid, nick, pw);
 			if (r == NULL)
 				continue;
-			r->configured = true;
+			r->configured = r->trusted = true;
 			log_info("reload: joining %s", r->jid);
 			muc_join(s, r);
 			continue;
 		}
-		r->configured = true;
+		r->configured = r->trusted = true;
 		if ((pw == NULL) != (r->password == NULL) ||
 		    (pw != NULL && strcmp(pw, r->password) != 0)) {
 			free(r->password);

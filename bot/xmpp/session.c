@@ -2,7 +2,7 @@
  * The XMPP session's connection: it owns the libstrophe context and
  * connection, connects with the TLS policy of [xmpp], reconnects with a
  * jittered exponential backoff, routes incoming stanzas (rooms, invitations,
- * disco, the host) and paces everything it sends.
+ * origin checks, disco, the host) and paces everything it sends.
  *
  * Design notes:
  * - Only the main thread calls into this file; the daemon's loop runs
@@ -61,6 +61,19 @@ const char *jid_resource(const char *jid)
 	const char *slash = strchr(jid, '/');
 
 	return slash ? slash + 1 : NULL;
+}
+
+/* Returns a new lower-case string: the domain part of jid. */
+char *jid_domain(const char *jid)
+{
+	const char *at = strchr(jid, '@');
+	const char *start = at != NULL ? at + 1 : jid;
+	char *d = xstrndup(start, strcspn(start, "/"));
+
+	for (char *p = d; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return d;
 }
 
 /* Returns true if jid is a usable bare JID: node@domain, no resource, no
@@ -365,6 +378,8 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 	s->connected = false;
 	queue_clear(s);
 	muc_disconnected(s);
+	invite_disconnected(s);
+	origin_disconnected(s);
 	if (s->stopping) {
 		s->stopped = true;
 		return;
@@ -565,7 +580,8 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	if (type == NULL)
 		return 1;
 	if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
-		muc_iq_response(s, st);
+		if (!origin_iq_response(s, st))
+			muc_iq_response(s, st);
 		return 1;
 	}
 	if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
@@ -609,6 +625,7 @@ static int tick(xmpp_ctx_t *ctx, void *arg)
 	}
 	if (s->connected) {
 		queue_drain(s);
+		origin_tick(s, now);
 		muc_tick(s, now);
 	}
 	pending_expire(s, now);
@@ -690,7 +707,7 @@ struct session *session_new(const struct config *cfg, struct host *host,
 		r = muc_add(s, jid, rc && rc->nick ? rc->nick : NULL,
 		            rc ? rc->password : NULL);
 		if (r != NULL)
-			r->configured = true;
+			r->configured = r->trusted = true;
 	}
 	return s;
 }
@@ -709,6 +726,9 @@ void session_add_saved_room(struct session *s, const char *room,
 		log_warnx("ignoring a saved room with a bad JID: %s", room);
 		return;
 	}
+	/* Unless it is configured too, it is joined only once its service
+	 * shows it is a room service (muc_join): it may come from a forged
+	 * invitation. */
 	r = muc_find(s, room);
 	if (r == NULL)
 		r = muc_add(s, room, nick, NULL);
@@ -727,6 +747,8 @@ void session_free(struct session *s)
 	for (size_t i = 0; i < s->n_rooms; i++)
 		muc_free(s->rooms[i]);
 	free(s->rooms);
+	invite_free(s);
+	origin_free(s);
 	xmpp_global_timed_handler_delete(s->ctx, tick);
 	xmpp_conn_release(s->conn);
 	xmpp_ctx_free(s->ctx);

@@ -28,7 +28,8 @@ struct session_origin {
 	const char *room;     /* bare room JID, or NULL (direct chat) */
 	const char *nick;     /* occupant nick, or NULL */
 	const char *real_jid; /* real bare JID if known, else NULL */
-	const char *sender;   /* rate-limit / cursor key (see fb_api) */
+	const char *sender;   /* rate-limit / cursor key (see fb_api):
+	                         survives nick changes in rooms */
 	const char *own_nick; /* the bot's nick in that room, or NULL */
 };
 

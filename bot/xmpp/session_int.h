@@ -1,8 +1,10 @@
 /*
  * The session's internals, shared by its files: session.c (connection,
  * reconnect, stanza routing, the paced send queue), muc.c (rooms),
- * invite.c (invitations) and disco.c (disco#info, caps, version, ping).
- * Nothing outside these files includes this header.
+ * invite.c (invitations), origin.c (which services are room services) and
+ * disco.c (disco#info, caps, version, ping). Nothing outside these files
+ * includes this header, but for the tests and fuzzers that drive the
+ * invitation and presence handlers of an unconnected session.
  */
 #ifndef FISBOT_SESSION_INT_H
 #define FISBOT_SESSION_INT_H
@@ -13,17 +15,18 @@
 #include "config.h"
 #include "session.h"
 
-#define NS_MUC        "http://jabber.org/protocol/muc"
-#define NS_MUC_USER   "http://jabber.org/protocol/muc#user"
-#define NS_MUC_OWNER  "http://jabber.org/protocol/muc#owner"
-#define NS_DELAY      "urn:xmpp:delay"
-#define NS_CONFERENCE "jabber:x:conference"
-#define NS_PING       "urn:xmpp:ping"
-#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
-#define NS_CAPS       "http://jabber.org/protocol/caps"
-#define NS_VERSION    "jabber:iq:version"
-#define NS_STANZAS    "urn:ietf:params:xml:ns:xmpp-stanzas"
-#define NS_DATA       "jabber:x:data"
+#define NS_MUC         "http://jabber.org/protocol/muc"
+#define NS_MUC_USER    "http://jabber.org/protocol/muc#user"
+#define NS_MUC_OWNER   "http://jabber.org/protocol/muc#owner"
+#define NS_DELAY       "urn:xmpp:delay"
+#define NS_CONFERENCE  "jabber:x:conference"
+#define NS_PING        "urn:xmpp:ping"
+#define NS_DISCO_INFO  "http://jabber.org/protocol/disco#info"
+#define NS_CAPS        "http://jabber.org/protocol/caps"
+#define NS_VERSION     "jabber:iq:version"
+#define NS_STANZAS     "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_DATA        "jabber:x:data"
+#define NS_OCCUPANT_ID "urn:xmpp:occupant-id:0"
 
 /* The largest stanza the bot sends (SPEC §9). */
 #define SESSION_MAX_STANZA 65536
@@ -36,19 +39,26 @@ enum room_state {
 	ROOM_WAIT,    /* out of the room, rejoin at rejoin_at */
 };
 
-/* An occupant of a room and its real JID if the room shows it. */
+/* An occupant of a room: its nick, and what identifies it across nick
+ * changes (see muc_requester_key). */
 struct occupant {
 	char *nick;
-	char *real_jid; /* bare, or NULL */
+	char *real_jid;    /* bare, or NULL */
+	char *occupant_id; /* XEP-0421, as the room gave it, or NULL */
+	uint64_t serial;   /* this occupancy, kept across nick changes (303) */
 };
 
 struct room {
-	char *jid;       /* bare room JID, lower case */
-	char *nick;      /* the nick we want */
-	char *cur_nick;  /* the nick tried or held now */
-	char *password;  /* NULL: none */
-	bool configured; /* from [xmpp] rooms */
-	bool saved;      /* remembered in the catalogue (invited, admin) */
+	char *jid;         /* bare room JID, lower case */
+	char *nick;        /* the nick we want */
+	char *cur_nick;    /* the nick tried or held now */
+	char *password;    /* NULL: none */
+	bool configured;   /* from [xmpp] rooms */
+	bool saved;        /* remembered in the catalogue (invited, admin) */
+	bool trusted;      /* a room: configured, an admin's join, or checked */
+	bool occupant_ids; /* the room advertises XEP-0421 occupant-id */
+	char *info_id;     /* id of our disco#info to the room in flight */
+	bool subject_seen; /* the subject came before that answer */
 	enum room_state state;
 	unsigned nick_tries;
 	unsigned failures; /* consecutive failed joins, for the backoff */
@@ -106,9 +116,24 @@ struct session {
 	struct room **rooms;
 	size_t n_rooms;
 
-	/* Invitations recently accepted (ms), for the rate limit. */
+	uint64_t occ_serial; /* the last occupancy serial handed out */
+
+	/* Invitations recently accepted and declines recently sent (ms), for
+	 * their rate limits; invitations waiting for an origin check. */
 	int64_t invite_times[8];
 	size_t n_invite_times;
+	int64_t decline_times[10];
+	size_t n_decline_times;
+	struct invite *waiting;
+	size_t n_waiting;
+	int64_t invite_log_window;      /* ms: start of the log window */
+	unsigned invite_log_lines;      /* lines written in it */
+	unsigned long invite_log_quiet; /* lines suppressed since */
+
+	/* Which services are room services (origin.c). */
+	struct origin_entry *origins;
+	size_t n_origins;
+	uint64_t origin_clock; /* counts lookups, for the eviction */
 
 	/* Disco. */
 	struct strlist features; /* sorted */
@@ -128,6 +153,8 @@ char *jid_bare(const char *jid);
 const char *jid_resource(const char *jid);
 /* Returns true if jid is a usable bare JID (node@domain, clean). */
 bool jid_is_bare_room(const char *jid);
+/* Returns a new lower-case string: the domain part of jid. */
+char *jid_domain(const char *jid);
 /* Returns the first child element of st in namespace ns named name
  * (NULL name: any name). */
 xmpp_stanza_t *child_ns(xmpp_stanza_t *st, const char *name, const char *ns);
@@ -155,12 +182,48 @@ bool muc_iq_response(struct session *s, xmpp_stanza_t *st);
  * list and the store. */
 void muc_forget(struct session *s, struct room *r, const char *why);
 void muc_free(struct room *r);
+/* Joins the unchecked rooms on service (remembered from invitations) now
+ * that origin.c knows what service is, or forgets them if it is no room
+ * service. */
+void muc_origin_known(struct session *s, const char *service);
+/* Returns the requester key (session_origin.sender) of the occupant with
+ * nick in r: its occupant-id if the room provides them, else its real
+ * JID, else its occupancy serial; the occupant JID if r does not know it.
+ * The caller frees it. */
+char *muc_requester_key(struct room *r, const char *nick);
 /* The presence stanza (with caps) for joining r, or for the server. */
 xmpp_stanza_t *muc_presence_stanza(struct session *s, const char *to);
 
 /* invite.c */
 /* Handles an invitation in message st; returns true if st was one. */
 bool invite_message(struct session *s, xmpp_stanza_t *st);
+/* Decides the invitations that waited for the check of service. */
+void invite_origin_known(struct session *s, const char *service);
+/* Drops the invitations waiting for a check (the connection is gone). */
+void invite_disconnected(struct session *s);
+void invite_free(struct session *s);
+
+/* origin.c */
+enum origin_verdict {
+	ORIGIN_ROOM,     /* disco#info shows a conference identity */
+	ORIGIN_NOT_ROOM, /* it answered, and it is no room service */
+	ORIGIN_UNKNOWN,  /* no answer, or an error: try again later */
+	ORIGIN_PENDING,  /* asked; invite_origin_known and muc_origin_known
+	                    follow with the answer or the timeout */
+};
+/* Returns what is known of service (a domain); if nothing is, asks it
+ * with disco#info (while connected) and returns ORIGIN_PENDING. */
+enum origin_verdict origin_check(struct session *s, const char *service);
+/* Records what service is, for the time its kind of verdict is cached. */
+void origin_record(struct session *s, const char *service,
+                   enum origin_verdict v);
+/* Handles the answer to one of our checks; returns true if it was one. */
+bool origin_iq_response(struct session *s, xmpp_stanza_t *st);
+/* Times out the checks that got no answer. */
+void origin_tick(struct session *s, int64_t now);
+/* Forgets the checks in flight (the connection is gone). */
+void origin_disconnected(struct session *s);
+void origin_free(struct session *s);
 
 /* disco.c */
 void disco_init(struct session *s);
