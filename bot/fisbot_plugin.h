@@ -26,7 +26,8 @@
  * slow search never holds up another user's reply. For those:
  *  - rate limits, arity and permission are checked on the main thread
  *    before the handler is queued; a full queue answers "busy: try again in
- *    a moment" (an IQ: wait/resource-constraint) without running it;
+ *    a moment" (an IQ: wait/resource-constraint) without running it, and
+ *    an IQ of more than 64 KiB gets modify/policy-violation;
  *  - the handler only records its answer (reply, reply_error, reply_link,
  *    set_more; iq_result, iq_error); the main thread sends it when the
  *    handler has returned, exactly as for any other handler;
@@ -43,7 +44,7 @@
  *  - a plugin's own state (api->data()) is shared by the main thread and
  *    every worker: keep it read-only after init, or lock it.
  * A handler that does not query the catalogue should stay on the main
- * thread (no flag): it is answered at once.
+ * thread (no flag): it runs as soon as it is its requester's turn.
  *
  * Plugins may also call the core's public functions directly (catalogue.h,
  * query.h, text.h, units.h, log.h, alloc.h): the fisbot executable exports
