@@ -6,11 +6,21 @@
  *
  * Threads: the main thread owns libstrophe and everything that touches a
  * stanza (session, host, plugins) and a read-only catalogue connection.
+ * The host's query workers (host_jobs.c) run searches, listings and counts
+ * on connections of their own and hand the answers back through host_poll.
  * The indexer's thread reports files added and removed through
  * struct event_queue (a mutex-protected list), which the main loop drains
  * between xmpp_run_once() iterations; HTTP threads only post to the
  * indexer. Signals are blocked in every thread and read from a signalfd by
  * the main loop.
+ *
+ * The main loop. libstrophe's xmpp_run_once() waits in its own select() on
+ * the connection only, so nothing else can wake it: idle, the loop wakes
+ * every LOOP_TIMEOUT_MS (the session's own timer ticks every 100 ms
+ * anyway); while the host has requests with its workers it waits at most
+ * BUSY_TIMEOUT_MS, so that a finished answer is sent within that. A
+ * message that comes meanwhile wakes the select() at once, and the
+ * dispatcher answers it (or queues it) at once, whatever the workers do.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -37,6 +47,7 @@
 #include "token.h"
 
 #define LOOP_TIMEOUT_MS 50
+#define BUSY_TIMEOUT_MS 2
 #define STOP_GRACE_MS   3000
 
 /* One event from the indexer's thread for the main thread. */
@@ -127,13 +138,15 @@ static void on_upload(void *arg, const char *path, const char *uploader)
 	indexer_post_uploader(d->ix, path, uploader);
 }
 
-/* Host: a download URL for f. */
-static char *file_url(void *arg, const struct cat_file *f)
+/* Host, on any thread: a download URL for f under cfg (the key is never
+ * changed once loaded). */
+static char *file_url(void *arg, const struct config *cfg,
+                      const struct cat_file *f)
 {
 	struct daemon *d = arg;
 	char *cause = NULL, *url;
 
-	url = http_url_for(d->cfg, d->key, f, time(NULL), &cause);
+	url = http_url_for(cfg, d->key, f, time(NULL), &cause);
 	if (url == NULL) {
 		log_warnx("no URL for file %lld: %s", (long long)f->id, cause);
 		free(cause);
@@ -330,7 +343,9 @@ static int main_loop(struct daemon *d, int sfd)
 	int sig;
 
 	for (;;) {
-		xmpp_run_once(ctx, LOOP_TIMEOUT_MS);
+		xmpp_run_once(ctx, host_busy(d->host) ? BUSY_TIMEOUT_MS
+		                                      : LOOP_TIMEOUT_MS);
+		host_poll(d->host);
 		events_drain(d);
 		host_tick(d->host);
 		if (session_failure(d->session) != NULL) {
@@ -394,6 +409,7 @@ int daemon_run(struct config *cfg, bool verbose)
 		goto fail;
 
 	deps.catalogue = d.cat;
+	deps.database = cfg->share.database;
 	deps.file_url = file_url;
 	deps.rescan = do_rescan;
 	deps.describe = do_describe;

@@ -12,17 +12,45 @@
  * init; a plugin that is missing, has another version or whose init fails is
  * refused and the bot does not start (exit 2).
  *
- * Everything here runs on the bot's main thread, the only thread that owns
- * the XMPP connection. Handlers never build message stanzas: they answer
- * through the request (reply, reply_error, reply_link) and the host sends at
- * most one message per command, paced, sanitised and split so that no stanza
- * exceeds 64 KiB. IQ handlers do build their payload (with libstrophe) and
- * hand it to iq_result.
+ * Handlers never build message stanzas: they answer through the request
+ * (reply, reply_error, reply_link) and the host sends at most one message
+ * per command, paced, sanitised and split so that no stanza exceeds 64 KiB.
+ * IQ handlers do build their payload (with libstrophe, in api->iq_ctx())
+ * and hand it to iq_result.
+ *
+ * Threads. The main thread owns the XMPP connection and runs everything
+ * here (init, timers, hooks, commands, IQ handlers) except the handlers a
+ * plugin marks as queries: commands with FB_CMD_QUERY and IQ handlers
+ * registered with FB_IQ_QUERY run on one of a small pool of query workers,
+ * each with its own read-only catalogue connection, so that one user's
+ * slow search never holds up another user's reply. For those:
+ *  - rate limits, arity and permission are checked on the main thread
+ *    before the handler is queued; a full queue answers "busy: try again in
+ *    a moment" (an IQ: wait/resource-constraint) without running it, and
+ *    an IQ of more than 64 KiB gets modify/policy-violation;
+ *  - the handler only records its answer (reply, reply_error, reply_link,
+ *    set_more; iq_result, iq_error); the main thread sends it when the
+ *    handler has returned, exactly as for any other handler;
+ *  - a requester's commands and IQs are answered in the order they came: a
+ *    request waits until the requester's earlier ones are answered (so
+ *    "more" sees the continuation the search before it left), and a
+ *    continuation belongs to one thread at a time. "more" runs a
+ *    continuation on the kind of thread its handler ran on;
+ *  - the handler may call only the functions marked [any thread] below.
+ *    The others belong to the main thread: on a worker they log a warning
+ *    and do nothing (or fail). On a worker, catalogue() is the worker's
+ *    own connection, config() the configuration in force when the request
+ *    came, and iq_ctx() a libstrophe context private to the worker;
+ *  - a plugin's own state (api->data()) is shared by the main thread and
+ *    every worker: keep it read-only after init, or lock it.
+ * A handler that does not query the catalogue should stay on the main
+ * thread (no flag): it runs as soon as it is its requester's turn.
  *
  * Plugins may also call the core's public functions directly (catalogue.h,
  * query.h, text.h, units.h, log.h, alloc.h): the fisbot executable exports
- * them. FB_API_VERSION changes whenever any of these headers changes
- * incompatibly.
+ * them. They are safe on any thread, each catalogue connection being used
+ * by one thread at a time. FB_API_VERSION changes whenever any of these
+ * headers changes incompatibly.
  */
 #ifndef FISBOT_PLUGIN_H
 #define FISBOT_PLUGIN_H
@@ -40,7 +68,7 @@
 #include "query.h"
 #include "text.h"
 
-#define FB_API_VERSION 1
+#define FB_API_VERSION 2
 
 /* Declares the plugin's name and the API version it was built against. */
 #define FISBOT_PLUGIN(name)                                                    \
@@ -67,6 +95,15 @@ enum {
 	 * it, its answer always goes by private message, and a handler that
 	 * replies nothing stays silent. */
 	FB_CMD_ROOM_WIDE = 1 << 0,
+	/* The handler queries the catalogue (a search, a listing, a count):
+	 * it runs on a query worker (see "Threads" above). */
+	FB_CMD_QUERY = 1 << 1,
+};
+
+/* IQ handler flags (register_iq). */
+enum {
+	/* The handler queries the catalogue: it runs on a query worker. */
+	FB_IQ_QUERY = 1 << 0,
 };
 
 /* Handles one command. argv[0] is the command's name as typed; argv[1..]
@@ -86,7 +123,7 @@ struct fb_command {
 	/* The name and its arguments, e.g. "get ID|PATH": shown as
 	 * "usage: get ID|PATH" and in help. */
 	const char *usage;
-	int min_args, max_args;     /* argument counts; max -1 = no limit */
+	int min_args, max_args; /* argument counts; max -1 = no limit */
 	enum fb_perm perm;
 	const char *help; /* one line */
 	fb_command_fn handler;
@@ -122,41 +159,46 @@ typedef bool (*fb_timer_fn)(struct fb_plugin *p, void *arg);
  * expires it after a while, and frees state with free_state. */
 typedef void (*fb_more_fn)(struct fb_request *req, void *state);
 
-/* The host's API, handed to fisbot_plugin_init. */
+/* The host's API, handed to fisbot_plugin_init. Each function says on which
+ * thread it may be called (see "Threads" above). */
 struct fb_api {
 	unsigned version; /* FB_API_VERSION */
 
-	/* --- registration (during init) --------------------------------- */
+	/* --- registration (during init; main thread) --------------------- */
 
 	/* Registers a const table of n commands; the table must outlive the
 	 * plugin. Returns 0, or -1 if a name is already taken. */
 	int (*register_commands)(struct fb_plugin *p,
 	                         const struct fb_command *cmds, size_t n);
-	/* Routes IQs whose first child has namespace xmlns to fn. */
+	/* Routes IQs whose first child has namespace xmlns to fn; flags are
+	 * FB_IQ_* (FB_IQ_QUERY: fn runs on a query worker). */
 	int (*register_iq)(struct fb_plugin *p, const char *xmlns, fb_iq_fn fn,
-	                   void *arg);
+	                   void *arg, unsigned flags);
 	/* Adds a feature to the bot's disco#info (and so to its caps). */
 	void (*add_feature)(struct fb_plugin *p, const char *feature);
 	void (*hook)(struct fb_plugin *p, enum fb_event ev, fb_event_fn fn,
 	             void *arg);
 	void (*add_timer)(struct fb_plugin *p, unsigned long period_ms,
 	                  fb_timer_fn fn, void *arg);
-	/* Stores and returns the plugin's own state pointer. */
+	/* Stores the plugin's own state pointer (main thread). */
 	void (*set_data)(struct fb_plugin *p, void *data);
+	/* Returns it [any thread]. */
 	void *(*data)(struct fb_plugin *p);
 
-	/* --- context ----------------------------------------------------- */
+	/* --- context [any thread] ---------------------------------------- */
 
+	/* The configuration in force (on a worker: when the request came). */
 	const struct config *(*config)(struct fb_plugin *p);
 	/* The value of key in the plugin's [plugin "NAME"] section, or NULL. */
 	const char *(*setting)(struct fb_plugin *p, const char *key);
-	/* The main thread's read-only catalogue connection. */
+	/* A read-only catalogue connection for this thread: the main
+	 * thread's, or the query worker's own. */
 	struct catalogue *(*catalogue)(struct fb_plugin *p);
 	/* Returns a download URL for f ({base_url}/f/{token}/{name}); the
 	 * caller frees it. */
 	char *(*file_url)(struct fb_plugin *p, const struct cat_file *f);
 
-	/* --- the request being answered ---------------------------------- */
+	/* --- the request being answered [any thread] --------------------- */
 
 	struct fb_plugin *(*req_plugin)(struct fb_request *r);
 	enum fb_place (*req_place)(struct fb_request *r);
@@ -187,15 +229,19 @@ struct fb_api {
 	 * HTTP server the reply becomes an error. */
 	void (*reply_link)(struct fb_request *r, const struct cat_file *f);
 	/* Remembers how to continue this answer when the requester says
-	 * "more" (replacing and freeing the requester's older one). fn may
-	 * call set_more again with the same state to go on; otherwise the
-	 * host frees state after fn returns. Kept for 10 minutes. */
+	 * "more" (replacing and freeing the requester's older one once this
+	 * answer is sent). fn may call set_more again with the same state to
+	 * go on; otherwise the host frees state after fn returns. fn runs on
+	 * the kind of thread this handler runs on; free_state on any thread.
+	 * Kept for 10 minutes. */
 	void (*set_more)(struct fb_request *r, fb_more_fn fn, void *state,
 	                 void (*free_state)(void *state));
 
-	/* --- the IQ being answered --------------------------------------- */
+	/* --- the IQ being answered [any thread] -------------------------- */
 
 	xmpp_stanza_t *(*iq_stanza)(struct fb_iq *iq); /* the whole <iq/> */
+	/* The libstrophe context to build the payload in (on a worker, the
+	 * worker's own). */
 	xmpp_ctx_t *(*iq_ctx)(struct fb_iq *iq);
 	const char *(*iq_from)(struct fb_iq *iq); /* full JID of the sender */
 	/* Answers with a result holding payload (which the host releases;
@@ -206,7 +252,7 @@ struct fb_api {
 	void (*iq_error)(struct fb_iq *iq, const char *type,
 	                 const char *condition, const char *text);
 
-	/* --- rooms and the bot ------------------------------------------- */
+	/* --- rooms and the bot (main thread) ----------------------------- */
 
 	/* Calls fn for every room the bot is in now. */
 	void (*rooms_foreach)(struct fb_plugin *p,
@@ -225,7 +271,8 @@ struct fb_api {
 	int (*describe)(struct fb_plugin *p, int64_t id, const char *text,
 	                char **cause);
 	int (*reload)(struct fb_plugin *p, char **cause);
-	/* Calls fn for every command of every plugin (for help). */
+	/* Calls fn for every command of every plugin (for help) [any
+	 * thread]. */
 	void (*commands_foreach)(struct fb_plugin *p,
 	                         void (*fn)(const struct fb_command *cmd,
 	                                    void *arg),

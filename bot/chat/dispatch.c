@@ -21,9 +21,22 @@
  *
  * "more" is built in: it calls the continuation the requester's last list
  * or search left with set_more (one per requester, for HOST_MORE_LIFETIME).
+ *
+ * Threads. A request is a job (host_jobs.c): steps 1-4 happen on the main
+ * thread when the message comes; the handler runs in the requester's turn,
+ * at once on the main thread, or on a query worker for FB_CMD_QUERY
+ * commands (and "more" after one of them). So a request owns copies of
+ * everything it needs (origin, arguments, the configuration in force), and
+ * what the handler does to it is only recorded: reply lines, an error, a
+ * copy of the file to link, the next continuation. The main thread then
+ * builds and sends the one message (request_send) and installs the
+ * continuation. "more" takes the requester's continuation out of the table
+ * at its turn and gives the job's new one back when it is answered, so a
+ * continuation's state is only ever used by one thread at a time.
  */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -48,16 +61,30 @@ enum route {
 	ROUTE_BACK,    /* a chat message back to the sender */
 };
 
+/* A request: one command, from the message to its reply (a job, see
+ * host_jobs.c). */
 struct fb_request {
-	struct host *host;
+	struct host_job job; /* first */
 	struct fb_plugin *plugin;
-	const struct session_origin *o;
-	const char *args;
-	char *real_jid; /* bare, or NULL */
+	/* The command to run, or NULL when the answer is decided (an error,
+	 * or silence). */
+	const struct fb_command *cmd;
+	struct cmdline cl;
+	struct session_origin o; /* copies, owned */
+	char *real_jid;          /* bare, or NULL */
+	bool is_admin;
 	enum route route;
+	bool worker; /* the handler runs on a query worker */
+	/* What the handler answered. */
 	struct reply_text text;
-	char *error;         /* one-line error: wins over everything */
-	xmpp_stanza_t *link; /* a download link: wins over text */
+	char *error;           /* one-line error: wins over everything */
+	struct cat_file *link; /* a copy of the file to link: wins over text */
+	/* "more": the continuation this request continues (taken out of the
+	 * table), and the one it leaves (installed when it is answered). */
+	struct host_more taken;
+	bool has_taken;
+	struct host_more next;
+	bool has_next;
 };
 
 /* --- the request API ---------------------------------------------------- */
@@ -69,12 +96,12 @@ static struct fb_plugin *req_plugin(struct fb_request *r)
 
 static enum fb_place req_place(struct fb_request *r)
 {
-	return (enum fb_place)r->o->place;
+	return (enum fb_place)r->o.place;
 }
 
 static const char *req_sender(struct fb_request *r)
 {
-	return r->o->sender;
+	return r->o.sender;
 }
 
 static const char *req_real_jid(struct fb_request *r)
@@ -84,20 +111,19 @@ static const char *req_real_jid(struct fb_request *r)
 
 static const char *req_room(struct fb_request *r)
 {
-	return r->o->room;
+	return r->o.room;
 }
 
 static const char *req_args(struct fb_request *r)
 {
-	return r->args;
+	return r->cl.args != NULL ? r->cl.args : "";
 }
 
 /* True if the request may run FB_ADMIN commands: an [admins] JID, in a
- * direct chat. */
+ * direct chat (decided when the request came). */
 static bool req_is_admin(struct fb_request *r)
 {
-	return r->o->place == FB_DIRECT &&
-	       host_jid_is_admin(r->host, r->real_jid);
+	return r->is_admin;
 }
 
 /* fb_api.reply: appends one line (or several) to the reply. */
@@ -109,7 +135,7 @@ static void req_reply(struct fb_request *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	s = xvasprintf(fmt, ap);
 	va_end(ap);
-	reply_text_add(&r->text, s, r->host->cfg->commands.prefix);
+	reply_text_add(&r->text, s, r->job.cfg->commands.prefix);
 	free(s);
 }
 
@@ -137,50 +163,40 @@ static void req_reply_error(struct fb_request *r, const char *fmt, ...)
 	set_error(r, s);
 }
 
-/* Returns the JID and type a stanza for r goes to. */
-static void route_target(const struct fb_request *r, const char **type,
-                         const char **to, bool *muc_user)
+/* Returns a copy of s, or NULL. */
+static char *dup_or_null(const char *s)
 {
-	switch (r->route) {
-	case ROUTE_ROOM:
-		*type = "groupchat";
-		*to = r->o->room;
-		*muc_user = false;
-		break;
-	case ROUTE_PRIVATE:
-		*type = "chat";
-		*to = r->o->from;
-		*muc_user = true;
-		break;
-	case ROUTE_BACK:
-	default:
-		*type = "chat";
-		*to = r->o->from;
-		*muc_user = r->o->place == FB_ROOM_PRIVATE;
-		break;
-	}
+	return s != NULL ? xstrdup(s) : NULL;
 }
 
-/* fb_api.reply_link: the reply becomes a download link for f. */
+/* Frees a file copied by file_copy. */
+static void file_free(struct cat_file *f)
+{
+	if (f == NULL)
+		return;
+	cat_file_clear(f);
+	free(f);
+}
+
+/* Returns a deep copy of f. */
+static struct cat_file *file_copy(const struct cat_file *f)
+{
+	struct cat_file *c = xmalloc(sizeof(*c));
+
+	*c = *f;
+	c->path = xstrdup(f->path != NULL ? f->path : "");
+	c->media_type = dup_or_null(f->media_type);
+	c->description = dup_or_null(f->description);
+	c->uploader = dup_or_null(f->uploader);
+	return c;
+}
+
+/* fb_api.reply_link: the reply becomes a download link for f (built when
+ * it is sent). */
 static void req_reply_link(struct fb_request *r, const struct cat_file *f)
 {
-	struct host *h = r->host;
-	const char *type, *to;
-	bool muc_user;
-	char *url;
-
-	if (h->deps.file_url == NULL ||
-	    (url = h->deps.file_url(h->deps.arg, f)) == NULL) {
-		set_error(r, xstrdup("no download link: the HTTP server is "
-		                     "not available"));
-		return;
-	}
-	route_target(r, &type, &to, &muc_user);
-	if (r->link != NULL)
-		xmpp_stanza_release(r->link);
-	r->link = reply_link_message(session_ctx(h->session), type, to, url, f,
-	                             muc_user);
-	free(url);
+	file_free(r->link);
+	r->link = file_copy(f);
 }
 
 /* Frees one continuation's state and key. */
@@ -189,6 +205,8 @@ static void more_free(struct host_more *m)
 	if (m->free_state != NULL && m->state != NULL)
 		m->free_state(m->state);
 	free(m->sender);
+	m->state = NULL;
+	m->sender = NULL;
 }
 
 /* Returns the index of sender's continuation, or -1. */
@@ -207,35 +225,62 @@ static void more_remove(struct host *h, size_t i)
 	h->n_more--;
 }
 
-/* fb_api.set_more: remembers how to continue this requester's answer. */
+/* fb_api.set_more: records how to continue this requester's answer; the
+ * host installs it when the answer is sent (more_install). */
 static void req_set_more(struct fb_request *r, fb_more_fn fn, void *state,
                          void (*free_state)(void *state))
 {
-	struct host *h = r->host;
-	ssize_t i = more_find(h, r->o->sender);
-	uint64_t now = host_now_ms(h);
+	/* A second call replaces the first: free its state unless it goes
+	 * on, or is the continued one (freed when the request is done). */
+	if (r->has_next && r->next.state != state &&
+	    !(r->has_taken && r->next.state == r->taken.state))
+		more_free(&r->next);
+	r->next = (struct host_more){NULL,       r->plugin, fn,       state,
+	                             free_state, 0,         r->worker};
+	r->has_next = true;
+}
 
-	if (i >= 0) {
-		struct host_more old = h->more[i];
+/* Main thread, once r is answered: installs the continuation r left
+ * (replacing and freeing the requester's older one) and frees the one it
+ * continued unless it goes on. */
+static void more_install(struct fb_request *r)
+{
+	struct host *h = r->job.host;
+	ssize_t i;
 
-		more_remove(h, (size_t)i);
-		if (old.state == state)
-			old.state = NULL; /* the same state continues */
-		more_free(&old);
+	if (r->has_next) {
+		i = more_find(h, r->o.sender);
+		if (i >= 0) {
+			struct host_more old = h->more[i];
+
+			more_remove(h, (size_t)i);
+			if (old.state == r->next.state)
+				old.state = NULL; /* the same state goes on */
+			more_free(&old);
+		}
+		if (h->n_more >= HOST_MORE_MAX) {
+			size_t oldest = 0;
+
+			for (size_t j = 1; j < h->n_more; j++)
+				if (h->more[j].expires_ms <
+				    h->more[oldest].expires_ms)
+					oldest = j;
+			more_free(&h->more[oldest]);
+			more_remove(h, oldest);
+		}
+		r->next.sender = xstrdup(r->o.sender);
+		r->next.expires_ms = host_now_ms(h) + HOST_MORE_LIFETIME;
+		h->more =
+		    xreallocarray(h->more, h->n_more + 1, sizeof(*h->more));
+		h->more[h->n_more++] = r->next;
+		if (r->has_taken && r->taken.state == r->next.state)
+			r->taken.state = NULL;
+		r->has_next = false;
 	}
-	if (h->n_more >= HOST_MORE_MAX) {
-		size_t oldest = 0;
-
-		for (size_t j = 1; j < h->n_more; j++)
-			if (h->more[j].expires_ms < h->more[oldest].expires_ms)
-				oldest = j;
-		more_free(&h->more[oldest]);
-		more_remove(h, oldest);
+	if (r->has_taken) {
+		more_free(&r->taken);
+		r->has_taken = false;
 	}
-	h->more = xreallocarray(h->more, h->n_more + 1, sizeof(*h->more));
-	h->more[h->n_more++] = (struct host_more){
-	    xstrdup(r->o->sender),   r->plugin, fn, state, free_state,
-	    now + HOST_MORE_LIFETIME};
 }
 
 /* Drops expired continuations (see host_internal.h). */
@@ -275,31 +320,13 @@ void dispatch_fill_api(struct fb_api *api)
 
 /* --- built-in commands ---------------------------------------------------- */
 
-/* more: the next page of this requester's last list or search. */
+/* more: the next page of this requester's last list or search. The work
+ * is done by more_start and request_run; this handler is never called. */
 static void cmd_more(struct fb_request *r, int argc, char **argv)
 {
-	struct host *h = r->host;
-	ssize_t i = more_find(h, r->o->sender);
-	struct host_more m;
-
-	if (i < 0 || h->more[i].expires_ms <= host_now_ms(h)) {
-		/* In a room other bots may hold the continuation: stay
-		 * silent there. */
-		if (r->o->place != FB_ROOM)
-			set_error(r,
-			          xstrdup("nothing more to show: say list or "
-			                  "search first"));
-		return;
-	}
-	m = h->more[i];
-	more_remove(h, (size_t)i);
-	r->plugin = m.plugin;
-	m.fn(r, m.state);
-	/* The continuation may have stored the same state again. */
-	i = more_find(h, r->o->sender);
-	if (i >= 0 && h->more[i].state == m.state)
-		m.state = NULL;
-	more_free(&m);
+	(void)argc;
+	(void)argv;
+	set_error(r, xstrdup("nothing more to show"));
 }
 
 const struct fb_command dispatch_builtins[] = {
@@ -316,7 +343,55 @@ const struct fb_command dispatch_builtins[] = {
 const size_t dispatch_n_builtins =
     sizeof(dispatch_builtins) / sizeof(dispatch_builtins[0]);
 
+/* Main thread, at the turn of a "more": takes the requester's continuation
+ * out of the table; it runs on the kind of thread that left it. */
+static enum job_step more_start(struct fb_request *r)
+{
+	struct host *h = r->job.host;
+	ssize_t i = more_find(h, r->o.sender);
+
+	if (i < 0 || h->more[i].expires_ms <= host_now_ms(h)) {
+		/* In a room other bots may hold the continuation: stay
+		 * silent there. */
+		if (r->o.place != FB_ROOM)
+			set_error(r,
+			          xstrdup("nothing more to show: say list or "
+			                  "search first"));
+		return JOB_ANSWERED;
+	}
+	r->taken = h->more[i];
+	r->has_taken = true;
+	more_remove(h, (size_t)i);
+	r->plugin = r->taken.plugin;
+	r->worker = r->taken.worker;
+	return r->worker ? JOB_WORKER : JOB_MAIN;
+}
+
 /* --- sending -------------------------------------------------------------- */
+
+/* Returns the JID and type a stanza for r goes to. */
+static void route_target(const struct fb_request *r, const char **type,
+                         const char **to, bool *muc_user)
+{
+	switch (r->route) {
+	case ROUTE_ROOM:
+		*type = "groupchat";
+		*to = r->o.room;
+		*muc_user = false;
+		break;
+	case ROUTE_PRIVATE:
+		*type = "chat";
+		*to = r->o.from;
+		*muc_user = true;
+		break;
+	case ROUTE_BACK:
+	default:
+		*type = "chat";
+		*to = r->o.from;
+		*muc_user = r->o.place == FB_ROOM_PRIVATE;
+		break;
+	}
+}
 
 /* Returns the bare JID of jid; the caller frees it. */
 static char *bare_jid(const char *jid)
@@ -331,7 +406,7 @@ static char *bare_jid(const char *jid)
  * "nick: " in front of room messages. The caller frees it. */
 static char *shown_nick(const struct fb_request *r)
 {
-	const char *nick = r->o->nick != NULL ? r->o->nick : "";
+	const char *nick = r->o.nick != NULL ? r->o.nick : "";
 	size_t len = text_utf8_prefix(nick, strlen(nick), NICK_SHOWN);
 
 	return text_sanitize(nick, len);
@@ -341,7 +416,7 @@ static char *shown_nick(const struct fb_request *r)
  * body (a one-line reply goes there as it is). The caller frees it. */
 static char *fallback_text(struct fb_request *r, const char *body, bool is_link)
 {
-	const char *me = session_jid(r->host->session);
+	const char *me = session_jid(r->job.host->session);
 	char *bare, *s, *nick = shown_nick(r);
 
 	if (!is_link && strchr(body, '\n') == NULL &&
@@ -359,30 +434,53 @@ static char *fallback_text(struct fb_request *r, const char *body, bool is_link)
 	return s;
 }
 
+/* Returns the download-link message for r->link, or NULL after making the
+ * reply an error (no HTTP server). */
+static xmpp_stanza_t *link_message(struct fb_request *r)
+{
+	struct host *h = r->job.host;
+	const char *type, *to;
+	bool muc_user;
+	xmpp_stanza_t *m;
+	char *url;
+
+	if (h->deps.file_url == NULL ||
+	    (url = h->deps.file_url(h->deps.arg, r->job.cfg, r->link)) ==
+	        NULL) {
+		set_error(r, xstrdup("no download link: the HTTP server is "
+		                     "not available"));
+		return NULL;
+	}
+	route_target(r, &type, &to, &muc_user);
+	m = reply_link_message(session_ctx(h->session), type, to, url, r->link,
+	                       muc_user);
+	free(url);
+	return m;
+}
+
 /* Sends the one reply r holds, if any. */
 static void request_send(struct fb_request *r)
 {
-	struct host *h = r->host;
+	struct host *h = r->job.host;
 	xmpp_ctx_t *ctx = session_ctx(h->session);
-	const char *prefix = h->cfg->commands.prefix, *type, *to, *body;
+	const char *prefix = r->job.cfg->commands.prefix, *type, *to, *body;
 	struct reply_text t = {0};
-	xmpp_stanza_t *m;
+	xmpp_stanza_t *m = NULL;
 	bool muc_user, is_link = false;
 	char *fallback, *text = NULL;
 
 	route_target(r, &type, &to, &muc_user);
+	if (r->error == NULL && r->link != NULL) {
+		m = link_message(r);
+		is_link = m != NULL;
+	}
 	if (r->error != NULL) {
 		reply_text_add(&t, r->error, prefix);
 		body = reply_text_body(&t);
-		m = NULL;
-	} else if (r->link != NULL) {
-		m = r->link;
-		r->link = NULL;
-		is_link = true;
+	} else if (is_link) {
 		body = NULL;
 	} else {
 		body = reply_text_body(&r->text);
-		m = NULL;
 	}
 	if (m == NULL) {
 		if (body[0] == '\0')
@@ -403,7 +501,7 @@ static void request_send(struct fb_request *r)
 	}
 	if (r->route == ROUTE_PRIVATE) {
 		fallback = fallback_text(r, is_link ? "" : body, is_link);
-		session_send_private(h->session, m, r->o->room, fallback);
+		session_send_private(h->session, m, r->o.room, fallback);
 		free(fallback);
 	} else {
 		session_send(h->session, m);
@@ -413,30 +511,143 @@ out:
 	reply_text_clear(&t);
 }
 
-/* Sends a one-line error for a command that did not reach its handler. */
-static void send_error(struct fb_request *r, char *s)
+/* --- requests as jobs ----------------------------------------------------- */
+
+/* Job, main thread at the request's turn: how it runs. */
+static enum job_step request_start(struct host_job *j)
 {
-	set_error(r, s);
+	struct fb_request *r = (struct fb_request *)j;
+
+	if (r->cmd == NULL)
+		return JOB_ANSWERED;
+	if (r->cmd == &dispatch_builtins[0])
+		return more_start(r);
+	r->worker = (r->cmd->flags & FB_CMD_QUERY) != 0;
+	return r->worker ? JOB_WORKER : JOB_MAIN;
+}
+
+/* Job: runs the handler (or the continuation), on whichever thread. */
+static void request_run(struct host_job *j)
+{
+	struct fb_request *r = (struct fb_request *)j;
+
+	if (r->has_taken)
+		r->taken.fn(r, r->taken.state);
+	else
+		r->cmd->handler(r, r->cl.argc, r->cl.argv);
+}
+
+/* Job, main thread: sends the reply and installs the continuation. */
+static void request_finish(struct host_job *j)
+{
+	struct fb_request *r = (struct fb_request *)j;
+
+	more_install(r);
 	request_send(r);
 }
 
+/* Job: frees a request (answered or not). */
+static void request_free(struct host_job *j)
+{
+	struct fb_request *r = (struct fb_request *)j;
+
+	if (r->has_next && !(r->has_taken && r->next.state == r->taken.state))
+		more_free(&r->next);
+	if (r->has_taken)
+		more_free(&r->taken);
+	file_free(r->link);
+	free(r->error);
+	reply_text_clear(&r->text);
+	cmdline_clear(&r->cl);
+	free((char *)r->o.from);
+	free((char *)r->o.room);
+	free((char *)r->o.nick);
+	free((char *)r->o.real_jid);
+	free((char *)r->o.sender);
+	free((char *)r->o.own_nick);
+	free(r->real_jid);
+	free(r);
+}
+
+static const struct host_job_ops request_ops = {
+    request_start,
+    request_run,
+    request_finish,
+    request_free,
+};
+
 /* --- dispatching ---------------------------------------------------------- */
 
+/* Returns a new request for a command of o, taking over cl. */
+static struct fb_request *
+request_new(struct host *h, const struct session_origin *o, struct cmdline *cl)
+{
+	struct fb_request *r = xcalloc(1, sizeof(*r));
+
+	r->job.ops = &request_ops;
+	r->job.host = h;
+	r->job.cfg = h->cfg;
+	r->cl = *cl;
+	memset(cl, 0, sizeof(*cl));
+	r->o.place = o->place;
+	r->o.from = xstrdup(o->from);
+	r->o.room = dup_or_null(o->room);
+	r->o.nick = dup_or_null(o->nick);
+	r->o.real_jid = dup_or_null(o->real_jid);
+	r->o.sender = xstrdup(o->sender);
+	r->o.own_nick = dup_or_null(o->own_nick);
+	if (o->real_jid != NULL)
+		r->real_jid = bare_jid(o->real_jid);
+	else if (o->place == FB_DIRECT)
+		r->real_jid = bare_jid(o->from);
+	r->is_admin =
+	    o->place == FB_DIRECT && host_jid_is_admin(h->cfg, r->real_jid);
+	return r;
+}
+
+/* Queues r in its requester's turn: run when its earlier requests are
+ * answered (at once if there are none). A request that would wait when
+ * the queue is full is answered "busy" at once instead. */
+static void submit(struct fb_request *r)
+{
+	struct host *h = r->job.host;
+	bool worker = r->cmd != NULL && ((r->cmd->flags & FB_CMD_QUERY) ||
+	                                 r->cmd == &dispatch_builtins[0]);
+
+	if (jobs_full(h, r->o.sender, worker)) {
+		log_info("busy: a command of %s refused", r->o.sender);
+		r->cmd = NULL;
+		set_error(r, xstrdup("busy: try again in a moment"));
+		request_send(r);
+		request_free(&r->job);
+		return;
+	}
+	jobs_submit(h, &r->job, r->o.sender);
+}
+
+/* Answers r with the one-line error s (taken), in the requester's turn. */
+static void submit_error(struct fb_request *r, char *s)
+{
+	r->cmd = NULL;
+	set_error(r, s);
+	submit(r);
+}
+
 /* Takes a token from the requester's bucket. Returns true to go on; on
- * false a "slow down" may already have been sent. */
+ * false r holds the "slow down" to send, if any. */
 static bool charge(struct fb_request *r)
 {
-	const char *key = r->real_jid != NULL ? r->real_jid : r->o->sender;
+	const char *key = r->real_jid != NULL ? r->real_jid : r->o.sender;
+	struct host *h = r->job.host;
 	uint64_t retry = 0;
 
-	switch (
-	    ratelimit_take(r->host->rl, key, host_now_ms(r->host), &retry)) {
+	switch (ratelimit_take(h->rl, key, host_now_ms(h), &retry)) {
 	case RATELIMIT_OK:
 		return true;
 	case RATELIMIT_WARN:
 		log_info("rate limit: %s slowed down", key);
-		send_error(r, xasprintf("slow down: try again in %" PRIu64 "s",
-		                        retry / 1000 + (retry % 1000 != 0)));
+		set_error(r, xasprintf("slow down: try again in %" PRIu64 "s",
+		                       retry / 1000 + (retry % 1000 != 0)));
 		return false;
 	case RATELIMIT_SILENT:
 	default:
@@ -450,7 +661,7 @@ void host_message(struct host *h, const struct session_origin *o,
 {
 	const struct host_cmd *hc;
 	const struct fb_command *cmd;
-	struct fb_request r = {0};
+	struct fb_request *r;
 	struct cmdline cl;
 	int nargs;
 
@@ -461,66 +672,64 @@ void host_message(struct host *h, const struct session_origin *o,
 	                   o->place == FB_ROOM, &cl))
 		return;
 
-	r.host = h;
-	r.o = o;
-	r.args = cl.args;
-	if (o->real_jid != NULL)
-		r.real_jid = bare_jid(o->real_jid);
-	else if (o->place == FB_DIRECT)
-		r.real_jid = bare_jid(o->from);
-	hc = host_find_command(h, cl.name);
+	r = request_new(h, o, &cl);
+	hc = host_find_command(h, r->cl.name);
 	cmd = hc != NULL ? hc->cmd : NULL;
 	if (o->place == FB_ROOM)
-		r.route = (h->cfg->commands.room_replies == REPLIES_ROOM &&
-		           cl.trigger != CMDLINE_AT &&
-		           (cmd == NULL || !(cmd->flags & FB_CMD_ROOM_WIDE)))
-		              ? ROUTE_ROOM
-		              : ROUTE_PRIVATE;
+		r->route = (h->cfg->commands.room_replies == REPLIES_ROOM &&
+		            r->cl.trigger != CMDLINE_AT &&
+		            (cmd == NULL || !(cmd->flags & FB_CMD_ROOM_WIDE)))
+		               ? ROUTE_ROOM
+		               : ROUTE_PRIVATE;
 	else
-		r.route = ROUTE_BACK;
+		r->route = ROUTE_BACK;
 
 	if (cmd == NULL) {
 		/* Never answer unknown commands in rooms: other bots may
 		 * know them. */
-		if (o->place == FB_ROOM || cl.trigger == CMDLINE_AT)
-			goto out;
-		if (charge(&r))
-			send_error(&r, xasprintf("unknown command: %s (say "
-			                         "help)",
-			                         cl.name));
-		goto out;
+		if (o->place == FB_ROOM || r->cl.trigger == CMDLINE_AT)
+			goto drop;
+		if (charge(r))
+			set_error(r, xasprintf("unknown command: %s (say "
+			                       "help)",
+			                       r->cl.name));
+		goto answered;
 	}
-	if (cl.trigger == CMDLINE_AT && !(cmd->flags & FB_CMD_ROOM_WIDE))
-		goto out;
-	if (!charge(&r))
-		goto out;
-	r.plugin = hc->plugin;
+	if (r->cl.trigger == CMDLINE_AT && !(cmd->flags & FB_CMD_ROOM_WIDE))
+		goto drop;
+	if (!charge(r))
+		goto answered;
+	r->plugin = hc->plugin;
 	log_debug("command %s from %s", cmd->name, o->sender);
 
-	if (cmd->perm == FB_ADMIN && !req_is_admin(&r)) {
-		send_error(&r, xasprintf("not allowed: %s is for admins, in a "
-		                         "direct chat",
-		                         cmd->name));
-		goto out;
+	if (cmd->perm == FB_ADMIN && !r->is_admin) {
+		submit_error(r, xasprintf("not allowed: %s is for admins, in a "
+		                          "direct chat",
+		                          cmd->name));
+		return;
 	}
-	if (cl.error != NULL) {
-		send_error(&r, xasprintf("%s: %s (usage: %s)", cl.name,
-		                         cl.error, cmd->usage));
-		goto out;
+	if (r->cl.error != NULL) {
+		submit_error(r, xasprintf("%s: %s (usage: %s)", r->cl.name,
+		                          r->cl.error, cmd->usage));
+		return;
 	}
-	nargs = cl.argc - 1;
+	nargs = r->cl.argc - 1;
 	if (nargs < cmd->min_args ||
 	    (cmd->max_args >= 0 && nargs > cmd->max_args)) {
-		send_error(&r, xasprintf("usage: %s", cmd->usage));
-		goto out;
+		submit_error(r, xasprintf("usage: %s", cmd->usage));
+		return;
 	}
-	cmd->handler(&r, cl.argc, cl.argv);
-	request_send(&r);
-out:
-	if (r.link != NULL)
-		xmpp_stanza_release(r.link);
-	free(r.error);
-	free(r.real_jid);
-	reply_text_clear(&r.text);
-	cmdline_clear(&cl);
+	r->cmd = cmd;
+	submit(r);
+	return;
+
+answered:
+	/* An error (or silence) decided here, sent in the requester's
+	 * turn. */
+	if (r->error != NULL) {
+		submit(r);
+		return;
+	}
+drop:
+	request_free(&r->job);
 }

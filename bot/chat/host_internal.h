@@ -1,11 +1,13 @@
 /*
- * What host.c (plugins, registration, IQs, events, timers) and dispatch.c
- * (chat commands and their replies) share. Nothing outside these two files
- * includes this header.
+ * What host.c (plugins, registration, IQs, events, timers), dispatch.c
+ * (chat commands and their replies) and host_jobs.c (the query workers and
+ * the requesters' turns) share. Nothing outside these files includes this
+ * header.
  */
 #ifndef FISBOT_HOST_INTERNAL_H
 #define FISBOT_HOST_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +36,7 @@ struct host_iqh {
 	fb_iq_fn fn;
 	void *arg;
 	struct fb_plugin *plugin;
+	unsigned flags; /* FB_IQ_* */
 };
 
 struct host_hook {
@@ -59,10 +62,92 @@ struct host_more {
 	void *state;
 	void (*free_state)(void *state);
 	uint64_t expires_ms;
+	bool worker; /* fn runs on a query worker */
 };
 
 #define HOST_MORE_MAX      1024   /* continuations kept at once */
 #define HOST_MORE_LIFETIME 600000 /* ms: 10 minutes */
+
+#define HOST_QUEUE_MAX 256   /* requests waiting for their turn, in all */
+#define HOST_LANE_MAX  32    /* requests of one requester at once */
+#define HOST_IQ_MAX    65536 /* bytes of an IQ queued for a worker */
+
+/* How a job runs once it is its requester's turn. */
+enum job_step {
+	JOB_MAIN,     /* on the main thread, at once */
+	JOB_WORKER,   /* on a query worker */
+	JOB_ANSWERED, /* nothing to run: its answer is ready */
+};
+
+/* Where a job is (the main thread's view). */
+enum job_state {
+	JOB_WAITING, /* behind its requester's earlier jobs */
+	JOB_OUT,     /* with the query workers */
+	JOB_DONE,    /* run: its answer is ready */
+};
+
+struct host_job;
+
+/* What one kind of job (a command, an IQ) does at each step. */
+struct host_job_ops {
+	/* Main thread, at the job's turn: decides how it runs. */
+	enum job_step (*start)(struct host_job *j);
+	/* Runs the handler, on a query worker or the main thread. */
+	void (*run)(struct host_job *j);
+	/* Main thread: sends the answer. */
+	void (*finish)(struct host_job *j);
+	/* Main thread: frees the job (answered or not). */
+	void (*free)(struct host_job *j);
+};
+
+struct host_lane;
+
+/* One request answered in its requester's turn: the first member of a
+ * command (struct fb_request) or an IQ job (host.c). */
+struct host_job {
+	const struct host_job_ops *ops;
+	struct host *host;
+	const struct config *cfg; /* in force when the request came */
+	enum job_state state;     /* main thread */
+	struct host_lane *lane;
+	struct host_job *next;  /* in its lane (main thread) */
+	struct host_job *qnext; /* in the workers' queues (locked) */
+};
+
+/* One requester's jobs, oldest first (main thread). */
+struct host_lane {
+	char *key;
+	struct host_job *head, *tail;
+	size_t n;
+	struct host_lane *next;
+};
+
+/* One query worker. */
+struct host_worker {
+	struct host *host;
+	pthread_t thread;
+	bool started;
+	struct catalogue *cat; /* its own read-only connection, or NULL */
+	xmpp_ctx_t *ctx;       /* its own libstrophe context */
+	struct host_job *job;  /* the job it runs (its own thread only) */
+};
+
+/* The query workers, their queues and the requesters' lanes. */
+struct host_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool ready;                        /* lock, cond and efd are set up */
+	struct host_job *todo, *todo_tail; /* for the workers (locked) */
+	struct host_job *done, *done_tail; /* for the main thread (locked) */
+	bool stopping;                     /* (locked) */
+	int efd;                           /* eventfd: a job is done */
+	struct host_worker *workers;
+	size_t n_workers;
+	/* Main thread only. */
+	struct host_lane *lanes;
+	size_t n_jobs; /* in all lanes */
+	size_t n_out;  /* with the workers */
+};
 
 struct host {
 	const struct config *cfg;
@@ -90,6 +175,8 @@ struct host {
 
 	struct ratelimit *rl;
 	uint64_t next_expire_ms;
+
+	struct host_pool pool;
 };
 
 /* host.c */
@@ -98,8 +185,11 @@ uint64_t host_now_ms(const struct host *h);
 /* Returns the command called name (or one of its aliases), or NULL. */
 const struct host_cmd *host_find_command(const struct host *h,
                                          const char *name);
-/* Returns true if bare JID jid is one of [admins]. */
-bool host_jid_is_admin(const struct host *h, const char *jid);
+/* Returns true if bare JID jid is one of cfg's [admins]. */
+bool host_jid_is_admin(const struct config *cfg, const char *jid);
+/* Returns the configuration a handler on this thread works with: the one
+ * its request came under on a query worker, else the host's. */
+const struct config *host_config(const struct host *h);
 
 /* dispatch.c */
 /* The built-in commands ("more"), registered by host_new. */
@@ -110,5 +200,21 @@ void dispatch_fill_api(struct fb_api *api);
 /* Drops the continuations that expired by now_ms (all if now_ms is
  * UINT64_MAX). */
 void dispatch_expire(struct host *h, uint64_t now_ms);
+
+/* host_jobs.c */
+/* Starts the query workers (deps.workers of them, each with a read-only
+ * connection to deps.database). Returns 0, or -1 with *cause. */
+int jobs_start(struct host *h, char **cause);
+/* Stops and joins the workers and frees every job not answered yet. */
+void jobs_stop(struct host *h);
+/* Returns the worker the calling thread is, or NULL (the main thread). */
+struct host_worker *jobs_worker_self(void);
+/* Returns true if a job of requester key would wait (key has jobs
+ * already, or worker: it needs a worker) and there is no room for it:
+ * the caller answers "busy" instead of submitting it. */
+bool jobs_full(const struct host *h, const char *key, bool worker);
+/* Gives j (cfg, ops and host set) to requester key's lane; it runs in its
+ * turn, at once if the lane was empty. */
+void jobs_submit(struct host *h, struct host_job *j, const char *key);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * The browse plugin: "list [DIR]" shows a page of a folder of the share
  * (folders first, then files) and "more" continues it; "info ID|PATH"
- * shows everything the catalogue knows about one file.
+ * shows everything the catalogue knows about one file. Both run on the
+ * host's query workers (FB_CMD_QUERY), as "more" after "list".
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -200,6 +201,7 @@ static const struct fb_command commands[] = {
         .perm = FB_ANYONE,
         .help = "a page of a folder of the share (folders first, then files)",
         .handler = cmd_list,
+        .flags = FB_CMD_QUERY,
     },
     {
         .name = "info",
@@ -210,6 +212,7 @@ static const struct fb_command commands[] = {
         .help = "name, path, size, date, SHA-256, media type, description "
                 "and downloads of a file",
         .handler = cmd_info,
+        .flags = FB_CMD_QUERY,
     },
 };
 

@@ -4,7 +4,10 @@
  * the glue to the host: settings, registration, and each IQ handed to the
  * request handlers (fis_query.c, search_form.c) with a fis_env. The host
  * routes IQs sent to the bot's full JID and to its occupant JIDs, and
- * applies the per-requester rate limit before they get here.
+ * applies the per-requester rate limit before they get here. Both
+ * namespaces are registered with FB_IQ_QUERY: the handlers run on the
+ * host's query workers, with the worker's catalogue connection and
+ * libstrophe context; the plugin's state is read-only after init.
  *
  * Settings ([plugin "fis"]):
  *   page_limit = 100   items in one reply without RSM, and the most an RSM
@@ -133,8 +136,8 @@ int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *api,
 	fp->api = api;
 	if (read_settings(fp, cause) == -1)
 		goto fail;
-	if (api->register_iq(p, FIS_NS, on_fis, fp) == -1 ||
-	    api->register_iq(p, SEARCH_NS, on_search, fp) == -1) {
+	if (api->register_iq(p, FIS_NS, on_fis, fp, FB_IQ_QUERY) == -1 ||
+	    api->register_iq(p, SEARCH_NS, on_search, fp, FB_IQ_QUERY) == -1) {
 		*cause = xstrdup("fis: another plugin already answers " FIS_NS
 		                 " or " SEARCH_NS);
 		goto fail;

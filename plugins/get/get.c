@@ -3,7 +3,8 @@
  * builds the message (a body that is exactly the URL, jabber:x:oob and a
  * XEP-0447 file-sharing element, SPEC §6); this plugin only finds the file
  * and refuses one that is not hashed yet, since its link could not carry
- * the SHA-256 that clients check.
+ * the SHA-256 that clients check. It runs on the host's query workers
+ * (FB_CMD_QUERY): the lookup reads the catalogue.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@ static const struct fb_command commands[] = {
         .perm = FB_ANYONE,
         .help = "a download link for a file",
         .handler = cmd_get,
+        .flags = FB_CMD_QUERY,
     },
 };
 

@@ -5,7 +5,8 @@
  * to find_max_results files and silent when nothing matches, so that every
  * bot in a room can answer the same question without noise.
  *
- * Both use the core's query parser (query.h) on the raw argument text.
+ * Both use the core's query parser (query.h) on the raw argument text, and
+ * run on the host's query workers (FB_CMD_QUERY), as "more" after them.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -191,6 +192,7 @@ static const struct fb_command commands[] = {
         .help = "files matching every term (words, \"phrases\", *.globs, "
                 "/regex/, size:>10M, type:audio, new:7d), newest first",
         .handler = cmd_search,
+        .flags = FB_CMD_QUERY,
     },
     {
         .name = "find",
@@ -201,7 +203,7 @@ static const struct fb_command commands[] = {
         .help = "room-wide search (@find in a room): every bot with "
                 "matches answers privately",
         .handler = cmd_find,
-        .flags = FB_CMD_ROOM_WIDE,
+        .flags = FB_CMD_ROOM_WIDE | FB_CMD_QUERY,
     },
 };
 

@@ -1,6 +1,8 @@
 /*
  * The stats plugin: "stats" (files, folders, total size, downloads, bytes
- * served, uptime) and "new [N]" (the N most recently added files).
+ * served, uptime) and "new [N]" (the N most recently added files), both on
+ * the host's query workers (FB_CMD_QUERY); the start time is set at init
+ * and only read afterwards.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -103,6 +105,7 @@ static const struct fb_command commands[] = {
         .help = "files, folders, total size, downloads, bytes served and "
                 "uptime",
         .handler = cmd_stats,
+        .flags = FB_CMD_QUERY,
     },
     {
         .name = "new",
@@ -112,6 +115,7 @@ static const struct fb_command commands[] = {
         .perm = FB_ANYONE,
         .help = "the N most recently added files (default 10)",
         .handler = cmd_new,
+        .flags = FB_CMD_QUERY,
     },
 };
 

@@ -174,8 +174,9 @@ static void fk_reply_link(struct fb_request *r, const struct cat_file *f)
 	r->link = f->id;
 }
 
-/* Like the host: a new continuation replaces (and frees) the old one at
- * once, so a plugin must not touch its old state after set_more. */
+/* Stricter than the host (which frees the old one once the answer is
+ * sent): a new continuation replaces and frees the old one at once, so a
+ * plugin must not touch its old state after set_more. */
 static void fk_set_more(struct fb_request *r, fb_more_fn fn, void *state,
                         void (*free_state)(void *))
 {
@@ -758,6 +759,33 @@ static void test_new_empty(void **state)
 	       "uptime: 0s");
 }
 
+/* --- threads ------------------------------------------------------------- */
+
+static void test_query_flags(void **state)
+{
+	/* Searches, listings and counts run on the host's query workers;
+	 * announce's hooks and timer stay on the main thread. */
+	static const char *const queries[] = {"list", "info",  "search", "find",
+	                                      "get",  "stats", "new"};
+	size_t seen = 0;
+
+	for (size_t i = 0; i < fk.n_plugins; i++) {
+		for (size_t j = 0; j < fk.plugins[i].n_cmds; j++) {
+			const struct fb_command *cmd = &fk.plugins[i].cmds[j];
+			bool query = false;
+
+			for (size_t k = 0;
+			     k < sizeof(queries) / sizeof(*queries); k++)
+				query |= strcmp(cmd->name, queries[k]) == 0;
+			if (((cmd->flags & FB_CMD_QUERY) != 0) != query)
+				fail_msg("%s: FB_CMD_QUERY is %s", cmd->name,
+				         query ? "missing" : "set");
+			seen += query;
+		}
+	}
+	assert_int_equal(seen, sizeof(queries) / sizeof(*queries));
+}
+
 /* --- announce ------------------------------------------------------------- */
 
 static struct fb_plugin *announce_plugin(void)
@@ -896,6 +924,7 @@ int main(void)
 	    T(test_get),
 	    T(test_stats),
 	    T(test_new_empty),
+	    T(test_query_flags),
 	    T(test_announce_batch),
 	    T(test_announce_cap),
 	    T(test_announce_long_names),

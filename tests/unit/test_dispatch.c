@@ -1,9 +1,12 @@
 /*
  * Unit tests of the plugin host and the dispatcher (host.c, dispatch.c,
- * reply.c) with real plugins (help, admin, and tests/plugins) loaded with
- * dlopen, and a recording double of the XMPP session.
+ * host_jobs.c, reply.c) with real plugins (help, admin, search, browse,
+ * and tests/plugins) loaded with dlopen, and a recording double of the
+ * XMPP session. Query handlers run on the host's workers: wait_sent waits
+ * for their answers as the main loop would (poll on host_fd, host_poll).
  */
 #include <limits.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,11 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "alloc.h"
+#include "catalogue.h"
 #include "config.h"
 #include "fisbot_plugin.h"
 #include "host.h"
@@ -26,6 +31,8 @@
 
 #define ROOM  "room@conf.example.org"
 #define ALICE ROOM "/alice"
+/* HOST_IQ_MAX (host_internal.h): the largest IQ queued for a worker. */
+#define HOST_IQ_TEST_MAX 65536
 
 static char tmpdir[PATH_MAX], olddir[PATH_MAX];
 static uint64_t now;
@@ -41,7 +48,8 @@ static uint64_t fake_now(void *arg)
 	return now;
 }
 
-static char *fake_url(void *arg, const struct cat_file *f)
+static char *fake_url(void *arg, const struct config *c,
+                      const struct cat_file *f)
 {
 	return xasprintf("http://127.0.0.1:8080/f/TOKEN/%lld",
 	                 (long long)f->id);
@@ -135,6 +143,10 @@ static int setup(void **state)
 	link_plugin(FISBOT_PLUGIN_DIR, "help", NULL);
 	link_plugin(FISBOT_PLUGIN_DIR, "admin", NULL);
 	link_plugin(FISBOT_PLUGIN_DIR, "ping", NULL);
+	link_plugin(FISBOT_PLUGIN_DIR, "search", NULL);
+	link_plugin(FISBOT_PLUGIN_DIR, "browse", NULL);
+	link_plugin(FISBOT_PLUGIN_DIR, "stats", NULL);
+	link_plugin(FISBOT_PLUGIN_DIR, "get", NULL);
 	link_plugin(TEST_PLUGIN_DIR, "testcmds", NULL);
 	link_plugin(TEST_PLUGIN_DIR, "badversion", NULL);
 	link_plugin(TEST_PLUGIN_DIR, "failinit", NULL);
@@ -249,6 +261,33 @@ static void expect_reply_has(const char *want)
 static void expect_silence(void)
 {
 	assert_int_equal(double_state.n_sent, 0);
+}
+
+/* Waits (as the main loop does) until n stanzas were sent, and fails
+ * after 20 s. */
+static void wait_sent(size_t n)
+{
+	struct timespec start, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (double_state.n_sent < n) {
+		struct pollfd pfd = {host_fd(host), POLLIN, 0};
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - start.tv_sec > 20)
+			fail_msg("%zu stanzas sent, %zu expected",
+			         double_state.n_sent, n);
+		assert_true(host_busy(host));
+		poll(&pfd, 1, 100);
+		host_poll(host);
+	}
+}
+
+/* Waits for one reply and checks that it is want. */
+static void wait_reply(const char *want)
+{
+	wait_sent(1);
+	expect_reply(want);
 }
 
 /* Returns the serialised size of sent stanza i. */
@@ -911,6 +950,389 @@ static void test_example_plugin(void **state)
 	config_free(c);
 }
 
+/* --- query workers ------------------------------------------------------- */
+
+/* Returns the body of sent stanza i and checks it is want. */
+static void check_body(size_t i, const char *want)
+{
+	char *b = body(i);
+
+	assert_string_equal(b, want);
+	free(b);
+}
+
+static void test_query_on_worker(void **state)
+{
+	/* Never answered from host_message: the worker's answer waits for
+	 * the main loop (host_poll). */
+	say(FB_DIRECT, "sleep 0");
+	expect_silence();
+	assert_true(host_busy(host));
+	wait_reply("slept 0 ms on worker");
+	assert_false(host_busy(host));
+	host_poll(host); /* nothing left: a no-op */
+	expect_silence();
+	/* Arity and permission are checked first, on the main thread. */
+	say(FB_DIRECT, "sleep");
+	expect_reply("usage: sleep MS");
+	/* In a room: privately, with the fallback, as any reply. */
+	say(FB_ROOM, "!sleep 0");
+	wait_sent(1);
+	assert_true(double_state.sent[0].private_msg);
+	assert_string_equal(double_state.sent[0].fallback,
+	                    "alice: slept 0 ms on worker");
+	expect_reply("slept 0 ms on worker");
+}
+
+static void test_slow_query_holds_up_no_one_else(void **state)
+{
+	say(FB_DIRECT, "sleep 2000");
+	/* Bob's command is answered at once, during Alice's query. */
+	say_as(FB_DIRECT, "bob@example.org/x", "two b");
+	expect_reply("ok 1");
+	/* Carol's query runs on the other worker. */
+	say_as(FB_DIRECT, "carol@example.org/x", "sleep 0");
+	wait_sent(1);
+	assert_string_equal(xmpp_stanza_get_to(double_state.sent[0].stanza),
+	                    "carol@example.org/x");
+	expect_reply("slept 0 ms on worker");
+	wait_reply("slept 2000 ms on worker");
+}
+
+static void test_one_requester_in_order(void **state)
+{
+	/* Alice's later requests wait for her query, even those that run
+	 * on the main thread or are errors. */
+	say(FB_DIRECT, "sleep 100");
+	say(FB_DIRECT, "two a");
+	say(FB_DIRECT, "nosuch");
+	say(FB_DIRECT, "sleep 0");
+	expect_silence();
+	wait_sent(4);
+	check_body(0, "slept 100 ms on worker");
+	check_body(1, "ok 1");
+	check_body(2, "unknown command: nosuch (say help)");
+	check_body(3, "slept 0 ms on worker");
+	double_reset();
+}
+
+static void test_more_on_worker(void **state)
+{
+	/* "more" waits for the query before it and continues it, on a
+	 * worker. */
+	say(FB_DIRECT, "qpage");
+	say(FB_DIRECT, "more");
+	expect_silence();
+	wait_sent(2);
+	check_body(0, "page 1 on worker");
+	check_body(1, "page 2 on worker");
+	double_reset();
+	say_as(FB_DIRECT, "bob@example.org/x", "more");
+	expect_reply("nothing more to show: say list or search first");
+	say(FB_DIRECT, "more");
+	wait_reply("page 3 on worker");
+	say(FB_DIRECT, "more");
+	expect_reply("nothing more to show: say list or search first");
+	/* A main-thread continuation stays on the main thread. */
+	say(FB_DIRECT, "page");
+	expect_reply("page 1");
+	say(FB_DIRECT, "more");
+	expect_reply("page 2");
+	/* A query's continuation replaces a main-thread one. */
+	say(FB_DIRECT, "qpage");
+	wait_reply("page 1 on worker");
+	say(FB_DIRECT, "more");
+	wait_reply("page 2 on worker");
+	/* Continuations in flight at exit are freed by host_free (ASan). */
+	say(FB_DIRECT, "qpage");
+	say(FB_DIRECT, "more");
+}
+
+static void test_busy(void **state)
+{
+	char jid[64];
+
+	/* One requester has at most 32 requests at once. */
+	say(FB_DIRECT, "sleep 300");
+	for (int i = 1; i < 32; i++)
+		say(FB_DIRECT, "two a");
+	expect_silence();
+	say(FB_DIRECT, "two a");
+	expect_reply("busy: try again in a moment");
+	say(FB_DIRECT, "sleep 0");
+	expect_reply("busy: try again in a moment");
+	/* Others are not refused. */
+	say_as(FB_DIRECT, "bob@example.org/x", "two b");
+	expect_reply("ok 1");
+	wait_sent(32);
+	check_body(0, "slept 300 ms on worker");
+	for (size_t i = 1; i < 32; i++)
+		check_body(i, "ok 1");
+	double_reset();
+
+	/* In all, 256 requests wait besides those the workers run. */
+	say_as(FB_DIRECT, "u0@example.org/x", "sleep 500");
+	say_as(FB_DIRECT, "u1@example.org/x", "sleep 500");
+	for (int i = 0; i < 256; i++) {
+		snprintf(jid, sizeof(jid), "v%d@example.org/x", i);
+		say_as(FB_DIRECT, jid, "sleep 0");
+	}
+	expect_silence();
+	say_as(FB_DIRECT, "w@example.org/x", "sleep 0");
+	expect_reply("busy: try again in a moment");
+	/* Commands that run at once are still answered. */
+	say_as(FB_DIRECT, "w@example.org/x", "two a");
+	expect_reply("ok 1");
+	/* teardown frees what is still queued (ASan checks). */
+}
+
+static void test_iq_on_worker(void **state)
+{
+	xmpp_stanza_t *q, *r, *a, *e;
+	char *big;
+
+	q = iq("<iq type='get' id='w1'><answer xmlns='urn:fisbot:test:query' "
+	       "ms='50'/></iq>");
+	assert_true(host_iq(host, q, "carol@example.org/x"));
+	/* The worker has its own copy. */
+	xmpp_stanza_release(q);
+	expect_silence();
+	wait_sent(1);
+	r = double_state.sent[0].stanza;
+	assert_string_equal(xmpp_stanza_get_type(r), "result");
+	assert_string_equal(xmpp_stanza_get_id(r), "w1");
+	assert_string_equal(xmpp_stanza_get_to(r), "carol@example.org/x");
+	a = xmpp_stanza_get_child_by_name_and_ns(r, "answer",
+	                                         "urn:fisbot:test:query");
+	assert_non_null(a);
+	assert_string_equal(xmpp_stanza_get_attribute(a, "thread"), "worker");
+	assert_string_equal(xmpp_stanza_get_attribute(a, "from"),
+	                    "carol@example.org/x");
+	double_reset();
+
+	/* No answer: the host answers for the handler. */
+	q = iq("<iq type='set' id='w2'><silent xmlns='urn:fisbot:test:query'/>"
+	       "</iq>");
+	assert_true(host_iq(host, q, "dave@example.org/x"));
+	xmpp_stanza_release(q);
+	wait_sent(1);
+	r = double_state.sent[0].stanza;
+	assert_string_equal(xmpp_stanza_get_type(r), "error");
+	assert_string_equal(xmpp_stanza_get_id(r), "w2");
+	assert_non_null(xmpp_stanza_get_child_by_name(
+	    xmpp_stanza_get_child_by_name(r, "error"),
+	    "internal-server-error"));
+	double_reset();
+
+	/* Too large an answer: resource-constraint; two answers: one. */
+	q = iq("<iq type='get' id='w3'><big xmlns='urn:fisbot:test:query'/>"
+	       "</iq>");
+	assert_true(host_iq(host, q, "erin@example.org/x"));
+	xmpp_stanza_release(q);
+	q = iq("<iq type='get' id='w4'><twice xmlns='urn:fisbot:test:query'/>"
+	       "</iq>");
+	assert_true(host_iq(host, q, "erin@example.org/x"));
+	xmpp_stanza_release(q);
+	wait_sent(2);
+	r = double_state.sent[0].stanza;
+	assert_string_equal(xmpp_stanza_get_id(r), "w3");
+	assert_string_equal(xmpp_stanza_get_type(r), "error");
+	e = xmpp_stanza_get_child_by_name(r, "error");
+	assert_non_null(
+	    xmpp_stanza_get_child_by_name(e, "resource-constraint"));
+	assert_true(stanza_size(0) < REPLY_MAX_STANZA);
+	r = double_state.sent[1].stanza;
+	assert_string_equal(xmpp_stanza_get_id(r), "w4");
+	assert_string_equal(xmpp_stanza_get_type(r), "result");
+	double_reset();
+
+	/* A request too large to queue is refused at once. */
+	big = xmalloc(HOST_IQ_TEST_MAX + 100);
+	snprintf(big, HOST_IQ_TEST_MAX + 100,
+	         "<iq type='get' id='w5'><answer xmlns='urn:fisbot:test:query' "
+	         "pad='%0*d'/></iq>",
+	         HOST_IQ_TEST_MAX, 0);
+	q = iq(big);
+	free(big);
+	assert_true(host_iq(host, q, "frank@example.org/x"));
+	xmpp_stanza_release(q);
+	assert_int_equal(double_state.n_sent, 1);
+	r = double_state.sent[0].stanza;
+	assert_string_equal(xmpp_stanza_get_type(r), "error");
+	assert_non_null(xmpp_stanza_get_child_by_name(
+	    xmpp_stanza_get_child_by_name(r, "error"), "policy-violation"));
+	double_reset();
+
+	/* A query IQ waits for its sender's slow command. */
+	say_as(FB_DIRECT, "gina@example.org/x", "sleep 100");
+	q = iq("<iq type='get' id='w6'><answer xmlns='urn:fisbot:test:query'/>"
+	       "</iq>");
+	assert_true(host_iq(host, q, "gina@example.org/y"));
+	xmpp_stanza_release(q);
+	/* A main-thread IQ does not wait. */
+	q = iq("<iq type='get' id='w7'><answer xmlns='urn:fisbot:test'/>"
+	       "</iq>");
+	assert_true(host_iq(host, q, "gina@example.org/y"));
+	xmpp_stanza_release(q);
+	assert_int_equal(double_state.n_sent, 1);
+	assert_string_equal(xmpp_stanza_get_id(double_state.sent[0].stanza),
+	                    "w7");
+	wait_sent(3);
+	check_body(1, "slept 100 ms on worker");
+	assert_string_equal(xmpp_stanza_get_id(double_state.sent[2].stanza),
+	                    "w6");
+	double_reset();
+
+	/* Pending at exit: freed by host_free (ASan). */
+	q = iq("<iq type='get' id='w8'><answer xmlns='urn:fisbot:test:query' "
+	       "ms='200'/></iq>");
+	assert_true(host_iq(host, q, "hank@example.org/x"));
+	xmpp_stanza_release(q);
+}
+
+static void test_main_thread_only_on_worker(void **state)
+{
+	/* On a worker, rooms_foreach, send_room and rescan do nothing. */
+	say(FB_DIRECT, "qmain");
+	wait_reply("rooms=0 rescan=-1 (rescan on a query worker is not "
+	           "available) on worker");
+	assert_int_equal(rescans, 0);
+	/* On the main thread they work. */
+	say(FB_DIRECT, "announce");
+	assert_int_equal(double_state.n_sent, 1);
+	assert_string_equal(double_state.sent[0].room, ROOM);
+	double_reset();
+}
+
+static void test_link_on_worker(void **state)
+{
+	xmpp_stanza_t *m, *x, *file;
+	char *text;
+
+	say(FB_ROOM_PRIVATE, "qlink");
+	wait_sent(1);
+	m = double_state.sent[0].stanza;
+	assert_string_equal(xmpp_stanza_get_to(m), ALICE);
+	x = xmpp_stanza_get_child_by_name_and_ns(m, "x", "jabber:x:oob");
+	text = xmpp_stanza_get_text(xmpp_stanza_get_child_by_name(x, "desc"));
+	assert_string_equal(text, "b & c.txt (10 B)");
+	xmpp_free(double_state.ctx, text);
+	file = xmpp_stanza_get_child_by_name(
+	    xmpp_stanza_get_child_by_name(m, "file-sharing"), "file");
+	text =
+	    xmpp_stanza_get_text(xmpp_stanza_get_child_by_name(file, "desc"));
+	assert_string_equal(text, "a description");
+	xmpp_free(double_state.ctx, text);
+	expect_reply("http://127.0.0.1:8080/f/TOKEN/8");
+}
+
+static void test_config_of_the_request(void **state)
+{
+	struct config *c2;
+
+	/* A query sees the configuration it came under, even after a
+	 * reload (the old one stays valid until it is answered). */
+	say(FB_DIRECT, "qconfig 200");
+	c2 = load_config("help, admin, testcmds", "[commands]\nprefix = ?\n");
+	host_reconfigure(host, c2);
+	wait_reply("prefix=! catalogue=no admin=0 on worker");
+	config_free(cfg);
+	cfg = c2;
+	say(FB_DIRECT, "qconfig 0");
+	wait_reply("prefix=? catalogue=no admin=0 on worker");
+	say_as(FB_DIRECT, "admin@example.org/x", "qconfig 0");
+	wait_reply("prefix=? catalogue=no admin=1 on worker");
+}
+
+/* Adds a hashed file to c; returns its id. */
+static int64_t add_file(struct catalogue *c, const char *path)
+{
+	struct cat_file f = {.path = (char *)path,
+	                     .size = 10,
+	                     .mtime_ns = 1000,
+	                     .dev = 1,
+	                     .ino = 1};
+	unsigned char sha[32] = {1};
+	bool stale = false;
+
+	assert_int_equal(catalogue_upsert(c, &f), 0);
+	assert_int_equal(
+	    catalogue_set_hash(c, f.id, 10, 1000, sha, "text/plain", &stale),
+	    0);
+	return f.id;
+}
+
+static void test_real_plugins_on_workers(void **state)
+{
+	struct config *c = load_config("help, search, browse, stats, get", "");
+	struct host_deps d = deps;
+	struct host *saved = host;
+	struct catalogue *w;
+	char *cause = NULL, path[64], *b;
+
+	w = catalogue_open("fisbot.db", CATALOGUE_WRITE, &cause);
+	assert_non_null(w);
+	for (int i = 0; i < 12; i++) {
+		snprintf(path, sizeof(path), "music/song%02d.ogg", i);
+		add_file(w, path);
+	}
+	d.database = "fisbot.db";
+	d.workers = 3;
+	host = host_new(c, &d, &cause);
+	if (host == NULL)
+		fail_msg("host_new: %s", cause);
+	host_set_session(host, double_session());
+
+	say(FB_DIRECT, "search song");
+	expect_silence();
+	wait_sent(1);
+	b = body(0);
+	assert_non_null(strstr(b, "#12 music/song11.ogg (10 B)\n"));
+	assert_non_null(strstr(b, "\npage 1/2 · 12 results · say !more for "
+	                          "the next 2"));
+	free(b);
+	double_reset();
+	say(FB_DIRECT, "more");
+	wait_reply("#2 music/song01.ogg (10 B)\n#1 music/song00.ogg (10 B)\n"
+	           "page 2/2 · 12 results");
+	say(FB_DIRECT, "list");
+	wait_reply("music/\npage 1/1 · 1 result");
+	say(FB_DIRECT, "info 3");
+	wait_sent(1);
+	b = body(0);
+	assert_true(strncmp(b, "#3 music/song02.ogg (10 B)\nname: song02.ogg",
+	                    42) == 0);
+	free(b);
+	double_reset();
+	say(FB_DIRECT, "new 1");
+	wait_reply("#12 music/song11.ogg (10 B)");
+	say(FB_DIRECT, "get 4");
+	wait_reply("http://127.0.0.1:8080/f/TOKEN/4");
+	say(FB_DIRECT, "stats");
+	wait_sent(1);
+	b = body(0);
+	assert_true(strncmp(b, "files: 12\nfolders: 1\n", 21) == 0);
+	free(b);
+	double_reset();
+	/* help stays on the main thread. */
+	say(FB_DIRECT, "help search");
+	assert_int_equal(double_state.n_sent, 1);
+	double_reset();
+
+	host_free(host);
+	host = saved;
+	config_free(c);
+	catalogue_close(w);
+
+	/* A catalogue the workers cannot open: the host does not start. */
+	c = load_config("help", "");
+	d.database = "nosuch/fisbot.db";
+	assert_null(host_new(c, &d, &cause));
+	assert_non_null(cause);
+	free(cause);
+	config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -936,6 +1358,24 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_broken_plugins, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_example_plugin, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_query_on_worker, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_slow_query_holds_up_no_one_else, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_one_requester_in_order, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_more_on_worker, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_iq_on_worker, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_main_thread_only_on_worker,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_link_on_worker, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_config_of_the_request, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_real_plugins_on_workers, setup,
 	                                    teardown),
 	};
 
