@@ -10,8 +10,9 @@
  * than run without a command its users expect. The plugin folder is
  * [plugins] path if set, else the build tree's plugin folder when the
  * running executable is the one in the build tree, else the installed one.
- * IQs to plugins share the chat commands' rate limit: over it, they get a
- * wait/resource-constraint error instead of reaching the plugin.
+ * IQs reach the host already charged to their sender's IQ budget (the
+ * session's, [limits] iq_burst and iq_rate), not to the chat commands'
+ * buckets; their answers go in the sender's lane of the send queue.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -38,6 +39,7 @@ struct fb_iq {
 	struct host *host;
 	xmpp_stanza_t *stanza;
 	const char *from;
+	const char *requester; /* the send queue's lane for the answer */
 	bool answered;
 };
 
@@ -292,10 +294,12 @@ static const char *api_iq_from(struct fb_iq *iq)
 	return iq->from;
 }
 
-/* Sends an IQ error to from in answer to stanza (never to an error). */
+/* Sends an IQ error to from in answer to stanza (never to an error), in
+ * requester's lane. */
 static void send_iq_error(struct host *h, xmpp_stanza_t *stanza,
-                          const char *from, const char *type,
-                          const char *condition, const char *text)
+                          const char *from, const char *requester,
+                          const char *type, const char *condition,
+                          const char *text)
 {
 	xmpp_ctx_t *ctx = session_ctx(h->session);
 	xmpp_stanza_t *r, *e, *c;
@@ -322,7 +326,7 @@ static void send_iq_error(struct host *h, xmpp_stanza_t *stanza,
 		free(clean);
 	}
 	xmpp_stanza_add_child_ex(r, e, 0);
-	session_send(h->session, r);
+	session_send_to(h->session, r, requester);
 }
 
 /* fb_api.iq_result: answers with payload (released here). */
@@ -351,13 +355,14 @@ static void api_iq_result(struct fb_iq *iq, xmpp_stanza_t *payload)
 		          iq->from);
 		xmpp_stanza_release(r);
 		r = NULL;
-		send_iq_error(iq->host, iq->stanza, iq->from, "cancel",
-		              "resource-constraint", "the answer is too large");
+		send_iq_error(iq->host, iq->stanza, iq->from, iq->requester,
+		              "cancel", "resource-constraint",
+		              "the answer is too large");
 	}
 	if (text != NULL)
 		xmpp_free(ctx, text);
 	if (r != NULL)
-		session_send(iq->host->session, r);
+		session_send_to(iq->host->session, r, iq->requester);
 }
 
 /* fb_api.iq_error: answers with an error. */
@@ -369,49 +374,18 @@ static void api_iq_error(struct fb_iq *iq, const char *type,
 		return;
 	}
 	iq->answered = true;
-	send_iq_error(iq->host, iq->stanza, iq->from, type, condition, text);
-}
-
-/* The callback of iq_key's room lookup. */
-struct room_find {
-	const char *bare;
-	bool found;
-};
-
-static void room_find_cb(const char *room, void *arg)
-{
-	struct room_find *rf = arg;
-
-	if (strcasecmp(room, rf->bare) == 0)
-		rf->found = true;
-}
-
-/* Returns the rate-limit key of an IQ sender: the occupant JID for a room
- * occupant, else the bare JID. The caller frees it. */
-static char *iq_key(struct host *h, const char *from)
-{
-	const char *slash = strchr(from, '/');
-	char *bare = xstrndup(from, slash != NULL ? (size_t)(slash - from)
-	                                          : strlen(from));
-	struct room_find rf = {bare, false};
-
-	session_rooms_foreach(h->session, room_find_cb, &rf);
-	if (rf.found) {
-		free(bare);
-		return xstrdup(from);
-	}
-	return bare;
+	send_iq_error(iq->host, iq->stanza, iq->from, iq->requester, type,
+	              condition, text);
 }
 
 /* Hands an IQ get/set to the plugin registered for its namespace. */
-bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from)
+bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from,
+             const char *requester)
 {
 	const char *type = xmpp_stanza_get_type(iq), *ns;
 	xmpp_stanza_t *child;
 	struct host_iqh *handler = NULL;
 	struct fb_iq q;
-	char *key;
-	enum ratelimit_verdict v;
 
 	if (h->session == NULL || type == NULL ||
 	    (strcmp(type, "get") != 0 && strcmp(type, "set") != 0) ||
@@ -429,21 +403,13 @@ bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from)
 	if (handler == NULL)
 		return false;
 
-	key = iq_key(h, from);
-	v = ratelimit_take(h->rl, key, host_now_ms(h), NULL);
-	free(key);
-	if (v != RATELIMIT_OK) {
-		send_iq_error(h, iq, from, "wait", "resource-constraint",
-		              "too many requests: slow down");
-		return true;
-	}
-	q = (struct fb_iq){h, iq, from, false};
+	q = (struct fb_iq){h, iq, from, requester, false};
 	handler->fn(&q, handler->arg);
 	if (!q.answered) {
 		log_warnx("plugin %s did not answer an IQ (%s)",
 		          handler->plugin->name, ns);
-		send_iq_error(h, iq, from, "cancel", "internal-server-error",
-		              NULL);
+		send_iq_error(h, iq, from, requester, "cancel",
+		              "internal-server-error", NULL);
 	}
 	return true;
 }

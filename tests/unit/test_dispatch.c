@@ -287,6 +287,8 @@ static void test_places_and_prefix(void **state)
 	assert_string_equal(xmpp_stanza_get_type(m), "chat");
 	assert_non_null(xmpp_stanza_get_child_by_name_and_ns(
 	    m, "x", "http://jabber.org/protocol/muc#user"));
+	/* In the requester's lane of the send queue. */
+	assert_string_equal(double_state.sent[0].requester, ALICE);
 	double_reset();
 
 	/* Private and direct chats: prefix optional, answered in place. */
@@ -706,7 +708,8 @@ static void test_iq(void **state)
 
 	q = iq("<iq type='get' id='q1' from='carol@example.org/x'>"
 	       "<answer xmlns='urn:fisbot:test'/></iq>");
-	assert_true(host_iq(host, q, "carol@example.org/x"));
+	assert_true(
+	    host_iq(host, q, "carol@example.org/x", "carol@example.org"));
 	assert_int_equal(double_state.n_sent, 1);
 	r = double_state.sent[0].stanza;
 	assert_string_equal(xmpp_stanza_get_type(r), "result");
@@ -720,7 +723,8 @@ static void test_iq(void **state)
 	/* A handler that does not answer: the host answers for it. */
 	q = iq("<iq type='set' id='q2'><silent xmlns='urn:fisbot:test'/>"
 	       "</iq>");
-	assert_true(host_iq(host, q, "carol@example.org/x"));
+	assert_true(
+	    host_iq(host, q, "carol@example.org/x", "carol@example.org"));
 	assert_int_equal(double_state.n_sent, 1);
 	r = double_state.sent[0].stanza;
 	assert_string_equal(xmpp_stanza_get_type(r), "error");
@@ -734,43 +738,53 @@ static void test_iq(void **state)
 
 	/* Unknown namespaces and non-requests are not the host's. */
 	q = iq("<iq type='get' id='q3'><query xmlns='urn:other'/></iq>");
-	assert_false(host_iq(host, q, "carol@example.org/x"));
+	assert_false(
+	    host_iq(host, q, "carol@example.org/x", "carol@example.org"));
 	xmpp_stanza_release(q);
 	q = iq("<iq type='result' id='q4'><answer xmlns='urn:fisbot:test'/>"
 	       "</iq>");
-	assert_false(host_iq(host, q, "carol@example.org/x"));
+	assert_false(
+	    host_iq(host, q, "carol@example.org/x", "carol@example.org"));
 	xmpp_stanza_release(q);
 	q = iq("<iq type='get' id='q5'/>");
-	assert_false(host_iq(host, q, "carol@example.org/x"));
+	assert_false(
+	    host_iq(host, q, "carol@example.org/x", "carol@example.org"));
 	xmpp_stanza_release(q);
 	expect_silence();
 
-	/* IQs share the rate limit: over it, wait/resource-constraint. */
+	/* IQs do not take the chat commands' tokens (the session charges
+	 * them to its IQ budget first), and the answers go in the lane of
+	 * the requester the session names. */
+	advance = false;
 	q = iq("<iq type='get' id='q6'><answer xmlns='urn:fisbot:test'/></iq>");
-	for (int i = 0; i < 5; i++)
-		assert_true(host_iq(host, q, "dave@example.org/a"));
-	assert_int_equal(double_state.n_sent, 5);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 20; i++)
+		assert_true(host_iq(host, q, "alice@example.org/phone",
+		                    "alice@example.org"));
+	assert_int_equal(double_state.n_sent, 20);
+	for (int i = 0; i < 20; i++) {
 		assert_string_equal(
 		    xmpp_stanza_get_type(double_state.sent[i].stanza),
 		    "result");
-	r = double_state.sent[3].stanza;
-	assert_string_equal(xmpp_stanza_get_type(r), "error");
-	assert_string_equal(
-	    xmpp_stanza_get_type(xmpp_stanza_get_child_by_name(r, "error")),
-	    "wait");
-	assert_non_null(xmpp_stanza_get_child_by_name(
-	    xmpp_stanza_get_child_by_name(r, "error"), "resource-constraint"));
+		assert_string_equal(double_state.sent[i].requester,
+		                    "alice@example.org");
+	}
 	double_reset();
-	/* Resources of one JID share a bucket; occupants have their own. */
-	assert_true(host_iq(host, q, "dave@example.org/b"));
-	assert_string_equal(xmpp_stanza_get_type(double_state.sent[0].stanza),
-	                    "error");
-	assert_true(host_iq(host, q, ROOM "/dave"));
-	assert_string_equal(xmpp_stanza_get_type(double_state.sent[1].stanza),
-	                    "result");
+	assert_true(host_iq(host, q, ROOM "/dave", ROOM "/dave"));
+	assert_string_equal(xmpp_stanza_get_to(double_state.sent[0].stanza),
+	                    ROOM "/dave");
+	assert_string_equal(double_state.sent[0].requester, ROOM "/dave");
 	double_reset();
 	xmpp_stanza_release(q);
+	/* A chat command after them still has its whole burst (3), and
+	 * its reply goes in the same requester's lane. */
+	for (int i = 0; i < 3; i++) {
+		say(FB_DIRECT, "two a");
+		assert_string_equal(double_state.sent[0].requester,
+		                    "alice@example.org");
+		expect_reply("ok 1");
+	}
+	say(FB_DIRECT, "two a");
+	expect_reply_has("slow down");
 }
 
 static void test_timers_events_features(void **state)
