@@ -222,7 +222,10 @@ static void log_changes(const struct config *o, const struct config *n)
 		log_info("reload: [invites] changed");
 	if (o->limits.burst != n->limits.burst ||
 	    o->limits.rate != n->limits.rate ||
-	    o->limits.per_ms != n->limits.per_ms)
+	    o->limits.per_ms != n->limits.per_ms ||
+	    o->limits.iq_burst != n->limits.iq_burst ||
+	    o->limits.iq_rate != n->limits.iq_rate ||
+	    o->limits.iq_per_ms != n->limits.iq_per_ms)
 		log_info("reload: [limits] changed");
 	if (strcmp(o->commands.prefix, n->commands.prefix) != 0 ||
 	    o->commands.page_size != n->commands.page_size ||

@@ -1,7 +1,10 @@
 /*
  * Per-requester token buckets (see ratelimit.h). Tokens are kept in
  * thousandths so that slow rates ("3/10s") refill smoothly without floating
- * point. Entries live in a small chained hash table keyed by the requester.
+ * point. Entries live in a small chained hash table keyed by the requester,
+ * and on a list from the most to the least recently seen, so that making
+ * room for a new requester when the table is full costs O(1): a flood from
+ * thousands of JIDs never rescans the table once per new JID.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -14,7 +17,8 @@
 #define MILLI    1000u
 
 struct rl_entry {
-	struct rl_entry *next;
+	struct rl_entry *next;          /* hash chain */
+	struct rl_entry *newer, *older; /* the recency list */
 	char *key;
 	uint64_t tokens; /* thousandths of a token */
 	uint64_t last_ms;
@@ -23,6 +27,7 @@ struct rl_entry {
 
 struct ratelimit {
 	struct rl_entry *buckets[NBUCKETS];
+	struct rl_entry *newest, *oldest; /* the recency list */
 	size_t count;
 	unsigned burst, rate;
 	uint64_t per_ms;
@@ -106,24 +111,45 @@ static void rl_refill(const struct ratelimit *rl, struct rl_entry *e,
 		    earned * rl->per_ms / (rl->rate * (uint64_t)MILLI);
 }
 
+/* Takes e off the recency list. */
+static void rl_unlink(struct ratelimit *rl, struct rl_entry *e)
+{
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		rl->newest = e->older;
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		rl->oldest = e->newer;
+	e->newer = e->older = NULL;
+}
+
+/* Puts e (on no list) at the recent end of the recency list. */
+static void rl_push_newest(struct ratelimit *rl, struct rl_entry *e)
+{
+	e->older = rl->newest;
+	e->newer = NULL;
+	if (rl->newest != NULL)
+		rl->newest->newer = e;
+	rl->newest = e;
+	if (rl->oldest == NULL)
+		rl->oldest = e;
+}
+
 /* Removes the least recently seen entry, to make room. */
 static void rl_evict_oldest(struct ratelimit *rl)
 {
-	struct rl_entry **oldest = NULL;
+	struct rl_entry *e = rl->oldest, **pp;
 
-	for (size_t i = 0; i < NBUCKETS; i++)
-		for (struct rl_entry **pp = &rl->buckets[i]; *pp != NULL;
-		     pp = &(*pp)->next)
-			if (oldest == NULL ||
-			    (*pp)->last_ms < (*oldest)->last_ms)
-				oldest = pp;
-	if (oldest != NULL) {
-		struct rl_entry *e = *oldest;
-
-		*oldest = e->next;
-		rl_entry_free(e);
-		rl->count--;
-	}
+	if (e == NULL)
+		return;
+	for (pp = &rl->buckets[rl_hash(e->key)]; *pp != e; pp = &(*pp)->next)
+		;
+	*pp = e->next;
+	rl_unlink(rl, e);
+	rl_entry_free(e);
+	rl->count--;
 }
 
 /* Takes one token for key (see ratelimit.h). */
@@ -139,8 +165,6 @@ enum ratelimit_verdict ratelimit_take(struct ratelimit *rl, const char *key,
 			break;
 	if (e == NULL) {
 		if (rl->count >= RATELIMIT_MAX_ENTRIES)
-			ratelimit_expire(rl, now_ms);
-		if (rl->count >= RATELIMIT_MAX_ENTRIES)
 			rl_evict_oldest(rl);
 		e = xcalloc(1, sizeof(*e));
 		e->key = xstrdup(key);
@@ -149,7 +173,10 @@ enum ratelimit_verdict ratelimit_take(struct ratelimit *rl, const char *key,
 		e->next = rl->buckets[h];
 		rl->buckets[h] = e;
 		rl->count++;
+	} else {
+		rl_unlink(rl, e);
 	}
+	rl_push_newest(rl, e);
 	rl_refill(rl, e, now_ms);
 	if (e->tokens >= MILLI) {
 		e->tokens -= MILLI;
@@ -188,6 +215,7 @@ void ratelimit_expire(struct ratelimit *rl, uint64_t now_ms)
 			rl_refill(rl, e, now_ms);
 			if (e->tokens >= max) {
 				*pp = e->next;
+				rl_unlink(rl, e);
 				rl_entry_free(e);
 				rl->count--;
 			} else {

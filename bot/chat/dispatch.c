@@ -501,10 +501,11 @@ static void request_send(struct fb_request *r)
 	}
 	if (r->route == ROUTE_PRIVATE) {
 		fallback = fallback_text(r, is_link ? "" : body, is_link);
-		session_send_private(h->session, m, r->o.room, fallback);
+		session_send_private(h->session, m, r->o.room, fallback,
+		                     r->o.sender);
 		free(fallback);
 	} else {
-		session_send(h->session, m);
+		session_send_to(h->session, m, r->o.sender);
 	}
 out:
 	free(text);

@@ -10,8 +10,9 @@
  * than run without a command its users expect. The plugin folder is
  * [plugins] path if set, else the build tree's plugin folder when the
  * running executable is the one in the build tree, else the installed one.
- * IQs to plugins share the chat commands' rate limit: over it, they get a
- * wait/resource-constraint error instead of reaching the plugin.
+ * IQs reach the host already charged to their sender's IQ budget (the
+ * session's, [limits] iq_burst and iq_rate), not to the chat commands'
+ * buckets; their answers go in the sender's lane of the send queue.
  *
  * Threads. Handlers registered with FB_IQ_QUERY run on a query worker
  * (host_jobs.c): the main thread serialises the IQ to text, the worker
@@ -49,7 +50,8 @@ struct fb_iq {
 	struct host *host;
 	xmpp_stanza_t *stanza;
 	const char *from;
-	xmpp_ctx_t *ctx; /* where the answer is built */
+	const char *requester; /* the send queue's lane for the answer */
+	xmpp_ctx_t *ctx;       /* where the answer is built */
 	/* On a worker, the answer goes here, serialised; NULL: it is sent at
 	 * once. */
 	char **answer;
@@ -64,7 +66,8 @@ struct iq_job {
 	struct fb_plugin *plugin;
 	char *ns;
 	char *from, *id;
-	char *text;   /* the IQ, serialised */
+	char *requester; /* the send queue's lane for the answer, or NULL */
+	char *text;      /* the IQ, serialised */
 	char *answer; /* the answer, serialised (by the worker) */
 };
 
@@ -396,14 +399,18 @@ static xmpp_stanza_t *iq_error_stanza(xmpp_ctx_t *ctx, const char *id,
 	return r;
 }
 
-/* Sends an IQ error to from in answer to stanza (never to an error). */
+/* Sends an IQ error to from in answer to stanza (never to an error), in
+ * requester's lane. */
 static void send_iq_error(struct host *h, xmpp_stanza_t *stanza,
-                          const char *from, const char *type,
-                          const char *condition, const char *text)
+                          const char *from, const char *requester,
+                          const char *type, const char *condition,
+                          const char *text)
 {
-	session_send(h->session, iq_error_stanza(session_ctx(h->session),
-	                                         xmpp_stanza_get_id(stanza),
-	                                         from, type, condition, text));
+	session_send_to(h->session,
+	                iq_error_stanza(session_ctx(h->session),
+	                                xmpp_stanza_get_id(stanza), from, type,
+	                                condition, text),
+	                requester);
 }
 
 /* Returns stanza serialised (a string to free), or NULL; sets *len. */
@@ -427,7 +434,7 @@ static void iq_answer(struct fb_iq *iq, xmpp_stanza_t *r, char *text)
 
 	if (iq->answer == NULL) {
 		free(text);
-		session_send(iq->host->session, r);
+		session_send_to(iq->host->session, r, iq->requester);
 		return;
 	}
 	if (text == NULL)
@@ -518,7 +525,8 @@ static void iq_job_run(struct host_job *j)
 	const struct host_iqh handler = {q->ns, q->fn, q->arg, q->plugin, 0};
 	xmpp_ctx_t *ctx = w->ctx;
 	xmpp_stanza_t *st = xmpp_stanza_new_from_string(ctx, q->text);
-	struct fb_iq iq = {j->host, st, q->from, ctx, &q->answer, false};
+	struct fb_iq iq = {j->host, st,          q->from, q->requester,
+	                   ctx,     &q->answer, false};
 	size_t len;
 
 	if (st == NULL) {
@@ -551,7 +559,7 @@ static void iq_job_finish(struct host_job *j)
 		r = iq_error_stanza(session_ctx(h->session), q->id, q->from,
 		                    "cancel", "internal-server-error", NULL);
 	}
-	session_send(h->session, r);
+	session_send_to(h->session, r, q->requester);
 }
 
 /* Job: frees an IQ job. */
@@ -562,6 +570,7 @@ static void iq_job_free(struct host_job *j)
 	free(q->ns);
 	free(q->from);
 	free(q->id);
+	free(q->requester);
 	free(q->text);
 	free(q->answer);
 	free(q);
@@ -574,10 +583,12 @@ static const struct host_job_ops iq_job_ops = {
     iq_job_free,
 };
 
-/* Queues the IQ iq from from (rate-limited already) for a query worker
- * in requester key's turn, or answers "busy". */
+/* Queues the IQ iq from from (charged to its budget already) for a query
+ * worker in requester key's turn, or answers "busy"; the answer goes in
+ * requester's lane. */
 static void iq_submit(struct host *h, const struct host_iqh *handler,
-                      xmpp_stanza_t *iq, const char *from, const char *key)
+                      xmpp_stanza_t *iq, const char *from,
+                      const char *requester, const char *key)
 {
 	xmpp_ctx_t *ctx = session_ctx(h->session);
 	struct iq_job *q;
@@ -585,15 +596,15 @@ static void iq_submit(struct host *h, const struct host_iqh *handler,
 	size_t len;
 
 	if (jobs_full(h, key, true)) {
-		send_iq_error(h, iq, from, "wait", "resource-constraint",
-		              "busy: try again in a moment");
+		send_iq_error(h, iq, from, requester, "wait",
+		              "resource-constraint", "busy: try again in a moment");
 		return;
 	}
 	text = stanza_text(ctx, iq, &len);
 	if (text == NULL || len > HOST_IQ_MAX) {
 		free(text);
-		send_iq_error(h, iq, from, "modify", "policy-violation",
-		              "the request is too large");
+		send_iq_error(h, iq, from, requester, "modify",
+		              "policy-violation", "the request is too large");
 		return;
 	}
 	q = xcalloc(1, sizeof(*q));
@@ -605,52 +616,21 @@ static void iq_submit(struct host *h, const struct host_iqh *handler,
 	q->plugin = handler->plugin;
 	q->ns = xstrdup(handler->xmlns);
 	q->from = xstrdup(from);
+	q->requester = requester != NULL ? xstrdup(requester) : NULL;
 	q->id = xmpp_stanza_get_id(iq) != NULL ? xstrdup(xmpp_stanza_get_id(iq))
 	                                       : NULL;
 	q->text = text;
 	jobs_submit(h, &q->job, key);
 }
 
-/* The callback of iq_key's room lookup. */
-struct room_find {
-	const char *bare;
-	bool found;
-};
-
-static void room_find_cb(const char *room, void *arg)
-{
-	struct room_find *rf = arg;
-
-	if (strcasecmp(room, rf->bare) == 0)
-		rf->found = true;
-}
-
-/* Returns the rate-limit key of an IQ sender: the occupant JID for a room
- * occupant, else the bare JID. The caller frees it. */
-static char *iq_key(struct host *h, const char *from)
-{
-	const char *slash = strchr(from, '/');
-	char *bare = xstrndup(from, slash != NULL ? (size_t)(slash - from)
-	                                          : strlen(from));
-	struct room_find rf = {bare, false};
-
-	session_rooms_foreach(h->session, room_find_cb, &rf);
-	if (rf.found) {
-		free(bare);
-		return xstrdup(from);
-	}
-	return bare;
-}
-
 /* Hands an IQ get/set to the plugin registered for its namespace. */
-bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from)
+bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from,
+             const char *requester)
 {
 	const char *type = xmpp_stanza_get_type(iq), *ns;
 	xmpp_stanza_t *child;
 	struct host_iqh *handler = NULL;
 	struct fb_iq q;
-	char *key;
-	enum ratelimit_verdict v;
 
 	if (h->session == NULL || type == NULL ||
 	    (strcmp(type, "get") != 0 && strcmp(type, "set") != 0) ||
@@ -668,19 +648,20 @@ bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from)
 	if (handler == NULL)
 		return false;
 
-	key = iq_key(h, from);
-	v = ratelimit_take(h->rl, key, host_now_ms(h), NULL);
-	if (v != RATELIMIT_OK) {
-		send_iq_error(h, iq, from, "wait", "resource-constraint",
-		              "too many requests: slow down");
-	} else if (handler->flags & FB_IQ_QUERY) {
-		iq_submit(h, handler, iq, from, key);
+	if (handler->flags & FB_IQ_QUERY) {
+		/* The worker queue keeps one requester's IQs in order. */
+		iq_submit(h, handler, iq, from, requester,
+		          requester != NULL ? requester : from);
 	} else {
-		q = (struct fb_iq){h,    iq,   from, session_ctx(h->session),
-		                   NULL, false};
+		q = (struct fb_iq){h,
+		                   iq,
+		                   from,
+		                   requester,
+		                   session_ctx(h->session),
+		                   NULL,
+		                   false};
 		iq_call(handler, &q);
 	}
-	free(key);
 	return true;
 }
 

@@ -62,9 +62,12 @@ void host_set_session(struct host *h, struct session *s);
  * delayed, own, error and pre-subject messages. */
 void host_message(struct host *h, const struct session_origin *o,
                   const char *body);
-/* An IQ get/set the session does not answer itself. Returns true if a
- * plugin handled it; false: the session answers service-unavailable. */
-bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from);
+/* An IQ get/set the session does not answer itself, already charged to
+ * the IQ budget of requester (the send queue's lane for the answer; NULL
+ * for the server itself). Returns true if a plugin handled it; false: the
+ * session answers service-unavailable. */
+bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from,
+             const char *requester);
 /* Events from the indexer and the session, forwarded to plugin hooks. */
 void host_event(struct host *h, int event, int64_t file_id, const char *room);
 /* Runs due plugin timers and expires cursors; called by the main loop. */

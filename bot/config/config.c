@@ -962,7 +962,16 @@ static int p_url(struct loader *ld, const struct key *k, void *field,
 	return 0;
 }
 
-/* [limits] rate: N/UNIT or N/DURATION ("20/m", "5/s", "100/h", "3/10s"). */
+/* Returns the period that goes with a rate's count field. */
+static uint64_t *rate_period(struct config *cfg, void *field)
+{
+	if (field == &cfg->limits.iq_rate)
+		return &cfg->limits.iq_per_ms;
+	return &cfg->limits.per_ms;
+}
+
+/* [limits] rate, iq_rate: N/UNIT or N/DURATION ("20/m", "5/s", "100/h",
+ * "3/10s"). */
 static int p_rate(struct loader *ld, const struct key *k, void *field,
                   const char *v, char **cause)
 {
@@ -983,8 +992,8 @@ static int p_rate(struct loader *ld, const struct key *k, void *field,
 	    n == 0 || n > 1000000 || units_parse_duration(per, &ms) == -1 ||
 	    ms == 0)
 		goto bad;
-	ld->cfg->limits.rate = (unsigned)n;
-	ld->cfg->limits.per_ms = ms;
+	*(unsigned *)field = (unsigned)n;
+	*rate_period(ld->cfg, field) = ms;
 	free(num);
 	free(per);
 	return 0;
@@ -1056,7 +1065,9 @@ static const struct key keys[] = {
      replies_names},
 
     {S_LIMITS, "burst", p_uint, C(limits.burst), 1, 1000, NULL},
-    {S_LIMITS, "rate", p_rate, 0, 0, 0, NULL},
+    {S_LIMITS, "rate", p_rate, C(limits.rate), 0, 0, NULL},
+    {S_LIMITS, "iq_burst", p_uint, C(limits.iq_burst), 1, 10000, NULL},
+    {S_LIMITS, "iq_rate", p_rate, C(limits.iq_rate), 0, 0, NULL},
 
     {S_ANNOUNCE, "enabled", p_bool, C(announce.enabled), 0, 0, NULL},
     {S_ANNOUNCE, "batch", p_duration, C(announce.batch_ms), 0, DAY, NULL},
@@ -1415,6 +1426,9 @@ static void set_defaults(struct config *cfg)
 	cfg->limits.burst = 5;
 	cfg->limits.rate = 20;
 	cfg->limits.per_ms = 60000;
+	cfg->limits.iq_burst = 50;
+	cfg->limits.iq_rate = 10;
+	cfg->limits.iq_per_ms = 1000;
 	cfg->announce.enabled = true;
 	cfg->announce.batch_ms = 30000;
 	cfg->upload.enabled = false;

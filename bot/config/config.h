@@ -104,9 +104,12 @@ struct config {
 	} commands;
 
 	struct {
-		unsigned burst;  /* default 5 */
-		unsigned rate;   /* default 20 ... ("N/s", "N/h", "N/10m") */
-		uint64_t per_ms; /* ... per 60000 ms ("20/m") */
+		unsigned burst;     /* default 5 */
+		unsigned rate;      /* default 20 ... ("N/s", "N/h", "N/10m") */
+		uint64_t per_ms;    /* ... per 60000 ms ("20/m") */
+		unsigned iq_burst;  /* default 50: IQ requests at once */
+		unsigned iq_rate;   /* default 10 ... */
+		uint64_t iq_per_ms; /* ... per 1000 ms ("10/s") */
 	} limits;
 
 	struct {

@@ -2,7 +2,9 @@
  * Service discovery and the protocol basics the session answers itself:
  * XEP-0030 disco#info (identity client/bot and the feature list), XEP-0115
  * entity capabilities (the verification string, SHA-1 with OpenSSL),
- * XEP-0092 software version and XEP-0199 ping.
+ * XEP-0092 software version and XEP-0199 ping. The IQs arrive charged to
+ * the IQ budget already (session.c); answers go in the requester's lane of
+ * the send queue.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -115,15 +117,18 @@ static void add_text_child(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
 }
 
 /* Answers a disco#info query (our node or our caps node). */
-static void disco_info(struct session *s, xmpp_stanza_t *iq, xmpp_stanza_t *q)
+static void disco_info(struct session *s, xmpp_stanza_t *iq, xmpp_stanza_t *q,
+                       const char *requester)
 {
 	const char *node = xmpp_stanza_get_attribute(q, "node");
 	xmpp_stanza_t *res, *rq, *id;
 	char *capsnode = xasprintf("%s#%s", CAPS_NODE, s->caps_ver);
 
 	if (node != NULL && strcmp(node, capsnode) != 0) {
-		session_send(s, xmpp_stanza_reply_error(
-		                    iq, "cancel", "item-not-found", NULL));
+		session_send_to(s,
+		                xmpp_stanza_reply_error(iq, "cancel",
+		                                        "item-not-found", NULL),
+		                requester);
 		free(capsnode);
 		return;
 	}
@@ -144,12 +149,13 @@ static void disco_info(struct session *s, xmpp_stanza_t *iq, xmpp_stanza_t *q)
 		xmpp_stanza_add_child_ex(rq, f, 0);
 	}
 	xmpp_stanza_add_child_ex(res, rq, 0);
-	session_send(s, res);
+	session_send_to(s, res, requester);
 	free(capsnode);
 }
 
 /* Answers a XEP-0092 software version query. */
-static void version_info(struct session *s, xmpp_stanza_t *iq)
+static void version_info(struct session *s, xmpp_stanza_t *iq,
+                         const char *requester)
 {
 	xmpp_stanza_t *res = xmpp_stanza_reply(iq);
 	xmpp_stanza_t *q = element(s->ctx, "query", NS_VERSION);
@@ -158,10 +164,10 @@ static void version_info(struct session *s, xmpp_stanza_t *iq)
 	add_text_child(s->ctx, q, "name", "fisbot");
 	add_text_child(s->ctx, q, "version", FISBOT_VERSION);
 	xmpp_stanza_add_child_ex(res, q, 0);
-	session_send(s, res);
+	session_send_to(s, res, requester);
 }
 
-bool disco_iq(struct session *s, xmpp_stanza_t *st)
+bool disco_iq(struct session *s, xmpp_stanza_t *st, const char *requester)
 {
 	const char *type = xmpp_stanza_get_type(st);
 	xmpp_stanza_t *q;
@@ -175,14 +181,14 @@ bool disco_iq(struct session *s, xmpp_stanza_t *st)
 	if (q == NULL || (ns = xmpp_stanza_get_ns(q)) == NULL)
 		return false;
 	if (strcmp(ns, NS_DISCO_INFO) == 0) {
-		disco_info(s, st, q);
+		disco_info(s, st, q, requester);
 	} else if (strcmp(ns, NS_VERSION) == 0) {
-		version_info(s, st);
+		version_info(s, st, requester);
 	} else if (strcmp(ns, NS_PING) == 0) {
 		xmpp_stanza_t *res = xmpp_stanza_reply(st);
 
 		xmpp_stanza_set_type(res, "result");
-		session_send(s, res);
+		session_send_to(s, res, requester);
 	} else {
 		return false;
 	}

@@ -949,6 +949,7 @@ void session_reconfigure(struct session *s, const struct config *cfg)
 	const struct config *old = s->cfg;
 
 	s->cfg = cfg;
+	session_limits_apply(s);
 	if (strcmp(old->xmpp.jid, cfg->xmpp.jid) != 0 ||
 	    old->xmpp.tls != cfg->xmpp.tls ||
 	    (old->xmpp.server_host == NULL) !=

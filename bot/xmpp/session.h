@@ -4,8 +4,10 @@
  * on the main thread and is the only code that owns the connection.
  *
  * Incoming chat messages that may hold a command, and IQs it does not
- * answer itself, go to the host (host.h). Outgoing stanzas go through
- * session_send*, which queue them and pace them so the server never
+ * answer itself, go to the host (host.h); every IQ request is first
+ * charged to its sender's IQ budget ([limits] iq_burst, iq_rate). Outgoing
+ * stanzas go through session_send*, which queue them per requester, serve
+ * the requesters round robin and pace the whole so the server never
  * throttles the bot.
  */
 #ifndef FISBOT_SESSION_H
@@ -78,13 +80,22 @@ xmpp_ctx_t *session_ctx(struct session *s);
 /* The bot's own full JID while connected, else NULL. */
 const char *session_jid(struct session *s);
 
-/* Queues a stanza for sending (the session releases it). */
+/* Queues a stanza that answers nobody (presences, joins, announcements)
+ * for sending, in the bot's own lane of the send queue (the session
+ * releases it). */
 void session_send(struct session *s, xmpp_stanza_t *stanza);
-/* Queues a private message stanza to an occupant of room; if the room
- * refuses it (an error comes back for it), fallback is sent to the room as
- * a groupchat message instead. */
+/* Queues a stanza that answers requester (session_origin.sender, or the
+ * key of an IQ's sender) in that requester's lane: lanes are bounded and
+ * served round robin, so one requester's flood never holds back another's
+ * answers (SPEC §9). A NULL requester is session_send. */
+void session_send_to(struct session *s, xmpp_stanza_t *stanza,
+                     const char *requester);
+/* Queues a private message stanza to an occupant of room, in requester's
+ * lane; if the room refuses it (an error comes back for it), fallback is
+ * sent to the room as a groupchat message instead. */
 void session_send_private(struct session *s, xmpp_stanza_t *stanza,
-                          const char *room, const char *fallback);
+                          const char *room, const char *fallback,
+                          const char *requester);
 
 /* Rooms. */
 int session_join(struct session *s, const char *room, const char *nick,

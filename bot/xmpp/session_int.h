@@ -76,12 +76,8 @@ struct pending_private {
 	char *id;
 	char *room;
 	char *fallback;
+	char *requester; /* the lane of the fallback, or NULL */
 	int64_t expires;
-};
-
-struct queued {
-	xmpp_stanza_t *stanza;
-	struct queued *next;
 };
 
 struct session {
@@ -103,11 +99,13 @@ struct session {
 	char *cert_error;
 	char *jid; /* bound full JID */
 
-	/* Paced send queue. */
-	struct queued *q_head, *q_tail;
-	size_t q_len;
+	/* The paced, fair send queue (sendq.h) and the IQ budget
+	 * (budget.h), with the time of their next log summary. */
+	struct sendq *q;
 	double tokens;
 	int64_t refilled_at;
+	struct budget *iq_budget;
+	int64_t next_report;
 
 	struct pending_private *pend;
 	size_t n_pend;
@@ -145,6 +143,8 @@ int64_t session_now(void);
 /* Sends a stanza now, bypassing the queue (answers to the server's own
  * requests); released. */
 void session_send_now(struct session *s, xmpp_stanza_t *stanza);
+/* Applies s->cfg's [limits] iq_burst and iq_rate (a reload). */
+void session_limits_apply(struct session *s);
 /* Returns a new unique id (caller frees). */
 char *session_new_id(struct session *s);
 /* Returns a new string: the bare part of jid. */
@@ -227,8 +227,9 @@ void origin_free(struct session *s);
 
 /* disco.c */
 void disco_init(struct session *s);
-/* Answers the IQs of disco#info, version and ping; returns true if it did. */
-bool disco_iq(struct session *s, xmpp_stanza_t *st);
+/* Answers the IQs of disco#info, version and ping, in requester's lane of
+ * the send queue; returns true if it did. */
+bool disco_iq(struct session *s, xmpp_stanza_t *st, const char *requester);
 /* Adds the XEP-0115 <c/> element to a presence. */
 void disco_add_caps(struct session *s, xmpp_stanza_t *presence);
 void disco_add_feature(struct session *s, const char *feature);

@@ -11,7 +11,7 @@ asserts nothing.
 3. Round trip of `search` in a direct chat (message sent -> reply received
    by the client), R times per query: p50, p99, max. Requests are spaced
    by --gap seconds (default 0.25) so that the bot's output pacing (a token
-   bucket of 10 stanzas, then 5 per second, in session.c) never delays a
+   bucket of 20 stanzas, then 20 per second, in session.c) never delays a
    reply: the figures are the command's own cost plus Prosody and loopback.
    One warm-up request per query is not counted.
 4. Commands per second with [limits] lifted: C commands sent at once; the

@@ -38,6 +38,8 @@ EXTRA = """
     [limits]
     burst = 1000
     rate = 1000/m
+    iq_burst = 10000
+    iq_rate = 1000/s
     """
 
 # Names with bytes that are not UTF-8, control characters and XML
@@ -486,13 +488,13 @@ def test_search_form(alice, share_files):
 
 
 def test_per_requester_limit(server, alice, tmp_path):
-    """A bot with a tight limit refuses a flood of fis IQs from one
-    requester, with an error, never a crash."""
+    """A bot with a tight IQ budget refuses a flood of fis IQs from one
+    requester with wait errors, themselves capped, never a crash."""
     bot = FisbotProc(server, tmp_path / "fisbot2", user="fisbot2",
                      extra="""
                      [limits]
-                     burst = 3
-                     rate = 1/m
+                     iq_burst = 3
+                     iq_rate = 1/m
                      """)
     load_only_fis(bot)
     bot.start()
@@ -505,15 +507,32 @@ def test_per_requester_limit(server, alice, tmp_path):
         assert time.monotonic() < deadline
         time.sleep(0.2)
     try:
-        results = [fis(alice, None, to=jid) for _ in range(10)]
-        ok = [r for r in results if r.type == "result"]
-        refused = [r for r in results if r.type == "error"]
-        assert 1 <= len(ok) <= 4
-        assert refused
+        # The ping took one of the 3; 10 queries at once: 2 answered, 3
+        # refused (the error cap is iq_burst a minute), 5 dropped.
+        mark = alice.mark()
+        for i in range(10):
+            alice.send_raw(f"<iq xmlns='jabber:client' type='get' "
+                           f"id='lim{i}' to='{jid}'><query xmlns='{FIS}'/>"
+                           "</iq>")
+        time.sleep(3)
+        with alice.cond:
+            got = [s for s in alice.received[mark:] if s.kind == "iq"
+                   and s.id.startswith("lim")]
+        ok = [r for r in got if r.type == "result"]
+        refused = [r for r in got if r.type == "error"]
+        assert len(ok) == 2, got
+        assert len(refused) == 3, got
         for r in refused:
-            assert r.find("{jabber:client}error").get("type") == "wait"
-        # The bot is alive.
-        assert alice.iq(jid, "get", "<ping xmlns='urn:xmpp:ping'/>").type \
-            == "result"
+            err = r.find("{jabber:client}error")
+            assert err.get("type") == "wait"
+            assert err.find(f"{{{STANZAS}}}resource-constraint") is not None
+        # The bot is alive: someone else is answered.
+        server.register("bob", "pw")
+        bob = Client(server, "bob", "pw")
+        try:
+            assert bob.iq(jid, "get", "<ping xmlns='urn:xmpp:ping'/>") \
+                .type == "result"
+        finally:
+            bob.close()
     finally:
         assert bot.stop() == 0

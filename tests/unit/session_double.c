@@ -29,6 +29,7 @@ void double_reset(void)
 		free(s->room);
 		free(s->fallback);
 		free(s->room_text);
+		free(s->requester);
 		memset(s, 0, sizeof(*s));
 	}
 	double_state.n_sent = 0;
@@ -69,12 +70,23 @@ void session_send(struct session *s, xmpp_stanza_t *stanza)
 	record()->stanza = stanza;
 }
 
-void session_send_private(struct session *s, xmpp_stanza_t *stanza,
-                          const char *room, const char *fallback)
+void session_send_to(struct session *s, xmpp_stanza_t *stanza,
+                     const char *requester)
 {
 	struct double_sent *d = record();
 
 	d->stanza = stanza;
+	d->requester = requester != NULL ? xstrdup(requester) : NULL;
+}
+
+void session_send_private(struct session *s, xmpp_stanza_t *stanza,
+                          const char *room, const char *fallback,
+                          const char *requester)
+{
+	struct double_sent *d = record();
+
+	d->stanza = stanza;
+	d->requester = requester != NULL ? xstrdup(requester) : NULL;
 	d->private_msg = true;
 	d->room = xstrdup(room);
 	d->fallback = xstrdup(fallback);

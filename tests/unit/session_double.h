@@ -22,6 +22,7 @@ struct double_sent {
 	bool private_msg;      /* via session_send_private */
 	char *room, *fallback; /* session_send_private's arguments */
 	char *room_text;       /* session_send_room's text (stanza NULL) */
+	char *requester;       /* the lane (session_send_to), or NULL */
 };
 
 struct double_state {

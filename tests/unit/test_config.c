@@ -163,6 +163,9 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->limits.burst, 5);
 	assert_int_equal(cfg->limits.rate, 20);
 	assert_int_equal(cfg->limits.per_ms, 60000);
+	assert_int_equal(cfg->limits.iq_burst, 50);
+	assert_int_equal(cfg->limits.iq_rate, 10);
+	assert_int_equal(cfg->limits.iq_per_ms, 1000);
 	assert_true(cfg->announce.enabled);
 	assert_int_equal(cfg->announce.batch_ms, 30000);
 	assert_false(cfg->upload.enabled);
@@ -227,6 +230,8 @@ static void test_every_key(void **state)
 	              "[limits]\n"
 	              "burst = 1\n"
 	              "rate = 5/s\n"
+	              "iq_burst = 200\n"
+	              "iq_rate = 30/m\n"
 	              "[announce]\n"
 	              "enabled = off\n"
 	              "batch = 0\n"
@@ -280,6 +285,9 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg->limits.burst, 1);
 	assert_int_equal(cfg->limits.rate, 5);
 	assert_int_equal(cfg->limits.per_ms, 1000);
+	assert_int_equal(cfg->limits.iq_burst, 200);
+	assert_int_equal(cfg->limits.iq_rate, 30);
+	assert_int_equal(cfg->limits.iq_per_ms, 60000);
 	assert_false(cfg->announce.enabled);
 	assert_int_equal(cfg->announce.batch_ms, 0);
 	assert_true(cfg->upload.enabled);
@@ -315,6 +323,11 @@ static void test_valid_values(void **state)
 	    "[limits]\nrate = 100/h\n",
 	    "[limits]\nrate = 3/10s\n",
 	    "[limits]\nrate = 1/d\n",
+	    "[limits]\niq_burst = 1\n",
+	    "[limits]\niq_burst = 10000\n",
+	    "[limits]\niq_rate = 10/s\n",
+	    "[limits]\niq_rate = 100/5s\n",
+	    "[limits]\niq_rate = 600/m\n",
 	    "[announce]\nenabled = 1\n",
 	    "[announce]\nenabled = No\n",
 	    "[upload]\nmax_file_size = 1T\n",
@@ -437,6 +450,23 @@ static void test_invalid_values(void **state)
 	     "[limits] rate: \"0/m\" is not a rate like 20/m, 5/s or 100/h"},
 	    {NULL, "[limits]\nrate = 20/x\n",
 	     "[limits] rate: \"20/x\" is not a rate like 20/m, 5/s or 100/h"},
+	    {NULL, "[limits]\niq_burst = 0\n",
+	     "[limits] iq_burst: \"0\" is out of range (1 to 10000)"},
+	    {NULL, "[limits]\niq_burst = 10001\n",
+	     "[limits] iq_burst: \"10001\" is out of range (1 to 10000)"},
+	    {NULL, "[limits]\niq_burst = many\n",
+	     "[limits] iq_burst: \"many\" is not a whole number"},
+	    {NULL, "[limits]\niq_rate = 10\n",
+	     "[limits] iq_rate: \"10\" is not a rate like 20/m, 5/s or 100/h"},
+	    {NULL, "[limits]\niq_rate = 0/s\n",
+	     "[limits] iq_rate: \"0/s\" is not a rate like 20/m, 5/s or "
+	     "100/h"},
+	    {NULL, "[limits]\niq_rate = 10/x\n",
+	     "[limits] iq_rate: \"10/x\" is not a rate like 20/m, 5/s or "
+	     "100/h"},
+	    {NULL, "[limits]\niq_rate = 10/0s\n",
+	     "[limits] iq_rate: \"10/0s\" is not a rate like 20/m, 5/s or "
+	     "100/h"},
 	    {NULL, "[announce]\nenabled = maybe\n",
 	     "[announce] enabled: \"maybe\" is not yes or no"},
 	    {NULL, "[upload]\nmax_file_size = 5Q\n",
@@ -722,6 +752,13 @@ static void test_rooms_plugins(void **state)
 	load_one_problem(MINIMAL "[room \"a@c.org\"]\nannounce = loud\n",
 	                 "fisbot.conf:7: [room \"a@c.org\"] announce: \"loud\" "
 	                 "is not yes or no");
+	load_one_problem(MINIMAL "[limits]\niq_rat = 10/s\n",
+	                 "fisbot.conf:7: [limits] iq_rat: unknown key (did you "
+	                 "mean \"iq_rate\"?)");
+	load_one_problem(
+	    MINIMAL "[limits]\niqburst = 10\n",
+	    "fisbot.conf:7: [limits] iqburst: unknown key (did you "
+	    "mean \"iq_burst\"?)");
 	load_one_problem(MINIMAL "[room \"a@c.org\"]\nnik = x\n",
 	                 "fisbot.conf:7: [room \"a@c.org\"] nik: unknown key "
 	                 "(did you mean \"nick\"?)");

@@ -326,6 +326,8 @@ static void test_places_and_prefix(void **state)
 	assert_string_equal(xmpp_stanza_get_type(m), "chat");
 	assert_non_null(xmpp_stanza_get_child_by_name_and_ns(
 	    m, "x", "http://jabber.org/protocol/muc#user"));
+	/* In the requester's lane of the send queue. */
+	assert_string_equal(double_state.sent[0].requester, ALICE);
 	double_reset();
 
 	/* Private and direct chats: prefix optional, answered in place. */
@@ -745,7 +747,8 @@ static void test_iq(void **state)
 
 	q = iq("<iq type='get' id='q1' from='carol@example.org/x'>"
 	       "<answer xmlns='urn:fisbot:test'/></iq>");
-	assert_true(host_iq(host, q, "carol@example.org/x"));
+	assert_true(
+	    host_iq(host, q, "carol@example.org/x", "carol@example.org"));
 	assert_int_equal(double_state.n_sent, 1);
 	r = double_state.sent[0].stanza;
 	assert_string_equal(xmpp_stanza_get_type(r), "result");
@@ -759,7 +762,8 @@ static void test_iq(void **state)
 	/* A handler that does not answer: the host answers for it. */
 	q = iq("<iq type='set' id='q2'><silent xmlns='urn:fisbot:test'/>"
 	       "</iq>");
-	assert_true(host_iq(host, q, "carol@example.org/x"));
+	assert_true(
+	    host_iq(host, q, "carol@example.org/x", "carol@example.org"));
 	assert_int_equal(double_state.n_sent, 1);
 	r = double_state.sent[0].stanza;
 	assert_string_equal(xmpp_stanza_get_type(r), "error");
@@ -773,43 +777,53 @@ static void test_iq(void **state)
 
 	/* Unknown namespaces and non-requests are not the host's. */
 	q = iq("<iq type='get' id='q3'><query xmlns='urn:other'/></iq>");
-	assert_false(host_iq(host, q, "carol@example.org/x"));
+	assert_false(
+	    host_iq(host, q, "carol@example.org/x", "carol@example.org"));
 	xmpp_stanza_release(q);
 	q = iq("<iq type='result' id='q4'><answer xmlns='urn:fisbot:test'/>"
 	       "</iq>");
-	assert_false(host_iq(host, q, "carol@example.org/x"));
+	assert_false(
+	    host_iq(host, q, "carol@example.org/x", "carol@example.org"));
 	xmpp_stanza_release(q);
 	q = iq("<iq type='get' id='q5'/>");
-	assert_false(host_iq(host, q, "carol@example.org/x"));
+	assert_false(
+	    host_iq(host, q, "carol@example.org/x", "carol@example.org"));
 	xmpp_stanza_release(q);
 	expect_silence();
 
-	/* IQs share the rate limit: over it, wait/resource-constraint. */
+	/* IQs do not take the chat commands' tokens (the session charges
+	 * them to its IQ budget first), and the answers go in the lane of
+	 * the requester the session names. */
+	advance = false;
 	q = iq("<iq type='get' id='q6'><answer xmlns='urn:fisbot:test'/></iq>");
-	for (int i = 0; i < 5; i++)
-		assert_true(host_iq(host, q, "dave@example.org/a"));
-	assert_int_equal(double_state.n_sent, 5);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 20; i++)
+		assert_true(host_iq(host, q, "alice@example.org/phone",
+		                    "alice@example.org"));
+	assert_int_equal(double_state.n_sent, 20);
+	for (int i = 0; i < 20; i++) {
 		assert_string_equal(
 		    xmpp_stanza_get_type(double_state.sent[i].stanza),
 		    "result");
-	r = double_state.sent[3].stanza;
-	assert_string_equal(xmpp_stanza_get_type(r), "error");
-	assert_string_equal(
-	    xmpp_stanza_get_type(xmpp_stanza_get_child_by_name(r, "error")),
-	    "wait");
-	assert_non_null(xmpp_stanza_get_child_by_name(
-	    xmpp_stanza_get_child_by_name(r, "error"), "resource-constraint"));
+		assert_string_equal(double_state.sent[i].requester,
+		                    "alice@example.org");
+	}
 	double_reset();
-	/* Resources of one JID share a bucket; occupants have their own. */
-	assert_true(host_iq(host, q, "dave@example.org/b"));
-	assert_string_equal(xmpp_stanza_get_type(double_state.sent[0].stanza),
-	                    "error");
-	assert_true(host_iq(host, q, ROOM "/dave"));
-	assert_string_equal(xmpp_stanza_get_type(double_state.sent[1].stanza),
-	                    "result");
+	assert_true(host_iq(host, q, ROOM "/dave", ROOM "/dave"));
+	assert_string_equal(xmpp_stanza_get_to(double_state.sent[0].stanza),
+	                    ROOM "/dave");
+	assert_string_equal(double_state.sent[0].requester, ROOM "/dave");
 	double_reset();
 	xmpp_stanza_release(q);
+	/* A chat command after them still has its whole burst (3), and
+	 * its reply goes in the same requester's lane. */
+	for (int i = 0; i < 3; i++) {
+		say(FB_DIRECT, "two a");
+		assert_string_equal(double_state.sent[0].requester,
+		                    "alice@example.org");
+		expect_reply("ok 1");
+	}
+	say(FB_DIRECT, "two a");
+	expect_reply_has("slow down");
 }
 
 static void test_timers_events_features(void **state)
@@ -1093,7 +1107,7 @@ static void test_iq_on_worker(void **state)
 
 	q = iq("<iq type='get' id='w1'><answer xmlns='urn:fisbot:test:query' "
 	       "ms='50'/></iq>");
-	assert_true(host_iq(host, q, "carol@example.org/x"));
+	assert_true(host_iq(host, q, "carol@example.org/x", "carol@example.org"));
 	/* The worker has its own copy. */
 	xmpp_stanza_release(q);
 	expect_silence();
@@ -1113,7 +1127,7 @@ static void test_iq_on_worker(void **state)
 	/* No answer: the host answers for the handler. */
 	q = iq("<iq type='set' id='w2'><silent xmlns='urn:fisbot:test:query'/>"
 	       "</iq>");
-	assert_true(host_iq(host, q, "dave@example.org/x"));
+	assert_true(host_iq(host, q, "dave@example.org/x", "dave@example.org"));
 	xmpp_stanza_release(q);
 	wait_sent(1);
 	r = double_state.sent[0].stanza;
@@ -1127,11 +1141,11 @@ static void test_iq_on_worker(void **state)
 	/* Too large an answer: resource-constraint; two answers: one. */
 	q = iq("<iq type='get' id='w3'><big xmlns='urn:fisbot:test:query'/>"
 	       "</iq>");
-	assert_true(host_iq(host, q, "erin@example.org/x"));
+	assert_true(host_iq(host, q, "erin@example.org/x", "erin@example.org"));
 	xmpp_stanza_release(q);
 	q = iq("<iq type='get' id='w4'><twice xmlns='urn:fisbot:test:query'/>"
 	       "</iq>");
-	assert_true(host_iq(host, q, "erin@example.org/x"));
+	assert_true(host_iq(host, q, "erin@example.org/x", "erin@example.org"));
 	xmpp_stanza_release(q);
 	wait_sent(2);
 	r = double_state.sent[0].stanza;
@@ -1154,7 +1168,7 @@ static void test_iq_on_worker(void **state)
 	         HOST_IQ_TEST_MAX, 0);
 	q = iq(big);
 	free(big);
-	assert_true(host_iq(host, q, "frank@example.org/x"));
+	assert_true(host_iq(host, q, "frank@example.org/x", "frank@example.org"));
 	xmpp_stanza_release(q);
 	assert_int_equal(double_state.n_sent, 1);
 	r = double_state.sent[0].stanza;
@@ -1167,12 +1181,12 @@ static void test_iq_on_worker(void **state)
 	say_as(FB_DIRECT, "gina@example.org/x", "sleep 100");
 	q = iq("<iq type='get' id='w6'><answer xmlns='urn:fisbot:test:query'/>"
 	       "</iq>");
-	assert_true(host_iq(host, q, "gina@example.org/y"));
+	assert_true(host_iq(host, q, "gina@example.org/y", "gina@example.org"));
 	xmpp_stanza_release(q);
 	/* A main-thread IQ does not wait. */
 	q = iq("<iq type='get' id='w7'><answer xmlns='urn:fisbot:test'/>"
 	       "</iq>");
-	assert_true(host_iq(host, q, "gina@example.org/y"));
+	assert_true(host_iq(host, q, "gina@example.org/y", "gina@example.org"));
 	xmpp_stanza_release(q);
 	assert_int_equal(double_state.n_sent, 1);
 	assert_string_equal(xmpp_stanza_get_id(double_state.sent[0].stanza),
@@ -1186,7 +1200,7 @@ static void test_iq_on_worker(void **state)
 	/* Pending at exit: freed by host_free (ASan). */
 	q = iq("<iq type='get' id='w8'><answer xmlns='urn:fisbot:test:query' "
 	       "ms='200'/></iq>");
-	assert_true(host_iq(host, q, "hank@example.org/x"));
+	assert_true(host_iq(host, q, "hank@example.org/x", "hank@example.org"));
 	xmpp_stanza_release(q);
 }
 

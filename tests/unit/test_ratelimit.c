@@ -80,6 +80,36 @@ static void test_expire_and_bound(void **state)
 	ratelimit_free(rl);
 }
 
+static void test_evicts_least_recently_seen(void **state)
+{
+	/* 2 at once, then 1 an hour: no bucket refills during the test. */
+	struct ratelimit *rl = ratelimit_new(2, 1, 3600000);
+	char key[32];
+
+	/* "first" spends its burst, then the table fills with others. */
+	assert_int_equal(ratelimit_take(rl, "first", 0, NULL), RATELIMIT_OK);
+	assert_int_equal(ratelimit_take(rl, "first", 0, NULL), RATELIMIT_OK);
+	for (int i = 1; i < RATELIMIT_MAX_ENTRIES; i++) {
+		snprintf(key, sizeof(key), "user%d", i);
+		assert_int_equal(ratelimit_take(rl, key, 1, NULL),
+		                 RATELIMIT_OK);
+	}
+	assert_int_equal(ratelimit_count(rl), RATELIMIT_MAX_ENTRIES);
+	/* "first" is seen again: the oldest now is user1, and a newcomer
+	 * pushes it out, not "first", which stays limited. */
+	assert_int_equal(ratelimit_take(rl, "first", 2, NULL), RATELIMIT_WARN);
+	assert_int_equal(ratelimit_take(rl, "newcomer", 3, NULL), RATELIMIT_OK);
+	assert_int_equal(ratelimit_count(rl), RATELIMIT_MAX_ENTRIES);
+	assert_int_equal(ratelimit_take(rl, "first", 4, NULL),
+	                 RATELIMIT_SILENT);
+	/* user2 is still known (one token left); user1 starts afresh. */
+	assert_int_equal(ratelimit_take(rl, "user2", 5, NULL), RATELIMIT_OK);
+	assert_int_equal(ratelimit_take(rl, "user2", 5, NULL), RATELIMIT_WARN);
+	assert_int_equal(ratelimit_take(rl, "user1", 6, NULL), RATELIMIT_OK);
+	assert_int_equal(ratelimit_take(rl, "user1", 6, NULL), RATELIMIT_OK);
+	ratelimit_free(rl);
+}
+
 static void test_reconfigure(void **state)
 {
 	struct ratelimit *rl = ratelimit_new(1, 1, 60000);
@@ -100,6 +130,7 @@ int main(void)
 	    cmocka_unit_test(test_burst_then_warn_then_silence),
 	    cmocka_unit_test(test_partial_refill),
 	    cmocka_unit_test(test_expire_and_bound),
+	    cmocka_unit_test(test_evicts_least_recently_seen),
 	    cmocka_unit_test(test_reconfigure),
 	};
 
