@@ -79,10 +79,15 @@ class Env:
                            f"<query xmlns='{FIS}' node={quoteattr(node)}/>",
                            timeout=20)
 
-    def wait_indexed(self, timeout=30) -> None:
+    def wait_indexed(self, timeout=60) -> None:
+        """Waits until the bot answers and lists every name (a message
+        sent before it is online would come back delayed, and ignored)."""
         deadline = time.monotonic() + timeout
         while True:
-            body = self.direct("list names").body
+            try:
+                body = self.direct("list names", timeout=3).body
+            except TimeoutError:
+                body = "(no answer yet)"
             if len(file_lines(body)) == len(NAMES):
                 return
             if time.monotonic() > deadline:

@@ -91,9 +91,14 @@ class Env:
         return m, time.monotonic() - t0
 
     def wait_indexed(self, timeout=60) -> None:
+        """Waits until the bot answers and has every long path (a message
+        sent before it is online would come back delayed, and ignored)."""
         deadline = time.monotonic() + timeout
         while True:
-            body = self.direct("search z*.txt")[0].body
+            try:
+                body = self.direct("search z*.txt", timeout=3)[0].body
+            except TimeoutError:
+                body = "(no answer yet)"
             lines = [ln for ln in body.split("\n") if ln.startswith("#")]
             if len(lines) == min(N_LONG, 10) and "results" in body and \
                     f" {N_LONG} results" in body:
