@@ -534,6 +534,21 @@ static int regex_match(const struct query_regex *rx, const char *s, size_t len)
 
 static size_t bracket_end(const char *s, size_t len, size_t i);
 
+/* Returns the length of the POSIX class "[:name:]" (name in lowercase
+ * letters, '^' first allowed) at s[i] == '[' before end, or 0. */
+static size_t posix_name(const char *s, size_t end, size_t i)
+{
+	size_t k = i + 2;
+
+	if (k < end && s[k] == '^')
+		k++;
+	while (k < end && s[k] >= 'a' && s[k] <= 'z')
+		k++;
+	if (k + 1 < end && k > i + 2 && s[k] == ':' && s[k + 1] == ']')
+		return k + 2 - i;
+	return 0;
+}
+
 /*
  * Translates a (folded) glob into an anchored PCRE2 pattern: * is any run
  * of characters, ? one character, [...] and [!...] a set ([:class:] inside
@@ -573,13 +588,9 @@ static char *glob_to_regex(const char *glob)
 
 				if (c == '[' && j + 1 < end &&
 				    glob[j + 1] == ':') {
-					const char *e = strstr(glob + j, ":]");
+					size_t n = posix_name(glob, end, j);
 
-					if (e != NULL &&
-					    (size_t)(e - glob) < end) {
-						size_t n =
-						    (size_t)(e - glob) + 2 - j;
-
+					if (n > 0) {
 						memcpy(out + o, glob + j, n);
 						o += n;
 						j += n - 1;
@@ -687,56 +698,32 @@ static void glob_literals(struct query_term *t, const char *glob)
 	}
 }
 
-/* Returns the index just past the PCRE2 character class that starts at
- * re[i] == '[' (a ']' first is a member, a backslash escapes the next
- * character, [:class:] is a member), or len if it does not end. */
-static size_t class_end(const char *re, size_t len, size_t i)
-{
-	size_t j = i + 1;
-
-	if (j < len && re[j] == '^')
-		j++;
-	if (j < len && re[j] == ']')
-		j++;
-	while (j < len && re[j] != ']') {
-		if (re[j] == '\\') {
-			j += 2;
-			continue;
-		}
-		if (re[j] == '[' && j + 1 < len && re[j + 1] == ':') {
-			const char *e = strstr(re + j + 2, ":]");
-
-			if (e != NULL) {
-				j = (size_t)(e - re) + 2;
-				continue;
-			}
-		}
-		j++;
-	}
-	return j < len ? j + 1 : len;
-}
-
 /*
- * Returns the length of the PCRE2 escape at re[i] == '\\' that is not a
- * literal: \x{..} \o{..} \N{..} \p{..} \P{..} \g{..} \k<..> and the like
- * to their closing delimiter, \xhh, \pL, \cX, \g-1, back-references and
- * octal numbers with all their digits, and any other letter alone (\d,
- * \b, ...). An over-estimate only loses literals.
+ * Returns the length of the PCRE2 escape at re[i] == '\\' (in a pattern
+ * that compiled): \x{..} \o{..} \N{..} \p{..} \P{..} \g{..} \k{..} and
+ * \g<..> \g'..' \k<..> \k'..' to their closing delimiter, \xhh, \pL,
+ * \cX, \g-1, back-references and octal numbers with all their digits,
+ * a non-ASCII character whole, anything else two bytes. It must not run
+ * past the escape, or a '|' or '(' after it would go unseen.
  */
 static size_t escape_len(const char *re, size_t len, size_t i)
 {
 	size_t j = i + 1;
-	char c;
+	char c, close = '\0';
 
 	if (j >= len)
 		return 1;
 	c = re[j++];
-	if (strchr("xoNpPgk", c) != NULL && j < len &&
-	    (re[j] == '{' || re[j] == '<' || re[j] == '\'')) {
-		char close = re[j] == '{' ? '}' : re[j] == '<' ? '>' : '\'';
+	if (j < len && re[j] == '{' && strchr("xoNpPgk", c) != NULL)
+		close = '}';
+	else if (j < len && re[j] == '<' && (c == 'g' || c == 'k'))
+		close = '>';
+	else if (j < len && re[j] == '\'' && (c == 'g' || c == 'k'))
+		close = '\'';
+	if (close != '\0') {
 		const char *e = memchr(re + j + 1, close, len - j - 1);
 
-		return e != NULL ? (size_t)(e - re) + 1 - i : len - i;
+		return e != NULL ? (size_t)(e - re) + 1 - i : j - i;
 	}
 	if (c == 'x') {
 		while (j < len && j < i + 4 && isxdigit((unsigned char)re[j]))
@@ -755,6 +742,46 @@ static size_t escape_len(const char *re, size_t len, size_t i)
 	return j - i;
 }
 
+/* Returns the index of the ']' that ends the POSIX class "[:name:]" at
+ * re[i] == '[' (re[i + 1] == ':') in a PCRE2 class, or 0 if it is not one
+ * (then the '[' is a plain member), as PCRE2 decides it. */
+static size_t posix_class_end(const char *re, size_t len, size_t i)
+{
+	for (size_t k = i + 2; k + 1 < len; k++) {
+		if (re[k] == '\\' && (re[k + 1] == ']' || re[k + 1] == '\\'))
+			k++;
+		else if ((re[k] == '[' && re[k + 1] == ':') || re[k] == ']')
+			return 0;
+		else if (re[k] == ':' && re[k + 1] == ']')
+			return k + 1;
+	}
+	return 0;
+}
+
+/* Returns the index just past the PCRE2 character class that starts at
+ * re[i] == '[' (a ']' first is a member, escapes and [:class:] are
+ * members), or len if it does not end. */
+static size_t class_end(const char *re, size_t len, size_t i)
+{
+	size_t j = i + 1;
+
+	if (j < len && re[j] == '^')
+		j++;
+	if (j < len && re[j] == ']')
+		j++;
+	while (j < len && re[j] != ']') {
+		if (re[j] == '\\') {
+			j += escape_len(re, len, j);
+		} else if (re[j] == '[' && j + 1 < len && re[j + 1] == ':' &&
+		           posix_class_end(re, len, j) != 0) {
+			j = posix_class_end(re, len, j) + 1;
+		} else {
+			j++;
+		}
+	}
+	return j < len ? j + 1 : len;
+}
+
 /* Returns true if regex re uses syntax whose effect on literals
  * regex_literals does not follow: verbs such as (*ACCEPT), option settings
  * such as (?x) (where spaces are not literals), comments (?#...), callouts,
@@ -762,6 +789,8 @@ static size_t escape_len(const char *re, size_t len, size_t i)
  * and \Q...\E quoting. */
 static bool regex_opaque(const char *re, size_t len)
 {
+	if (strstr(re, "\\Q") != NULL) /* anywhere, classes included */
+		return true;
 	for (size_t i = 0; i < len; i++) {
 		if (re[i] == '\\') {
 			if (i + 1 < len &&
@@ -781,6 +810,26 @@ static bool regex_opaque(const char *re, size_t len)
 	return false;
 }
 
+/* Returns the length of the counted repetition ("{2}", "{2,}", "{2,5}",
+ * also "{,5}" and spaces, which newer PCRE2 versions accept) at
+ * re[i] == '{', or 0 if that '{' is a literal. */
+static size_t counted_len(const char *re, size_t len, size_t i)
+{
+	bool digit = false, comma = false;
+
+	for (size_t j = i + 1; j < len; j++) {
+		if (isdigit((unsigned char)re[j]))
+			digit = true;
+		else if (re[j] == ',' && !comma)
+			comma = true;
+		else if (re[j] == '}')
+			return digit ? j + 1 - i : 0;
+		else if (re[j] != ' ')
+			return 0;
+	}
+	return 0;
+}
+
 /*
  * Finds runs of characters that every match of a PCRE2 regex contains:
  * consecutive literal characters at the top level, minus a character made
@@ -790,7 +839,7 @@ static bool regex_opaque(const char *re, size_t len)
  */
 static void regex_literals(struct query_term *t, const char *re)
 {
-	size_t len = strlen(re), i, n = 0;
+	size_t len = strlen(re), i, n = 0, quant;
 	char *run;
 	int depth = 0;
 
@@ -821,9 +870,10 @@ static void regex_literals(struct query_term *t, const char *re)
 			i += 2;
 			continue;
 		}
-		if (ch == '*' || ch == '?' || ch == '{') {
-			/* The last character is optional: drop it (all of
-			 * its UTF-8 sequence). */
+		quant = ch == '{' ? counted_len(re, len, i) : 0;
+		if (ch == '*' || ch == '?' || quant > 0) {
+			/* The last character may be repeated 0 times: drop
+			 * it (all of its UTF-8 sequence). */
 			while (n > 0 &&
 			       ((unsigned char)run[n - 1] & 0xc0) == 0x80)
 				n--;
@@ -854,11 +904,11 @@ static void regex_literals(struct query_term *t, const char *re)
 					break;
 			}
 			i++;
-		} else if (ch == '{') {
-			const char *e = strchr(re + i, '}');
-
-			i = e != NULL ? (size_t)(e - re) + 1 : len;
+		} else if (quant > 0) {
+			i += quant;
 		} else {
+			/* Also a '{' that is not a repetition: a literal,
+			 * left out (to be safe). */
 			i++;
 		}
 	}

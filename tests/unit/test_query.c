@@ -421,6 +421,18 @@ static void test_literals(void **state)
 	    {"/abcd*+efg/", "abc,efg"},
 	    {"/abcd+?efg/", "abcd,efg"},
 	    {"/abc{,3}def/", "def"},
+	    /* Escapes and classes end where PCRE2 ends them: \x takes no
+	     * <...>, \c takes the next character, [:a] is no POSIX class;
+	     * a '|' after them is seen. */
+	    {"/abc\\x<cd|efgh/", ""},
+	    {"/[\\c]abc]def/", "def"},
+	    {"/[[:a]|x:]abcd/", ""},
+	    {"/[[:alpha:]|]abcd/", "abcd"},
+	    {"/abcd\\k<n>efg(?<n>x)/", "abcd,efg"},
+	    /* A '{' that is no repetition is a literal: what follows is
+	     * not skipped (here, into a class). */
+	    {"/abc{x[}defg]/", "abc"},
+	    {"/abc{x}defg/", "abc,x}defg"},
 	    /* Syntax that changes what is literal: none is certain. */
 	    {"/(?x)abc def/", ""},
 	    {"/(?i)abcdef/", ""},
