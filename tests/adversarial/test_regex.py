@@ -183,3 +183,15 @@ def test_ordinary_regexes_still_work(env):
     m, _ = env.direct("search /a(/")
     assert m.body == ("bad search: bad regex: missing closing parenthesis "
                       "(at offset 2)")
+
+
+def test_results_with_skipped_paths(env):
+    # Cheap on the music paths, catastrophic on the long ones: the
+    # matches are listed, and the skipped paths are reported once.
+    m, took = env.direct("search /(.*a){999}c|^music/")
+    lines = m.body.split("\n")
+    paths = sorted(ln.split(" ")[1] for ln in lines if ln.startswith("#"))
+    assert paths == ["music/live/song.ogg", "music/studio/take.ogg"], m.body
+    assert lines[-1] == "regex too complex for some paths: they were skipped"
+    assert sum("too complex" in ln for ln in lines) == 1
+    assert took < 3.0
