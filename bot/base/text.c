@@ -41,6 +41,17 @@ static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 	return n;
 }
 
+/* Returns true if code point c is invisible or reorders or breaks text
+ * around it: a bidirectional embedding, override or isolate (U+202A-U+202E,
+ * U+2066-U+2069), a line or paragraph separator (U+2028, U+2029), or a
+ * zero-width character (U+200B-U+200F, U+FEFF). A name holding one could
+ * fake another name or a line. */
+static bool deceptive(uint32_t c)
+{
+	return (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
+	       (c >= 0x2066 && c <= 0x2069) || c == 0xfeff;
+}
+
 /* Returns true if code point c may appear as it is in a log line or in XML. */
 static bool printable(uint32_t c, bool keep_newline)
 {
@@ -48,7 +59,7 @@ static bool printable(uint32_t c, bool keep_newline)
 		return keep_newline;
 	if (c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f))
 		return false;
-	if (c == 0xfffe || c == 0xffff)
+	if (c == 0xfffe || c == 0xffff || deceptive(c))
 		return false;
 	return true;
 }
@@ -89,7 +100,8 @@ static char *sanitize(const char *s, size_t len, bool keep_newline,
                       bool escape_backslash)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	/* Worst case: every byte becomes "\xNN" (4 bytes). */
+	/* Worst case: every byte becomes "\xNN" (4 bytes); an escaped
+	 * character of 2 or 3 bytes becomes "\u{NNNN}" (8 bytes). */
 	char *out = xmalloc(len * 4 + 1), *o = out;
 	uint32_t cp;
 	size_t i = 0, n;
@@ -108,7 +120,7 @@ static char *sanitize(const char *s, size_t len, bool keep_newline,
 			if (n == 1)
 				o += sprintf(o, "\\x%02X", (unsigned)cp);
 			else
-				o += sprintf(o, "\\u%04X", (unsigned)cp);
+				o += sprintf(o, "\\u{%04X}", (unsigned)cp);
 		} else {
 			memcpy(o, p + i, n);
 			o += n;

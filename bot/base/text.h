@@ -13,10 +13,14 @@
 /*
  * Returns a newly allocated, NUL-terminated copy of the len bytes at s that
  * is valid UTF-8 and holds no control characters: every byte of an invalid
- * sequence becomes "\xNN", every C0 or C1 control character (tab and newline
- * included), DEL, and the characters XML 1.0 forbids become "\xNN" or "\u{N}",
- * and a backslash becomes "\\" so that escapes cannot be forged. The caller
- * frees the result.
+ * sequence becomes "\xNN", every C0 control character (tab and newline
+ * included) and DEL become "\xNN"; C1 controls, the characters XML 1.0
+ * forbids, bidirectional controls (U+202A-U+202E, U+2066-U+2069), line and
+ * paragraph separators (U+2028, U+2029) and zero-width characters
+ * (U+200B-U+200F, U+FEFF) become "\u{NNNN}" (uppercase hex, e.g.
+ * "\u{202E}"), so that no name can fake another name or a line; and a
+ * backslash becomes "\\" so that escapes cannot be forged. The caller frees
+ * the result.
  */
 char *text_sanitize(const char *s, size_t len);
 

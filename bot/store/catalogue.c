@@ -430,21 +430,6 @@ static int check_integrity(struct catalogue *c, char **cause)
 	return -1;
 }
 
-/* fisbot_match(term, lpath): query_match_term for a term bound as a
- * pointer by the search. */
-static void sql_match(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	const struct query_term *t =
-	    sqlite3_value_pointer(argv[0], "fisbot_term");
-	const unsigned char *path = sqlite3_value_text(argv[1]);
-
-	if (t == NULL || path == NULL) {
-		sqlite3_result_int(ctx, 0);
-		return;
-	}
-	sqlite3_result_int(ctx, query_match_term(t, (const char *)path));
-}
-
 /* fisbot_fold(x): query_fold of a TEXT or BLOB (NULL stays NULL). */
 static void sql_fold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -514,8 +499,8 @@ struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
 	    SQLITE_OK)
 		goto sql_fail;
 	if (sqlite3_create_function(c->db, "fisbot_match", 2,
-	                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-	                            sql_match, NULL, NULL) != SQLITE_OK ||
+	                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, c,
+	                            cat_sql_match, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_create_function(c->db, "fisbot_fold", 1,
 	                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
 	                            sql_fold, NULL, NULL) != SQLITE_OK)

@@ -61,7 +61,9 @@ struct cat_page {
 	struct cat_entry *v;
 	size_t n;
 	uint64_t total;
-	bool total_capped; /* search: at least total matches */
+	bool total_capped;  /* search: at least total matches */
+	bool regex_limited; /* search: a glob or regex hit a limit on some
+	                     * paths, which did not match (query_match) */
 };
 
 struct cat_stats {

@@ -58,6 +58,7 @@ struct catalogue {
 	unsigned search_ms;       /* time limit of a search */
 	struct timespec deadline; /* of the running search */
 	bool timed_out;
+	bool regex_limited; /* a glob or regex hit a limit in this search */
 };
 
 /* The columns read into a struct cat_file by cat_read_file, in order. */
@@ -74,5 +75,8 @@ void cat_read_file(sqlite3_stmt *st, struct cat_file *f);
 void cat_log_error(struct catalogue *c, const char *what);
 /* Appends an entry to page p and returns it (zeroed). */
 struct cat_entry *cat_page_add(struct cat_page *p);
+/* The SQL function fisbot_match(term, lpath) of connection c (its user
+ * data): query_match for a term bound as a pointer by the search. */
+void cat_sql_match(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 
 #endif

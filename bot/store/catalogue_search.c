@@ -12,13 +12,15 @@
  *    trigram index, which yields rows in descending id order;
  *  - otherwise the table is read in descending id order.
  * Substring terms shorter than three characters use instr() on the folded
- * path; globs and regexes call query_match_term() through fisbot_match()
- * with the compiled term bound as a pointer; filters not driving the plan
- * are written "+column" so SQLite does not read through their index.
- * The count is capped at CATALOGUE_COUNT_CAP + 1 rows and is skipped when
- * the page shows where the matches end; without literals it reads the size
- * or type index, where every row passes that filter. A progress handler
- * ends any search running longer than CATALOGUE_SEARCH_MS.
+ * path; globs and regexes call query_match() through fisbot_match()
+ * (cat_sql_match) with the compiled term bound as a pointer; filters not
+ * driving the plan are written "+column" so SQLite does not read through
+ * their index. The count is capped at CATALOGUE_COUNT_CAP + 1 rows and is
+ * skipped when the page shows where the matches end; without literals it
+ * reads the size or type index, where every row passes that filter. A
+ * progress handler, and fisbot_match after each match, end any search
+ * running longer than CATALOGUE_SEARCH_MS. A path on which a glob or regex
+ * hit a PCRE2 limit does not match, and the page says so (regex_limited).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -308,10 +310,10 @@ static sqlite3_stmt *prepare(struct catalogue *c, const char *sql,
 	return st;
 }
 
-/* The progress handler: interrupts a search past its deadline. */
-static int search_progress(void *arg)
+/* Returns true (and notes it) if the running search is past its
+ * deadline. */
+static bool past_deadline(struct catalogue *c)
 {
-	struct catalogue *c = arg;
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -319,14 +321,50 @@ static int search_progress(void *arg)
 	    (now.tv_sec == c->deadline.tv_sec &&
 	     now.tv_nsec >= c->deadline.tv_nsec)) {
 		c->timed_out = true;
-		return 1;
+		return true;
 	}
-	return 0;
+	return false;
+}
+
+/* The progress handler: interrupts a search past its deadline. */
+static int search_progress(void *arg)
+{
+	return past_deadline(arg) ? 1 : 0;
+}
+
+void cat_sql_match(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct catalogue *c = sqlite3_user_data(ctx);
+	const struct query_term *t =
+	    sqlite3_value_pointer(argv[0], "fisbot_term");
+	const unsigned char *path = sqlite3_value_text(argv[1]);
+	int rc;
+
+	if (t == NULL || path == NULL) {
+		sqlite3_result_int(ctx, 0);
+		return;
+	}
+	rc = query_match(t, (const char *)path);
+	if (rc == -1)
+		c->regex_limited = true;
+	/* The progress handler runs between rows only; a match may take
+	 * up to QUERY_MATCH_MS, so check the deadline after each. */
+	if (past_deadline(c)) {
+		sqlite3_result_error(ctx, "search took too long", -1);
+		return;
+	}
+	sqlite3_result_int(ctx, rc == 1);
 }
 
 /* Sets *cause for a failed step (rc) of a search. */
 static void step_failed(struct catalogue *c, int rc, char **cause)
 {
+	if (c->timed_out && c->regex_limited) {
+		*cause = xasprintf("regex too complex: the search took more "
+		                   "than %u ms (simplify the regex or glob)",
+		                   c->search_ms);
+		return;
+	}
 	if (c->timed_out) {
 		*cause = xasprintf("search took too long (more than %u ms): "
 		                   "try more precise terms",
@@ -448,6 +486,7 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 		c->deadline.tv_nsec -= 1000000000L;
 	}
 	c->timed_out = false;
+	c->regex_limited = false;
 	sqlite3_progress_handler(c->db, 1000, search_progress, c);
 	choose(c, q, &driver, &count_driver);
 	build(&s, q, driver);
@@ -508,6 +547,7 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 			out->total_capped = out->n == limit;
 		}
 	}
+	out->regex_limited = c->regex_limited;
 	ret = 1;
 out:
 	sqlite3_progress_handler(c->db, 0, NULL, NULL);

@@ -6,12 +6,12 @@
  *   "a phrase"      substring with spaces (it ends at the next ")
  *   *.png song?.ogg glob on the file name, case-insensitive (a word with
  *                   * ? or [ is a glob; [...] [!...] sets, \ escapes)
- *   /regex/         POSIX extended regex on the path, case-insensitive,
- *                   at most QUERY_MAX_REGEX bytes; it ends at a '/'
- *                   followed by a space or the end. Back-references and
- *                   stacked repetitions ("a++") are refused, and the
- *                   copies made by + and {n} are bounded, so that compiling
- *                   and matching stay polynomial.
+ *   /regex/         PCRE2 regex on the path, case-insensitive, at most
+ *                   QUERY_MAX_REGEX bytes; it ends at a '/' followed by a
+ *                   space or the end. Compiling and matching are bounded
+ *                   in memory (QUERY_REGEX_MEMORY), steps and CPU time
+ *                   (QUERY_MATCH_MS per path): a path on which a limit
+ *                   stops the match does not match (query_match says so).
  *   size:>100M size:<1K size:>=1G size:<=10K size:5M (exactly)
  *   type:audio      media type ("audio": any audio/..., "audio/ogg": exact)
  *   new:7d          added within the duration
@@ -35,6 +35,11 @@
 #define QUERY_MAX_REGEX  256  /* bytes of one regex */
 #define QUERY_MAX_TYPE   127  /* bytes of a type: filter */
 
+/* What compiling one regex or glob, and one thread's matching, may
+ * allocate; and how much CPU time matching one path may take. */
+#define QUERY_REGEX_MEMORY (16u << 20)
+#define QUERY_MATCH_MS     5
+
 enum query_term_kind { QUERY_SUBSTRING, QUERY_GLOB, QUERY_REGEX };
 
 struct query_term {
@@ -42,7 +47,7 @@ struct query_term {
 	/* substring and glob: lowercased; regex: as written */
 	char *text;
 	/* Private, set by query_add_term: */
-	void *compiled; /* the compiled regex (regex_t *) of a glob or regex */
+	void *compiled; /* the compiled PCRE2 pattern of a glob or regex */
 	char **must;    /* lowercased literals of 3 or more characters that */
 	size_t n_must;  /* every path a glob or regex matches contains */
 };
@@ -94,10 +99,25 @@ size_t query_longest_literal(const struct query *q);
  * lowercased (Unicode simple case mapping). The caller frees it. */
 char *query_fold(const char *s, size_t len);
 
-/* Returns true if term t matches a file whose folded path (query_fold of
- * the path relative to the share) is folded_path: a substring term must
- * occur in it, a glob must match its last component, a regex must match
- * somewhere in it. The catalogue's SQL functions call this. */
+/* Returns 1 if term t matches a file whose folded path (query_fold of the
+ * path relative to the share) is folded_path: a substring term must occur
+ * in it, a glob must match its last component, a regex must match
+ * somewhere in it; 0 if it does not; -1 if a limit (steps, depth, memory or
+ * QUERY_MATCH_MS) stopped a glob or regex, which counts as no match. Safe
+ * from any thread. The catalogue's SQL functions call this. */
+int query_match(const struct query_term *t, const char *folded_path);
+
+/* Returns true if glob or regex term t runs JIT-compiled (PCRE2's JIT is
+ * used where the platform allows it; otherwise the interpreter runs, with
+ * a lower match limit). */
+bool query_term_jit(const struct query_term *t);
+
+/* Returns query_match(t, folded_path) == 1. */
 bool query_match_term(const struct query_term *t, const char *folded_path);
+
+/* Sets what compiling one glob or regex, and the matching of a thread that
+ * has not matched yet, may allocate (QUERY_REGEX_MEMORY unless set; for
+ * tests and benchmarks, before any search). */
+void query_set_regex_memory(size_t bytes);
 
 #endif

@@ -66,10 +66,13 @@ static char *unescape(const char *s, size_t len)
 		           (v = hex_value(s + i + 2, 2)) > 0) {
 			*o++ = (char)v;
 			i += 4;
-		} else if (i + 5 < len && s[i + 1] == 'u' &&
-		           (v = hex_value(s + i + 2, 4)) > 0) {
+		} else if (i + 7 < len && s[i + 1] == 'u' && s[i + 2] == '{' &&
+		           s[i + 7] == '}' &&
+		           (v = hex_value(s + i + 3, 4)) > 0) {
+			/* "\u{NNNN}": text_sanitize escapes no character
+			 * above U+FFFF. */
 			o = put_utf8(o, (uint32_t)v);
-			i += 6;
+			i += 8;
 		} else {
 			free(out);
 			return NULL;

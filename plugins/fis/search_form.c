@@ -45,7 +45,7 @@ static const struct {
              "size:>10M, type:audio, new:7d)"},
     {"desc", "Description contains"},
     {"type", "Media type (audio, image/png)"},
-    {"regex", "Path matches this regular expression (POSIX extended)"},
+    {"regex", "Path matches this regular expression (PCRE2)"},
     {"min-size", "At least this size (e.g. 10M)"},
     {"max-size", "At most this size (e.g. 1G)"},
 };

@@ -78,7 +78,13 @@ static void show_page(struct fb_request *req, struct query *q, uint64_t offset)
 		query_free(q);
 		return;
 	}
-	if (page.n == 0)
+	if (page.n == 0 && page.regex_limited)
+		api->reply_error(req,
+		                 "%s (regex too complex for some paths: "
+		                 "they were skipped)",
+		                 offset == 0 ? "no match"
+		                             : "nothing more to show");
+	else if (page.n == 0)
 		api->reply_error(req, offset == 0 ? "no match"
 		                                  : "nothing more to show");
 	for (size_t i = 0; i < page.n; i++) {
@@ -93,6 +99,9 @@ static void show_page(struct fb_request *req, struct query *q, uint64_t offset)
 		line = listing_footer(&pg, cfg->commands.prefix);
 		api->reply(req, "%s", line);
 		free(line);
+		if (page.regex_limited)
+			api->reply(req, "regex too complex for some paths: "
+			                "they were skipped");
 	}
 	cat_page_clear(&page);
 
@@ -190,7 +199,8 @@ static const struct fb_command commands[] = {
         .max_args = -1,
         .perm = FB_ANYONE,
         .help = "files matching every term (words, \"phrases\", *.globs, "
-                "/regex/, size:>10M, type:audio, new:7d), newest first",
+                "/PCRE2 regex/, size:>10M, type:audio, new:7d), newest "
+                "first",
         .handler = cmd_search,
         .flags = FB_CMD_QUERY,
     },

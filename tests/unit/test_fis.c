@@ -295,15 +295,16 @@ static void test_rsm_parse(void **state)
 
 static void test_node(void **state)
 {
-	static const char *const bad[] =
-	    {
-	        "",         "/etc/passwd", "..",     "../x",  "a/../b",
-	        "a/..",     ".",           "./a",    "a//b",  "a/",
-	        "\\x41",    "\\q",         "\\",     "\\x0",  "\\x00",
-	        "\\u0000",  "a\\x2Fb",     "\\xzz",  "\\u00", "\\x2E\\x2E",
-	        "\xff\xfe", "\xc0\xaf",    "a\\x0a", /* lowercase: not canonical
-	                                              */
-	    };
+	static const char *const bad[] = {
+	    "",         "/etc/passwd", "..",      "../x",      "a/../b",
+	    "a/..",     ".",           "./a",     "a//b",      "a/",
+	    "\\x41",    "\\q",         "\\",      "\\x0",      "\\x00",
+	    "\\u0000",  "a\\x2Fb",     "\\xzz",   "\\u00",     "\\x2E\\x2E",
+	    "\xff\xfe", "\xc0\xaf",    "a\\x0a", /* lowercase: not canonical
+	                                          */
+	    "\\u0085",  "\\u{0000}",   "\\u{41}", "\\u{0041}", "\\u{202e}",
+	    "\\u{202E", "\\u{10FFFF}",
+	};
 	static const char *const raw[] = {
 	    "a",
 	    "music/live/song.ogg",
@@ -314,6 +315,8 @@ static void test_node(void **state)
 	    "\xef\xbf\xbe",
 	    "été/日本.txt",
 	    "quote\"'<&>",
+	    "bidi\xe2\x80\xaegpj.exe",
+	    "zw\xe2\x80\x8b\xef\xbb\xbf/line\xe2\x80\xa8sep",
 	};
 	char *path, *node, *big;
 

@@ -1,8 +1,10 @@
 /* Unit tests for the text sanitiser and helpers. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,8 +37,78 @@ static void test_sanitize_escapes_controls(void **state)
 	check("tab\there", 8, "tab\\x09here");
 	check("del\x7f", 4, "del\\x7F");
 	/* U+0085 (NEL), a C1 control, and U+FFFE, not allowed in XML. */
-	check("\xc2\x85", 2, "\\u0085");
-	check("\xef\xbf\xbe", 3, "\\uFFFE");
+	check("\xc2\x85", 2, "\\u{0085}");
+	check("\xef\xbf\xbe", 3, "\\u{FFFE}");
+}
+
+/* Returns code point cp (below U+10000) as UTF-8 in buf; sets *len. */
+static const char *utf8(uint32_t cp, char *buf, size_t *len)
+{
+	if (cp < 0x80) {
+		buf[0] = (char)cp;
+		*len = 1;
+	} else if (cp < 0x800) {
+		buf[0] = (char)(0xc0 | (cp >> 6));
+		buf[1] = (char)(0x80 | (cp & 0x3f));
+		*len = 2;
+	} else {
+		buf[0] = (char)(0xe0 | (cp >> 12));
+		buf[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		buf[2] = (char)(0x80 | (cp & 0x3f));
+		*len = 3;
+	}
+	buf[*len] = '\0';
+	return buf;
+}
+
+static void test_sanitize_escapes_bidi_and_invisible(void **state)
+{
+	/* Each range, its ends, and the neighbours of its ends. */
+	static const struct {
+		uint32_t cp;
+		bool escaped;
+	} cases[] = {
+	    {0x200a, false}, {0x200b, true},  {0x200c, true},  {0x200d, true},
+	    {0x200e, true},  {0x200f, true},  {0x2010, false}, {0x2027, false},
+	    {0x2028, true},  {0x2029, true},  {0x202a, true},  {0x202b, true},
+	    {0x202c, true},  {0x202d, true},  {0x202e, true},  {0x202f, false},
+	    {0x2065, false}, {0x2066, true},  {0x2067, true},  {0x2068, true},
+	    {0x2069, true},  {0x206a, false}, {0xfefe, false}, {0xfeff, true},
+	    {0xff00, false},
+	};
+	char in[8], want[16], *out;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		utf8(cases[i].cp, in, &len);
+		if (cases[i].escaped)
+			snprintf(want, sizeof(want), "\\u{%04X}",
+			         (unsigned)cases[i].cp);
+		else
+			snprintf(want, sizeof(want), "%s", in);
+		check(in, len, want);
+		assert_int_equal(text_is_clean(in, len), !cases[i].escaped);
+		/* Every variant escapes them: a message body too. */
+		out = text_safe_lines(in, len);
+		assert_string_equal(out, want);
+		free(out);
+		out = text_sanitize_lines(in, len);
+		assert_string_equal(out, want);
+		free(out);
+	}
+	/* Exactly "\u{202E}": uppercase hex, in braces. */
+	check("evil\xe2\x80\xaegpj.exe", 14, "evil\\u{202E}gpj.exe");
+	check("a\xe2\x80\xa8"
+	      "b\xe2\x80\xa9"
+	      "c",
+	      9, "a\\u{2028}b\\u{2029}c");
+	check("\xef\xbb\xbf"
+	      "bom",
+	      6, "\\u{FEFF}bom");
+	/* A name made of them only grows 8/3 times. */
+	out = text_sanitize("\xe2\x80\xae\xe2\x80\xae", 6);
+	assert_string_equal(out, "\\u{202E}\\u{202E}");
+	free(out);
 }
 
 static void test_sanitize_escapes_invalid_utf8(void **state)
@@ -114,6 +186,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sanitize_passes_clean_text),
 	    cmocka_unit_test(test_sanitize_escapes_controls),
+	    cmocka_unit_test(test_sanitize_escapes_bidi_and_invisible),
 	    cmocka_unit_test(test_sanitize_escapes_invalid_utf8),
 	    cmocka_unit_test(test_sanitize_cannot_forge_escapes),
 	    cmocka_unit_test(test_sanitize_lines_keeps_newlines),
