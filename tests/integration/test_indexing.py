@@ -154,11 +154,12 @@ def test_unreadable_file_is_skipped(bot):
     locked.write_text("locked")
     locked.chmod(0)
     try:
-        r = bot.run("scan")
+        r = bot.run("scan", "-v")
         assert r.returncode == 0, r.stderr
-        assert "locked" in r.stderr.decode()
+        assert '"locked" is not readable' in r.stderr.decode()
         assert bot.out("search", "ok").count("#") == 1
         assert "locked" not in bot.out("search", "locked")
+        assert "locked" not in bot.out("ls")  # not listed at all
     finally:
         locked.chmod(0o644)
 
