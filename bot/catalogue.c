@@ -348,13 +348,19 @@ static int query_int(sqlite3 *db, const char *sql, int64_t *v)
 }
 
 /* Applies the migrations from the schema version found to the latest, in
- * one transaction. Returns 0, or -1 with *cause. */
+ * one transaction. Writes nothing if the schema is the latest already (the
+ * writer then starts even on a full disk, and waits for room). Returns 0,
+ * or -1 with *cause. */
 static int migrate(struct catalogue *c, char **cause)
 {
-	int64_t version = 0;
+	int64_t version = 0, app = 0;
 	char *err = NULL;
 	char *sql;
 
+	if (query_int(c->db, "PRAGMA user_version", &version) == SQLITE_OK &&
+	    query_int(c->db, "PRAGMA application_id", &app) == SQLITE_OK &&
+	    version == CATALOGUE_SCHEMA && app == CATALOGUE_APP_ID)
+		return 0;
 	if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, &err) !=
 	    SQLITE_OK)
 		goto fail;
@@ -407,6 +413,14 @@ static int check_identity(struct catalogue *c, char **cause)
 		*cause = xasprintf("%s is not a fisbot catalogue or is "
 		                   "corrupt (%s); refusing to use it",
 		                   c->path, sqlite3_errstr(rc));
+		return -1;
+	}
+	if (rc != SQLITE_OK && sqlite3_system_errno(c->db) == ENOSPC) {
+		/* Opening a WAL database creates its shared-memory file. */
+		*cause = xasprintf("%s: cannot open the catalogue: the disk is "
+		                   "full (%s): free some space on the "
+		                   "catalogue's disk",
+		                   c->path, sqlite3_errmsg(c->db));
 		return -1;
 	}
 	if (rc != SQLITE_OK) {

@@ -693,8 +693,8 @@ static void write_failed(struct indexer *ix)
 	if (why == NULL)
 		why = "catalogue write failed";
 	if (ix->opt.watch)
-		log_errorx("%s; rolled back, nothing is lost; retry %u in %lld "
-		           "s",
+		log_errorx("%s; rolled back, nothing is lost; "
+		           "retry %u in %lld s",
 		           why, ix->tries, (long long)((delay + 999) / 1000));
 	else
 		log_errorx("%s; rolled back, nothing is lost", why);

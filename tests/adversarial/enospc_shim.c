@@ -4,7 +4,10 @@
  * every write(2), pwrite(2) and fallocate(2) to a file under the folder
  * FISBOT_ENOSPC_DIR fail with ENOSPC for as long as the file
  * FISBOT_ENOSPC_FLAG exists. Removing the flag file is "space returns".
- * Other files (the share, the log) are never affected.
+ * Other files (the share, the log) are never affected, nor is SQLite's
+ * shared-memory index (a "-shm" file): SQLite truncates and rewrites it
+ * when a database is opened, which a real full disk allows, as it reuses
+ * the blocks just freed.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -38,6 +41,7 @@ static bool full(int fd)
 		target[len] = '\0';
 		n = strlen(dir);
 		ret = strncmp(target, dir, n) == 0 && target[n] == '/' &&
+		      !(len > 4 && strcmp(target + len - 4, "-shm") == 0) &&
 		      access(flag, F_OK) == 0;
 	}
 	errno = saved;

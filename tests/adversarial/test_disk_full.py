@@ -205,3 +205,34 @@ def test_disk_full_daemon_idles_then_converges(tmp_path, disk):
         assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     finally:
         con.close()
+
+
+def test_restart_on_full_disk(tmp_path, disk):
+    """Killed, then started again while the catalogue's disk is full: the
+    bot runs (it does not need to write to start) and catches up once
+    space returns."""
+    bot = BareDaemon(tmp_path, database=disk.dir / "fisbot.db", env=disk.env)
+    for i in range(FIRST):
+        (bot.share / f"first-{i:03d}.txt").write_bytes(b"first %d" % i)
+    bot.start()
+    try:
+        wait_for(lambda: catalogue_state(bot.db) == (FIRST, FIRST), 60,
+                 "the first files to be catalogued")
+        bot.proc.kill()
+        bot.proc.wait()
+        disk.fill()
+        for i in range(PER):
+            (bot.share / f"later-{i:04d}.txt").write_bytes(b"later %d" % i)
+        bot.start()
+        wait_for(lambda: "disk is full" in bot.log(), 60,
+                 "a full-disk error in the log")
+        time.sleep(3)
+        assert bot.proc.poll() is None, bot.log()[-3000:]
+        assert catalogue_state(bot.db) == (FIRST, FIRST)
+        disk.free()
+        total = FIRST + PER
+        wait_for(lambda: catalogue_state(bot.db) == (total, total), 60,
+                 "the catalogue to converge once space returned")
+    finally:
+        rc = bot.stop()
+    assert rc == 0, (rc, bot.log()[-3000:])
