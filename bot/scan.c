@@ -191,6 +191,13 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Orders pointers to entries by path. */
+static int cmp_entry_ptr_path(const void *a, const void *b)
+{
+	return strcmp((*(struct scan_entry *const *)a)->path,
+	              (*(struct scan_entry *const *)b)->path);
+}
+
 /* Orders by (dev, ino), then path for determinism. */
 static int cmp_entry_ino(const void *a, const void *b)
 {
@@ -392,9 +399,14 @@ int scan_reconcile(struct catalogue *c, int rootfd, const char *dir,
 		log_debug("removed \"%s\"", gone[j]->path);
 		counts->removed++;
 	}
+	/* New files in path order: their ids (and dates added) follow it. */
+	for (i = 0, j = 0; i < nfresh; i++)
+		if (fresh[i] != NULL)
+			fresh[j++] = fresh[i];
+	nfresh = j;
+	if (nfresh > 0)
+		qsort(fresh, nfresh, sizeof(*fresh), cmp_entry_ptr_path);
 	for (i = 0; i < nfresh; i++) {
-		if (fresh[i] == NULL)
-			continue;
 		if (upsert_entry(c, fresh[i], pending, arg) == -1)
 			goto out;
 		counts->added++;
