@@ -97,3 +97,39 @@ int64_t fsutil_mtime_ns(const struct stat *st)
 {
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
+
+int64_t fsutil_ctime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+bool fsutil_readable_at(int dfd, const char *name, bool is_dir)
+{
+	int saved = errno;
+	bool ok = faccessat(dfd, name, is_dir ? R_OK | X_OK : R_OK,
+	                    AT_EACCESS | AT_SYMLINK_NOFOLLOW) == 0;
+
+	errno = saved;
+	return ok;
+}
+
+bool fsutil_readable_beneath(int rootfd, const char *path, bool is_dir)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int dfd;
+	bool ok;
+
+	if (path[0] == '\0')
+		return fsutil_readable_at(rootfd, ".", is_dir);
+	if (slash == NULL)
+		return fsutil_readable_at(rootfd, path, is_dir);
+	dir = xstrndup(path, (size_t)(slash - path));
+	dfd = fsutil_open_beneath(rootfd, dir, O_PATH | O_DIRECTORY);
+	free(dir);
+	if (dfd == -1)
+		return false;
+	ok = fsutil_readable_at(dfd, slash + 1, is_dir);
+	close(dfd);
+	return ok;
+}

@@ -42,4 +42,18 @@ int fsutil_stat_beneath(int rootfd, const char *path, struct stat *st);
 /* Returns the modification time of st in nanoseconds since the epoch. */
 int64_t fsutil_mtime_ns(const struct stat *st);
 
+/* Returns the status-change time (ctime) of st in nanoseconds since the
+ * epoch: it moves with every write, chmod, rename or `touch -r`, and cannot
+ * be set back. */
+int64_t fsutil_ctime_ns(const struct stat *st);
+
+/* Returns true if this process may read the entry name of the folder dfd
+ * (a regular file: read it; a folder (is_dir): list and enter it), by the
+ * kernel's rules for the effective user (mode bits, ACLs, capabilities:
+ * faccessat with AT_EACCESS). name is not followed if it is a link. */
+bool fsutil_readable_at(int dfd, const char *name, bool is_dir);
+
+/* fsutil_readable_at for path beneath rootfd ("" is the root itself). */
+bool fsutil_readable_beneath(int rootfd, const char *path, bool is_dir);
+
 #endif

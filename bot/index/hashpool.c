@@ -6,7 +6,7 @@
  * more than hashing a small file, so it is only asked about the others,
  * and its database is loaded the first time it is needed. A file is opened
  * beneath the share root without following links, checked against the job's
- * size and mtime, read in large sequential chunks, and checked again
+ * size, mtime and ctime, read in large sequential chunks, and checked again
  * afterwards: any difference makes the result HASH_CHANGED so that the indexer
  * settles and hashes it again.
  */
@@ -84,11 +84,12 @@ static magic_t magic_get(struct magic_state *ms)
 	return ms->magic;
 }
 
-/* Returns true if st still describes the job's size and mtime. */
+/* Returns true if st still describes the job's size, mtime and ctime. */
 static bool same_file(const struct hash_job *job, const struct stat *st)
 {
 	return (uint64_t)st->st_size == job->size &&
-	       fsutil_mtime_ns(st) == job->mtime_ns;
+	       fsutil_mtime_ns(st) == job->mtime_ns &&
+	       (job->ctime_ns == 0 || fsutil_ctime_ns(st) == job->ctime_ns);
 }
 
 /* Hashes job->path into job; sets job->status. */
@@ -108,6 +109,8 @@ static void hash_one(int rootfd, struct hash_job *job, unsigned char *buf,
 	if (fd == -1) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
 			job->status = HASH_GONE;
+		else if (errno == EACCES || errno == EPERM)
+			job->status = HASH_DENIED;
 		else
 			log_warn("cannot open \"%s\", skipped", job->path);
 		return;
@@ -252,6 +255,22 @@ void hashpool_submit(struct hashpool *p, struct hash_job *job)
 	p->tail = it;
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
+}
+
+void hashpool_cancel(struct hashpool *p)
+{
+	struct qitem *it, *next;
+
+	pthread_mutex_lock(&p->lock);
+	it = p->head;
+	p->head = p->tail = NULL;
+	pthread_mutex_unlock(&p->lock);
+	for (; it != NULL; it = next) {
+		next = it->next;
+		it->job->status = HASH_CANCELLED;
+		p->done(it->job, p->arg);
+		free(it);
+	}
 }
 
 void hashpool_stop(struct hashpool *p)

@@ -13,10 +13,12 @@
 #include <stdint.h>
 
 enum hash_status {
-	HASH_OK,      /* sha256 and media_type are set */
-	HASH_CHANGED, /* the file differs from the job or changed meanwhile */
-	HASH_GONE,    /* the file is no longer there */
-	HASH_FAILED,  /* it could not be read (logged) */
+	HASH_OK,        /* sha256 and media_type are set */
+	HASH_CHANGED,   /* the file differs from the job or changed meanwhile */
+	HASH_GONE,      /* the file is no longer there */
+	HASH_FAILED,    /* it could not be read (logged) */
+	HASH_DENIED,    /* this process may not read it (permissions) */
+	HASH_CANCELLED, /* never started: hashpool_cancel */
 };
 
 /* A job and, once done, its result. */
@@ -25,6 +27,7 @@ struct hash_job {
 	char *path; /* relative to the share */
 	uint64_t size;
 	int64_t mtime_ns;
+	int64_t ctime_ns; /* 0: not checked */
 	/* Result. */
 	enum hash_status status;
 	unsigned char sha256[32];
@@ -44,6 +47,10 @@ struct hashpool *hashpool_start(int rootfd, unsigned threads,
 
 /* Queues a job (taken over). */
 void hashpool_submit(struct hashpool *p, struct hash_job *job);
+
+/* Hands every queued job that no worker has started back to done, as
+ * HASH_CANCELLED (on the calling thread); jobs being hashed finish. */
+void hashpool_cancel(struct hashpool *p);
 
 /* Stops the workers once their current file is done; queued jobs are
  * dropped. Frees p. */

@@ -17,12 +17,40 @@
  * marked dirty and examined again when its result comes back; the hash
  * pool itself reports a file that changed while it was read.
  *
+ * A file is unchanged while its size, mtime, ctime and inode are; the
+ * ctime catches a change whose size and mtime were put back (touch -r).
+ * A rename changes the ctime but not the content: for a file renamed
+ * (inotify's pair, or the reconcile's inode match, scan.h) whose inode,
+ * size and mtime are the same, the new ctime is recorded without hashing.
+ * (A hash result is recorded only for the path, size, mtime and ctime it
+ * was computed for: a file renamed while it is being hashed, at most one
+ * per hash thread, is hashed again.)
+ * Files and folders the bot may not read are not listed (fsutil_readable_*):
+ * the watcher reports a folder's attribute change, so a folder made
+ * readable is watched and indexed, and one made unreadable leaves.
+ *
  * Writes are batched: a transaction stays open while work flows and is
  * committed after COMMIT_OPS changes, COMMIT_MS, or when the queue runs
- * dry. Events for the main thread are sent after the commit. If a write
- * fails (full disk), the transaction is rolled back (SQLite keeps the file
- * intact), the failure is logged and a full reconcile is retried later:
- * since the disk is the truth, nothing is lost.
+ * dry. Events for the main thread are sent after the commit.
+ *
+ * Failed writes (a full disk, an I/O error). The transaction is rolled back
+ * (SQLite keeps the file intact) and writing is suspended: one log line,
+ * then a retry after 1 s, 2 s, 4 s... up to RETRY_MAX_MS (longer for a
+ * share whose reconcile is slow: retries take at most 5 % of the time,
+ * and never wait more than RETRY_LONGEST_MS). While suspended the
+ * indexer does nothing costly: queued hash jobs are cancelled, file system
+ * events are dropped (the retry reconciles the whole share: the disk is
+ * the truth), and nothing is hashed. What the disk cannot tell
+ * again is kept in memory: the hash results of the failed transaction and
+ * those that come back meanwhile (by path, with the size, mtime and ctime
+ * they were computed for; a file found again in that state takes its kept
+ * hash instead of being hashed twice), and the jobs of other threads
+ * (downloads, descriptions, uploads, rooms), replayed by the retry. Both
+ * are bounded (KEPT_MAX_BYTES, DEFERRED_MAX): past that, a result is
+ * dropped (the file is hashed again once, after the disk has room) and a
+ * job is lost (said once). A retry is a full reconcile, the deferred jobs
+ * and a commit; once it succeeds, the kept results are written as the
+ * files settle.
  */
 #include "indexer.h"
 
@@ -43,13 +71,18 @@
 #include "log.h"
 #include "watch.h"
 
-#define COMMIT_OPS   2000
-#define COMMIT_MS    200
-#define RETRY_MS     30000
-#define PEND_BUCKETS 4096
+#define COMMIT_OPS       2000
+#define COMMIT_MS        200
+#define RETRY_FIRST_MS   1000
+#define RETRY_MAX_MS     30000
+#define RETRY_LONGEST_MS 60000
+#define PEND_BUCKETS     4096
+#define KEPT_MAX_BYTES   ((size_t)32 << 20)
+#define DEFERRED_MAX     10000
 
 enum msg_kind {
 	MSG_PATH,
+	MSG_ATTRIB,
 	MSG_RENAME,
 	MSG_RESCAN,
 	MSG_HASHED,
@@ -61,7 +94,8 @@ enum msg_kind {
 
 struct msg {
 	enum msg_kind kind;
-	/* MSG_PATH, MSG_RENAME; MSG_DESCRIBE text; MSG_UPLOADER path, JID */
+	/* MSG_PATH, MSG_ATTRIB, MSG_RENAME; MSG_DESCRIBE text; MSG_UPLOADER
+	 * path, JID */
 	char *path, *path2;
 	int64_t id;
 	uint64_t bytes;
@@ -75,7 +109,7 @@ struct pend {
 	char *path;
 	int64_t id;
 	uint64_t size;
-	int64_t mtime_ns;
+	int64_t mtime_ns, ctime_ns;
 	uint64_t seq;  /* matches the newest heap item for it */
 	bool inflight; /* a hash job is out */
 	bool dirty;    /* something happened while it was out */
@@ -86,6 +120,13 @@ struct heap_item {
 	int64_t due_ms;
 	uint64_t seq;
 	char *path;
+};
+
+/* A hash result not yet committed: the open transaction's, or one kept
+ * from a failed transaction until it can be written. */
+struct kept {
+	struct hash_job *res;
+	struct kept *next;
 };
 
 /* Something to tell the main thread once committed. */
@@ -125,6 +166,21 @@ struct indexer {
 	struct note *notes;
 	size_t nnotes, capnotes;
 	int64_t next_rescan_ms; /* 0: none scheduled */
+
+	/* Failed writes (see the design note). */
+	bool blocked;   /* writing is suspended until retry_at_ms */
+	unsigned tries; /* failed tries in a row */
+	int64_t retry_at_ms;
+	int64_t retry_cost_ms;           /* how long the last retry took */
+	struct kept *txn_kept;           /* results in the open transaction */
+	struct kept *kept[PEND_BUCKETS]; /* results waiting, by path */
+	size_t kept_bytes;
+	uint64_t kept_dropped;
+	struct msg *txn_jobs, *txn_jobs_tail; /* jobs in the open transaction */
+	size_t ntxn_jobs;
+	struct msg *deferred, *deferred_tail; /* jobs waiting for a retry */
+	size_t ndeferred;
+	uint64_t deferred_dropped;
 };
 
 /* Returns a monotonic clock in milliseconds. */
@@ -227,6 +283,14 @@ void indexer_post_room(struct indexer *ix, const char *room, const char *nick,
 void indexer_post_path(struct indexer *ix, const char *path)
 {
 	struct msg *m = msg_new(MSG_PATH);
+
+	m->path = xstrdup(path);
+	post(ix, m);
+}
+
+void indexer_post_attrib(struct indexer *ix, const char *path)
+{
+	struct msg *m = msg_new(MSG_ATTRIB);
 
 	m->path = xstrdup(path);
 	post(ix, m);
@@ -362,12 +426,121 @@ static void pend_touch(struct indexer *ix, const struct cat_file *f,
 	p->id = f->id;
 	p->size = f->size;
 	p->mtime_ns = f->mtime_ns;
+	p->ctime_ns = f->ctime_ns;
 	if (p->inflight) {
 		p->dirty = true;
 		return;
 	}
 	p->seq = ++ix->seq;
 	heap_push(ix, due_ms, p->seq, p->path);
+}
+
+/* Forgets every pending file but those being hashed (their results come
+ * back), and the deadlines: after a rollback their rows may be gone. */
+static void pend_drop(struct indexer *ix)
+{
+	for (size_t b = 0; b < PEND_BUCKETS; b++) {
+		struct pend *p, *next;
+
+		for (p = ix->pend[b]; p != NULL; p = next) {
+			next = p->next;
+			if (!p->inflight)
+				pend_delete(ix, p);
+		}
+	}
+	for (size_t i = 0; i < ix->nheap; i++)
+		free(ix->heap[i].path);
+	ix->nheap = 0;
+}
+
+/* --- hash results kept across failed writes -------------------------- */
+
+/* Returns the memory a kept result costs, roughly. */
+static size_t kept_cost(const struct hash_job *res)
+{
+	return sizeof(struct kept) + sizeof(*res) + strlen(res->path) + 1 +
+	       (res->media_type != NULL ? strlen(res->media_type) + 1 : 0) +
+	       4 * 16; /* allocator overhead */
+}
+
+/* Removes the kept result for path and returns it (the caller owns it),
+ * or NULL. */
+static struct hash_job *kept_take(struct indexer *ix, const char *path)
+{
+	struct kept **pp = &ix->kept[pend_bucket(path)], *k;
+	struct hash_job *res;
+
+	for (; *pp != NULL; pp = &(*pp)->next) {
+		if (strcmp((*pp)->res->path, path) != 0)
+			continue;
+		k = *pp;
+		*pp = k->next;
+		res = k->res;
+		ix->kept_bytes -= kept_cost(res);
+		free(k);
+		return res;
+	}
+	return NULL;
+}
+
+/* Keeps the result res (taken over) until it can be written, in place of
+ * an older one for its path; drops it if too much is kept already. */
+static void kept_add(struct indexer *ix, struct hash_job *res)
+{
+	size_t b = pend_bucket(res->path), cost = kept_cost(res);
+	struct kept *k;
+
+	hash_job_free(kept_take(ix, res->path));
+	if (ix->kept_bytes + cost > KEPT_MAX_BYTES) {
+		ix->kept_dropped++;
+		hash_job_free(res);
+		return;
+	}
+	k = xmalloc(sizeof(*k));
+	k->res = res;
+	k->next = ix->kept[b];
+	ix->kept[b] = k;
+	ix->kept_bytes += cost;
+}
+
+/* Forgets every kept result. */
+static void kept_clear(struct indexer *ix)
+{
+	if (ix->kept_bytes == 0)
+		return;
+	for (size_t b = 0; b < PEND_BUCKETS; b++) {
+		while (ix->kept[b] != NULL) {
+			struct kept *k = ix->kept[b];
+
+			ix->kept[b] = k->next;
+			hash_job_free(k->res);
+			free(k);
+		}
+	}
+	ix->kept_bytes = 0;
+}
+
+/* Frees a list of results. */
+static void kept_list_free(struct kept *k)
+{
+	while (k != NULL) {
+		struct kept *next = k->next;
+
+		hash_job_free(k->res);
+		free(k);
+		k = next;
+	}
+}
+
+/* Frees a list of messages. */
+static void msg_list_free(struct msg *m)
+{
+	while (m != NULL) {
+		struct msg *next = m->next;
+
+		msg_free(m);
+		m = next;
+	}
 }
 
 /* Returns when a file with mtime mtime_ns counts as settled. */
@@ -427,37 +600,123 @@ static void notes_clear(struct indexer *ix)
 	ix->nnotes = 0;
 }
 
-/* A write failed: roll back, remember, and retry with a full reconcile. */
+/* Returns true if m is a job from another thread (which the disk cannot
+ * tell again if its transaction fails). */
+static bool is_job(const struct msg *m)
+{
+	return m->kind == MSG_DOWNLOAD || m->kind == MSG_DESCRIBE ||
+	       m->kind == MSG_UPLOADER || m->kind == MSG_ROOM;
+}
+
+/* Appends m to the queue *head / *tail. */
+static void msgq_push(struct msg **head, struct msg **tail, struct msg *m)
+{
+	m->next = NULL;
+	if (*tail != NULL)
+		(*tail)->next = m;
+	else
+		*head = m;
+	*tail = m;
+}
+
+/* Keeps the job m (taken over) for the next retry, unless too many wait
+ * already. */
+static void defer(struct indexer *ix, struct msg *m)
+{
+	if (ix->ndeferred >= DEFERRED_MAX) {
+		ix->deferred_dropped++;
+		msg_free(m);
+		return;
+	}
+	msgq_push(&ix->deferred, &ix->deferred_tail, m);
+	ix->ndeferred++;
+}
+
+/* Forgets what the open transaction kept, once it is committed. */
+static void txn_done(struct indexer *ix)
+{
+	kept_list_free(ix->txn_kept);
+	ix->txn_kept = NULL;
+	msg_list_free(ix->txn_jobs);
+	ix->txn_jobs = ix->txn_jobs_tail = NULL;
+	ix->ntxn_jobs = 0;
+}
+
+/*
+ * A write failed: rolls back, keeps what the disk cannot tell again (the
+ * transaction's hash results and jobs), cancels the hashing, forgets the
+ * pending files (the retry's reconcile finds them again) and suspends
+ * writing until the next retry. One log line.
+ */
 static void write_failed(struct indexer *ix)
 {
-	if (ix->opt.watch)
-		log_errorx("catalogue write failed; rolled back, nothing is "
-		           "lost: the share is reconciled again in %d s",
-		           RETRY_MS / 1000);
-	else
-		log_errorx("catalogue write failed; rolled back, nothing is "
-		           "lost");
+	const char *why = catalogue_last_error(ix->cat);
+	int64_t delay = RETRY_FIRST_MS;
+
 	if (ix->in_txn)
 		(void)catalogue_rollback(ix->cat);
 	ix->in_txn = false;
 	notes_clear(ix);
-	ix->next_rescan_ms = now_ms() + RETRY_MS;
+	while (ix->txn_kept != NULL) {
+		struct kept *k = ix->txn_kept;
+
+		ix->txn_kept = k->next;
+		kept_add(ix, k->res);
+		free(k);
+	}
+	/* The transaction's jobs go first: they are older. */
+	if (ix->txn_jobs != NULL) {
+		ix->txn_jobs_tail->next = ix->deferred;
+		if (ix->deferred == NULL)
+			ix->deferred_tail = ix->txn_jobs_tail;
+		ix->deferred = ix->txn_jobs;
+		ix->ndeferred += ix->ntxn_jobs;
+		ix->txn_jobs = ix->txn_jobs_tail = NULL;
+		ix->ntxn_jobs = 0;
+	}
+	pend_drop(ix);
+	ix->blocked = true;
+	hashpool_cancel(ix->pool);
+
+	for (unsigned i = 0; i < ix->tries && delay < RETRY_MAX_MS; i++)
+		delay *= 2;
+	if (delay > RETRY_MAX_MS)
+		delay = RETRY_MAX_MS;
+	/* A retry of a large share costs a reconcile: at most 5 % of the
+	 * time, up to a minute between tries. */
+	if (delay < 20 * ix->retry_cost_ms)
+		delay = 20 * ix->retry_cost_ms;
+	if (delay > RETRY_LONGEST_MS)
+		delay = RETRY_LONGEST_MS;
+	ix->tries++;
+	ix->retry_at_ms = now_ms() + delay;
+	if (why == NULL)
+		why = "catalogue write failed";
+	if (ix->opt.watch)
+		log_errorx("%s; rolled back, nothing is lost; "
+		           "retry %u in %lld s",
+		           why, ix->tries, (long long)((delay + 999) / 1000));
+	else
+		log_errorx("%s; rolled back, nothing is lost", why);
+	catalogue_clear_error(ix->cat);
 	pthread_mutex_lock(&ix->lock);
 	ix->failed = true;
 	pthread_cond_broadcast(&ix->idle_cond); /* fisbot scan gives up */
 	pthread_mutex_unlock(&ix->lock);
 }
 
-/* Commits the open transaction, then logs and sends its events. */
-static void commit(struct indexer *ix)
+/* Commits the open transaction, then logs and sends its events. Returns 0,
+ * or -1 if the commit failed (handled by write_failed). */
+static int commit(struct indexer *ix)
 {
 	if (!ix->in_txn)
-		return;
+		return 0;
 	if (catalogue_commit(ix->cat) == -1) {
 		write_failed(ix);
-		return;
+		return -1;
 	}
 	ix->in_txn = false;
+	txn_done(ix);
 	for (size_t i = 0; i < ix->nnotes; i++) {
 		struct indexer_event ev = {ix->notes[i].kind, ix->notes[i].id,
 		                           ix->notes[i].path};
@@ -468,6 +727,7 @@ static void commit(struct indexer *ix)
 			ix->opt.notify(&ev, ix->opt.notify_arg);
 	}
 	notes_clear(ix);
+	return 0;
 }
 
 /* --- applying facts ---------------------------------------------------- */
@@ -556,9 +816,10 @@ static int reconcile(struct indexer *ix, const char *dir)
 	ix->counts.removed += counts.removed;
 	ix->counts.unchanged += counts.unchanged;
 	pthread_mutex_unlock(&ix->lock);
-	/* The bot says so in its log; fisbot scan prints the counts. */
+	/* The bot says so in its log (not at every retry after a failed
+	 * write); fisbot scan prints the counts. */
 	if (dir[0] == '\0')
-		log_at(ix->opt.watch ? LOG_INFO : LOG_DEBUG,
+		log_at(ix->opt.watch && ix->tries == 0 ? LOG_INFO : LOG_DEBUG,
 		       "reconciled: added %llu, changed %llu, removed %llu, "
 		       "unchanged %llu",
 		       (unsigned long long)counts.added,
@@ -568,12 +829,15 @@ static int reconcile(struct indexer *ix, const char *dir)
 	return rc;
 }
 
-/* Looks at path on disk and brings the catalogue in line with it. */
-static int examine(struct indexer *ix, const char *path)
+/* Looks at path on disk and brings the catalogue in line with it. With
+ * renamed, path was just renamed (its row moved there): a new ctime with
+ * the same inode, size and mtime is the rename's, and keeps the hash. */
+static int look(struct indexer *ix, const char *path, bool renamed)
 {
 	struct cat_file row = {0};
 	struct stat st;
 	struct pend *p;
+	int64_t ctime_ns;
 	int found, rc = 0;
 
 	if (path[0] == '\0')
@@ -582,8 +846,13 @@ static int examine(struct indexer *ix, const char *path)
 		return 0;
 	if (fsutil_stat_beneath(ix->rootfd, path, &st) == -1) {
 		if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP &&
-		    errno != EXDEV)
+		    errno != EXDEV && errno != EACCES)
 			log_warn("cannot stat \"%s\"", path);
+		return remove_path(ix, path);
+	}
+	if ((S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) &&
+	    !fsutil_readable_beneath(ix->rootfd, path, S_ISDIR(st.st_mode))) {
+		log_debug("\"%s\" is not readable: not listed", path);
 		return remove_path(ix, path);
 	}
 	if (S_ISDIR(st.st_mode))
@@ -595,9 +864,20 @@ static int examine(struct indexer *ix, const char *path)
 	if (found == -1)
 		return -1;
 	p = pend_find(ix, path);
+	ctime_ns = fsutil_ctime_ns(&st);
 	if (found == 1 && row.size == (uint64_t)st.st_size &&
 	    row.mtime_ns == fsutil_mtime_ns(&st) &&
-	    row.ino == (uint64_t)st.st_ino) {
+	    row.ino == (uint64_t)st.st_ino &&
+	    (row.ctime_ns == ctime_ns || row.ctime_ns == 0 || renamed)) {
+		/* The same content. A rename's ctime, or one unknown (a row
+		 * from before ctimes were kept), is taken on. */
+		if (row.ctime_ns != ctime_ns &&
+		    (txn(ix) == -1 ||
+		     catalogue_set_ctime(ix->cat, row.id, ctime_ns) == -1)) {
+			rc = -1;
+			goto out;
+		}
+		row.ctime_ns = ctime_ns;
 		if (row.hashed) {
 			if (p != NULL && !p->inflight)
 				pend_delete(ix, p);
@@ -612,6 +892,7 @@ static int examine(struct indexer *ix, const char *path)
 	row.path = xstrdup(path);
 	row.size = (uint64_t)st.st_size;
 	row.mtime_ns = fsutil_mtime_ns(&st);
+	row.ctime_ns = ctime_ns;
 	row.dev = (uint64_t)st.st_dev;
 	row.ino = (uint64_t)st.st_ino;
 	if (txn(ix) == -1 || catalogue_upsert(ix->cat, &row) == -1) {
@@ -622,6 +903,32 @@ static int examine(struct indexer *ix, const char *path)
 out:
 	cat_file_clear(&row);
 	return rc;
+}
+
+/* Looks at path on disk (look, not after a rename). */
+static int examine(struct indexer *ix, const char *path)
+{
+	return look(ix, path, false);
+}
+
+/* The attributes of the folder path changed. It is looked at only if
+ * whether the bot may read it no longer matches the catalogue: a touch or
+ * a chmod that changes nothing for the bot costs a stat, not a reconcile. */
+static int attrib(struct indexer *ix, const char *path)
+{
+	int known = catalogue_is_dir(ix->cat, path);
+	struct stat st;
+	bool readable;
+
+	if (known == -1)
+		return -1;
+	readable = !fsutil_path_excluded(&ix->cfg->share.exclude, path) &&
+	           fsutil_stat_beneath(ix->rootfd, path, &st) == 0 &&
+	           S_ISDIR(st.st_mode) &&
+	           fsutil_readable_beneath(ix->rootfd, path, true);
+	if (known == (readable ? 1 : 0))
+		return 0;
+	return examine(ix, path);
 }
 
 /* from was renamed to to. */
@@ -660,6 +967,7 @@ static int rename_path(struct indexer *ix, const char *from, const char *to)
 				moved.id = p->id;
 				moved.size = p->size;
 				moved.mtime_ns = p->mtime_ns;
+				moved.ctime_ns = p->ctime_ns;
 				moved.path = xasprintf("%s%s", to,
 				                       p->path + strlen(from));
 				pend_delete(ix, p);
@@ -668,14 +976,50 @@ static int rename_path(struct indexer *ix, const char *from, const char *to)
 			}
 		}
 	}
-	return examine(ix, to);
+	return look(ix, to, known == 1);
 }
 
-/* A hash result came back. */
-static int hashed(struct indexer *ix, struct hash_job *job)
+/* Records the hash result res (taken over) for row id in the open
+ * transaction; res is kept with the transaction, to be kept for a later
+ * try if it fails. Sets *stale if the row changed meanwhile. Returns 0 or
+ * -1. */
+static int record(struct indexer *ix, int64_t id, struct hash_job *res,
+                  bool *stale)
 {
+	struct kept *k = xmalloc(sizeof(*k));
+	struct cat_file f = {0};
+
+	k->res = res;
+	k->next = ix->txn_kept;
+	ix->txn_kept = k;
+	if (txn(ix) == -1)
+		return -1;
+	f.id = id;
+	f.path = res->path;
+	f.size = res->size;
+	f.mtime_ns = res->mtime_ns;
+	f.ctime_ns = res->ctime_ns;
+	memcpy(f.sha256, res->sha256, sizeof(f.sha256));
+	f.media_type = res->media_type;
+	if (catalogue_set_hash_of(ix->cat, &f, stale) == -1)
+		return -1;
+	if (!*stale) {
+		note_add(ix, INDEXER_FILE_READY, id, res->path);
+		pthread_mutex_lock(&ix->lock);
+		ix->hashed_total++;
+		pthread_mutex_unlock(&ix->lock);
+	}
+	return 0;
+}
+
+/* A hash result came back (m->job; taken over if recorded). */
+static int hashed(struct indexer *ix, struct msg *m)
+{
+	struct hash_job *job = m->job;
 	struct pend *p = pend_find(ix, job->path);
 	bool stale = false, dirty = p != NULL && p->dirty;
+	char *path;
+	int rc;
 
 	if (p != NULL && p->inflight) {
 		p->inflight = false;
@@ -685,25 +1029,25 @@ static int hashed(struct indexer *ix, struct hash_job *job)
 		p->dirty = false;
 	switch (job->status) {
 	case HASH_OK:
-		if (txn(ix) == -1 ||
-		    catalogue_set_hash(ix->cat, job->id, job->size,
-		                       job->mtime_ns, job->sha256,
-		                       job->media_type, &stale) == -1)
-			return -1;
-		if (!stale) {
-			note_add(ix, INDEXER_FILE_READY, job->id, job->path);
-			pthread_mutex_lock(&ix->lock);
-			ix->hashed_total++;
-			pthread_mutex_unlock(&ix->lock);
-		}
-		if (p != NULL && !stale && !dirty)
+		/* The row's id may have changed since the job left (a
+		 * rollback, then a reconcile): the pending entry has the
+		 * current one. */
+		m->job = NULL;
+		path = xstrdup(job->path);
+		rc = record(ix, p != NULL ? p->id : job->id, job, &stale);
+		if (rc == 0 && p != NULL && !stale && !dirty)
 			pend_delete(ix, p);
-		if (stale || dirty)
-			return examine(ix, job->path);
-		return 0;
+		if (rc == 0 && (stale || dirty))
+			rc = examine(ix, path);
+		free(path);
+		return rc;
 	case HASH_CHANGED:
 	case HASH_GONE:
+	case HASH_CANCELLED:
 		return examine(ix, job->path);
+	case HASH_DENIED: /* not readable: not listed (no look again) */
+		log_debug("\"%s\" is not readable: not listed", job->path);
+		return remove_path(ix, job->path);
 	case HASH_FAILED:
 		if (p != NULL)
 			pend_delete(ix, p);
@@ -712,12 +1056,46 @@ static int hashed(struct indexer *ix, struct hash_job *job)
 	return 0;
 }
 
-/* Sends every settled file to the hash pool. */
+/* While writes are suspended: keeps what comes back from the hash pool and
+ * the jobs of other threads, drops file system facts (the retry
+ * reconciles the whole share). Takes m over. */
+static void suspended(struct indexer *ix, struct msg *m)
+{
+	struct pend *p;
+
+	switch (m->kind) {
+	case MSG_HASHED:
+		p = pend_find(ix, m->job->path);
+		if (p != NULL && p->inflight) {
+			p->inflight = false;
+			ix->ninflight--;
+		}
+		if (p != NULL)
+			pend_delete(ix, p);
+		if (m->job->status == HASH_OK) {
+			kept_add(ix, m->job);
+			m->job = NULL;
+		}
+		break;
+	case MSG_PATH:
+	case MSG_ATTRIB:
+	case MSG_RENAME:
+	case MSG_RESCAN:
+		break;
+	default:
+		defer(ix, m);
+		return;
+	}
+	msg_free(m);
+}
+
+/* Sends every settled file to the hash pool, or records the result kept
+ * for it from a failed transaction. */
 static void settle_due(struct indexer *ix)
 {
 	int64_t now = now_ms();
 
-	while (ix->nheap > 0 && ix->heap[0].due_ms <= now) {
+	while (!ix->blocked && ix->nheap > 0 && ix->heap[0].due_ms <= now) {
 		struct heap_item it;
 		struct hash_job *job;
 		struct pend *p;
@@ -730,7 +1108,8 @@ static void settle_due(struct indexer *ix)
 			continue;
 		if (fsutil_stat_beneath(ix->rootfd, p->path, &st) == -1 ||
 		    !S_ISREG(st.st_mode) || (uint64_t)st.st_size != p->size ||
-		    fsutil_mtime_ns(&st) != p->mtime_ns) {
+		    fsutil_mtime_ns(&st) != p->mtime_ns ||
+		    fsutil_ctime_ns(&st) != p->ctime_ns) {
 			/* It changed while settling: look again. */
 			char *path = xstrdup(p->path);
 
@@ -739,11 +1118,29 @@ static void settle_due(struct indexer *ix)
 			free(path);
 			continue;
 		}
+		job = kept_take(ix, p->path);
+		if (job != NULL && job->size == p->size &&
+		    job->mtime_ns == p->mtime_ns &&
+		    job->ctime_ns == p->ctime_ns) {
+			/* Hashed already, before a failed write. */
+			char *path = xstrdup(p->path);
+			int64_t id = p->id;
+			bool stale = false;
+
+			pend_delete(ix, p);
+			if (record(ix, id, job, &stale) == -1 ||
+			    (stale && examine(ix, path) == -1))
+				write_failed(ix);
+			free(path);
+			continue;
+		}
+		hash_job_free(job);
 		job = xcalloc(1, sizeof(*job));
 		job->id = p->id;
 		job->path = xstrdup(p->path);
 		job->size = p->size;
 		job->mtime_ns = p->mtime_ns;
+		job->ctime_ns = p->ctime_ns;
 		p->inflight = true;
 		ix->ninflight++;
 		hashpool_submit(ix->pool, job);
@@ -774,12 +1171,14 @@ static int handle(struct indexer *ix, struct msg *m)
 	switch (m->kind) {
 	case MSG_PATH:
 		return examine(ix, m->path);
+	case MSG_ATTRIB:
+		return attrib(ix, m->path);
 	case MSG_RENAME:
 		return rename_path(ix, m->path, m->path2);
 	case MSG_RESCAN:
 		return reconcile(ix, "");
 	case MSG_HASHED:
-		return hashed(ix, m->job);
+		return hashed(ix, m);
 	case MSG_DOWNLOAD:
 		if (txn(ix) == -1)
 			return -1;
@@ -801,6 +1200,86 @@ static int handle(struct indexer *ix, struct msg *m)
 	return 0;
 }
 
+/* Handles one message (taken over), or keeps it while writes are
+ * suspended. A job is kept with the transaction that applied it, in case
+ * that transaction fails. */
+static void dispatch(struct indexer *ix, struct msg *m)
+{
+	int rc;
+
+	if (ix->blocked) {
+		suspended(ix, m);
+		return;
+	}
+	rc = handle(ix, m);
+	if (is_job(m)) {
+		msgq_push(&ix->txn_jobs, &ix->txn_jobs_tail, m);
+		ix->ntxn_jobs++;
+		m = NULL;
+	}
+	if (rc == -1)
+		write_failed(ix);
+	if (m != NULL)
+		msg_free(m);
+}
+
+/* Tries writing again after a failure: a full reconcile (the disk is the
+ * truth for all but the kept results and jobs), the deferred jobs, a
+ * commit. On success, the kept results are recorded as files settle. */
+static void retry(struct indexer *ix)
+{
+	unsigned tries = ix->tries;
+	int64_t start = now_ms();
+	int rc;
+
+	ix->blocked = false;
+	rc = reconcile(ix, "");
+	while (rc == 0 && ix->deferred != NULL && !ix->blocked) {
+		struct msg *m = ix->deferred;
+
+		ix->deferred = m->next;
+		if (ix->deferred == NULL)
+			ix->deferred_tail = NULL;
+		ix->ndeferred--;
+		dispatch(ix, m);
+	}
+	ix->retry_cost_ms = now_ms() - start;
+	if (rc == -1)
+		write_failed(ix);
+	if (ix->blocked || commit(ix) == -1)
+		return;
+	ix->tries = 0;
+	ix->retry_cost_ms = 0;
+	if (ix->kept_dropped > 0 || ix->deferred_dropped > 0)
+		log_warnx("catalogue writes resumed after %u failed tries; "
+		          "%llu hash results (hashed again) and %llu jobs "
+		          "(downloads, descriptions, rooms) could not be kept "
+		          "meanwhile",
+		          tries, (unsigned long long)ix->kept_dropped,
+		          (unsigned long long)ix->deferred_dropped);
+	else
+		log_info("catalogue writes resumed after %u failed tries",
+		         tries);
+	ix->kept_dropped = ix->deferred_dropped = 0;
+}
+
+/* Returns when the indexer thread must wake up next (-1: only for a
+ * message). */
+static int64_t next_wake(struct indexer *ix)
+{
+	int64_t wake = -1;
+
+	if (ix->blocked)
+		return ix->retry_at_ms;
+	if (ix->nheap > 0)
+		wake = ix->heap[0].due_ms;
+	if (ix->in_txn && (wake == -1 || ix->txn_started_ms + COMMIT_MS < wake))
+		wake = ix->txn_started_ms + COMMIT_MS;
+	if (ix->next_rescan_ms > 0 && (wake == -1 || ix->next_rescan_ms < wake))
+		wake = ix->next_rescan_ms;
+	return wake;
+}
+
 /* The indexer thread. */
 static void *indexer_main(void *arg)
 {
@@ -809,7 +1288,7 @@ static void *indexer_main(void *arg)
 	pthread_mutex_lock(&ix->lock);
 	for (;;) {
 		struct msg *batch, *m, *next;
-		int64_t now, wake = -1;
+		int64_t now, wake;
 		struct timespec ts;
 
 		while (ix->head == NULL && !ix->stopping) {
@@ -817,19 +1296,14 @@ static void *indexer_main(void *arg)
 			if (ix->rescan_every_ms > 0 && ix->next_rescan_ms == 0)
 				ix->next_rescan_ms =
 				    now + (int64_t)ix->rescan_every_ms;
-			wake = -1;
-			if (ix->nheap > 0)
-				wake = ix->heap[0].due_ms;
-			if (ix->in_txn &&
-			    (wake == -1 ||
-			     ix->txn_started_ms + COMMIT_MS < wake))
-				wake = ix->txn_started_ms + COMMIT_MS;
-			if (ix->next_rescan_ms > 0 &&
-			    (wake == -1 || ix->next_rescan_ms < wake))
-				wake = ix->next_rescan_ms;
+			wake = next_wake(ix);
 			if (wake != -1 && wake <= now)
 				break;
 			if (!ix->in_txn && ix->npend == 0) {
+				/* Settled: results kept from a failed write
+				 * have found their files, or never will. */
+				if (!ix->blocked)
+					kept_clear(ix);
 				ix->idle = true;
 				pthread_cond_broadcast(&ix->idle_cond);
 			}
@@ -854,14 +1328,15 @@ static void *indexer_main(void *arg)
 
 		for (m = batch; m != NULL; m = next) {
 			next = m->next;
-			if (handle(ix, m) == -1)
-				write_failed(ix);
-			msg_free(m);
+			dispatch(ix, m);
 			if (ix->in_txn && ix->txn_ops >= COMMIT_OPS)
 				commit(ix);
 		}
 		now = now_ms();
-		if (ix->next_rescan_ms > 0 && ix->next_rescan_ms <= now) {
+		if (ix->blocked && ix->retry_at_ms <= now)
+			retry(ix);
+		if (!ix->blocked && ix->next_rescan_ms > 0 &&
+		    ix->next_rescan_ms <= now) {
 			ix->next_rescan_ms = 0;
 			if (reconcile(ix, "") == -1)
 				write_failed(ix);
@@ -875,6 +1350,11 @@ static void *indexer_main(void *arg)
 	}
 	pthread_mutex_unlock(&ix->lock);
 	commit(ix);
+	if (ix->blocked && (ix->ndeferred > 0 || ix->kept_bytes > 0))
+		log_warnx("stopping while the catalogue cannot be written: "
+		          "%zu jobs (downloads, descriptions, rooms) are lost; "
+		          "the next start hashes what was not recorded",
+		          ix->ndeferred);
 	return NULL;
 }
 
@@ -902,6 +1382,7 @@ struct indexer *indexer_start(const struct config *cfg,
 	ix->cat = catalogue_open(cfg->share.database, CATALOGUE_WRITE, cause);
 	if (ix->cat == NULL)
 		goto fail_sync;
+	catalogue_keep_errors(ix->cat, true); /* write_failed logs them */
 	ix->pool = hashpool_start(ix->rootfd, cfg->share.hash_threads,
 	                          hash_done, ix, cause);
 	if (ix->pool == NULL)
@@ -1013,6 +1494,10 @@ void indexer_stop(struct indexer *ix)
 	for (size_t i = 0; i < ix->nheap; i++)
 		free(ix->heap[i].path);
 	free(ix->heap);
+	kept_clear(ix);
+	kept_list_free(ix->txn_kept);
+	msg_list_free(ix->txn_jobs);
+	msg_list_free(ix->deferred);
 	notes_clear(ix);
 	free(ix->notes);
 	pthread_mutex_destroy(&ix->lock);

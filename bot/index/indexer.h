@@ -102,6 +102,10 @@ void indexer_post_room(struct indexer *ix, const char *room, const char *nick,
 /* Something happened at path (a file or folder, relative to the share):
  * the indexer looks at the disk and brings the catalogue in line. */
 void indexer_post_path(struct indexer *ix, const char *path);
+/* The attributes of the folder path changed (e.g. its permissions): the
+ * indexer lists it if it became readable to the bot and removes it if it
+ * became unreadable; otherwise nothing changes. */
+void indexer_post_attrib(struct indexer *ix, const char *path);
 /* path from was renamed to to (both relative to the share). */
 void indexer_post_rename(struct indexer *ix, const char *from, const char *to);
 /* Asks for a full reconcile every interval_ms (0: never), for when some

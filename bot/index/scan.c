@@ -42,6 +42,7 @@ static void list_add(struct scan_list *l, char *path, const struct stat *st)
 	e->is_dir = S_ISDIR(st->st_mode);
 	e->size = (uint64_t)st->st_size;
 	e->mtime_ns = fsutil_mtime_ns(st);
+	e->ctime_ns = fsutil_ctime_ns(st);
 	e->dev = (uint64_t)st->st_dev;
 	e->ino = (uint64_t)st->st_ino;
 }
@@ -76,7 +77,11 @@ static void walk_fd(int dfd, const char *dir, const struct strlist *exclude,
 			free(path);
 			continue;
 		}
-		if (S_ISREG(st.st_mode)) {
+		if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) &&
+		    !fsutil_readable_at(dirfd(d), name, S_ISDIR(st.st_mode))) {
+			log_debug("\"%s\" is not readable: not listed", path);
+			free(path);
+		} else if (S_ISREG(st.st_mode)) {
 			list_add(out, path, &st);
 		} else if (S_ISDIR(st.st_mode)) {
 			list_add(out, path, &st);
@@ -116,7 +121,7 @@ struct row {
 	int64_t id;
 	char *path;
 	uint64_t size;
-	int64_t mtime_ns;
+	int64_t mtime_ns, ctime_ns;
 	uint64_t dev, ino;
 	bool hashed;
 };
@@ -144,6 +149,7 @@ static int collect_row(const struct cat_file *f, void *arg)
 	w->path = xstrdup(f->path);
 	w->size = f->size;
 	w->mtime_ns = f->mtime_ns;
+	w->ctime_ns = f->ctime_ns;
 	w->dev = f->dev;
 	w->ino = f->ino;
 	w->hashed = f->hashed;
@@ -185,6 +191,13 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Orders pointers to entries by path. */
+static int cmp_entry_ptr_path(const void *a, const void *b)
+{
+	return strcmp((*(struct scan_entry *const *)a)->path,
+	              (*(struct scan_entry *const *)b)->path);
+}
+
 /* Orders by (dev, ino), then path for determinism. */
 static int cmp_entry_ino(const void *a, const void *b)
 {
@@ -220,6 +233,7 @@ static int upsert_entry(struct catalogue *c, const struct scan_entry *e,
 	f.path = e->path;
 	f.size = e->size;
 	f.mtime_ns = e->mtime_ns;
+	f.ctime_ns = e->ctime_ns;
 	f.dev = e->dev;
 	f.ino = e->ino;
 	if (catalogue_upsert(c, &f) == -1)
@@ -241,9 +255,26 @@ static void pending_row(const struct row *r, char *path,
 	f.path = path;
 	f.size = r->size;
 	f.mtime_ns = r->mtime_ns;
+	f.ctime_ns = r->ctime_ns;
 	f.dev = r->dev;
 	f.ino = r->ino;
 	pending(&f, arg);
+}
+
+/* Returns true if the disk entry e shows the same content as the row r at
+ * its path. Sets *adopt if r's ctime is unknown (0) and must be set. */
+static bool unchanged(const struct scan_entry *e, const struct row *r,
+                      bool *adopt)
+{
+	*adopt = false;
+	if (e->size != r->size || e->mtime_ns != r->mtime_ns ||
+	    e->ino != r->ino)
+		return false;
+	if (r->ctime_ns == 0) {
+		*adopt = true;
+		return true;
+	}
+	return e->ctime_ns == r->ctime_ns;
 }
 
 int scan_reconcile(struct catalogue *c, int rootfd, const char *dir,
@@ -265,8 +296,8 @@ int scan_reconcile(struct catalogue *c, int rootfd, const char *dir,
 			                   dir[0] ? dir : ".", strerror(errno));
 		return -1;
 	}
-	if (catalogue_foreach(c, collect_row, &rows) == -1 ||
-	    catalogue_foreach_dir(c, collect_dir, &dirs) == -1)
+	if (catalogue_foreach_under(c, dir, collect_row, &rows) == -1 ||
+	    catalogue_foreach_dir_under(c, dir, collect_dir, &dirs) == -1)
 		goto out;
 	if (disk.n > 0)
 		qsort(disk.v, disk.n, sizeof(*disk.v), cmp_entry_path);
@@ -308,8 +339,13 @@ int scan_reconcile(struct catalogue *c, int rootfd, const char *dir,
 			gone[ngone++] = r;
 			j++;
 		} else {
-			if (e->size == r->size && e->mtime_ns == r->mtime_ns &&
-			    e->ino == r->ino) {
+			bool adopt;
+
+			if (unchanged(e, r, &adopt)) {
+				if (adopt && catalogue_set_ctime(
+				                 c, r->id, e->ctime_ns) == -1)
+					goto out;
+				r->ctime_ns = e->ctime_ns;
 				counts->unchanged++;
 				pending_row(r, r->path, pending, arg);
 			} else {
@@ -340,9 +376,13 @@ int scan_reconcile(struct catalogue *c, int rootfd, const char *dir,
 			continue;
 		}
 		if (e->size == r->size && e->mtime_ns == r->mtime_ns) {
-			if (catalogue_rename(c, r->path, e->path) == -1)
+			/* A rename: the ctime it changed is taken on. */
+			if (catalogue_rename(c, r->path, e->path) == -1 ||
+			    (e->ctime_ns != r->ctime_ns &&
+			     catalogue_set_ctime(c, r->id, e->ctime_ns) == -1))
 				goto out;
 			log_debug("renamed \"%s\" to \"%s\"", r->path, e->path);
+			r->ctime_ns = e->ctime_ns;
 			counts->unchanged++;
 			pending_row(r, e->path, pending, arg);
 			fresh[i] = NULL;
@@ -359,9 +399,14 @@ int scan_reconcile(struct catalogue *c, int rootfd, const char *dir,
 		log_debug("removed \"%s\"", gone[j]->path);
 		counts->removed++;
 	}
+	/* New files in path order: their ids (and dates added) follow it. */
+	for (i = 0, j = 0; i < nfresh; i++)
+		if (fresh[i] != NULL)
+			fresh[j++] = fresh[i];
+	nfresh = j;
+	if (nfresh > 0)
+		qsort(fresh, nfresh, sizeof(*fresh), cmp_entry_ptr_path);
 	for (i = 0; i < nfresh; i++) {
-		if (fresh[i] == NULL)
-			continue;
 		if (upsert_entry(c, fresh[i], pending, arg) == -1)
 			goto out;
 		counts->added++;

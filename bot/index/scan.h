@@ -7,10 +7,23 @@
  * followed (neither to files nor to folders), nor are devices, sockets or
  * pipes: this is the simplest rule that can never lead out of the share.
  *
- * Unchanged files (same size, mtime and inode) keep their row and hash. A
- * file that vanished from one path and appeared at another with the same
- * device, inode, size and mtime is a rename: the row moves, the id and hash
- * stay. Everything runs inside the caller's transaction.
+ * Only what this process may read is listed (faccessat with AT_EACCESS):
+ * a file it may not read, or a folder it may not list and enter, is left
+ * out with everything under it, and leaves the catalogue if it was there.
+ *
+ * Unchanged files (same size, mtime, ctime and inode) keep their row and
+ * hash; a changed ctime alone is a change (a content change whose size and
+ * mtime were put back with touch -r), and so is a chmod. A row from before
+ * ctimes were kept (ctime 0) takes the ctime on without hashing if the
+ * inode is the same.
+ *
+ * Renames. A file that vanished from one path and appeared at another with
+ * the same device, inode, size and mtime is a rename: the row moves, the
+ * id and hash stay, and the new ctime is recorded without hashing (a
+ * rename changes the ctime). The rule is the same for a rename reported by
+ * inotify (indexer.c). So a content change put back with touch -r AND
+ * followed by a rename while the bot was not watching is not seen; any
+ * later change is. Everything runs inside the caller's transaction.
  */
 #ifndef FISBOT_SCAN_H
 #define FISBOT_SCAN_H
@@ -26,7 +39,7 @@ struct scan_entry {
 	char *path; /* relative to the share */
 	bool is_dir;
 	uint64_t size;
-	int64_t mtime_ns;
+	int64_t mtime_ns, ctime_ns;
 	uint64_t dev, ino;
 };
 
@@ -44,9 +57,10 @@ void scan_list_free(struct scan_list *l);
 
 /*
  * Walks the folder dir ("" for the root) beneath rootfd and appends every
- * listed file and folder under it (dir itself excluded) to out. Unreadable
- * folders are logged and skipped. Returns 0, or -1 if dir itself cannot be
- * opened (errno set).
+ * listed file and folder under it (dir itself excluded) to out. Files and
+ * folders this process may not read are skipped (logged at debug level:
+ * the walk runs again at every full reconcile). Returns 0, or -1 if dir
+ * itself cannot be opened (errno set).
  */
 int scan_walk(int rootfd, const char *dir, const struct strlist *exclude,
               struct scan_list *out);

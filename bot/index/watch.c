@@ -14,6 +14,11 @@
  *   without one came from outside (an addition).
  * - IN_Q_OVERFLOW: events were lost; every folder is watched again and the
  *   indexer reconciles the whole share.
+ * - A folder's attributes changed (IN_ATTRIB, e.g. chmod): a folder the bot
+ *   could not read had no watch (inotify needs read access, and the walk
+ *   skips what the bot may not read); once readable it is watched like a
+ *   new one. Either way the indexer is told: a folder made unreadable
+ *   leaves the catalogue.
  * - ENOSPC from inotify_add_watch (fs.inotify.max_user_watches): logged once,
  *   and the indexer falls back to a periodic full reconcile.
  * Symbolic links are never watched (IN_DONT_FOLLOW | IN_ONLYDIR, and the
@@ -150,16 +155,21 @@ static bool handle(struct watch *w, struct inotify_event *ev,
 		overflowed(w);
 		return false;
 	}
-	/* Events about a watched folder itself (no name) and attribute
-	 * changes of folders say nothing about the files. */
+	/* Events about a watched folder itself (no name) are reported again
+	 * by its parent's watch, with a name. */
 	if ((ev->mask & IN_IGNORED) || ev->len == 0 || ev->name[0] == '\0')
-		return false;
-	if (isdir && (ev->mask & ~(uint32_t)IN_ISDIR) == IN_ATTRIB)
 		return false;
 	path = event_path(w, ev);
 	if (path == NULL)
 		return false;
-	if (ev->mask & IN_MOVED_FROM) {
+	if (isdir && (ev->mask & ~(uint32_t)IN_ISDIR) == IN_ATTRIB) {
+		/* Permissions may have changed: watch it if readable (again:
+		 * folders made under it while it was not could not be). */
+		if (!fsutil_path_excluded(w->exclude, path) &&
+		    fsutil_readable_beneath(w->rootfd, path, true))
+			add_tree(w, path);
+		indexer_post_attrib(w->ix, path);
+	} else if (ev->mask & IN_MOVED_FROM) {
 		if (next != NULL && (next->mask & IN_MOVED_TO) &&
 		    next->cookie == ev->cookie)
 			to = event_path(w, next);

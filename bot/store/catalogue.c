@@ -83,25 +83,36 @@ static const char *const migrations[] = {
     "  VALUES ('delete', old.id, old.lpath);"
     " INSERT INTO files_fts(rowid, lpath) VALUES (new.id, new.lpath);"
     " END;",
+    /* 1 -> 2: the status-change time, so that a change whose size and
+     * mtime were put back (touch -r) is seen. 0 means unknown (rows from
+     * before): the first look at the file records it without hashing
+     * again if nothing else changed. */
+    "ALTER TABLE files ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;",
 };
 #define CATALOGUE_SCHEMA ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+static void bind_under(sqlite3_stmt *st, const char *dir, bool with_self);
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_GET] = "SELECT " CAT_FILE_COLUMNS " FROM files WHERE id = ?1",
     [ST_GET_BY_PATH] = "SELECT " CAT_FILE_COLUMNS " FROM files WHERE path = ?1",
     [ST_FILE_ID_BY_PATH] =
-        "SELECT id, size, mtime_ns FROM files WHERE path = ?1",
+        "SELECT id, size, mtime_ns, ctime_ns, ino FROM files WHERE path = ?1",
     [ST_INSERT] = "INSERT INTO files (path, dir, name, lname, lpath, size,"
-                  " mtime_ns, dev, ino, added, description, uploader)"
+                  " mtime_ns, dev, ino, added, description, uploader,"
+                  " ctime_ns)"
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-                  " ?12)",
+                  " ?12, ?13)",
     [ST_UPDATE] = "UPDATE files SET size = ?2, mtime_ns = ?3, dev = ?4,"
-                  " ino = ?5,"
+                  " ino = ?5, ctime_ns = ?7,"
                   " sha256 = CASE WHEN ?6 THEN NULL ELSE sha256 END,"
                   " media_type = CASE WHEN ?6 THEN NULL ELSE media_type END"
                   " WHERE id = ?1",
     [ST_SET_HASH] = "UPDATE files SET sha256 = ?2, media_type = ?3"
-                    " WHERE id = ?1 AND size = ?4 AND mtime_ns = ?5",
+                    " WHERE id = ?1 AND size = ?4 AND mtime_ns = ?5"
+                    " AND (?6 IS NULL OR ctime_ns = ?6)"
+                    " AND (?7 IS NULL OR path = ?7)",
+    [ST_SET_CTIME] = "UPDATE files SET ctime_ns = ?2 WHERE id = ?1",
     [ST_REMOVE] = "DELETE FROM files WHERE id = ?1",
     [ST_SET_PATH] = "UPDATE files SET path = ?2, dir = ?3, name = ?4,"
                     " lname = ?5, lpath = ?6 WHERE id = ?1",
@@ -130,6 +141,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_STATS_DIRS] = "SELECT count(*) FROM dirs",
     [ST_FOREACH] = "SELECT " CAT_FILE_COLUMNS " FROM files ORDER BY path",
     [ST_FOREACH_DIR] = "SELECT path FROM dirs ORDER BY path",
+    [ST_FOREACH_UNDER] = "SELECT " CAT_FILE_COLUMNS " FROM files"
+                         " WHERE path > ?1 AND path < ?2 ORDER BY path",
+    [ST_FOREACH_DIR_UNDER] = "SELECT path FROM dirs"
+                             " WHERE path > ?1 AND path < ?2 ORDER BY path",
     [ST_USAGE] = "SELECT total(size) FROM files WHERE uploader = ?1",
     [ST_SET_DESC] = "UPDATE files SET description = ?2 WHERE id = ?1",
     [ST_SET_UPLOADER] = "UPDATE files SET uploader = ?2 WHERE id = ?1",
@@ -150,14 +165,41 @@ static const char *const stmt_sql[ST_COUNT] = {
 void cat_log_error(struct catalogue *c, const char *what)
 {
 	int code = sqlite3_errcode(c->db) & 0xff;
+	char *msg;
 
 	if (code == SQLITE_FULL)
-		log_errorx("catalogue %s: %s: the disk is full (%s): free "
-		           "some space on the catalogue's disk",
-		           c->path, what, sqlite3_errmsg(c->db));
+		msg = xasprintf("catalogue %s: %s: the disk is full (%s): free "
+		                "some space on the catalogue's disk",
+		                c->path, what, sqlite3_errmsg(c->db));
 	else
-		log_warnx("catalogue %s: %s: %s", c->path, what,
-		          sqlite3_errmsg(c->db));
+		msg = xasprintf("catalogue %s: %s: %s", c->path, what,
+		                sqlite3_errmsg(c->db));
+	if (c->keep_errors) {
+		free(c->last_error);
+		c->last_error = msg;
+		return;
+	}
+	if (code == SQLITE_FULL)
+		log_errorx("%s", msg);
+	else
+		log_warnx("%s", msg);
+	free(msg);
+}
+
+void catalogue_keep_errors(struct catalogue *c, bool keep)
+{
+	c->keep_errors = keep;
+}
+
+const char *catalogue_last_error(struct catalogue *c)
+{
+	return c->last_error;
+}
+
+void catalogue_clear_error(struct catalogue *c)
+{
+	free(c->last_error);
+	c->last_error = NULL;
 }
 
 sqlite3_stmt *cat_stmt(struct catalogue *c, enum cat_stmt id)
@@ -214,6 +256,8 @@ void cat_read_file(sqlite3_stmt *st, struct cat_file *f)
 	f->downloads = (uint64_t)sqlite3_column_int64(st, 10);
 	f->bytes_served = (uint64_t)sqlite3_column_int64(st, 11);
 	f->uploader = column_string(st, 12);
+	if (sqlite3_column_count(st) > 13)
+		f->ctime_ns = sqlite3_column_int64(st, 13);
 }
 
 struct cat_entry *cat_page_add(struct cat_page *p)
@@ -304,13 +348,19 @@ static int query_int(sqlite3 *db, const char *sql, int64_t *v)
 }
 
 /* Applies the migrations from the schema version found to the latest, in
- * one transaction. Returns 0, or -1 with *cause. */
+ * one transaction. Writes nothing if the schema is the latest already (the
+ * writer then starts even on a full disk, and waits for room). Returns 0,
+ * or -1 with *cause. */
 static int migrate(struct catalogue *c, char **cause)
 {
-	int64_t version = 0;
+	int64_t version = 0, app = 0;
 	char *err = NULL;
 	char *sql;
 
+	if (query_int(c->db, "PRAGMA user_version", &version) == SQLITE_OK &&
+	    query_int(c->db, "PRAGMA application_id", &app) == SQLITE_OK &&
+	    version == CATALOGUE_SCHEMA && app == CATALOGUE_APP_ID)
+		return 0;
 	if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, &err) !=
 	    SQLITE_OK)
 		goto fail;
@@ -363,6 +413,14 @@ static int check_identity(struct catalogue *c, char **cause)
 		*cause = xasprintf("%s is not a fisbot catalogue or is "
 		                   "corrupt (%s); refusing to use it",
 		                   c->path, sqlite3_errstr(rc));
+		return -1;
+	}
+	if (rc != SQLITE_OK && sqlite3_system_errno(c->db) == ENOSPC) {
+		/* Opening a WAL database creates its shared-memory file. */
+		*cause = xasprintf("%s: cannot open the catalogue: the disk is "
+		                   "full (%s): free some space on the "
+		                   "catalogue's disk",
+		                   c->path, sqlite3_errmsg(c->db));
 		return -1;
 	}
 	if (rc != SQLITE_OK) {
@@ -529,6 +587,7 @@ void catalogue_close(struct catalogue *c)
 			log_warnx("catalogue %s: close: %s", c->path,
 			          sqlite3_errmsg(c->db));
 	}
+	free(c->last_error);
 	free(c->path);
 	free(c);
 }
@@ -745,15 +804,30 @@ fail:
 	return -1;
 }
 
-int catalogue_foreach(struct catalogue *c,
-                      int (*fn)(const struct cat_file *f, void *arg), void *arg)
+/* Prepares statement id (not the cached one: the callback may read the
+ * catalogue meanwhile), bound to the range under dir unless dir is "". */
+static sqlite3_stmt *prepare_range(struct catalogue *c, enum cat_stmt id,
+                                   const char *dir)
 {
 	sqlite3_stmt *st;
-	int rc, stop = 0;
 
-	/* Not the cached statement: fn may read the catalogue meanwhile. */
-	if (sqlite3_prepare_v2(c->db, stmt_sql[ST_FOREACH], -1, &st, NULL) !=
-	    SQLITE_OK) {
+	if (sqlite3_prepare_v2(c->db, stmt_sql[id], -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	if (dir[0] != '\0')
+		bind_under(st, dir, false);
+	return st;
+}
+
+/* catalogue_foreach under dir ("" for all). */
+static int foreach_files(struct catalogue *c, const char *dir,
+                         int (*fn)(const struct cat_file *f, void *arg),
+                         void *arg)
+{
+	sqlite3_stmt *st = prepare_range(
+	    c, dir[0] != '\0' ? ST_FOREACH_UNDER : ST_FOREACH, dir);
+	int rc = SQLITE_DONE, stop = 0;
+
+	if (st == NULL) {
 		cat_log_error(c, "reading every file");
 		return -1;
 	}
@@ -773,22 +847,23 @@ int catalogue_foreach(struct catalogue *c,
 	return 0;
 }
 
-int catalogue_foreach_dir(struct catalogue *c,
-                          int (*fn)(const char *dir, void *arg), void *arg)
+/* catalogue_foreach_dir under dir ("" for all). */
+static int foreach_dirs(struct catalogue *c, const char *dir,
+                        int (*fn)(const char *dir, void *arg), void *arg)
 {
-	sqlite3_stmt *st;
-	int rc, stop = 0;
+	sqlite3_stmt *st = prepare_range(
+	    c, dir[0] != '\0' ? ST_FOREACH_DIR_UNDER : ST_FOREACH_DIR, dir);
+	int rc = SQLITE_DONE, stop = 0;
 
-	if (sqlite3_prepare_v2(c->db, stmt_sql[ST_FOREACH_DIR], -1, &st,
-	                       NULL) != SQLITE_OK) {
+	if (st == NULL) {
 		cat_log_error(c, "reading every folder");
 		return -1;
 	}
 	while (stop == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		char *dir = column_string(st, 0);
+		char *d = column_string(st, 0);
 
-		stop = fn(dir, arg);
-		free(dir);
+		stop = fn(d, arg);
+		free(d);
 	}
 	if (stop == 0 && rc != SQLITE_DONE) {
 		cat_log_error(c, "reading every folder");
@@ -797,6 +872,32 @@ int catalogue_foreach_dir(struct catalogue *c,
 	}
 	sqlite3_finalize(st);
 	return 0;
+}
+
+int catalogue_foreach(struct catalogue *c,
+                      int (*fn)(const struct cat_file *f, void *arg), void *arg)
+{
+	return foreach_files(c, "", fn, arg);
+}
+
+int catalogue_foreach_under(struct catalogue *c, const char *dir,
+                            int (*fn)(const struct cat_file *f, void *arg),
+                            void *arg)
+{
+	return foreach_files(c, dir, fn, arg);
+}
+
+int catalogue_foreach_dir(struct catalogue *c,
+                          int (*fn)(const char *dir, void *arg), void *arg)
+{
+	return foreach_dirs(c, "", fn, arg);
+}
+
+int catalogue_foreach_dir_under(struct catalogue *c, const char *dir,
+                                int (*fn)(const char *dir, void *arg),
+                                void *arg)
+{
+	return foreach_dirs(c, dir, fn, arg);
 }
 
 int catalogue_uploader_usage(struct catalogue *c, const char *uploader,
@@ -943,9 +1044,16 @@ int catalogue_upsert(struct catalogue *c, struct cat_file *f)
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
+		int64_t ctime_ns = sqlite3_column_int64(st, 3);
+		/* An unknown ctime (0: a row from before ctimes were kept, or
+		 * a caller that has none) is only taken on for the same inode,
+		 * whose content may be taken as unchanged. */
 		bool changed =
 		    (uint64_t)sqlite3_column_int64(st, 1) != f->size ||
-		    sqlite3_column_int64(st, 2) != f->mtime_ns;
+		    sqlite3_column_int64(st, 2) != f->mtime_ns ||
+		    (ctime_ns != 0 && f->ctime_ns != 0
+		         ? ctime_ns != f->ctime_ns
+		         : (uint64_t)sqlite3_column_int64(st, 4) != f->ino);
 
 		sqlite3_reset(st);
 		st = cat_stmt(c, ST_UPDATE);
@@ -957,6 +1065,7 @@ int catalogue_upsert(struct catalogue *c, struct cat_file *f)
 		sqlite3_bind_int64(st, 4, (int64_t)f->dev);
 		sqlite3_bind_int64(st, 5, (int64_t)f->ino);
 		sqlite3_bind_int(st, 6, changed);
+		sqlite3_bind_int64(st, 7, f->ctime_ns);
 		if (run(c, st, "updating a file") == -1)
 			return -1;
 		f->id = id;
@@ -989,6 +1098,7 @@ int catalogue_upsert(struct catalogue *c, struct cat_file *f)
 	sqlite3_bind_int64(st, 10, f->added);
 	bind_text(st, 11, f->description);
 	bind_text(st, 12, f->uploader);
+	sqlite3_bind_int64(st, 13, f->ctime_ns);
 	if (run(c, st, "adding a file") == -1)
 		goto out;
 	f->id = sqlite3_last_insert_rowid(c->db);
@@ -1017,6 +1127,37 @@ int catalogue_set_hash(struct catalogue *c, int64_t id, uint64_t size,
 		return -1;
 	*stale = sqlite3_changes(c->db) == 0;
 	return 0;
+}
+
+int catalogue_set_hash_of(struct catalogue *c, const struct cat_file *f,
+                          bool *stale)
+{
+	sqlite3_stmt *st = cat_stmt(c, ST_SET_HASH);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, f->id);
+	sqlite3_bind_blob(st, 2, f->sha256, 32, SQLITE_TRANSIENT);
+	bind_text(st, 3, f->media_type);
+	sqlite3_bind_int64(st, 4, (int64_t)f->size);
+	sqlite3_bind_int64(st, 5, f->mtime_ns);
+	sqlite3_bind_int64(st, 6, f->ctime_ns);
+	bind_path(st, 7, f->path);
+	if (run(c, st, "recording a hash") == -1)
+		return -1;
+	*stale = sqlite3_changes(c->db) == 0;
+	return 0;
+}
+
+int catalogue_set_ctime(struct catalogue *c, int64_t id, int64_t ctime_ns)
+{
+	sqlite3_stmt *st = cat_stmt(c, ST_SET_CTIME);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, ctime_ns);
+	return run(c, st, "recording a ctime");
 }
 
 /* Runs a statement whose ?1 is an id. */

@@ -27,6 +27,7 @@ struct cat_file {
 	char *path; /* relative to the share, raw bytes as on disk */
 	uint64_t size;
 	int64_t mtime_ns; /* modification time, ns since the epoch */
+	int64_t ctime_ns; /* status-change time, ns; 0 if unknown */
 	uint64_t dev, ino;
 	bool hashed;
 	unsigned char sha256[32];
@@ -83,6 +84,16 @@ struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
                                  char **cause);
 void catalogue_close(struct catalogue *c);
 
+/* With keep set, errors on c are not logged but kept, the last one for
+ * catalogue_last_error: for the writer, which logs one line per failed
+ * transaction itself. */
+void catalogue_keep_errors(struct catalogue *c, bool keep);
+/* The last error kept on c (a line naming the catalogue and the cause,
+ * e.g. "the disk is full"), or NULL; valid until the next error or
+ * catalogue_clear_error. */
+const char *catalogue_last_error(struct catalogue *c);
+void catalogue_clear_error(struct catalogue *c);
+
 /* --- reading ---------------------------------------------------------- */
 
 int catalogue_get(struct catalogue *c, int64_t id, struct cat_file *out);
@@ -120,6 +131,14 @@ int catalogue_foreach(struct catalogue *c,
 /* Calls fn for every folder row. */
 int catalogue_foreach_dir(struct catalogue *c,
                           int (*fn)(const char *dir, void *arg), void *arg);
+/* The same for the rows under the folder dir only ("" for all; dir itself
+ * is not under dir): a range of the path index, not a full scan. */
+int catalogue_foreach_under(struct catalogue *c, const char *dir,
+                            int (*fn)(const struct cat_file *f, void *arg),
+                            void *arg);
+int catalogue_foreach_dir_under(struct catalogue *c, const char *dir,
+                                int (*fn)(const char *dir, void *arg),
+                                void *arg);
 /* Total size stored by uploader (bare JID). */
 int catalogue_uploader_usage(struct catalogue *c, const char *uploader,
                              uint64_t *bytes);
@@ -131,16 +150,27 @@ int catalogue_commit(struct catalogue *c);
 int catalogue_rollback(struct catalogue *c);
 
 /* Inserts the file at f->path (with f->description and f->uploader, if
- * set, and its folders if missing), or updates its size, mtime, dev and
- * inode (and clears its hash if size or mtime changed). Sets f->id and, for
- * a new row, f->added (now: the date added is set here, so ids and dates
- * added grow together). */
+ * set, and its folders if missing), or updates its size, mtime, ctime, dev
+ * and inode, and clears its hash if its content may have changed: size,
+ * mtime or ctime differ (where a ctime is unknown, 0: the inode differs).
+ * Sets f->id and, for a new row, f->added (now: the date added is set
+ * here, so ids and dates added grow together). */
 int catalogue_upsert(struct catalogue *c, struct cat_file *f);
 /* Records a finished hash, unless the row changed since (size or mtime
  * differ): then returns 0 and sets *stale. */
 int catalogue_set_hash(struct catalogue *c, int64_t id, uint64_t size,
                        int64_t mtime_ns, const unsigned char sha256[32],
                        const char *media_type, bool *stale);
+/* Records f->sha256 and f->media_type for row f->id, unless the row is not
+ * at f->path any more or its size, mtime or ctime differ from f's: then
+ * returns 0 and sets *stale. (Ids of a rolled-back transaction may be
+ * given again to other files: the path check keeps a hash computed before
+ * a rollback from landing on another file.) */
+int catalogue_set_hash_of(struct catalogue *c, const struct cat_file *f,
+                          bool *stale);
+/* Records a new ctime for id and keeps its hash: for a file that was only
+ * renamed (a rename changes the ctime, not the content). */
+int catalogue_set_ctime(struct catalogue *c, int64_t id, int64_t ctime_ns);
 int catalogue_remove(struct catalogue *c, int64_t id);
 /* Renames a file, or a folder and everything under it, keeping ids. A file
  * or folder already at `to` is replaced (removed first); the folders of `to`

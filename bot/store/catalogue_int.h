@@ -16,6 +16,7 @@ enum cat_stmt {
 	ST_INSERT,
 	ST_UPDATE,
 	ST_SET_HASH,
+	ST_SET_CTIME,
 	ST_REMOVE,
 	ST_SET_PATH,
 	ST_DIR_EXISTS,
@@ -34,6 +35,8 @@ enum cat_stmt {
 	ST_STATS_DIRS,
 	ST_FOREACH,
 	ST_FOREACH_DIR,
+	ST_FOREACH_UNDER,
+	ST_FOREACH_DIR_UNDER,
 	ST_USAGE,
 	ST_SET_DESC,
 	ST_SET_UPLOADER,
@@ -59,19 +62,22 @@ struct catalogue {
 	struct timespec deadline; /* of the running search */
 	bool timed_out;
 	bool regex_limited; /* a glob or regex hit a limit in this search */
+	bool keep_errors;   /* catalogue_keep_errors */
+	char *last_error;
 };
 
 /* The columns read into a struct cat_file by cat_read_file, in order. */
 #define CAT_FILE_COLUMNS                                                       \
 	"id, path, size, mtime_ns, dev, ino, sha256, media_type, "             \
-	"description, added, downloads, bytes_served, uploader"
+	"description, added, downloads, bytes_served, uploader, ctime_ns"
 
 /* Returns statement id of c, prepared on first use and reset; NULL on error
  * (logged). */
 sqlite3_stmt *cat_stmt(struct catalogue *c, enum cat_stmt id);
-/* Fills f from the CAT_FILE_COLUMNS of st's current row. */
+/* Fills f from the CAT_FILE_COLUMNS of st's current row (a statement may
+ * leave the last column, ctime_ns, out: f->ctime_ns is then 0). */
 void cat_read_file(sqlite3_stmt *st, struct cat_file *f);
-/* Logs a database error about what. */
+/* Logs a database error about what (or keeps it: catalogue_keep_errors). */
 void cat_log_error(struct catalogue *c, const char *what);
 /* Appends an entry to page p and returns it (zeroed). */
 struct cat_entry *cat_page_add(struct cat_page *p);

@@ -202,13 +202,17 @@ static void test_watch(void **state)
 	await(ix, "e/after", 1);
 	assert_int_equal(ready_count(), before + 1);
 
-	/* A file renamed: same id. A changed file: new hash, same id. */
+	/* A file renamed (its ctime moves): same id, not hashed again. A
+	 * changed file: new hash, same id. */
 	assert_int_equal(lookup("new.txt", &f), 1);
+	before = ready_count();
 	mv("new.txt", "renamed.txt");
 	await(ix, "new.txt", 0);
 	await(ix, "renamed.txt", 1);
+	assert_int_equal(ready_count(), before);
 	assert_int_equal(lookup("renamed.txt", &g), 1);
 	assert_int_equal(f.id, g.id);
+	assert_memory_equal(f.sha256, g.sha256, 32);
 	cat_file_clear(&g);
 	put("renamed.txt", "changed!");
 	sha("changed!", want);
@@ -224,6 +228,39 @@ static void test_watch(void **state)
 	assert_int_equal(f.id, g.id);
 	cat_file_clear(&f);
 	cat_file_clear(&g);
+
+	/* Edited in place to the same size, its mtime put back (touch -r):
+	 * the ctime gives it away. */
+	{
+		char *p = xasprintf("%s/renamed.txt", share);
+		struct stat st;
+		struct timespec times[2];
+		FILE *o;
+
+		assert_int_equal(stat(p, &st), 0);
+		o = fopen(p, "r+");
+		assert_non_null(o);
+		fputs("CHANGED!", o);
+		assert_int_equal(fclose(o), 0);
+		times[0] = st.st_atim;
+		times[1] = st.st_mtim;
+		assert_int_equal(utimensat(AT_FDCWD, p, times, 0), 0);
+		sha("CHANGED!", want);
+		for (int waited = 0; waited < CONVERGE_MS; waited += 20) {
+			(void)indexer_wait_idle(ix, NULL);
+			if (lookup("renamed.txt", &g) == 1 &&
+			    memcmp(g.sha256, want, 32) == 0)
+				break;
+			cat_file_clear(&g);
+			sleep_ms(20);
+		}
+		assert_memory_equal(g.sha256, want, 32);
+		assert_int_equal(g.mtime_ns,
+		                 (int64_t)st.st_mtim.tv_sec * 1000000000 +
+		                     st.st_mtim.tv_nsec);
+		cat_file_clear(&g);
+		free(p);
+	}
 
 	/* Moved out of sight (excluded name) and back. */
 	mv("renamed.txt", "renamed.part");

@@ -47,6 +47,22 @@ def test_scan_counts_and_changes(bot):
     assert sorted(files) == ["f00000", "f00001", "f00003", "f00004"]
 
 
+def test_new_files_get_ids_in_path_order(bot):
+    # Inodes in the reverse order of the names: a reconcile still numbers
+    # new files by path (not by inode), so ids and dates added follow the
+    # names.
+    names = [f"song-{i:02d}.ogg" for i in range(20)]
+    for i in range(20):
+        (bot.share / f"tmp{i}").write_bytes(b"%d" % i)
+    by_inode = sorted(bot.share.iterdir(), key=lambda p: p.stat().st_ino)
+    for p, name in zip(by_inode, reversed(names)):
+        p.rename(bot.share / name)
+    c, _, _ = scan(bot)
+    assert c == counts(added=20)
+    files, _, _ = listing(bot)
+    assert [files[n] for n in names] == sorted(files.values())
+
+
 def test_folder_of_1000_renamed_keeps_ids(bot):
     make_files(bot.share / "album", 1000)
     c, hashed, _ = scan(bot)
@@ -154,11 +170,12 @@ def test_unreadable_file_is_skipped(bot):
     locked.write_text("locked")
     locked.chmod(0)
     try:
-        r = bot.run("scan")
+        r = bot.run("scan", "-v")
         assert r.returncode == 0, r.stderr
-        assert "locked" in r.stderr.decode()
+        assert '"locked" is not readable' in r.stderr.decode()
         assert bot.out("search", "ok").count("#") == 1
         assert "locked" not in bot.out("search", "locked")
+        assert "locked" not in bot.out("ls")  # not listed at all
     finally:
         locked.chmod(0o644)
 

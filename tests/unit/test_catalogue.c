@@ -634,6 +634,29 @@ static void test_foreach(void **state)
 	n = 0;
 	assert_int_equal(catalogue_foreach_dir(fx->c, count_dir, &n), 0);
 	assert_int_equal(n, 2);
+
+	/* Under a folder: its rows only ("a0" sorts right after "a/"). */
+	add(fx->c, "a0", 1);
+	add(fx->c, "ab/4", 1);
+	n = 0;
+	assert_int_equal(catalogue_foreach_under(fx->c, "a", count_file, &n),
+	                 0);
+	assert_int_equal(n, 2);
+	n = 0;
+	assert_int_equal(catalogue_foreach_under(fx->c, "a/b", count_file, &n),
+	                 0);
+	assert_int_equal(n, 1);
+	n = 0;
+	assert_int_equal(catalogue_foreach_under(fx->c, "", count_file, &n), 0);
+	assert_int_equal(n, 5);
+	n = 0;
+	assert_int_equal(catalogue_foreach_dir_under(fx->c, "a", count_dir, &n),
+	                 0);
+	assert_int_equal(n, 1);
+	n = 0;
+	assert_int_equal(catalogue_foreach_dir_under(fx->c, "", count_dir, &n),
+	                 0);
+	assert_int_equal(n, 3);
 }
 
 static void test_rooms(void **state)
@@ -807,6 +830,161 @@ static void test_reader_while_writing(void **state)
 	catalogue_close(r);
 }
 
+/* Reads one integer from the database at path with sql. */
+static int64_t sql_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void test_ctime_migration(void **state)
+{
+	struct fixture *fx = *state;
+	struct cat_file f = {0};
+	char *cause = NULL;
+	sqlite3 *db;
+	int64_t id;
+
+	/* A catalogue of schema 1 (before ctimes), with a hashed file. */
+	id = add_hashed(fx->c, "old.txt", 10, "text/plain");
+	catalogue_close(fx->c);
+	fx->c = NULL;
+	assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "ALTER TABLE files DROP COLUMN ctime_ns;"
+	                              "PRAGMA user_version = 1",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+
+	/* A reader asks for the upgrade; the writer upgrades in place. */
+	assert_null(catalogue_open(fx->db, CATALOGUE_READ, &cause));
+	assert_non_null(strstr(cause, "old catalogue schema 1"));
+	free(cause);
+	fx->c = catalogue_open(fx->db, CATALOGUE_WRITE, &cause);
+	assert_non_null(fx->c);
+	assert_true(sql_int(fx->db, "PRAGMA user_version") >= 2);
+	assert_int_equal(catalogue_get(fx->c, id, &f), 1);
+	assert_true(f.hashed);
+	assert_int_equal(f.ctime_ns, 0); /* unknown */
+	cat_file_clear(&f);
+
+	/* The first look records the ctime and keeps the hash (same inode,
+	 * size and mtime); a later ctime change is a change. */
+	f.path = (char *)"old.txt";
+	f.size = 10;
+	f.mtime_ns = 1000;
+	f.dev = 1;
+	f.ino = strlen("old.txt");
+	f.ctime_ns = 5000;
+	assert_int_equal(catalogue_upsert(fx->c, &f), 0);
+	assert_int_equal(f.id, id);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(catalogue_get(fx->c, id, &f), 1);
+	assert_true(f.hashed);
+	assert_int_equal(f.ctime_ns, 5000);
+	cat_file_clear(&f);
+	f.path = (char *)"old.txt";
+	f.size = 10;
+	f.mtime_ns = 1000;
+	f.dev = 1;
+	f.ino = strlen("old.txt");
+	f.ctime_ns = 6000;
+	assert_int_equal(catalogue_upsert(fx->c, &f), 0);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(catalogue_get(fx->c, id, &f), 1);
+	assert_false(f.hashed);
+	assert_int_equal(f.ctime_ns, 6000);
+	cat_file_clear(&f);
+}
+
+static void test_ctime_unknown_other_inode(void **state)
+{
+	struct fixture *fx = *state;
+	struct cat_file f = {0};
+	int64_t id = add_hashed(fx->c, "a.txt", 10, "text/plain");
+
+	/* ctime unknown, another inode: another file, hash cleared. */
+	f.path = (char *)"a.txt";
+	f.size = 10;
+	f.mtime_ns = 1000;
+	f.dev = 1;
+	f.ino = 4242;
+	f.ctime_ns = 7000;
+	assert_int_equal(catalogue_upsert(fx->c, &f), 0);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(catalogue_get(fx->c, id, &f), 1);
+	assert_false(f.hashed);
+	cat_file_clear(&f);
+}
+
+static void test_set_hash_of_and_ctime(void **state)
+{
+	struct fixture *fx = *state;
+	struct cat_file f = {0}, h = {0};
+	bool stale = false;
+
+	f.path = (char *)"b.txt";
+	f.size = 3;
+	f.mtime_ns = 1000;
+	f.ctime_ns = 2000;
+	f.ino = 9;
+	assert_int_equal(catalogue_upsert(fx->c, &f), 0);
+	h.id = f.id;
+	h.path = (char *)"b.txt";
+	h.size = 3;
+	h.mtime_ns = 1000;
+	memset(h.sha256, 0xab, sizeof(h.sha256));
+	h.media_type = (char *)"text/plain";
+
+	/* Another ctime (touch -r after an edit): stale. */
+	h.ctime_ns = 1999;
+	assert_int_equal(catalogue_set_hash_of(fx->c, &h, &stale), 0);
+	assert_true(stale);
+	/* Another path (an id given again after a rollback): stale. */
+	h.ctime_ns = 2000;
+	h.path = (char *)"c.txt";
+	assert_int_equal(catalogue_set_hash_of(fx->c, &h, &stale), 0);
+	assert_true(stale);
+	h.path = (char *)"b.txt";
+	assert_int_equal(catalogue_set_hash_of(fx->c, &h, &stale), 0);
+	assert_false(stale);
+
+	/* A rename's new ctime keeps the hash. */
+	assert_int_equal(catalogue_rename(fx->c, "b.txt", "d.txt"), 0);
+	assert_int_equal(catalogue_set_ctime(fx->c, f.id, 3000), 0);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(catalogue_get_by_path(fx->c, "d.txt", &f), 1);
+	assert_true(f.hashed);
+	assert_int_equal(f.ctime_ns, 3000);
+	assert_int_equal(f.sha256[0], 0xab);
+	cat_file_clear(&f);
+}
+
+static void test_keep_errors(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_null(catalogue_last_error(fx->c));
+	catalogue_keep_errors(fx->c, true);
+	/* COMMIT without a transaction fails: kept, not logged. */
+	assert_int_equal(catalogue_commit(fx->c), -1);
+	assert_non_null(catalogue_last_error(fx->c));
+	assert_non_null(strstr(catalogue_last_error(fx->c), "committing"));
+	assert_non_null(strstr(catalogue_last_error(fx->c), fx->db));
+	catalogue_clear_error(fx->c);
+	assert_null(catalogue_last_error(fx->c));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -827,6 +1005,13 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_corrupt, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_ctime_migration, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_ctime_unknown_other_inode,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_set_hash_of_and_ctime, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_keep_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reader_while_writing, setup,
 	                                    teardown),
 	};
