@@ -244,6 +244,36 @@ static void test_bad_names(void **state)
 	        "the name is not valid UTF-8");
 }
 
+/* A folder that cannot be written: no URL, a clear refusal; the offer
+ * works again once it can be. */
+static void test_folder_unwritable(void **state)
+{
+	struct fixture *f = *state;
+	char path[128], *cause = NULL;
+	FILE *fp;
+
+	/* The folder is made when missing. */
+	free(accepted(f, "alice@example.org", "a", 1));
+	snprintf(path, sizeof(path), "%s/share/incoming", f->dir);
+	assert_int_equal(upload_folder_check(f->cfg, &cause), 0);
+	/* Where the folder should be, a file (unwritable even for root). */
+	assert_int_equal(rmdir(path), 0);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	refused(f, "alice@example.org", "a", 1,
+	        "uploads are unavailable: the upload folder cannot be "
+	        "written");
+	assert_int_equal(upload_folder_check(f->cfg, &cause), -1);
+	assert_non_null(strstr(cause, "[upload] folder \"incoming\""));
+	free(cause);
+	/* Users who may not upload are not told about the folder. */
+	refused(f, "mallory@example.org", "a", 1,
+	        "you are not allowed to upload");
+	assert_int_equal(unlink(path), 0);
+	free(accepted(f, "alice@example.org", "a", 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +285,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_quota_exactly, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_folder_unwritable, setup,
+	                                    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
