@@ -98,11 +98,13 @@ class Server:
         c.close()
         return r, body
 
-    def rss_kib(self) -> int:
+    def rss_kib(self, field="VmRSS") -> int:
+        """The server's resident memory (KiB) now, or its high-water mark
+        with field="VmHWM"."""
         for line in open(f"/proc/{self.proc.pid}/status"):
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-        raise AssertionError("no VmRSS")
+        raise AssertionError("no " + field)
 
     def log_text(self) -> str:
         self.logf.flush()

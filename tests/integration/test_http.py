@@ -376,6 +376,8 @@ def test_concurrent_ranges_memory_flat(make_server):
         assert asyncio.run(range_round(s.port, files, paths, seed, 1000)) \
             == 1000
         peak = max(peak, s.rss_kib())
+    print(f"RSS after warm-up {base} KiB, after rounds at most {peak} KiB, "
+          f"high-water mark {s.rss_kib('VmHWM')} KiB")
     if not sanitized(SERVER_BIN):
         assert peak - base < 32 * 1024, (base, peak)
 
