@@ -22,8 +22,8 @@
  *   whose MAC matches the hash the file had before get 503 with
  *   Retry-After. A MAC that cannot be verified (a wrong one, an unknown or
  *   deleted file id, another key) gets one and the same 403 (what is not a
- *   token at all, 404); for an unknown id a MAC is still computed, so that the
- * answer takes as long and says nothing about which ids exist.
+ *   token at all, 404); for an unknown id a MAC is still computed, so that
+ *   the answer takes as long and says nothing about which ids exist.
  * - Bodies: up to HTTP_SMALL_BODY, read into the response (they leave with
  *   the headers in one write); the file's fstat after the read must be the
  *   one before (size, mtime, ctime), or the bytes are not used. Larger ones
@@ -33,7 +33,9 @@
  *   transfer changes its mtime and ctime, so the response ends with an
  *   error (libmicrohttpd closes the connection before the announced
  *   length), the transfer is not counted and the file is reported stale.
- *   So no client ever gets a complete response of mixed bytes. sendfile
+ *   So no client ever gets a complete response of mixed bytes (as far as
+ *   timestamps tell: two writes within one tick of the file system's clock
+ *   look like one, for the indexer too). sendfile
  *   cannot give that guarantee: the kernel reads the page cache while
  *   sending, with no point where the server could check the file before
  *   the last bytes leave, and libmicrohttpd serves one response body from

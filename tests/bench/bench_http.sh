@@ -3,7 +3,8 @@
 # here on loopback over the same files, measured alternately in one run
 # with wrk (keep-alive):
 #   - 4 KiB file: requests per second (goal: fisbot >= 0.8 x nginx)
-#   - 100 MiB file: throughput (goal: fisbot >= 1.0 x nginx)
+#   - 100 MiB file: throughput (goal: fisbot >= 1.0 x nginx), and the
+#     server's CPU time (user + system) per GiB sent
 # It prints figures; it asserts nothing. With BASELINE=OTHER_BUILD_DIR in
 # the environment, that build's tests/http_server (another version of the
 # server) is measured in the same rounds too, as a third column.
@@ -142,31 +143,61 @@ wrk_run() {
 		END { printf "%.0f %.0f\n", r, b }'
 }
 
+# cpu_ticks PID... -> user + system clock ticks used by the processes
+cpu_ticks() {
+	t=0
+	for p in "$@"; do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+	done
+	echo $t
+}
+hz=$(getconf CLK_TCK)
+
+# big_run URL PID... -> "BYTES_PER_SEC CPU_SECONDS_PER_GIB"
+big_run() {
+	url=$1
+	shift
+	c0=$(cpu_ticks "$@")
+	b=$(wrk_run 4 "$url" | cut -d' ' -f2)
+	c1=$(cpu_ticks "$@")
+	awk -v b="$b" -v c=$((c1 - c0)) -v hz="$hz" -v s="$secs" 'BEGIN {
+		g = b * s / 1073741824; printf "%.0f %.3f\n", b, (g > 0 ? c / hz / g : 0) }'
+}
+
+ngx_pids="$ngx_pid $(pgrep -P "$ngx_pid" | tr '\n' ' ')"
 echo "fisbot HTTP benchmark: $cores cores, $rounds rounds of ${secs}s, wrk keep-alive"
 if [ -n "$base_server" ]; then
 	echo "round  test          fisbot       nginx        ratio  baseline     ratio"
 else
 	echo "round  test          fisbot            nginx             ratio"
 fi
-fs_tot=0 ns_tot=0 fb_tot=0 nb_tot=0 bs_tot=0 bb_tot=0
+fs_tot=0 ns_tot=0 fb_tot=0 nb_tot=0 bs_tot=0 bb_tot=0 fc_tot=0 nc_tot=0 bc_tot=0
 r=1
 while [ $r -le "$rounds" ]; do
 	fs=$(wrk_run 64 "$f_small" | cut -d' ' -f1)
 	ns=$(wrk_run 64 "$n_small" | cut -d' ' -f1)
 	bs=0
 	[ -z "$base_server" ] || bs=$(wrk_run 64 "$b_small" | cut -d' ' -f1)
-	fb=$(wrk_run 4 "$f_big" | cut -d' ' -f2)
-	nb=$(wrk_run 4 "$n_big" | cut -d' ' -f2)
-	bb=0
-	[ -z "$base_server" ] || bb=$(wrk_run 4 "$b_big" | cut -d' ' -f2)
+	set -- $(big_run "$f_big" "$srv_pid")
+	fb=$1 fc=$2
+	# shellcheck disable=SC2086
+	set -- $(big_run "$n_big" $ngx_pids)
+	nb=$1 nc=$2
+	bb=0 bc=0
 	if [ -n "$base_server" ]; then
-		awk -v r=$r -v fs=$fs -v ns=$ns -v fb=$fb -v nb=$nb -v bs=$bs -v bb=$bb 'BEGIN {
+		set -- $(big_run "$b_big" "$base_pid")
+		bb=$1 bc=$2
+	fi
+	if [ -n "$base_server" ]; then
+		awk -v r=$r -v fs=$fs -v ns=$ns -v fb=$fb -v nb=$nb -v bs=$bs -v bb=$bb -v fc=$fc -v nc=$nc -v bc=$bc 'BEGIN {
 			printf "%-6d 4KiB req/s   %-12.0f %-12.0f %-6.2f %-12.0f %.2f\n", r, fs, ns, fs / ns, bs, bs / ns
-			printf "%-6d 100MiB MiB/s %-12.1f %-12.1f %-6.2f %-12.1f %.2f\n", r, fb / 1048576, nb / 1048576, fb / nb, bb / 1048576, bb / nb }'
+			printf "%-6d 100MiB MiB/s %-12.1f %-12.1f %-6.2f %-12.1f %.2f\n", r, fb / 1048576, nb / 1048576, fb / nb, bb / 1048576, bb / nb
+			printf "%-6d CPU s/GiB    %-12.3f %-12.3f %-6s %-12.3f\n", r, fc, nc, "", bc }'
 	else
-		awk -v r=$r -v fs=$fs -v ns=$ns -v fb=$fb -v nb=$nb 'BEGIN {
+		awk -v r=$r -v fs=$fs -v ns=$ns -v fb=$fb -v nb=$nb -v fc=$fc -v nc=$nc 'BEGIN {
 			printf "%-6d 4KiB req/s   %-17.0f %-17.0f %.2f\n", r, fs, ns, fs / ns
-			printf "%-6d 100MiB MiB/s %-17.1f %-17.1f %.2f\n", r, fb / 1048576, nb / 1048576, fb / nb }'
+			printf "%-6d 100MiB MiB/s %-17.1f %-17.1f %.2f\n", r, fb / 1048576, nb / 1048576, fb / nb
+			printf "%-6d CPU s/GiB    %-17.3f %-17.3f\n", r, fc, nc }'
 	fi
 	fs_tot=$(awk -v a=$fs_tot -v b=$fs 'BEGIN { print a + b }')
 	ns_tot=$(awk -v a=$ns_tot -v b=$ns 'BEGIN { print a + b }')
@@ -174,14 +205,19 @@ while [ $r -le "$rounds" ]; do
 	nb_tot=$(awk -v a=$nb_tot -v b=$nb 'BEGIN { print a + b }')
 	bs_tot=$(awk -v a=$bs_tot -v b=$bs 'BEGIN { print a + b }')
 	bb_tot=$(awk -v a=$bb_tot -v b=$bb 'BEGIN { print a + b }')
+	fc_tot=$(awk -v a=$fc_tot -v b=$fc 'BEGIN { print a + b }')
+	nc_tot=$(awk -v a=$nc_tot -v b=$nc 'BEGIN { print a + b }')
+	bc_tot=$(awk -v a=$bc_tot -v b=$bc 'BEGIN { print a + b }')
 	r=$((r + 1))
 done
 if [ -n "$base_server" ]; then
-	awk -v n=$rounds -v fs=$fs_tot -v ns=$ns_tot -v fb=$fb_tot -v nb=$nb_tot -v bs=$bs_tot -v bb=$bb_tot 'BEGIN {
+	awk -v n=$rounds -v fs=$fs_tot -v ns=$ns_tot -v fb=$fb_tot -v nb=$nb_tot -v bs=$bs_tot -v bb=$bb_tot -v fc=$fc_tot -v nc=$nc_tot -v bc=$bc_tot 'BEGIN {
 		printf "mean   4KiB req/s   %-12.0f %-12.0f %-6.2f %-12.0f %.2f\n", fs / n, ns / n, fs / ns, bs / n, bs / ns
-		printf "mean   100MiB MiB/s %-12.1f %-12.1f %-6.2f %-12.1f %.2f\n", fb / n / 1048576, nb / n / 1048576, fb / nb, bb / n / 1048576, bb / nb }'
+		printf "mean   100MiB MiB/s %-12.1f %-12.1f %-6.2f %-12.1f %.2f\n", fb / n / 1048576, nb / n / 1048576, fb / nb, bb / n / 1048576, bb / nb
+		printf "mean   CPU s/GiB    %-12.3f %-12.3f %-6s %-12.3f\n", fc / n, nc / n, "", bc / n }'
 else
-	awk -v n=$rounds -v fs=$fs_tot -v ns=$ns_tot -v fb=$fb_tot -v nb=$nb_tot 'BEGIN {
+	awk -v n=$rounds -v fs=$fs_tot -v ns=$ns_tot -v fb=$fb_tot -v nb=$nb_tot -v fc=$fc_tot -v nc=$nc_tot 'BEGIN {
 		printf "mean   4KiB req/s   %-17.0f %-17.0f %.2f  (goal >= 0.80)\n", fs / n, ns / n, fs / ns
-		printf "mean   100MiB MiB/s %-17.1f %-17.1f %.2f  (goal >= 1.00)\n", fb / n / 1048576, nb / n / 1048576, fb / nb }'
+		printf "mean   100MiB MiB/s %-17.1f %-17.1f %.2f  (goal >= 1.00)\n", fb / n / 1048576, nb / n / 1048576, fb / nb
+		printf "mean   CPU s/GiB    %-17.3f %-17.3f\n", fc / n, nc / n }'
 fi
