@@ -100,7 +100,7 @@ static int cmp_ip(const void *a, const void *b)
 	return memcmp(x->key.addr, y->key.addr, x->key.len);
 }
 
-/* Returns the deadline of a connection on list l. */
+/* Returns the deadline of a waiting connection. */
 static int64_t deadline(const struct connlimit *cl,
                         const struct connlimit_conn *c)
 {
@@ -280,27 +280,31 @@ void connlimit_counts(struct connlimit *cl, const struct sockaddr *sa,
 	pthread_mutex_unlock(&cl->lock);
 }
 
-/* Writes the summary of the period that ends and closes it (lock held). */
+/* Writes the summary of the period that ends and closes it. Called with
+ * the lock held, which is released while the line is written (a slow log
+ * must not hold up the server's threads). */
 static void summary(struct connlimit *cl)
 {
-	uint64_t *e = cl->events;
-	uint64_t n = e[CONNLIMIT_ANSWERED_503] + e[CONNLIMIT_DROPPED] +
-	             cl->evicted + cl->late;
+	uint64_t e[CONNLIMIT_EVENT_COUNT], evicted = cl->evicted,
+	                                   late = cl->late, n;
 
-	if (n > 0)
-		log_warnx("http: refused %llu connections over limits in the "
-		          "last %d s (%llu answered 503, %llu dropped at "
-		          "accept, %llu evicted while waiting for headers, "
-		          "%llu closed with headers still incomplete at their "
-		          "deadline)",
-		          (unsigned long long)n, CONNLIMIT_SUMMARY_MS / 1000,
-		          (unsigned long long)e[CONNLIMIT_ANSWERED_503],
-		          (unsigned long long)e[CONNLIMIT_DROPPED],
-		          (unsigned long long)cl->evicted,
-		          (unsigned long long)cl->late);
+	memcpy(e, cl->events, sizeof(e));
 	memset(cl->events, 0, sizeof(cl->events));
 	cl->evicted = cl->late = 0;
 	cl->period_ms = 0;
+	n = e[CONNLIMIT_ANSWERED_503] + e[CONNLIMIT_DROPPED] + evicted + late;
+	if (n == 0)
+		return;
+	pthread_mutex_unlock(&cl->lock);
+	log_warnx("http: refused %llu connections over limits in the last "
+	          "%d s (%llu answered 503, %llu dropped at accept, %llu "
+	          "evicted while waiting for headers, %llu closed with "
+	          "headers still incomplete at their deadline)",
+	          (unsigned long long)n, CONNLIMIT_SUMMARY_MS / 1000,
+	          (unsigned long long)e[CONNLIMIT_ANSWERED_503],
+	          (unsigned long long)e[CONNLIMIT_DROPPED],
+	          (unsigned long long)evicted, (unsigned long long)late);
+	pthread_mutex_lock(&cl->lock);
 }
 
 /* The reaper thread: shuts down the connections past their deadline and
@@ -325,13 +329,14 @@ static void *reaper_main(void *arg)
 			if (c != NULL && (wake == -1 || deadline(cl, c) < wake))
 				wake = deadline(cl, c);
 		}
-		if (cl->period_ms != 0) {
-			if (cl->period_ms + CONNLIMIT_SUMMARY_MS <= now)
-				summary(cl);
-			else if (wake == -1 ||
-			         cl->period_ms + CONNLIMIT_SUMMARY_MS < wake)
-				wake = cl->period_ms + CONNLIMIT_SUMMARY_MS;
+		if (cl->period_ms != 0 &&
+		    cl->period_ms + CONNLIMIT_SUMMARY_MS <= now) {
+			summary(cl);
+			continue; /* the lists may have changed meanwhile */
 		}
+		if (cl->period_ms != 0 &&
+		    (wake == -1 || cl->period_ms + CONNLIMIT_SUMMARY_MS < wake))
+			wake = cl->period_ms + CONNLIMIT_SUMMARY_MS;
 		if (wake == -1) {
 			pthread_cond_wait(&cl->wake, &cl->lock);
 			continue;
