@@ -103,23 +103,49 @@ static char *folder_problem(const struct config *cfg, int err)
 int upload_folder_check(const struct config *cfg, char **cause)
 {
 	struct upload_store *probe;
-	int rootfd, err;
+	char *copy, *comp, *save = NULL;
+	int rootfd, dfd, fd, err = 0;
 
 	rootfd = open(cfg->share.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd == -1) {
 		*cause = folder_problem(cfg, errno);
 		return -1;
 	}
-	/* Exactly what an upload does first: the folder is made if missing,
-	 * and a temporary file started in it (then removed). */
-	probe = upload_store_open(rootfd, cfg->upload.folder, false);
-	err = errno;
+	/* Down the folder's path, as far as it exists, never through a
+	 * link. */
+	dfd = dup(rootfd);
+	copy = xstrdup(cfg->upload.folder);
+	for (comp = strtok_r(copy, "/", &save); comp != NULL && dfd != -1;
+	     comp = strtok_r(NULL, "/", &save)) {
+		fd = openat(dfd, comp,
+		            O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		err = errno;
+		if (fd == -1)
+			break;
+		close(dfd);
+		dfd = fd;
+	}
+	if (dfd == -1) {
+		err = errno;
+	} else if (comp == NULL) {
+		/* It exists: exactly what an upload does first, a temporary
+		 * file started in it (then removed). */
+		probe = upload_store_open(rootfd, cfg->upload.folder, false);
+		err = probe == NULL ? errno : 0;
+		upload_store_close(probe);
+	} else if (err == ENOENT) {
+		/* Missing: the first upload makes it, if it can. */
+		err = faccessat(dfd, ".", W_OK | X_OK, AT_EACCESS) == -1 ? errno
+		                                                         : 0;
+	}
+	free(copy);
+	if (dfd != -1)
+		close(dfd);
 	close(rootfd);
-	if (probe == NULL) {
+	if (err != 0) {
 		*cause = folder_problem(cfg, err);
 		return -1;
 	}
-	upload_store_close(probe);
 	return 0;
 }
 

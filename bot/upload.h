@@ -66,10 +66,12 @@ char *upload_offer(const struct config *cfg, const struct token_key *key,
                    char **clean_name, char **cause);
 
 /*
- * Checks that uploads can be stored in cfg's [upload] folder: it exists or
- * can be made, beneath the share without a symbolic link, and a file can
- * be started in it (a read-only file system, a folder that is a file or is
- * immutable, missing permissions all fail). Returns 0, or -1 with *cause
+ * Checks that uploads can be stored in cfg's [upload] folder, beneath the
+ * share without a symbolic link: if it exists, a temporary file can be
+ * started in it (and is removed); if not, its nearest existing parent is
+ * writable (faccessat), so that the first upload can make it. A read-only
+ * file system, a folder that is a file or is immutable, missing
+ * permissions all fail. Nothing is left behind. Returns 0, or -1 with *cause
  * (the caller frees it) for the log. upload_offer refuses to hand out a
  * URL, and the HTTP side refuses a PUT, while it fails; the HTTP side also
  * warns at start.

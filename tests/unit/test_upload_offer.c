@@ -250,14 +250,16 @@ static void test_folder_unwritable(void **state)
 {
 	struct fixture *f = *state;
 	char path[128], *cause = NULL;
+	struct stat st;
 	FILE *fp;
 
-	/* The folder is made when missing. */
+	/* A missing folder is fine (the first upload makes it), and the
+	 * check leaves nothing behind. */
 	free(accepted(f, "alice@example.org", "a", 1));
 	snprintf(path, sizeof(path), "%s/share/incoming", f->dir);
 	assert_int_equal(upload_folder_check(f->cfg, &cause), 0);
+	assert_int_equal(stat(path, &st), -1);
 	/* Where the folder should be, a file (unwritable even for root). */
-	assert_int_equal(rmdir(path), 0);
 	fp = fopen(path, "w");
 	assert_non_null(fp);
 	fclose(fp);
@@ -270,8 +272,11 @@ static void test_folder_unwritable(void **state)
 	/* Users who may not upload are not told about the folder. */
 	refused(f, "mallory@example.org", "a", 1,
 	        "you are not allowed to upload");
+	/* An existing folder gets a probe file, removed at once. */
 	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkdir(path, 0755), 0);
 	free(accepted(f, "alice@example.org", "a", 1));
+	assert_int_equal(rmdir(path), 0);
 }
 
 int main(void)
