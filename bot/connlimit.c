@@ -176,7 +176,6 @@ static void drop(struct connlimit *cl, struct connlimit_conn *c)
 	uncount(cl, c);
 	c->closing = true;
 	(void)shutdown(c->fd, SHUT_RDWR);
-	period_open(cl);
 }
 
 /* Returns the connection that has waited longest for its headers, or
@@ -209,6 +208,7 @@ struct connlimit_conn *connlimit_open(struct connlimit *cl, int fd,
 		if (victim != NULL) {
 			drop(cl, victim);
 			cl->evicted++;
+			period_open(cl);
 		}
 		*over = cl->total >= cl->o.max_total;
 	}
@@ -324,7 +324,12 @@ static void *reaper_main(void *arg)
 			while ((c = cl->wait[l].head) != NULL &&
 			       deadline(cl, c) <= now) {
 				drop(cl, c);
-				cl->late++;
+				/* An idle kept-alive connection timing out is
+				 * no news. */
+				if (l == WAIT_NEW) {
+					cl->late++;
+					period_open(cl);
+				}
 			}
 			if (c != NULL && (wake == -1 || deadline(cl, c) < wake))
 				wake = deadline(cl, c);

@@ -24,8 +24,11 @@
  *   connlimit_close also takes, and the server calls connlimit_close
  *   before it closes the descriptor: a descriptor number reused by a later
  *   connection is never touched.
- * - Repeated refusals are not logged one by one: they are counted, and
- *   the reaper writes one summary line at most every CONNLIMIT_SUMMARY_MS.
+ * - Repeated refusals are not logged one by one: they are counted (503s,
+ *   refusals at accept, evictions, new connections past their header
+ *   deadline; not idle kept-alive ones closed at idle_ms, which is the
+ *   usual idle timeout), and the reaper writes one summary line at most
+ *   every CONNLIMIT_SUMMARY_MS.
  *
  * Every function is thread-safe.
  */
