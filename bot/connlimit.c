@@ -201,19 +201,22 @@ struct connlimit_conn *connlimit_open(struct connlimit *cl, int fd,
 	c->list = WAIT_NONE;
 	connlimit_key(sa, &k.key);
 	pthread_mutex_lock(&cl->lock);
-	found = tfind(&k, &cl->per_ip, cmp_ip);
-	*over = found != NULL && (*found)->n >= cl->o.max_per_ip;
-	if (!*over && cl->total >= cl->o.max_total) {
+	/* Full: the longest waiting makes room, even for a newcomer over its
+	 * address's limit (which still gets its 503): connections waiting
+	 * for headers never pile up past max_total, so libmicrohttpd's own
+	 * limit, a margin above, is not reached. */
+	if (cl->total >= cl->o.max_total) {
 		victim = longest_waiting(cl);
 		if (victim != NULL) {
 			drop(cl, victim);
 			cl->evicted++;
 			period_open(cl);
 		}
-		*over = cl->total >= cl->o.max_total;
 	}
+	found = tfind(&k, &cl->per_ip, cmp_ip);
+	*over = cl->total >= cl->o.max_total ||
+	        (found != NULL && (*found)->n >= cl->o.max_per_ip);
 	if (!*over) {
-		/* Looked up again: the eviction may have changed the tree. */
 		found = tsearch(&k, &cl->per_ip, cmp_ip);
 		if (found == NULL)
 			fatalx("http: out of memory");

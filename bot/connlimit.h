@@ -19,7 +19,9 @@
  *   closes them.
  * - Eviction: a new connection that finds max_total connections takes the
  *   place of the one that has waited longest for its headers (a new one or
- *   a kept-alive one), which is shut down at once, uncounted.
+ *   a kept-alive one), which is shut down at once, uncounted. It does so
+ *   even if it is over its address's limit (it still gets its 503), so
+ *   that connections waiting for headers never pile up past max_total.
  * - A descriptor is only ever shut down under the lock that
  *   connlimit_close also takes, and the server calls connlimit_close
  *   before it closes the descriptor: a descriptor number reused by a later
@@ -77,7 +79,8 @@ void connlimit_free(struct connlimit *cl);
  * Records a new connection on socket fd from address sa (NULL if
  * unknown), waiting for its headers. At max_total, evicts the connection
  * that has waited longest for its headers, if any. Sets *over if the new
- * connection is over a limit. Returns its record for the calls below.
+ * connection is over a limit (its address's, or max_total with none to
+ * evict). Returns its record for the calls below.
  */
 struct connlimit_conn *connlimit_open(struct connlimit *cl, int fd,
                                       const struct sockaddr *sa, bool *over);

@@ -300,8 +300,11 @@ def test_per_ip_limit_exact(make_server):
     """max_per_ip connections from one address are served, every one
     beyond gets 503 with Retry-After (none is dropped silently), other
     addresses are not affected, and a closed connection frees its
-    place."""
-    s = make_server({"f.bin": CONTENT}, "max_per_ip = 3\n")
+    place. A flood of silent connections from one address cannot fill the
+    server either."""
+    s = make_server({"f.bin": CONTENT},
+                    "max_per_ip = 3\nmax_connections = 30\n"
+                    "header_timeout = 60s\n")
     path = s.url("f.bin").encode()
     held = []
     for _ in range(3):
@@ -325,7 +328,12 @@ def test_per_ip_limit_exact(make_server):
     status, _, body = raw(s.port, b"GET " + path +
                           b" HTTP/1.1\r\nHost: x\r\n\r\n", src="127.0.3.1")
     assert status == 200 and body == CONTENT
-    for so in held:
+    flood = [connect(s.port, "127.0.3.9") for _ in range(200)]
+    time.sleep(0.5)
+    status, _, body = raw(s.port, b"GET " + path +
+                          b" HTTP/1.1\r\nHost: x\r\n\r\n", src="127.0.3.3")
+    assert status == 200 and body == CONTENT
+    for so in held + flood:
         so.close()
 
 

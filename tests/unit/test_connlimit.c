@@ -260,6 +260,34 @@ static void test_eviction(void **state)
 	connlimit_free(cl);
 }
 
+/* A newcomer over its address's limit makes room too when all is full,
+ * so that connections waiting for headers never pile up. */
+static void test_eviction_over_per_ip(void **state)
+{
+	struct connlimit_opts o = {2, 1, 60000, 60000};
+	struct connlimit *cl;
+	struct conn a, b, c;
+	unsigned total, per_ip;
+	char *cause = NULL;
+
+	(void)state;
+	cl = connlimit_new(&o, &cause);
+	assert_non_null(cl);
+	a = open_conn(cl, "192.0.2.1");
+	connlimit_headers(cl, a.c);
+	b = open_conn(cl, "192.0.2.2");
+	c = open_conn(cl, "192.0.2.1");
+	assert_true(c.over);
+	assert_true(shut_within(&b, 1000));
+	counts(cl, "192.0.2.1", &total, &per_ip);
+	assert_int_equal(total, 2);
+	assert_int_equal(per_ip, 1);
+	close_conn(cl, &a);
+	close_conn(cl, &b);
+	close_conn(cl, &c);
+	connlimit_free(cl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +295,7 @@ int main(void)
 	    cmocka_unit_test(test_per_ip_exact),
 	    cmocka_unit_test(test_header_deadline),
 	    cmocka_unit_test(test_eviction),
+	    cmocka_unit_test(test_eviction_over_per_ip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
