@@ -130,6 +130,15 @@ static void on_stale(void *arg, int64_t id, const char *path)
 	indexer_post_path(d->ix, path);
 }
 
+/* HTTP thread: is a file waiting to be hashed again? */
+static bool is_pending(void *arg, int64_t id, unsigned char prev[32],
+                       bool *has_prev)
+{
+	struct daemon *d = arg;
+
+	return indexer_pending(d->ix, id, prev, has_prev);
+}
+
 /* HTTP thread: an upload was stored; the indexer records its uploader. */
 static void on_upload(void *arg, const char *path, const char *uploader)
 {
@@ -406,6 +415,7 @@ int daemon_run(struct config *cfg, bool verbose)
 	hooks.on_download = on_download;
 	hooks.on_stale = on_stale;
 	hooks.on_upload = on_upload;
+	hooks.is_pending = is_pending;
 	hooks.arg = &d;
 	d.http = http_start(cfg, d.key, &hooks, &cause);
 	if (d.http == NULL)

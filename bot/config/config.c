@@ -1054,6 +1054,8 @@ static const struct key keys[] = {
      NULL},
     {S_HTTP, "max_per_ip", p_uint, C(http.max_per_ip), 1, 100000, NULL},
     {S_HTTP, "timeout", p_duration, C(http.timeout_ms), 1000, DAY, NULL},
+    {S_HTTP, "header_timeout", p_duration, C(http.header_timeout_ms), 1000,
+     3600000, NULL},
 
     {S_COMMANDS, "prefix", p_prefix, C(commands.prefix), 0, 8, NULL},
     {S_COMMANDS, "page_size", p_uint, C(commands.page_size), 1, 100, NULL},
@@ -1418,6 +1420,7 @@ static void set_defaults(struct config *cfg)
 	cfg->http.max_connections = 512;
 	cfg->http.max_per_ip = 16;
 	cfg->http.timeout_ms = 30000;
+	cfg->http.header_timeout_ms = 10000;
 	cfg->commands.prefix = xstrdup("!");
 	cfg->commands.page_size = 10;
 	cfg->commands.find_min_length = 3;

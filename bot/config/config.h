@@ -93,6 +93,9 @@ struct config {
 		unsigned max_connections; /* default 512 */
 		unsigned max_per_ip;      /* default 16 */
 		uint64_t timeout_ms;      /* default 30s */
+		/* a request's headers must be complete this long after
+		 * accept, however slowly they come; default 10s */
+		uint64_t header_timeout_ms;
 	} http;
 
 	struct {

@@ -16,22 +16,51 @@
  *   file is opened beneath a descriptor of the share root (beneath_open:
  *   openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) and its fstat
  *   compared with the row (device, inode, size, mtime) before a byte is
- *   sent; a mismatch is 409 and the file is reported stale. The body goes
- *   out from the descriptor (sendfile); nothing is mapped, at most
- *   HTTP_SMALL_BODY is buffered, so memory stays flat whatever the file
- *   sizes.
- * - Limits: libmicrohttpd drops connections over its own limits at accept
- *   time without a word. So its hard limits are set a margin above the
- *   configured ones, and the server counts connections itself (total and
- *   per address, in NOTIFY_CONNECTION): a connection over a configured
- *   limit gets 503 with Retry-After and is closed. Past the margin, the
- *   silent refusal remains. libmicrohttpd splits its total limit evenly
- *   between the pool's threads, and one thread may accept more than its
- *   share, so its total is the hard limit times the number of threads (the
- *   configured total is still enforced by the count, with 503).
- * - Bodies up to HTTP_SMALL_BODY are read into the response so that they
- *   leave with the headers in one write; larger ones go out with sendfile.
- *   Each thread caches the rows it read for HTTP_ROW_TTL_MS, with their
+ *   sent; a mismatch is 409 and the file is reported stale, unless the
+ *   indexer already has it waiting to be hashed again (hooks->is_pending):
+ *   then, as for a row that lost its hash because the file changed, links
+ *   whose MAC matches the hash the file had before get 503 with
+ *   Retry-After. A MAC that cannot be verified (a wrong one, an unknown or
+ *   deleted file id, another key) gets one and the same 403 (what is not a
+ *   token at all, 404); for an unknown id a MAC is still computed, so that
+ *   the answer takes as long and says nothing about which ids exist.
+ * - Bodies: up to HTTP_SMALL_BODY, read into the response (they leave with
+ *   the headers in one write); the file's fstat after the read must be the
+ *   one before (size, mtime, ctime), or the bytes are not used. Larger ones
+ *   are read by a content-reader callback in blocks of up to HTTP_BLOCK
+ *   with pread, and after each block the descriptor's fstat is compared
+ *   with the one checked before the first byte: a file written to during a
+ *   transfer changes its mtime and ctime, so the response ends with an
+ *   error (libmicrohttpd closes the connection before the announced
+ *   length), the transfer is not counted and the file is reported stale.
+ *   So no client ever gets a complete response of mixed bytes (as far as
+ *   timestamps tell: two writes within one tick of the file system's clock
+ *   look like one, for the indexer too). sendfile
+ *   cannot give that guarantee: the kernel reads the page cache while
+ *   sending, with no point where the server could check the file before
+ *   the last bytes leave, and libmicrohttpd serves one response body from
+ *   one source (tests/bench/bench_http.sh measures the cost of the copy).
+ *   Memory per transfer is bounded by its block (at most HTTP_BLOCK, and
+ *   no more than the range): nothing is mapped.
+ * - Limits (connlimit.h): connections are counted in total and per
+ *   address (IPv6 per /64) in NOTIFY_CONNECTION; one over a limit gets 503
+ *   with Retry-After and is closed. Request headers have an absolute
+ *   deadline ([http] header_timeout after accept; [http] timeout after the
+ *   previous response on a kept-alive connection), enforced by a reaper
+ *   thread, since libmicrohttpd's own timeout restarts on every byte. At
+ *   max_connections, the connection that has waited longest for its
+ *   headers is evicted to admit the new one. libmicrohttpd's own limits are
+ *   set a margin above the configured ones (its per-address limit is off:
+ *   ours is exact); what it refuses at accept, and the 503s, are counted
+ *   and summarised in one log line at most every 10 s instead of a line
+ *   each. libmicrohttpd splits its total limit evenly between the pool's
+ *   threads, and one thread may accept more than its share, so its total
+ *   is the hard limit times the number of threads.
+ * - Conditional requests (RFC 9110 §13.2.2): If-Match, else
+ *   If-Unmodified-Since (412 when not met); then If-None-Match, else
+ *   If-Modified-Since (304, with the 200's Content-Length). An HTTP/1.1
+ *   request needs exactly one valid Host header (else 400).
+ * - Each thread caches the rows it read for HTTP_ROW_TTL_MS, with their
  *   header values and the last token whose MAC matched; a cached row is
  *   still checked against the file's fstat, and read again on any failure.
  * - Accounting: NOTIFY_COMPLETED tells whether a response was sent in full;
@@ -48,10 +77,10 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
-#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -61,6 +90,7 @@
 
 #include "alloc.h"
 #include "beneath.h"
+#include "connlimit.h"
 #include "log.h"
 #include "range.h"
 #include "text.h"
@@ -75,10 +105,14 @@
 #define HTTP_ROW_CACHE  64
 #define HTTP_ROW_TTL_MS 1000
 /* Bodies up to this size are read into the response and go out with the
- * headers in one write; larger ones go out with sendfile. */
+ * headers in one write; larger ones are read in blocks of up to
+ * HTTP_BLOCK. */
 #define HTTP_SMALL_BODY (16 * 1024)
+#define HTTP_BLOCK      (256 * 1024)
 /* Seconds a client over a limit is asked to wait. */
 #define HTTP_RETRY_AFTER "5"
+/* The one answer to a link whose MAC cannot be verified. */
+#define HTTP_FORBIDDEN_TEXT "this link is not valid (or the file changed)\n"
 
 struct http {
 	struct MHD_Daemon *mhd;
@@ -88,23 +122,13 @@ struct http {
 	int root_fd;
 	uint16_t port;
 	pthread_key_t cat_key;
-	struct upload *upload; /* PUT /u/... */
-
-	pthread_mutex_t lock; /* guards the counts below */
-	void *per_ip;         /* tsearch tree of struct ip_count */
-	unsigned nconn;
+	struct upload *upload;    /* PUT /u/... */
+	struct connlimit *limits; /* counts, header deadlines */
 };
 
-/* Connections from one address. */
-struct ip_count {
-	unsigned char addr[16];
-	unsigned len;
-	unsigned n;
-};
-
-/* Per connection: its address's count, and whether it is over a limit. */
+/* Per connection: its record in the limits, and whether it is over one. */
 struct conn_ctx {
-	struct ip_count *ip;
+	struct connlimit_conn *lc;
 	bool over;
 };
 
@@ -116,81 +140,50 @@ struct req {
 	uint64_t body; /* bytes of body in the response */
 	bool download; /* a GET of file bytes: report it when sent */
 	bool to_end;   /* the body reaches the last byte of the file */
+	bool quiet;    /* no access-log line (counted in the limits' summary) */
 	void *upload;  /* an upload's state (upload.c) */
 };
 
-/* Orders ip_count by address. */
-static int cmp_ip(const void *a, const void *b)
-{
-	const struct ip_count *x = a, *y = b;
-
-	if (x->len != y->len)
-		return x->len < y->len ? -1 : 1;
-	return memcmp(x->addr, y->addr, x->len);
-}
-
-/* Fills the address part of k from sa. */
-static void ip_key(const struct sockaddr *sa, struct ip_count *k)
-{
-	struct sockaddr_in in4;
-	struct sockaddr_in6 in6;
-
-	memset(k, 0, sizeof(*k));
-	if (sa != NULL && sa->sa_family == AF_INET) {
-		memcpy(&in4, sa, sizeof(in4));
-		memcpy(k->addr, &in4.sin_addr, 4);
-		k->len = 4;
-	} else if (sa != NULL && sa->sa_family == AF_INET6) {
-		memcpy(&in6, sa, sizeof(in6));
-		memcpy(k->addr, &in6.sin6_addr, 16);
-		k->len = 16;
-	}
-}
-
-/* Counts connections as they open and close; marks the excess. */
+/* Records connections as they open and close; marks the ones over a
+ * limit. */
 static void on_connection(void *cls, struct MHD_Connection *c,
                           void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
 	struct http *h = cls;
+	const union MHD_ConnectionInfo *fd, *addr;
 	struct conn_ctx *ctx;
 
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		fd = MHD_get_connection_info(c,
+		                             MHD_CONNECTION_INFO_CONNECTION_FD);
+		addr = MHD_get_connection_info(
 		    c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		struct ip_count k, **found;
-
-		ip_key(ci ? ci->client_addr : NULL, &k);
+		if (fd == NULL)
+			fatalx("http: a connection without a socket");
 		ctx = xcalloc(1, sizeof(*ctx));
-		pthread_mutex_lock(&h->lock);
-		found = tsearch(&k, &h->per_ip, cmp_ip);
-		if (found == NULL)
-			fatalx("http: out of memory");
-		if (*found == &k) {
-			*found = xmalloc(sizeof(k));
-			**found = k;
-		}
-		ctx->ip = *found;
-		ctx->ip->n++;
-		h->nconn++;
-		ctx->over = h->nconn > h->cfg->http.max_connections ||
-		            ctx->ip->n > h->cfg->http.max_per_ip;
-		pthread_mutex_unlock(&h->lock);
+		ctx->lc =
+		    connlimit_open(h->limits, fd->connect_fd,
+		                   addr ? addr->client_addr : NULL, &ctx->over);
 		*socket_context = ctx;
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		/* libmicrohttpd closes the socket after this call. */
 		ctx = *socket_context;
 		if (ctx == NULL)
 			return;
-		pthread_mutex_lock(&h->lock);
-		h->nconn--;
-		if (--ctx->ip->n == 0) {
-			tdelete(ctx->ip, &h->per_ip, cmp_ip);
-			free(ctx->ip);
-		}
-		pthread_mutex_unlock(&h->lock);
+		connlimit_close(h->limits, ctx->lc);
 		free(ctx);
 		*socket_context = NULL;
 	}
+}
+
+/* Returns the connection's record, or NULL. */
+static struct conn_ctx *conn_ctx(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
 }
 
 /* Adds the headers every response carries. */
@@ -238,6 +231,7 @@ struct row_slot {
 	char digest[64];
 	char *disposition;
 	const char *content_type;
+	bool filled;   /* the header values above are made */
 	bool verified; /* tok passed token_verify's MAC check for f */
 	struct token tok;
 	/* The whole 200 response of a small file, built once and queued
@@ -451,12 +445,13 @@ static void make_etag(const struct cat_file *f, char etag[67])
 	etag[66] = '\0';
 }
 
-/* Makes the header values of a freshly read row. */
+/* Makes the header values of a freshly read row (hashed). */
 static void fill_slot(struct row_slot *slot)
 {
 	const struct cat_file *f = &slot->f;
 	unsigned char b64[48];
 
+	slot->filled = true;
 	make_etag(f, slot->etag);
 	range_format_date((time_t)(f->mtime_ns / 1000000000),
 	                  slot->last_modified, sizeof(slot->last_modified));
@@ -469,69 +464,128 @@ static void fill_slot(struct row_slot *slot)
 	                         : "application/octet-stream";
 }
 
-/* Returns true if the descriptor's metadata is the catalogue row's. */
+/* Returns true if the descriptor's metadata is the catalogue row's: the
+ * ctime too where the row knows it, so an in-place edit whose size and
+ * mtime were put back (touch -r) is not served under the old hash. */
 static bool same_file(const struct stat *st, const struct cat_file *f)
 {
 	int64_t mtime_ns =
 	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	int64_t ctime_ns =
+	    (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
 
 	return S_ISREG(st->st_mode) && (uint64_t)st->st_dev == f->dev &&
 	       (uint64_t)st->st_ino == f->ino &&
-	       (uint64_t)st->st_size == f->size && mtime_ns == f->mtime_ns;
+	       (uint64_t)st->st_size == f->size && mtime_ns == f->mtime_ns &&
+	       (f->ctime_ns == 0 || ctime_ns == f->ctime_ns);
+}
+
+/* Returns true if the open file fd is still as it was when st was taken:
+ * a write changes its mtime and ctime (and maybe its size). */
+static bool unchanged(int fd, const struct stat *st)
+{
+	struct stat now;
+
+	return fstat(fd, &now) == 0 && now.st_size == st->st_size &&
+	       now.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+	       now.st_mtim.tv_nsec == st->st_mtim.tv_nsec &&
+	       now.st_ctim.tv_sec == st->st_ctim.tv_sec &&
+	       now.st_ctim.tv_nsec == st->st_ctim.tv_nsec;
 }
 
 /* Reports the file of a row as stale, if anyone listens. */
-static void report_stale(struct http *h, const struct cat_file *f)
+static void report_stale(struct http *h, int64_t id, const char *path)
 {
 	if (h->hooks.on_stale != NULL)
-		h->hooks.on_stale(h->hooks.arg, f->id, f->path);
+		h->hooks.on_stale(h->hooks.arg, id, path);
 }
 
-/* Answers 304 Not Modified with the validators. */
+/* The content reader of a response whose body is never sent (304). */
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)cls;
+	(void)pos;
+	(void)buf;
+	(void)max;
+	return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+/* Answers 304 Not Modified with the validators. libmicrohttpd gives a 304
+ * the Content-Length of its response object, and sends no body: the
+ * object is made the 200's size, so that the length is the 200's (RFC
+ * 9110 §8.6), never a wrong 0. */
 static enum MHD_Result reply_not_modified(struct MHD_Connection *c,
-                                          struct req *r, const char *etag,
-                                          const char *last_modified)
+                                          struct req *r,
+                                          const struct row_slot *slot)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	resp = MHD_create_response_from_buffer(0, (void *)"",
-	                                       MHD_RESPMEM_PERSISTENT);
+	if (slot->f.size == 0)
+		resp = MHD_create_response_from_buffer(0, (void *)"",
+		                                       MHD_RESPMEM_PERSISTENT);
+	else
+		resp = MHD_create_response_from_callback(slot->f.size, 1,
+		                                         no_body, NULL, NULL);
 	if (resp == NULL)
 		return MHD_NO;
-	MHD_add_response_header(resp, "ETag", etag);
-	MHD_add_response_header(resp, "Last-Modified", last_modified);
+	MHD_add_response_header(resp, "ETag", slot->etag);
+	MHD_add_response_header(resp, "Last-Modified", slot->last_modified);
 	r->status = MHD_HTTP_NOT_MODIFIED;
 	ret = MHD_queue_response(c, MHD_HTTP_NOT_MODIFIED, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
 
-/* Returns true if the conditional headers make this a 304. */
-static bool not_modified(struct MHD_Connection *c, const char *etag,
-                         time_t mtime)
-{
-	const char *inm, *ims;
-	time_t since;
+/* The outcome of the conditional headers. */
+enum precondition {
+	PRECONDITION_PASS,         /* serve */
+	PRECONDITION_FAILED,       /* 412 */
+	PRECONDITION_NOT_MODIFIED, /* 304 */
+};
 
-	inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	                                  MHD_HTTP_HEADER_IF_NONE_MATCH);
-	if (inm != NULL)
-		return range_etag_matches(inm, etag);
-	ims = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	                                  MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
-	return ims != NULL && range_parse_date(ims, &since) == 0 &&
-	       mtime <= since;
+/* Evaluates the conditional headers of a GET or HEAD in the order of RFC
+ * 9110 §13.2.2: If-Match, else If-Unmodified-Since; then If-None-Match,
+ * else If-Modified-Since. A date that cannot be parsed is ignored. */
+static enum precondition preconditions(struct MHD_Connection *c,
+                                       const char *etag, time_t mtime)
+{
+	const char *v;
+	time_t t;
+
+	v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	                                MHD_HTTP_HEADER_IF_MATCH);
+	if (v != NULL) {
+		if (!range_if_match(v, etag))
+			return PRECONDITION_FAILED;
+	} else {
+		v = MHD_lookup_connection_value(
+		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_UNMODIFIED_SINCE);
+		if (v != NULL && range_parse_date(v, &t) == 0 && mtime > t)
+			return PRECONDITION_FAILED;
+	}
+	v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	                                MHD_HTTP_HEADER_IF_NONE_MATCH);
+	if (v != NULL)
+		return range_etag_matches(v, etag) ? PRECONDITION_NOT_MODIFIED
+		                                   : PRECONDITION_PASS;
+	v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	                                MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
+	if (v != NULL && range_parse_date(v, &t) == 0 && mtime <= t)
+		return PRECONDITION_NOT_MODIFIED;
+	return PRECONDITION_PASS;
 }
 
 /* Returns a response holding the bytes of rg read from fd, or NULL if they
- * cannot be read in full (the file shrank: a stale row). */
-static struct MHD_Response *small_body(int fd, struct range rg)
+ * cannot be read in full or the file changed meanwhile (st: the file as
+ * checked before). */
+static struct MHD_Response *small_body(int fd, const struct stat *st,
+                                       struct range rg)
 {
 	char *buf = xmalloc(rg.len);
 	ssize_t n = pread(fd, buf, rg.len, (off_t)rg.start);
 
-	if (n != (ssize_t)rg.len) {
+	if (n != (ssize_t)rg.len || !unchanged(fd, st)) {
 		free(buf);
 		return NULL;
 	}
@@ -539,9 +593,80 @@ static struct MHD_Response *small_body(int fd, struct range rg)
 	                                       MHD_RESPMEM_MUST_FREE);
 }
 
-/* Sends the bytes of an open, checked file: 200, 206 or 416. Takes fd. */
-static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
-                                 struct row_slot *slot, int fd, bool get)
+/* A body being read from a file by read_body. */
+struct body {
+	struct http *h;
+	int fd;
+	uint64_t start; /* the file offset of the body's first byte */
+	struct stat st; /* the file as checked before the first byte */
+	int64_t id;     /* the file's id and path, to report it stale */
+	char *path;
+	bool reported;
+};
+
+/*
+ * libmicrohttpd's content reader: reads up to max bytes of the body at pos
+ * into buf, then checks the file. If it changed since the transfer began,
+ * or cannot be read, the response ends with an error: the connection is
+ * closed before the announced length, and the request is not counted.
+ */
+static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct body *b = cls;
+	ssize_t n = pread(b->fd, buf, max, (off_t)(b->start + pos));
+
+	if (n > 0 && unchanged(b->fd, &b->st))
+		return n;
+	if (n == -1)
+		log_warn("http: reading file #%lld", (long long)b->id);
+	else if (!b->reported)
+		log_info("http: file #%lld changed while it was sent; the "
+		         "transfer was cut short",
+		         (long long)b->id);
+	if (!b->reported)
+		report_stale(b->h, b->id, b->path);
+	b->reported = true;
+	return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+/* Frees a body once its response is done with. */
+static void free_body(void *cls)
+{
+	struct body *b = cls;
+
+	close(b->fd);
+	free(b->path);
+	free(b);
+}
+
+/* Returns a response reading the bytes of rg from fd as they are sent,
+ * checking the file as it goes (read_body). Takes fd. */
+static struct MHD_Response *file_body(struct http *h, int fd,
+                                      const struct stat *st, struct range rg,
+                                      const struct cat_file *f)
+{
+	struct MHD_Response *resp;
+	struct body *b = xcalloc(1, sizeof(*b));
+
+	b->h = h;
+	b->fd = fd;
+	b->start = rg.start;
+	b->st = *st;
+	b->id = f->id;
+	b->path = xstrdup(f->path);
+	resp = MHD_create_response_from_callback(
+	    rg.len, rg.len < HTTP_BLOCK ? (size_t)rg.len : HTTP_BLOCK,
+	    read_body, b, free_body);
+	if (resp == NULL)
+		free_body(b);
+	return resp;
+}
+
+/* Sends the bytes of an open, checked file: 200, 206 or 416. Takes fd;
+ * st is its fstat, as checked against the catalogue. */
+static enum MHD_Result send_file(struct http *h, struct MHD_Connection *c,
+                                 struct req *r, struct row_slot *slot, int fd,
+                                 const struct stat *st, bool get)
 {
 	const struct cat_file *f = &slot->f;
 	struct MHD_Response *resp;
@@ -581,7 +706,7 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 		rg = (struct range){0, f->size};
 	if (rr == RANGE_NONE && f->size > 0 && f->size <= HTTP_SMALL_BODY) {
 		if (slot->small == NULL) {
-			slot->small = small_body(fd, rg);
+			slot->small = small_body(fd, st, rg);
 			if (slot->small != NULL)
 				add_file_headers(slot->small, slot);
 		}
@@ -599,13 +724,16 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 		resp = MHD_create_response_from_buffer(0, (void *)"",
 		                                       MHD_RESPMEM_PERSISTENT);
 	} else if (rg.len <= HTTP_SMALL_BODY) {
-		resp = small_body(fd, rg);
+		resp = small_body(fd, st, rg);
 		close(fd);
-	} else {
+	} else if (!get) {
+		/* HEAD: the length alone; nothing is read. */
 		resp = MHD_create_response_from_fd_at_offset64(rg.len, fd,
 		                                               rg.start);
 		if (resp == NULL)
 			close(fd);
+	} else {
+		resp = file_body(h, fd, st, rg, f);
 	}
 	if (resp == NULL)
 		return MHD_NO;
@@ -630,14 +758,14 @@ static enum MHD_Result send_file(struct MHD_Connection *c, struct req *r,
 /* The outcome of checking a link against the catalogue and the disk. */
 enum check {
 	CHECK_OK,
-	CHECK_NO_ROW,   /* 404: no such file (or not hashed) */
-	CHECK_BAD_MAC,  /* 403: forged, or the file changed */
-	CHECK_EXPIRED,  /* 410 */
-	CHECK_GONE,     /* 404: not on disk */
-	CHECK_REFUSED,  /* 403: a link or an escape where the file was */
-	CHECK_CHANGED,  /* 409: not the file that was hashed */
-	CHECK_DB_ERROR, /* 500 */
-	CHECK_IO_ERROR, /* 500 */
+	CHECK_FORBIDDEN, /* 403: the MAC cannot be verified */
+	CHECK_EXPIRED,   /* 410 */
+	CHECK_PENDING,   /* 503: the file changed and is being indexed */
+	CHECK_GONE,      /* 404: not on disk */
+	CHECK_REFUSED,   /* 403: a link or an escape where the file was */
+	CHECK_CHANGED,   /* 409: not the file that was hashed */
+	CHECK_DB_ERROR,  /* 500 */
+	CHECK_IO_ERROR,  /* 500 */
 };
 
 /* Returns true if two parsed tokens are the same. */
@@ -648,44 +776,76 @@ static bool same_token(const struct token *a, const struct token *b)
 	       memcmp(a->mac, b->mac, sizeof(a->mac)) == 0;
 }
 
+/* Checks t's MAC against the file hash sha256: CHECK_OK, CHECK_EXPIRED or
+ * CHECK_FORBIDDEN. With no hash (NULL) a MAC is computed all the same, so
+ * that the answer (CHECK_FORBIDDEN) takes as long. */
+static enum check verify_mac(struct http *h, const struct token *t,
+                             const unsigned char *sha256, time_t now)
+{
+	static const unsigned char none[32];
+
+	switch (token_verify(h->key, t, sha256 ? sha256 : none, now)) {
+	case TOKEN_OK:
+		return sha256 ? CHECK_OK : CHECK_FORBIDDEN;
+	case TOKEN_EXPIRED:
+		return sha256 ? CHECK_EXPIRED : CHECK_FORBIDDEN;
+	default:
+		return CHECK_FORBIDDEN;
+	}
+}
+
+/* Returns true if the indexer has file id waiting to be hashed; sets
+ * *has_prev and prev to the hash it had before, if known. */
+static bool is_pending(struct http *h, int64_t id, unsigned char prev[32],
+                       bool *has_prev)
+{
+	*has_prev = false;
+	return h->hooks.is_pending != NULL &&
+	       h->hooks.is_pending(h->hooks.arg, id, prev, has_prev);
+}
+
 /* Looks up the row of token t, checks the MAC (once per row and token),
  * opens the file and checks it against the row. Sets *sp to the row's slot
- * when there is one, and on CHECK_OK *fdp (the caller closes it). */
+ * when there is one, and on CHECK_OK *fdp (the caller closes it) and *st.
+ */
 static enum check check_link(struct http *h, struct thread_state *ts,
                              const struct token *t, bool fresh,
-                             struct row_slot **sp, int *fdp, bool *cached)
+                             struct row_slot **sp, int *fdp, struct stat *st,
+                             bool *cached)
 {
 	struct row_slot *slot;
 	const struct cat_file *f;
+	unsigned char prev[32];
 	time_t now = time(NULL);
-	struct stat st;
-	bool db_error;
+	enum check rc;
+	bool db_error, has_prev;
 	int fd, err;
 
 	slot = lookup_row(ts, t->file_id, fresh, cached, &db_error);
 	if (slot == NULL)
-		return db_error ? CHECK_DB_ERROR : CHECK_NO_ROW;
+		return db_error ? CHECK_DB_ERROR : verify_mac(h, t, NULL, now);
 	f = &slot->f;
-	if (!f->hashed)
-		return CHECK_NO_ROW;
-	if (!*cached)
-		fill_slot(slot);
 	*sp = slot;
+	if (!f->hashed) {
+		/* Changed, and waiting to be hashed again: the links made
+		 * for the hash it had answer 503 meanwhile. */
+		if (!is_pending(h, f->id, prev, &has_prev) || !has_prev)
+			return verify_mac(h, t, NULL, now);
+		rc = verify_mac(h, t, prev, now);
+		return rc == CHECK_OK ? CHECK_PENDING : rc;
+	}
 	if (slot->verified && same_token(&slot->tok, t)) {
 		if (token_expired(t, now))
 			return CHECK_EXPIRED;
 	} else {
-		switch (token_verify(h->key, t, f->sha256, now)) {
-		case TOKEN_OK:
-			slot->tok = *t;
-			slot->verified = true;
-			break;
-		case TOKEN_EXPIRED:
-			return CHECK_EXPIRED;
-		default:
-			return CHECK_BAD_MAC;
-		}
+		rc = verify_mac(h, t, f->sha256, now);
+		if (rc != CHECK_OK)
+			return rc;
+		slot->tok = *t;
+		slot->verified = true;
 	}
+	if (!slot->filled)
+		fill_slot(slot);
 	fd = beneath_open(h->root_fd, f->path, false);
 	if (fd == -1) {
 		err = errno;
@@ -697,12 +857,30 @@ static enum check check_link(struct http *h, struct thread_state *ts,
 		log_warn("http: open file #%lld", (long long)f->id);
 		return CHECK_IO_ERROR;
 	}
-	if (fstat(fd, &st) == -1 || !same_file(&st, f)) {
+	if (fstat(fd, st) == -1 || !same_file(st, f)) {
 		close(fd);
-		return CHECK_CHANGED;
+		return is_pending(h, f->id, prev, &has_prev) ? CHECK_PENDING
+		                                             : CHECK_CHANGED;
 	}
 	*fdp = fd;
 	return CHECK_OK;
+}
+
+/* Returns the seconds a client should wait for a file of size bytes that
+ * is being indexed again: the settle time, then hashing. */
+static unsigned rehash_wait(const struct config *cfg, uint64_t size)
+{
+	uint64_t s = 1 + (cfg->share.settle_ms + 999) / 1000 +
+	             size / (100 * 1024 * 1024);
+
+	return s > 3600 ? 3600 : (unsigned)s;
+}
+
+/* Answers 403 to a link whose MAC cannot be verified: always the same. */
+static enum MHD_Result reply_forbidden(struct MHD_Connection *c, struct req *r)
+{
+	return reply_text(c, r, MHD_HTTP_FORBIDDEN, HTTP_FORBIDDEN_TEXT, NULL,
+	                  NULL);
 }
 
 /* Serves GET or HEAD /f/{token}/{name}; rest is what follows "/f/". */
@@ -714,7 +892,9 @@ static enum MHD_Result serve_file(struct http *h, struct MHD_Connection *c,
 	struct row_slot *slot = NULL;
 	struct thread_state *ts;
 	struct token t;
+	struct stat st;
 	enum check rc;
+	char wait[16];
 	bool cached;
 	int fd = -1;
 
@@ -722,42 +902,42 @@ static enum MHD_Result serve_file(struct http *h, struct MHD_Connection *c,
 		return reply_text(c, r, MHD_HTTP_NOT_FOUND, "no such link\n",
 		                  NULL, NULL);
 	if (t.key_id != token_key_id(h->key))
-		return reply_text(c, r, MHD_HTTP_FORBIDDEN,
-		                  "this link is not valid here\n", NULL, NULL);
+		return reply_forbidden(c, r);
 	if ((ts = thread_state(h)) == NULL)
 		return reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
 		                  "the catalogue is unavailable\n",
 		                  "Retry-After", HTTP_RETRY_AFTER);
-	rc = check_link(h, ts, &t, false, &slot, &fd, &cached);
+	rc = check_link(h, ts, &t, false, &slot, &fd, &st, &cached);
 	if (rc != CHECK_OK && cached) /* the row may be out of date */
-		rc = check_link(h, ts, &t, true, &slot, &fd, &cached);
-	if (slot != NULL && rc != CHECK_NO_ROW && rc != CHECK_BAD_MAC &&
-	    rc != CHECK_EXPIRED)
+		rc = check_link(h, ts, &t, true, &slot, &fd, &st, &cached);
+	if (slot != NULL && rc != CHECK_FORBIDDEN && rc != CHECK_EXPIRED &&
+	    rc != CHECK_DB_ERROR)
 		r->id = slot->f.id;
 	switch (rc) {
 	case CHECK_OK:
 		break;
-	case CHECK_NO_ROW:
-		return reply_text(c, r, MHD_HTTP_NOT_FOUND, "no such file\n",
-		                  NULL, NULL);
-	case CHECK_BAD_MAC:
-		return reply_text(c, r, MHD_HTTP_FORBIDDEN,
-		                  "this link is not valid (or the file "
-		                  "changed)\n",
-		                  NULL, NULL);
+	case CHECK_FORBIDDEN:
+		return reply_forbidden(c, r);
 	case CHECK_EXPIRED:
 		return reply_text(c, r, MHD_HTTP_GONE,
 		                  "this link has expired\n", NULL, NULL);
+	case CHECK_PENDING:
+		snprintf(wait, sizeof(wait), "%u",
+		         rehash_wait(h->cfg, slot->f.size));
+		return reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+		                  "the file changed and is being indexed "
+		                  "again; try again shortly\n",
+		                  "Retry-After", wait);
 	case CHECK_GONE:
-		report_stale(h, &slot->f);
+		report_stale(h, slot->f.id, slot->f.path);
 		return reply_text(c, r, MHD_HTTP_NOT_FOUND,
 		                  "the file is gone\n", NULL, NULL);
 	case CHECK_REFUSED:
-		report_stale(h, &slot->f);
+		report_stale(h, slot->f.id, slot->f.path);
 		return reply_text(c, r, MHD_HTTP_FORBIDDEN,
 		                  "the file cannot be served\n", NULL, NULL);
 	case CHECK_CHANGED:
-		report_stale(h, &slot->f);
+		report_stale(h, slot->f.id, slot->f.path);
 		return reply_text(
 		    c, r, MHD_HTTP_CONFLICT,
 		    "the file changed; try again once it has been "
@@ -772,13 +952,21 @@ static enum MHD_Result serve_file(struct http *h, struct MHD_Connection *c,
 	}
 	if (slot == NULL) /* CHECK_OK always sets it; this tells the compiler */
 		return MHD_NO;
-	if (not_modified(c, slot->etag,
-	                 (time_t)(slot->f.mtime_ns / 1000000000))) {
+	switch (preconditions(c, slot->etag,
+	                      (time_t)(slot->f.mtime_ns / 1000000000))) {
+	case PRECONDITION_PASS:
+		break;
+	case PRECONDITION_FAILED:
 		close(fd);
-		return reply_not_modified(c, r, slot->etag,
-		                          slot->last_modified);
+		return reply_text(c, r, MHD_HTTP_PRECONDITION_FAILED,
+		                  "precondition failed: the file is not the "
+		                  "one asked for\n",
+		                  NULL, NULL);
+	case PRECONDITION_NOT_MODIFIED:
+		close(fd);
+		return reply_not_modified(c, r, slot);
 	}
-	return send_file(c, r, slot, fd, get);
+	return send_file(h, c, r, slot, fd, &st, get);
 }
 
 /* Routes a request by path prefix and method. */
@@ -802,8 +990,10 @@ static enum MHD_Result route_request(struct http *h, struct MHD_Connection *c,
 	return reply_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n", NULL, NULL);
 }
 
-/* Answers a connection over a configured limit: 503, then close. */
-static enum MHD_Result reply_over_limit(struct MHD_Connection *c, struct req *r)
+/* Answers a connection over a configured limit: 503, then close. It is
+ * counted for the limits' summary instead of the access log. */
+static enum MHD_Result reply_over_limit(struct http *h,
+                                        struct MHD_Connection *c, struct req *r)
 {
 	static const char text[] = "too many connections\n";
 	struct MHD_Response *resp;
@@ -819,15 +1009,67 @@ static enum MHD_Result reply_over_limit(struct MHD_Connection *c, struct req *r)
 	                        "text/plain; charset=utf-8");
 	add_common_headers(resp);
 	r->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	r->quiet = true;
+	connlimit_count(h->limits, CONNLIMIT_ANSWERED_503);
 	ret = MHD_queue_response(c, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
 
+/* Returns true if v is a valid Host value: a host name or address
+ * (RFC 3986 reg-name, IPv4 or IP-literal) and an optional port, or empty;
+ * only the characters are checked. */
+static bool host_value_ok(const char *v)
+{
+	for (; *v; v++) {
+		unsigned char ch = (unsigned char)*v;
+
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= '0' && ch <= '9') ||
+		      strchr("-._~%!$&'()*+,;=:[]", ch) != NULL))
+			return false;
+	}
+	return true;
+}
+
+/* What scan_host found. */
+struct host_scan {
+	unsigned n;
+	bool bad;
+};
+
+/* Counts the Host headers of a request and checks their values. */
+static enum MHD_Result scan_host(void *cls, enum MHD_ValueKind kind,
+                                 const char *key, const char *value)
+{
+	struct host_scan *hs = cls;
+
+	(void)kind;
+	if (key == NULL || strcasecmp(key, MHD_HTTP_HEADER_HOST) != 0)
+		return MHD_YES;
+	hs->n++;
+	if (value != NULL && !host_value_ok(value))
+		hs->bad = true;
+	return MHD_YES;
+}
+
+/* Returns true if the request's Host headers are right (RFC 9112 §3.2):
+ * at most one, with a valid value, and exactly one from HTTP/1.1 on. */
+static bool host_ok(struct MHD_Connection *c, const char *version)
+{
+	struct host_scan hs = {0};
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, scan_host, &hs);
+	if (hs.n > 1 || hs.bad)
+		return false;
+	return hs.n == 1 || strcmp(version, MHD_HTTP_VERSION_1_0) == 0;
+}
+
 /*
- * The access handler. The first call (headers only) answers at once what
- * needs no body and must not read one: a connection over a limit, and
- * methods other than GET and HEAD (libmicrohttpd then closes the
+ * The access handler. The first call (headers only) marks the headers
+ * complete for the limits, and answers at once what needs no body and must
+ * not read one: a connection over a limit, a request without a proper
+ * Host, and methods other than GET and HEAD (libmicrohttpd then closes the
  * connection instead of reading the body). GET and HEAD are answered on
  * the call that ends the request, so that the connection can be kept alive.
  */
@@ -837,7 +1079,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   size_t *upload_data_size, void **con_cls)
 {
 	struct http *h = cls;
-	const union MHD_ConnectionInfo *ci;
 	const struct conn_ctx *ctx;
 	struct req *r = *con_cls;
 
@@ -845,11 +1086,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		r = xcalloc(1, sizeof(*r));
 		*con_cls = r;
 		snprintf(r->method, sizeof(r->method), "%s", method);
-		ci = MHD_get_connection_info(
-		    c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-		ctx = ci ? ci->socket_context : NULL;
+		ctx = conn_ctx(c);
+		if (ctx != NULL)
+			connlimit_headers(h->limits, ctx->lc);
 		if (ctx != NULL && ctx->over)
-			return reply_over_limit(c, r);
+			return reply_over_limit(h, c, r);
+		if (!host_ok(c, version))
+			return reply_text(c, r, MHD_HTTP_BAD_REQUEST,
+			                  "a request needs one valid Host "
+			                  "header\n",
+			                  "Connection", "close");
 		if (strcmp(method, MHD_HTTP_METHOD_PUT) == 0 &&
 		    strncmp(url, "/u/", 3) == 0)
 			return upload_handle(h->upload, c, url + 3, upload_data,
@@ -881,8 +1127,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct http *h = cls;
 	struct req *r = *con_cls;
 	bool sent = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+	const struct conn_ctx *ctx = conn_ctx(c);
 	char id[24] = "-";
 
+	/* Kept alive, it now waits for the next request's headers. */
+	if (ctx != NULL && sent)
+		connlimit_waiting(h->limits, ctx->lc);
 	if (r == NULL)
 		return;
 	if (r->id > 0)
@@ -891,7 +1141,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		upload_completed(h->upload, r->upload, toe);
 	if (sent && r->download && h->hooks.on_download != NULL)
 		h->hooks.on_download(h->hooks.arg, r->id, r->body, r->to_end);
-	if (log_get_level() >= LOG_INFO)
+	if (!r->quiet && log_get_level() >= LOG_INFO)
 		log_info("http: %s %u %llu %s%s", r->method, r->status,
 		         (unsigned long long)(sent ? r->body : 0), id,
 		         sent ? "" : " (aborted)");
@@ -904,9 +1154,25 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
+	struct http *h = cls;
 	char *msg = xvasprintf(fmt, ap);
 	size_t n = strlen(msg);
 
+	/* One line per connection refused at accept would flood the log:
+	 * they are summarised. A client (or the limits) closing a connection
+	 * before its request was complete is no news either. */
+	if (strstr(msg, "reached connection limit") != NULL) {
+		connlimit_count(h->limits, CONNLIMIT_DROPPED);
+		free(msg);
+		return;
+	}
+	if (strstr(msg, "socket is closed when reading request") != NULL ||
+	    strstr(msg, "closed by remote side with incomplete request") !=
+	        NULL) {
+		log_debug("http: %s", msg);
+		free(msg);
+		return;
+	}
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
 	log_warnx("http: %s", msg);
@@ -948,6 +1214,7 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
                         const struct http_hooks *hooks, char **cause)
 {
 	struct sockaddr_storage ss;
+	struct connlimit_opts lo;
 	struct upload_hooks uh;
 	const union MHD_DaemonInfo *di;
 	unsigned flags, timeout_s, threads;
@@ -960,7 +1227,6 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 	if (hooks != NULL)
 		h->hooks = *hooks;
 	h->root_fd = -1;
-	pthread_mutex_init(&h->lock, NULL);
 	if (pthread_key_create(&h->cat_key, free_thread_state) != 0)
 		fatalx("http: pthread_key_create failed");
 
@@ -981,6 +1247,13 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 	h->upload = upload_new(cfg, key, &uh, cause);
 	if (h->upload == NULL)
 		goto fail;
+	lo.max_total = cfg->http.max_connections;
+	lo.max_per_ip = cfg->http.max_per_ip;
+	lo.header_ms = cfg->http.header_timeout_ms;
+	lo.idle_ms = cfg->http.timeout_ms;
+	h->limits = connlimit_new(&lo, cause);
+	if (h->limits == NULL)
+		goto fail;
 
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	threads = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (unsigned)ncpu;
@@ -996,11 +1269,10 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 	    mhd_logger, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
 	    hard_limit(cfg->http.max_connections) * threads,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    hard_limit(cfg->http.max_per_ip), MHD_OPTION_CONNECTION_TIMEOUT,
-	    timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)HTTP_CONN_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-	    (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	    MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
 	if (h->mhd == NULL) {
 		*cause =
@@ -1014,11 +1286,11 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 	         cfg->http.listen_host, h->port, threads);
 	return h;
 fail:
+	connlimit_free(h->limits);
 	upload_free(h->upload);
 	if (h->root_fd != -1)
 		close(h->root_fd);
 	pthread_key_delete(h->cat_key);
-	pthread_mutex_destroy(&h->lock);
 	free(h);
 	return NULL;
 }
@@ -1028,22 +1300,15 @@ uint16_t http_port(const struct http *h)
 	return h->port;
 }
 
-/* Frees a node of the per-address tree. */
-static void free_ip(void *p)
-{
-	free(p);
-}
-
 void http_stop(struct http *h)
 {
 	if (h == NULL)
 		return;
 	MHD_stop_daemon(h->mhd);
+	connlimit_free(h->limits);
 	upload_free(h->upload);
-	tdestroy(h->per_ip, free_ip);
 	close(h->root_fd);
 	pthread_key_delete(h->cat_key);
-	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
 

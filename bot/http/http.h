@@ -1,7 +1,7 @@
 /*
  * The HTTP file server (SPEC §8): libmicrohttpd with its own thread pool,
- * serving {base_url}/f/{token}/{name} by file descriptor, and taking
- * uploads with PUT {base_url}/u/{token}/{name} (upload.h).
+ * serving {base_url}/f/{token}/{name} from an open file descriptor, and
+ * taking uploads with PUT {base_url}/u/{token}/{name} (upload.h).
  */
 #ifndef FISBOT_HTTP_H
 #define FISBOT_HTTP_H
@@ -15,14 +15,15 @@
 #include "token.h"
 
 /*
- * What the server tells the rest of the bot. Both are called from the
- * server's threads, so they must be thread-safe (e.g. post to the indexer's
- * queue); either may be NULL.
+ * What the server tells and asks the rest of the bot. Each is called from
+ * the server's threads, so it must be thread-safe (e.g. post to the
+ * indexer's queue); any may be NULL.
  */
 struct http_hooks {
 	/* A GET response for file id ended: bytes of the body were sent, and
 	 * completed is true if it reached the last byte of the file. Called
-	 * only for responses sent in full (an aborted one is not counted). */
+	 * only for responses sent in full (an aborted one, or one cut short
+	 * because the file changed, is not counted). */
 	void (*on_download)(void *arg, int64_t id, uint64_t bytes,
 	                    bool completed);
 	/* File id (at path, relative to the share) is not on disk as the
@@ -32,6 +33,12 @@ struct http_hooks {
 	/* An upload was stored at path (relative to the share) by uploader
 	 * (a bare JID): record its uploader (upload.h). Gets arg too. */
 	void (*on_upload)(void *arg, const char *path, const char *uploader);
+	/* Whether file id is waiting to be hashed again (e.g.
+	 * indexer_pending); if the hash it had before is known, it is copied
+	 * to prev_sha256 and *has_prev is set, so that links made for that
+	 * hash answer 503 (being indexed) instead of 403. Gets arg too. */
+	bool (*is_pending)(void *arg, int64_t id, unsigned char prev_sha256[32],
+	                   bool *has_prev);
 };
 
 struct http;

@@ -176,7 +176,10 @@ bool range_if_range(const char *s, const char *etag, time_t last_modified)
 	return t == last_modified;
 }
 
-bool range_etag_matches(const char *s, const char *etag)
+/* Returns true if the list s ("*" or entity tags) has etag: by weak
+ * comparison, or by strong comparison (a weak tag never matches) if
+ * strong is set. */
+static bool etag_list_has(const char *s, const char *etag, bool strong)
 {
 	const char *p = skip_ows(s);
 	size_t elen = strlen(etag);
@@ -202,12 +205,23 @@ bool range_etag_matches(const char *s, const char *etag)
 			tag += 2;
 			len -= 2;
 		}
-		if (len == elen && memcmp(tag, etag, len) == 0)
+		if ((!weak || !strong) && len == elen &&
+		    memcmp(tag, etag, len) == 0)
 			return true;
 		p = skip_ows(p);
 		if (*p != ',' && *p != '\0')
 			return false;
 	}
+}
+
+bool range_etag_matches(const char *s, const char *etag)
+{
+	return etag_list_has(s, etag, false);
+}
+
+bool range_if_match(const char *s, const char *etag)
+{
+	return etag_list_has(s, etag, true);
 }
 
 int range_parse_date(const char *s, time_t *t)

@@ -1,6 +1,7 @@
 /*
  * Range requests and the conditional headers that go with them (RFC 9110
- * §13, §14): the Range parser, If-Range, If-None-Match and HTTP dates.
+ * §13, §14): the Range parser, If-Range, If-Match, If-None-Match and HTTP
+ * dates.
  *
  * Decisions (RFC 9110 lets a server choose; these follow nginx where it is
  * reasonable):
@@ -57,6 +58,13 @@ bool range_if_range(const char *s, const char *etag, time_t last_modified);
  * matches etag by weak comparison (W/ ignored).
  */
 bool range_etag_matches(const char *s, const char *etag);
+
+/*
+ * Returns true if the If-Match value s ("*" or a list of entity tags) has
+ * etag by strong comparison: a weak tag never matches, nor does a value
+ * that breaks the grammar.
+ */
+bool range_if_match(const char *s, const char *etag);
 
 /* Parses an HTTP date (IMF-fixdate, RFC 850 or asctime form). Returns 0
  * and sets *t, or -1. */

@@ -75,6 +75,80 @@ struct put {
 	bool stored;
 };
 
+/* --- the folder -------------------------------------------------------- */
+
+/* The answer when the upload folder cannot be written. */
+#define FOLDER_UNAVAILABLE                                                     \
+	"uploads are unavailable: the upload folder cannot be written"
+
+/* Returns true if errno, after upload_store_open failed, says that the
+ * folder cannot be written (as opposed to a full disk). */
+static bool folder_unwritable(int err)
+{
+	return err != ENOSPC && err != EDQUOT;
+}
+
+/* Describes the upload folder and errno for the log (the caller frees). */
+static char *folder_problem(const struct config *cfg, int err)
+{
+	char *clean =
+	    text_sanitize(cfg->upload.folder, strlen(cfg->upload.folder));
+	char *msg = xasprintf("[upload] folder \"%s\" cannot be written: %s",
+	                      clean, strerror(err));
+
+	free(clean);
+	return msg;
+}
+
+int upload_folder_check(const struct config *cfg, char **cause)
+{
+	struct upload_store *probe;
+	char *copy, *comp, *save = NULL;
+	int rootfd, dfd, fd, err = 0;
+
+	rootfd = open(cfg->share.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd == -1) {
+		*cause = folder_problem(cfg, errno);
+		return -1;
+	}
+	/* Down the folder's path, as far as it exists, never through a
+	 * link. */
+	dfd = dup(rootfd);
+	copy = xstrdup(cfg->upload.folder);
+	for (comp = strtok_r(copy, "/", &save); comp != NULL && dfd != -1;
+	     comp = strtok_r(NULL, "/", &save)) {
+		fd = openat(dfd, comp,
+		            O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		err = errno;
+		if (fd == -1)
+			break;
+		close(dfd);
+		dfd = fd;
+	}
+	if (dfd == -1) {
+		err = errno;
+	} else if (comp == NULL) {
+		/* It exists: exactly what an upload does first, a temporary
+		 * file started in it (then removed). */
+		probe = upload_store_open(rootfd, cfg->upload.folder, false);
+		err = probe == NULL ? errno : 0;
+		upload_store_close(probe);
+	} else if (err == ENOENT) {
+		/* Missing: the first upload makes it, if it can. */
+		err = faccessat(dfd, ".", W_OK | X_OK, AT_EACCESS) == -1 ? errno
+		                                                         : 0;
+	}
+	free(copy);
+	if (dfd != -1)
+		close(dfd);
+	close(rootfd);
+	if (err != 0) {
+		*cause = folder_problem(cfg, err);
+		return -1;
+	}
+	return 0;
+}
+
 /* --- offers ------------------------------------------------------------ */
 
 /* Returns true if c may appear unencoded in a URL path segment. */
@@ -121,7 +195,7 @@ char *upload_offer(const struct config *cfg, const struct token_key *key,
                    char **clean_name, char **cause)
 {
 	char a[TEXT_SIZE_LEN], b[TEXT_SIZE_LEN], c[TEXT_SIZE_LEN];
-	char *who = NULL, *clean = NULL, *tok = NULL, *enc, *url = NULL;
+	char *who = NULL, *clean = NULL, *tok = NULL, *enc, *url = NULL, *why;
 	uint64_t used = 0;
 
 	if (!cfg->upload.enabled) {
@@ -143,6 +217,12 @@ char *upload_offer(const struct config *cfg, const struct token_key *key,
 		*cause = xasprintf("your JID is too long for uploads (more "
 		                   "than %d bytes)",
 		                   UPLOAD_TOKEN_JID_MAX);
+		goto out;
+	}
+	if (upload_folder_check(cfg, &why) == -1) {
+		log_warnx("upload: %s; uploads are unavailable", why);
+		free(why);
+		*cause = xstrdup(FOLDER_UNAVAILABLE);
 		goto out;
 	}
 	clean = upload_name_clean(name, &cfg->share.exclude, cause);
@@ -194,6 +274,7 @@ struct upload *upload_new(const struct config *cfg, const struct token_key *key,
                           const struct upload_hooks *hooks, char **cause)
 {
 	struct upload *u = xcalloc(1, sizeof(*u));
+	char *why;
 
 	u->cfg = cfg;
 	u->key = key;
@@ -212,6 +293,12 @@ struct upload *upload_new(const struct config *cfg, const struct token_key *key,
 	}
 	u->started = time(NULL);
 	pthread_mutex_init(&u->lock, NULL);
+	if (cfg->upload.enabled && upload_folder_check(cfg, &why) == -1) {
+		log_warnx("upload: %s; uploads are unavailable until it can "
+		          "be",
+		          why);
+		free(why);
+	}
 	return u;
 }
 
@@ -473,13 +560,18 @@ static unsigned put_begin(struct upload *u, struct MHD_Connection *c,
 		return rc;
 	p->store = upload_store_open(u->rootfd, cfg->upload.folder, false);
 	if (p->store == NULL) {
-		if (errno == ENOSPC || errno == EDQUOT) {
+		int err = errno;
+		char *why;
+
+		if (!folder_unwritable(err)) {
 			*text = "no space left for uploads\n";
 			return MHD_HTTP_INSUFFICIENT_STORAGE;
 		}
-		log_warn("upload: cannot start a file in [upload] folder");
-		*text = "cannot store uploads now\n";
-		return MHD_HTTP_INTERNAL_SERVER_ERROR;
+		why = folder_problem(cfg, err);
+		log_warnx("upload: %s; a PUT was refused", why);
+		free(why);
+		*text = FOLDER_UNAVAILABLE "\n";
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
 	}
 	return 0;
 }

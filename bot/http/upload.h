@@ -56,13 +56,27 @@
  * for the quota. If clean_name is not NULL, it receives the name the file
  * will have (made safe; a suffix may still be added if it is taken). On
  * refusal returns NULL and sets *cause to a one-line message for the user:
- * uploads disabled, uploader not allowed, bad name, too large, over quota.
- * The caller frees what is returned.
+ * uploads disabled, uploader not allowed, the folder cannot be written
+ * (upload_folder_check), bad name, too large, over quota. The caller frees
+ * what is returned.
  */
 char *upload_offer(const struct config *cfg, const struct token_key *key,
                    struct catalogue *cat, const char *uploader,
                    const char *name, uint64_t size, time_t now,
                    char **clean_name, char **cause);
+
+/*
+ * Checks that uploads can be stored in cfg's [upload] folder, beneath the
+ * share without a symbolic link: if it exists, a temporary file can be
+ * started in it (and is removed); if not, its nearest existing parent is
+ * writable (faccessat), so that the first upload can make it. A read-only
+ * file system, a folder that is a file or is immutable, missing
+ * permissions all fail. Nothing is left behind. Returns 0, or -1 with *cause
+ * (the caller frees it) for the log. upload_offer refuses to hand out a
+ * URL, and the HTTP side refuses a PUT, while it fails; the HTTP side also
+ * warns at start.
+ */
+int upload_folder_check(const struct config *cfg, char **cause);
 
 /* What the HTTP side tells the rest of the bot (from the server's threads;
  * must be thread-safe). */

@@ -57,6 +57,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <search.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,15 @@ struct pend {
 	struct pend *next;
 };
 
+/* The files waiting to be hashed, by id, for indexer_pending: how many
+ * pend entries have the id, and the hash the file had before, if known. */
+struct pend_id {
+	int64_t id;
+	unsigned refs;
+	bool has_prev;
+	unsigned char prev[32];
+};
+
 struct heap_item {
 	int64_t due_ms;
 	uint64_t seq;
@@ -153,6 +163,11 @@ struct indexer {
 	struct scan_counts counts;
 	uint64_t rescan_every_ms;
 	uint64_t hashed_total, waiting; /* for indexer_progress */
+
+	/* The ids of the pending files (struct pend_id), under pend_lock:
+	 * the indexer thread changes them, other threads look them up. */
+	pthread_mutex_t pend_lock;
+	void *pend_ids;
 
 	/* The indexer thread's own state. */
 	struct pend *pend[PEND_BUCKETS];
@@ -329,6 +344,66 @@ static void hash_done(struct hash_job *job, void *arg)
 
 /* --- pending files --------------------------------------------------- */
 
+/* Orders pend_id by id. */
+static int cmp_pend_id(const void *a, const void *b)
+{
+	const struct pend_id *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Counts one more pending entry for id; prev (if not NULL) is the hash
+ * the file had before it changed. */
+static void pend_id_add(struct indexer *ix, int64_t id,
+                        const unsigned char *prev)
+{
+	struct pend_id k = {.id = id}, **found;
+
+	pthread_mutex_lock(&ix->pend_lock);
+	found = tsearch(&k, &ix->pend_ids, cmp_pend_id);
+	if (found == NULL)
+		fatalx("indexer: out of memory");
+	if (*found == &k) {
+		*found = xcalloc(1, sizeof(k));
+		(*found)->id = id;
+	}
+	(*found)->refs++;
+	if (prev != NULL) {
+		(*found)->has_prev = true;
+		memcpy((*found)->prev, prev, 32);
+	}
+	pthread_mutex_unlock(&ix->pend_lock);
+}
+
+/* Counts one pending entry for id less. */
+static void pend_id_drop(struct indexer *ix, int64_t id)
+{
+	struct pend_id k = {.id = id}, **found, *node;
+
+	pthread_mutex_lock(&ix->pend_lock);
+	found = tfind(&k, &ix->pend_ids, cmp_pend_id);
+	if (found != NULL && --(*found)->refs == 0) {
+		node = *found;
+		tdelete(node, &ix->pend_ids, cmp_pend_id);
+		free(node);
+	}
+	pthread_mutex_unlock(&ix->pend_lock);
+}
+
+bool indexer_pending(struct indexer *ix, int64_t id, unsigned char prev[32],
+                     bool *has_prev)
+{
+	struct pend_id k = {.id = id}, **found;
+
+	pthread_mutex_lock(&ix->pend_lock);
+	found = tfind(&k, &ix->pend_ids, cmp_pend_id);
+	*has_prev = found != NULL && (*found)->has_prev;
+	if (*has_prev)
+		memcpy(prev, (*found)->prev, 32);
+	pthread_mutex_unlock(&ix->pend_lock);
+	return found != NULL;
+}
+
 static size_t pend_bucket(const char *path)
 {
 	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
@@ -355,6 +430,7 @@ static void pend_delete(struct indexer *ix, struct pend *victim)
 	while (*pp != victim)
 		pp = &(*pp)->next;
 	*pp = victim->next;
+	pend_id_drop(ix, victim->id);
 	free(victim->path);
 	free(victim);
 	ix->npend--;
@@ -408,9 +484,10 @@ static void heap_pop(struct indexer *ix, struct heap_item *out)
 	}
 }
 
-/* Records that the file f should be hashed once settled at due_ms. */
+/* Records that the file f should be hashed once settled at due_ms; prev
+ * (or NULL) is the hash it had before it changed. */
 static void pend_touch(struct indexer *ix, const struct cat_file *f,
-                       int64_t due_ms)
+                       int64_t due_ms, const unsigned char *prev)
 {
 	struct pend *p = pend_find(ix, f->path);
 
@@ -422,6 +499,11 @@ static void pend_touch(struct indexer *ix, const struct cat_file *f,
 		p->next = ix->pend[b];
 		ix->pend[b] = p;
 		ix->npend++;
+		p->id = f->id;
+		pend_id_add(ix, p->id, prev);
+	} else if (p->id != f->id || prev != NULL) {
+		pend_id_add(ix, f->id, prev);
+		pend_id_drop(ix, p->id);
 	}
 	p->id = f->id;
 	p->size = f->size;
@@ -562,7 +644,7 @@ static void reconcile_pending(const struct cat_file *f, void *arg)
 {
 	struct indexer *ix = arg;
 
-	pend_touch(ix, f, settled_at(ix, f->mtime_ns));
+	pend_touch(ix, f, settled_at(ix, f->mtime_ns), NULL);
 }
 
 /* --- transactions ------------------------------------------------------ */
@@ -835,6 +917,8 @@ static int reconcile(struct indexer *ix, const char *dir)
 static int look(struct indexer *ix, const char *path, bool renamed)
 {
 	struct cat_file row = {0};
+	unsigned char prev[32];
+	bool had_hash;
 	struct stat st;
 	struct pend *p;
 	int64_t ctime_ns;
@@ -883,11 +967,15 @@ static int look(struct indexer *ix, const char *path, bool renamed)
 				pend_delete(ix, p);
 		} else {
 			pend_touch(ix, &row,
-			           now_ms() +
-			               (int64_t)ix->cfg->share.settle_ms);
+			           now_ms() + (int64_t)ix->cfg->share.settle_ms,
+			           NULL);
 		}
 		goto out;
 	}
+	/* Its links answer "being indexed" until it is hashed again. */
+	had_hash = found == 1 && row.hashed;
+	if (had_hash)
+		memcpy(prev, row.sha256, sizeof(prev));
 	cat_file_clear(&row);
 	row.path = xstrdup(path);
 	row.size = (uint64_t)st.st_size;
@@ -899,7 +987,8 @@ static int look(struct indexer *ix, const char *path, bool renamed)
 		rc = -1;
 		goto out;
 	}
-	pend_touch(ix, &row, now_ms() + (int64_t)ix->cfg->share.settle_ms);
+	pend_touch(ix, &row, now_ms() + (int64_t)ix->cfg->share.settle_ms,
+	           had_hash ? prev : NULL);
 out:
 	cat_file_clear(&row);
 	return rc;
@@ -970,8 +1059,9 @@ static int rename_path(struct indexer *ix, const char *from, const char *to)
 				moved.ctime_ns = p->ctime_ns;
 				moved.path = xasprintf("%s%s", to,
 				                       p->path + strlen(from));
+				/* Its id stays pending throughout. */
+				pend_touch(ix, &moved, now_ms(), NULL);
 				pend_delete(ix, p);
-				pend_touch(ix, &moved, now_ms());
 				free(moved.path);
 			}
 		}
@@ -1377,6 +1467,7 @@ struct indexer *indexer_start(const struct config *cfg,
 		goto fail;
 	}
 	pthread_mutex_init(&ix->lock, NULL);
+	pthread_mutex_init(&ix->pend_lock, NULL);
 	pthread_cond_init(&ix->wake, NULL);
 	pthread_cond_init(&ix->idle_cond, NULL);
 	ix->cat = catalogue_open(cfg->share.database, CATALOGUE_WRITE, cause);
@@ -1411,6 +1502,7 @@ fail_cat:
 	catalogue_close(ix->cat);
 fail_sync:
 	pthread_mutex_destroy(&ix->lock);
+	pthread_mutex_destroy(&ix->pend_lock);
 	pthread_cond_destroy(&ix->wake);
 	pthread_cond_destroy(&ix->idle_cond);
 fail:
@@ -1501,6 +1593,7 @@ void indexer_stop(struct indexer *ix)
 	notes_clear(ix);
 	free(ix->notes);
 	pthread_mutex_destroy(&ix->lock);
+	pthread_mutex_destroy(&ix->pend_lock);
 	pthread_cond_destroy(&ix->wake);
 	pthread_cond_destroy(&ix->idle_cond);
 	close(ix->rootfd);

@@ -74,6 +74,14 @@ int indexer_wait_idle_ms(struct indexer *ix, unsigned ms);
  * waiting to be (settling or being hashed). */
 void indexer_progress(struct indexer *ix, uint64_t *hashed, uint64_t *waiting);
 
+/*
+ * Returns true if file id is waiting to be hashed (settling or being
+ * hashed), e.g. because it changed. If the hash it had before is known,
+ * copies it to prev and sets *has_prev. Any thread may call it.
+ */
+bool indexer_pending(struct indexer *ix, int64_t id, unsigned char prev[32],
+                     bool *has_prev);
+
 /* Commits what is pending, stops the watcher, the hash pool and the
  * thread, closes the catalogue. Frees ix. */
 void indexer_stop(struct indexer *ix);

@@ -25,6 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)range_if_range(s, "\"abc\"", 784111777);
 	(void)range_etag_matches(s, "\"abc\"");
+	/* A strong match is a weak match too. */
+	if (range_if_match(s, "\"abc\"") && !range_etag_matches(s, "\"abc\""))
+		abort();
 	(void)range_parse_date(s, &t);
 	free(s);
 	return 0;

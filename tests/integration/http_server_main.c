@@ -9,7 +9,8 @@
  * share and hashes every file; then the server starts and "port N" is
  * printed on standard output. Downloads are posted to the indexer, which
  * counts them in the catalogue; a stale file is logged ("stale #ID") and
- * posted to the indexer to be looked at again.
+ * posted to the indexer to be looked at again, and the indexer tells which
+ * files wait to be hashed again.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -28,6 +29,13 @@
 static void on_download(void *arg, int64_t id, uint64_t bytes, bool completed)
 {
 	indexer_post_download(arg, id, bytes, completed);
+}
+
+/* Tells whether a file is waiting to be hashed again. */
+static bool is_pending(void *arg, int64_t id, unsigned char prev[32],
+                       bool *has_prev)
+{
+	return indexer_pending(arg, id, prev, has_prev);
 }
 
 /* Logs a stale file, where the tests look for it, and re-indexes it. */
@@ -78,7 +86,8 @@ int main(int argc, char **argv)
 	key = token_key_load(cfg->http.secret_file, &cause);
 	if (key == NULL)
 		fatalx("%s", cause);
-	hooks = (struct http_hooks){on_download, on_stale, ix, NULL};
+	hooks =
+	    (struct http_hooks){on_download, on_stale, ix, NULL, is_pending};
 	h = http_start(cfg, key, &hooks, &cause);
 	if (h == NULL)
 		fatalx("%s", cause);

@@ -154,6 +154,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->http.max_connections, 512);
 	assert_int_equal(cfg->http.max_per_ip, 16);
 	assert_int_equal(cfg->http.timeout_ms, 30000);
+	assert_int_equal(cfg->http.header_timeout_ms, 10000);
 
 	assert_string_equal(cfg->commands.prefix, "!");
 	assert_int_equal(cfg->commands.page_size, 10);
@@ -221,6 +222,7 @@ static void test_every_key(void **state)
 	              "max_connections = 100\n"
 	              "max_per_ip = 100\n"
 	              "timeout = 1m\n"
+	              "header_timeout = 5s\n"
 	              "[commands]\n"
 	              "prefix = .\n"
 	              "page_size = 25\n"
@@ -277,6 +279,7 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg->http.max_connections, 100);
 	assert_int_equal(cfg->http.max_per_ip, 100);
 	assert_int_equal(cfg->http.timeout_ms, 60000);
+	assert_int_equal(cfg->http.header_timeout_ms, 5000);
 	assert_string_equal(cfg->commands.prefix, ".");
 	assert_int_equal(cfg->commands.page_size, 25);
 	assert_int_equal(cfg->commands.find_min_length, 2);
@@ -433,6 +436,12 @@ static void test_invalid_values(void **state)
 	     "[http] max_connections: \"0\" is out of range (1 to 100000)"},
 	    {NULL, "[http]\ntimeout = 0\n",
 	     "[http] timeout: \"0\" is out of range (1000ms to 86400000ms)"},
+	    {NULL, "[http]\nheader_timeout = 500ms\n",
+	     "[http] header_timeout: \"500ms\" is out of range (1000ms to "
+	     "3600000ms)"},
+	    {NULL, "[http]\nheader_timeout = soon\n",
+	     "[http] header_timeout: \"soon\" is not a duration (like 30s, "
+	     "5m, 24h, 7d)"},
 	    {NULL, "[http]\nmax_per_ip = 600\n",
 	     "[http] max_per_ip: 600 is more than max_connections (512)"},
 	    {NULL, "[commands]\nprefix = a b\n",

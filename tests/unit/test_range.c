@@ -145,6 +145,22 @@ static void test_etags(void **state)
 	assert_false(range_etag_matches("\"x\" junk, \"abc\"", etag));
 }
 
+/* If-Match compares strongly: a weak tag never matches. */
+static void test_if_match(void **state)
+{
+	const char *etag = "\"abc\"";
+
+	assert_true(range_if_match("\"abc\"", etag));
+	assert_true(range_if_match("\"x\", \"abc\"", etag));
+	assert_true(range_if_match("*", etag));
+	assert_false(range_if_match("W/\"abc\"", etag));
+	assert_false(range_if_match("W/\"abc\", \"x\"", etag));
+	assert_false(range_if_match("\"abcd\"", etag));
+	assert_false(range_if_match("", etag));
+	assert_false(range_if_match("abc", etag));
+	assert_false(range_if_match("\"x\" junk, \"abc\"", etag));
+}
+
 static void test_dates(void **state)
 {
 	time_t t;
@@ -186,7 +202,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rfc9110),  cmocka_unit_test(test_nginx_table),
 	    cmocka_unit_test(test_too_many), cmocka_unit_test(test_etags),
-	    cmocka_unit_test(test_dates),    cmocka_unit_test(test_if_range),
+	    cmocka_unit_test(test_if_match), cmocka_unit_test(test_dates),
+	    cmocka_unit_test(test_if_range),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -244,6 +244,41 @@ static void test_bad_names(void **state)
 	        "the name is not valid UTF-8");
 }
 
+/* A folder that cannot be written: no URL, a clear refusal; the offer
+ * works again once it can be. */
+static void test_folder_unwritable(void **state)
+{
+	struct fixture *f = *state;
+	char path[128], *cause = NULL;
+	struct stat st;
+	FILE *fp;
+
+	/* A missing folder is fine (the first upload makes it), and the
+	 * check leaves nothing behind. */
+	free(accepted(f, "alice@example.org", "a", 1));
+	snprintf(path, sizeof(path), "%s/share/incoming", f->dir);
+	assert_int_equal(upload_folder_check(f->cfg, &cause), 0);
+	assert_int_equal(stat(path, &st), -1);
+	/* Where the folder should be, a file (unwritable even for root). */
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	refused(f, "alice@example.org", "a", 1,
+	        "uploads are unavailable: the upload folder cannot be "
+	        "written");
+	assert_int_equal(upload_folder_check(f->cfg, &cause), -1);
+	assert_non_null(strstr(cause, "[upload] folder \"incoming\""));
+	free(cause);
+	/* Users who may not upload are not told about the folder. */
+	refused(f, "mallory@example.org", "a", 1,
+	        "you are not allowed to upload");
+	/* An existing folder gets a probe file, removed at once. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkdir(path, 0755), 0);
+	free(accepted(f, "alice@example.org", "a", 1));
+	assert_int_equal(rmdir(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +290,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_quota_exactly, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_folder_unwritable, setup,
+	                                    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
