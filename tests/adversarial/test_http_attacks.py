@@ -598,3 +598,23 @@ def test_forbidden_reveals_nothing(make_server):
     print("median 403 time (µs): " +
           ", ".join(f"{w} {m:.0f}" for w, m in med.items()))
     assert abs(med["wrong MAC"] - med["unknown id"]) < 5000, med
+
+
+def test_touch_r_after_edit_is_not_served(make_server):
+    """An in-place edit whose size and mtime are put back (touch -r) still
+    changes the ctime: the link must not serve the new bytes under the old
+    ETag."""
+    content = b"A" * 100_000
+    s = make_server({"f.bin": content})
+    path = s.url("f.bin")
+    r, body = s.request("GET", path)
+    assert r.status == 200 and body == content
+    st = os.stat(s.share / "f.bin")
+    time.sleep(0.05)  # a later ctime than the row's
+    with open(s.share / "f.bin", "r+b") as f:
+        f.write(b"B")
+    os.utime(s.share / "f.bin", ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(s.share / "f.bin").st_mtime_ns == st.st_mtime_ns
+    r, body = s.request("GET", path)
+    assert r.status in (409, 503), r.status
+    assert body != b"B" + content[1:]
