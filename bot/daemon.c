@@ -45,6 +45,7 @@
 #include "log.h"
 #include "session.h"
 #include "token.h"
+#include "upload.h"
 
 #define LOOP_TIMEOUT_MS 50
 #define BUSY_TIMEOUT_MS 2
@@ -161,6 +162,28 @@ static char *file_url(void *arg, const struct config *cfg,
 		free(cause);
 	}
 	return url;
+}
+
+/* Host, on any thread: an upload URL for uploader under cfg, signed with
+ * the link key (loaded once, at start); cat is the calling thread's
+ * catalogue connection, for the quota. */
+static int upload_url(void *arg, const struct config *cfg,
+                      struct catalogue *cat, const char *uploader,
+                      const char *name, uint64_t size, struct fb_upload *out,
+                      char **cause)
+{
+	struct daemon *d = arg;
+
+	if (cat == NULL) {
+		*cause = xstrdup("uploads are not available now");
+		return -1;
+	}
+	out->url = upload_offer(cfg, d->key, cat, uploader, name, size,
+	                        time(NULL), &out->name, cause);
+	if (out->url == NULL)
+		return -1;
+	out->lifetime_s = UPLOAD_URL_LIFETIME;
+	return 0;
 }
 
 /* Host (admin rescan). */
@@ -424,6 +447,7 @@ int daemon_run(struct config *cfg, bool verbose)
 	deps.catalogue = d.cat;
 	deps.database = cfg->share.database;
 	deps.file_url = file_url;
+	deps.upload_url = upload_url;
 	deps.rescan = do_rescan;
 	deps.describe = do_describe;
 	deps.reload = do_reload;

@@ -47,10 +47,11 @@ uint64_t listing_next_count(const struct listing_page *pg);
 char *listing_footer(const struct listing_page *pg, const char *prefix);
 
 /*
- * Returns the one ID|PATH|DIR argument of a command, newly allocated: the
- * only argument if there is one (quotes already removed by the host),
- * else the raw argument text with surrounding white space trimmed (so
- * "list my music" works without quotes), or "" if there is none.
+ * Returns the one DIR argument of a command, newly allocated: the only
+ * argument if there is one (quotes already removed by the host), else the
+ * raw argument text with surrounding white space trimmed (so "list my
+ * music" works without quotes), or "" if there is none. (A file argument,
+ * ID|PATH, is the dispatcher's: FB_ARG_FILE.)
  */
 char *listing_arg(int argc, char **argv, const char *raw);
 

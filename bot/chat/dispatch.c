@@ -13,7 +13,12 @@
  *      and then silence.
  *   4. Permission (FB_ADMIN: an [admins] JID in a direct chat) and arity
  *      are checked here, from the table, with "usage: ..." errors.
- *   5. The handler fills the request with reply lines, an error or a link;
+ *   5. In the requester's turn, on the handler's thread, the file the
+ *      command names (fb_command.arg = FB_ARG_FILE...) is looked up
+ *      through that thread's catalogue connection (cmdarg.c): a name that
+ *      is missing or unknown is answered there, "no such file: X", and the
+ *      handler never sees it; otherwise req_file() is the file.
+ *   6. The handler fills the request with reply lines, an error or a link;
  *      the host sends one message for it: to a room occupant by MUC private
  *      message (with a short fallback for the room if the room refuses it),
  *      or to the room itself when [commands] room_replies = room (room-wide
@@ -42,6 +47,7 @@
 #include <strings.h>
 
 #include "alloc.h"
+#include "cmdarg.h"
 #include "cmdline.h"
 #include "host_internal.h"
 #include "log.h"
@@ -75,6 +81,10 @@ struct fb_request {
 	bool is_admin;
 	enum route route;
 	bool worker; /* the handler runs on a query worker */
+	/* The file the command's argument names (fb_command.arg), looked
+	 * up on the handler's thread just before it runs. */
+	struct cat_file file;
+	bool has_file;
 	/* What the handler answered. */
 	struct reply_text text;
 	char *error;           /* one-line error: wins over everything */
@@ -117,6 +127,12 @@ static const char *req_room(struct fb_request *r)
 static const char *req_args(struct fb_request *r)
 {
 	return r->cl.args != NULL ? r->cl.args : "";
+}
+
+/* fb_api.req_file: the file the command's argument names, or NULL. */
+static const struct cat_file *req_file(struct fb_request *r)
+{
+	return r->has_file ? &r->file : NULL;
 }
 
 /* True if the request may run FB_ADMIN commands: an [admins] JID, in a
@@ -311,6 +327,7 @@ void dispatch_fill_api(struct fb_api *api)
 	api->req_real_jid = req_real_jid;
 	api->req_room = req_room;
 	api->req_args = req_args;
+	api->req_file = req_file;
 	api->req_is_admin = req_is_admin;
 	api->reply = req_reply;
 	api->reply_error = req_reply_error;
@@ -527,6 +544,24 @@ static enum job_step request_start(struct host_job *j)
 	return r->worker ? JOB_WORKER : JOB_MAIN;
 }
 
+/* Resolves the command's argument (fb_command.arg) through this thread's
+ * catalogue connection. Returns true to run the handler; on false r holds
+ * the error. */
+static bool request_resolve(struct fb_request *r)
+{
+	char *error = NULL;
+	int rc;
+
+	rc = cmdarg_resolve(host_catalogue(r->job.host), r->cmd, r->cl.argc,
+	                    r->cl.argv, r->cl.args, &r->file, &error);
+	if (rc == -1) {
+		set_error(r, error);
+		return false;
+	}
+	r->has_file = rc == 1;
+	return true;
+}
+
 /* Job: runs the handler (or the continuation), on whichever thread. */
 static void request_run(struct host_job *j)
 {
@@ -534,7 +569,7 @@ static void request_run(struct host_job *j)
 
 	if (r->has_taken)
 		r->taken.fn(r, r->taken.state);
-	else
+	else if (request_resolve(r))
 		r->cmd->handler(r, r->cl.argc, r->cl.argv);
 }
 
@@ -557,6 +592,8 @@ static void request_free(struct host_job *j)
 	if (r->has_taken)
 		more_free(&r->taken);
 	file_free(r->link);
+	if (r->has_file)
+		cat_file_clear(&r->file);
 	free(r->error);
 	reply_text_clear(&r->text);
 	cmdline_clear(&r->cl);

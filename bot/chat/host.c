@@ -1,9 +1,10 @@
 /*
  * The plugin host: loads the plugins named by [plugins] load from the
  * plugin folder with dlopen(RTLD_NOW | RTLD_LOCAL), checks the API version
- * and name each one declares, calls its init with the struct fb_api built
- * here, and keeps what it registers: commands (looked up by dispatch.c),
- * IQ handlers by namespace, event hooks and timers.
+ * and name each one declares, sets its api and registers the command table
+ * FISBOT_PLUGIN declares (if any), calls its init (if any) with the struct
+ * fb_api built here, and keeps what it registers: commands (looked up by
+ * dispatch.c), IQ handlers by namespace, event hooks and timers.
  *
  * Design note. A plugin that cannot be loaded is a configuration error: the
  * bot refuses to start (host_new returns NULL, the daemon exits 2) rather
@@ -173,6 +174,11 @@ static const char *check_command(const struct host *h,
 		return "the argument counts are inconsistent";
 	if (c->perm != FB_ANYONE && c->perm != FB_ADMIN)
 		return "unknown permission level";
+	if (c->arg != FB_ARG_NONE && c->arg != FB_ARG_FILE &&
+	    c->arg != FB_ARG_FILE_FIRST)
+		return "unknown argument kind";
+	if (c->arg != FB_ARG_NONE && c->min_args < 1)
+		return "a file argument needs min_args of at least 1";
 	for (size_t i = 0; i < h->n_cmds; i++) {
 		const struct fb_command *o = h->cmds[i].cmd;
 
@@ -191,12 +197,51 @@ static const char *check_command(const struct host *h,
 	return NULL;
 }
 
+/* Adds p's const table of n commands, all or nothing. Returns 0, or -1
+ * with *cause saying which entry is wrong. */
+static int register_table(struct host *h, struct fb_plugin *p,
+                          const struct fb_command *cmds, size_t n, char **cause)
+{
+	size_t first = h->n_cmds;
+
+	if (cmds == NULL && n > 0) {
+		*cause =
+		    xasprintf("plugin %s: its command table is NULL", p->name);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *taken_by = NULL;
+		const char *why = check_command(h, &cmds[i], &taken_by);
+		char *name;
+
+		if (why != NULL) {
+			name = text_sanitize(
+			    cmds[i].name != NULL ? cmds[i].name : "(null)",
+			    cmds[i].name != NULL ? strnlen(cmds[i].name, 64)
+			                         : 6);
+			*cause = xasprintf(
+			    "plugin %s: command \"%s\": %s%s%s", p->name, name,
+			    why, taken_by != NULL ? " by plugin " : "",
+			    taken_by != NULL ? taken_by : "");
+			free(name);
+			h->n_cmds = first;
+			return -1;
+		}
+		h->cmds =
+		    xreallocarray(h->cmds, h->n_cmds + 1, sizeof(*h->cmds));
+		h->cmds[h->n_cmds].cmd = &cmds[i];
+		h->cmds[h->n_cmds].plugin = p;
+		h->n_cmds++;
+	}
+	return 0;
+}
+
 /* fb_api.register_commands: adds a const table of commands. */
 static int api_register_commands(struct fb_plugin *p,
                                  const struct fb_command *cmds, size_t n)
 {
 	struct host *h = p->host;
-	size_t first = h->n_cmds;
+	char *cause = NULL;
 
 	if (on_worker(p, "register_commands"))
 		return -1;
@@ -206,24 +251,10 @@ static int api_register_commands(struct fb_plugin *p,
 		           p->name);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const char *taken_by = NULL;
-		const char *why = check_command(h, &cmds[i], &taken_by);
-
-		if (why != NULL) {
-			log_errorx("plugin %s: command \"%s\": %s%s%s", p->name,
-			           cmds[i].name != NULL ? cmds[i].name
-			                                : "(null)",
-			           why, taken_by != NULL ? " by plugin " : "",
-			           taken_by != NULL ? taken_by : "");
-			h->n_cmds = first; /* all or nothing */
-			return -1;
-		}
-		h->cmds =
-		    xreallocarray(h->cmds, h->n_cmds + 1, sizeof(*h->cmds));
-		h->cmds[h->n_cmds].cmd = &cmds[i];
-		h->cmds[h->n_cmds].plugin = p;
-		h->n_cmds++;
+	if (register_table(h, p, cmds, n, &cause) != 0) {
+		log_errorx("%s", cause);
+		free(cause);
+		return -1;
 	}
 	return 0;
 }
@@ -330,14 +361,20 @@ static const char *api_setting(struct fb_plugin *p, const char *key)
 	return NULL;
 }
 
-/* fb_api.catalogue: the worker's own connection, or the main thread's. */
-static struct catalogue *api_catalogue(struct fb_plugin *p)
+/* Returns the catalogue connection of this thread (see host_internal.h). */
+struct catalogue *host_catalogue(const struct host *h)
 {
 	struct host_worker *w = jobs_worker_self();
 
-	if (w != NULL && w->host == p->host)
+	if (w != NULL && w->host == h)
 		return w->cat;
-	return p->host->deps.catalogue;
+	return h->deps.catalogue;
+}
+
+/* fb_api.catalogue: the worker's own connection, or the main thread's. */
+static struct catalogue *api_catalogue(struct fb_plugin *p)
+{
+	return host_catalogue(p->host);
 }
 
 /* fb_api.file_url: a download URL, or NULL if there is no HTTP server. */
@@ -348,6 +385,23 @@ static char *api_file_url(struct fb_plugin *p, const struct cat_file *f)
 	if (h->deps.file_url == NULL)
 		return NULL;
 	return h->deps.file_url(h->deps.arg, host_config(h), f);
+}
+
+/* fb_api.upload_url: a one-time upload URL, after the upload checks. */
+static int api_upload_url(struct fb_plugin *p, const char *uploader,
+                          const char *name, uint64_t size,
+                          struct fb_upload *out, char **cause)
+{
+	struct host *h = p->host;
+
+	memset(out, 0, sizeof(*out));
+	if (h->deps.upload_url == NULL) {
+		*cause = xstrdup("uploads are not available now");
+		return -1;
+	}
+	return h->deps.upload_url(h->deps.arg, host_config(h),
+	                          host_catalogue(h), uploader, name, size, out,
+	                          cause);
 }
 
 /* --- IQs ----------------------------------------------------------------- */
@@ -821,6 +875,7 @@ static struct fb_plugin *plugin_load(struct host *h, const char *dir,
 	struct fb_plugin *p = NULL;
 	const unsigned *version;
 	const char *declared;
+	const struct fb_plugin_table *table;
 	int (*init)(struct fb_plugin *, const struct fb_api *, char **);
 	char *path = NULL, *why = NULL;
 	void *dl = NULL;
@@ -845,11 +900,9 @@ static struct fb_plugin *plugin_load(struct host *h, const char *dir,
 	}
 	version = dlsym(dl, "fisbot_plugin_api_version");
 	declared = dlsym(dl, "fisbot_plugin_name");
-	*(void **)&init = dlsym(dl, "fisbot_plugin_init");
-	if (version == NULL || declared == NULL || init == NULL) {
+	if (version == NULL || declared == NULL) {
 		*cause = xasprintf("plugin %s: %s is not a fisbot plugin (it "
-		                   "lacks FISBOT_PLUGIN() or "
-		                   "fisbot_plugin_init)",
+		                   "lacks FISBOT_PLUGIN())",
 		                   name, path);
 		goto fail;
 	}
@@ -870,14 +923,32 @@ static struct fb_plugin *plugin_load(struct host *h, const char *dir,
 		free(d);
 		goto fail;
 	}
+	/* Known to have this version's layout only now. */
+	table = dlsym(dl, "fisbot_plugin_table");
+	*(void **)&init = dlsym(dl, "fisbot_plugin_init");
+	if (table == NULL && init == NULL) {
+		*cause = xasprintf("plugin %s: %s has neither a command table "
+		                   "(FISBOT_PLUGIN(name, commands)) nor "
+		                   "fisbot_plugin_init",
+		                   name, path);
+		goto fail;
+	}
 
 	p = xcalloc(1, sizeof(*p));
 	p->host = h;
 	p->name = xstrdup(name);
 	p->dl = dl;
 	*(void **)&p->fini = dlsym(dl, "fisbot_plugin_fini");
+	if (table != NULL) {
+		/* Its api first: handlers and init use it. */
+		if (table->api != NULL)
+			*table->api = &h->api;
+		if (register_table(h, p, table->commands, table->n_commands,
+		                   cause) != 0)
+			goto fail;
+	}
 	h->initialising = p;
-	if (init(p, &h->api, &why) != 0) {
+	if (init != NULL && init(p, &h->api, &why) != 0) {
 		h->initialising = NULL;
 		*cause = xasprintf("plugin %s: init failed: %s", name,
 		                   why != NULL ? why : "(no reason given)");
@@ -939,6 +1010,7 @@ static void fill_api(struct fb_api *api)
 	api->setting = api_setting;
 	api->catalogue = api_catalogue;
 	api->file_url = api_file_url;
+	api->upload_url = api_upload_url;
 	api->iq_stanza = api_iq_stanza;
 	api->iq_ctx = api_iq_ctx;
 	api->iq_from = api_iq_from;

@@ -23,6 +23,7 @@
 
 struct host;
 struct catalogue;
+struct fb_upload;
 
 /* What the host needs from the rest of the bot. */
 struct host_deps {
@@ -37,6 +38,14 @@ struct host_deps {
 	 * frees. Called on query workers too: it must be thread-safe. */
 	char *(*file_url)(void *arg, const struct config *cfg,
 	                  const struct cat_file *f);
+	/* Makes an upload URL under cfg (fb_api.upload_url; the http
+	 * module's checks and link key), reading the quota through cat.
+	 * Returns 0, or -1 with *cause for the user. Called on query workers
+	 * too: it must be thread-safe. NULL: uploads are not available. */
+	int (*upload_url)(void *arg, const struct config *cfg,
+	                  struct catalogue *cat, const char *uploader,
+	                  const char *name, uint64_t size,
+	                  struct fb_upload *out, char **cause);
 	/* Posts work to the indexer (admin commands). */
 	int (*rescan)(void *arg, char **cause);
 	int (*describe)(void *arg, int64_t id, const char *text, char **cause);

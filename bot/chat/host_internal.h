@@ -190,6 +190,9 @@ bool host_jid_is_admin(const struct config *cfg, const char *jid);
 /* Returns the configuration a handler on this thread works with: the one
  * its request came under on a query worker, else the host's. */
 const struct config *host_config(const struct host *h);
+/* Returns the catalogue connection of this thread: a query worker's own,
+ * else the main thread's (deps.catalogue; may be NULL). */
+struct catalogue *host_catalogue(const struct host *h);
 
 /* dispatch.c */
 /* The built-in commands ("more"), registered by host_new. */

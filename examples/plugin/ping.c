@@ -1,9 +1,10 @@
 /*
  * An example third-party fisbot plugin: "ping [TEXT]" answers "pong" (or
  * the [plugin "ping"] reply setting) followed by TEXT, and "roll [NdM]"
- * rolls dice. It shows the whole life of a plugin: the FISBOT_PLUGIN
- * declaration, a const command table, init with a setting and state, a
- * hook, and fini. See README.md next to it.
+ * rolls dice. It shows the whole life of a plugin: a const command table
+ * declared with FISBOT_PLUGIN (the host registers it), init with a setting
+ * and state, a hook, and fini. It includes fisbot_plugin.h only. See
+ * README.md next to it.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -12,8 +13,7 @@
 
 #include "fisbot_plugin.h"
 
-FISBOT_PLUGIN("ping");
-
+/* The host's API: FISBOT_PLUGIN below has the host set it before init. */
 static const struct fb_api *api;
 
 /* The plugin's state, kept with api->set_data. */
@@ -104,7 +104,11 @@ static const struct fb_command commands[] = {
     },
 };
 
-/* Reads the settings, registers the commands and the hook. */
+/* Declares the plugin "ping" (its file is ping.so) and its commands. */
+FISBOT_PLUGIN("ping", commands);
+
+/* Reads the settings, sets up the state and the hook (the host has
+ * registered the commands already). */
 int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *a,
                        char **cause)
 {
@@ -115,7 +119,6 @@ int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *a,
 		*cause = xasprintf("host API version %u", a->version);
 		return -1;
 	}
-	api = a;
 	word = api->setting(p, "reply");
 	if (word != NULL && (word[0] == '\0' || strlen(word) > 64)) {
 		*cause = xasprintf("[plugin \"ping\"] reply: 1 to 64 "
@@ -128,12 +131,6 @@ int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *a,
 	if (st->seed == 0)
 		st->seed = 1;
 	api->set_data(p, st);
-	if (api->register_commands(
-	        p, commands, sizeof(commands) / sizeof(commands[0])) != 0) {
-		*cause = xasprintf("cannot register its commands");
-		free(st);
-		return -1;
-	}
 	api->hook(p, FB_EVENT_FILE_ADDED, on_file_added, NULL);
 	return 0;
 }

@@ -1,18 +1,17 @@
 /*
  * The admin plugin (SPEC §6): rescan, join ROOM [NICK], leave ROOM,
  * describe ID TEXT and reload, for [admins] JIDs in a direct chat only (the
- * dispatcher checks FB_ADMIN before a handler runs). Each asks the host to
- * act and answers with one line: what was done, or why it was not.
+ * dispatcher checks FB_ADMIN before a handler runs, and looks up the file
+ * describe names: FB_ARG_FILE_FIRST). Each asks the host to act and
+ * answers with one line: what was done, or why it was not.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fisbot_plugin.h"
 
-FISBOT_PLUGIN("admin");
-
+/* The host's API, set by the host before any handler runs. */
 static const struct fb_api *api;
 
 /* Answers r with "done" or with the cause of a failed action. */
@@ -78,44 +77,34 @@ static void cmd_leave(struct fb_request *r, int argc, char **argv)
 	free(done);
 }
 
-/* Parses "42" or "#42" into *id; returns 0 or -1. */
-static int parse_id(const char *s, int64_t *id)
+/* Returns the raw argument text after its first argument, which is
+ * skipped as the host splits it (white space outside "double quotes" ends
+ * it), and the white space after it. */
+static const char *after_first(const char *raw)
 {
-	char *end;
-	long long v;
+	bool quoted = false;
 
-	if (*s == '#')
-		s++;
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v <= 0)
-		return -1;
-	*id = v;
-	return 0;
+	raw += strspn(raw, " \t\r\n");
+	for (; *raw != '\0' && (quoted || strchr(" \t\r\n", *raw) == NULL);
+	     raw++)
+		if (*raw == '"')
+			quoted = !quoted;
+	return raw + strspn(raw, " \t\r\n");
 }
 
-/* describe ID TEXT: TEXT is the rest of the line as typed (one quoted
+/* describe ID|PATH TEXT: TEXT is the rest of the line as typed (one quoted
  * argument loses its quotes); an empty TEXT ("") removes the description. */
 static void cmd_describe(struct fb_request *r, int argc, char **argv)
 {
-	const char *raw = api->req_args(r), *text;
+	int64_t id = api->req_file(r)->id;
+	const char *text;
 	char *cause = NULL, *done;
-	int64_t id;
 	int rc;
 
-	if (parse_id(argv[1], &id) != 0) {
-		api->reply_error(r, "not a file id: %s", argv[1]);
-		return;
-	}
-	if (argc == 3) {
+	if (argc == 3)
 		text = argv[2];
-	} else {
-		/* Skip the ID as typed (it holds no quote or space). */
-		text = raw + strcspn(raw, " \t\r\n");
-		text += strspn(text, " \t\r\n");
-	}
+	else
+		text = after_first(api->req_args(r));
 	rc = api->describe(api->req_plugin(r), id, text, &cause);
 	done = text[0] != '\0'
 	           ? xasprintf("#%" PRId64 " described", id)
@@ -169,6 +158,7 @@ static const struct fb_command commands[] = {
         .perm = FB_ADMIN,
         .help = "set a file's description (\"\" removes it)",
         .handler = cmd_describe,
+        .arg = FB_ARG_FILE_FIRST,
     },
     {
         .name = "reload",
@@ -181,15 +171,4 @@ static const struct fb_command commands[] = {
     },
 };
 
-/* Registers the admin commands. */
-int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *a,
-                       char **cause)
-{
-	api = a;
-	if (api->register_commands(
-	        p, commands, sizeof(commands) / sizeof(commands[0])) != 0) {
-		*cause = xasprintf("cannot register its commands");
-		return -1;
-	}
-	return 0;
-}
+FISBOT_PLUGIN("admin", commands);

@@ -1,8 +1,9 @@
 /*
  * The browse plugin: "list [DIR]" shows a page of a folder of the share
  * (folders first, then files) and "more" continues it; "info ID|PATH"
- * shows everything the catalogue knows about one file. Both run on the
- * host's query workers (FB_CMD_QUERY), as "more" after "list".
+ * shows everything the catalogue knows about one file (which the
+ * dispatcher looks up: FB_ARG_FILE). Both run on the host's query workers
+ * (FB_CMD_QUERY), as "more" after "list".
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,9 +13,7 @@
 #include "fisbot_plugin.h"
 #include "listing.h"
 
-FISBOT_PLUGIN("browse");
-
-/* The host's API, set once by fisbot_plugin_init. */
+/* The host's API, set by the host before any handler runs. */
 static const struct fb_api *api;
 
 /* Where a listing continues on "more". */
@@ -123,20 +122,6 @@ static void cmd_list(struct fb_request *req, int argc, char **argv)
 	show_page(req, dir, 0);
 }
 
-/* Replies "no such file: ARG" (sanitised), or a catalogue error. */
-static void no_such_file(struct fb_request *req, const char *arg, int rc)
-{
-	char *s;
-
-	if (rc == -1) {
-		api->reply_error(req, "cannot read the catalogue");
-		return;
-	}
-	s = text_sanitize(arg, strlen(arg));
-	api->reply_error(req, "no such file: %s", s);
-	free(s);
-}
-
 /* Replies "label: value" with value sanitised, or fallback if NULL. */
 static void reply_field(struct fb_request *req, const char *label,
                         const char *value, const char *fallback)
@@ -155,38 +140,27 @@ static void reply_field(struct fb_request *req, const char *label,
 /* info ID|PATH */
 static void cmd_info(struct fb_request *req, int argc, char **argv)
 {
-	struct catalogue *c = api->catalogue(api->req_plugin(req));
-	char *arg = listing_arg(argc, argv, api->req_args(req));
-	struct cat_file f = {0};
+	const struct cat_file *f = api->req_file(req);
 	char size[TEXT_SIZE_LEN], date[LISTING_DATE_LEN], hex[65];
 	const char *name;
 	char *line;
-	int rc;
 
-	rc = catalogue_resolve(c, arg, &f);
-	if (rc != 1) {
-		no_such_file(req, arg, rc);
-		goto out;
-	}
-	name = strrchr(f.path, '/');
-	name = name != NULL ? name + 1 : f.path;
-	line = listing_file(&f);
+	name = strrchr(f->path, '/');
+	name = name != NULL ? name + 1 : f->path;
+	line = listing_file(f);
 	api->reply(req, "%s", line);
 	free(line);
 	reply_field(req, "name", name, "");
-	reply_field(req, "path", f.path, "");
+	reply_field(req, "path", f->path, "");
 	api->reply(req, "size: %s (%" PRIu64 " bytes)",
-	           text_human_size(f.size, size), f.size);
-	api->reply(req, "date: %s", listing_date(f.added, date));
+	           text_human_size(f->size, size), f->size);
+	api->reply(req, "date: %s", listing_date(f->added, date));
 	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", f.sha256[i]);
-	api->reply(req, "sha-256: %s", f.hashed ? hex : "(not computed yet)");
-	reply_field(req, "type", f.media_type, "(unknown)");
-	reply_field(req, "description", f.description, "(none)");
-	api->reply(req, "downloads: %" PRIu64, f.downloads);
-out:
-	cat_file_clear(&f);
-	free(arg);
+		snprintf(hex + 2 * i, 3, "%02x", f->sha256[i]);
+	api->reply(req, "sha-256: %s", f->hashed ? hex : "(not computed yet)");
+	reply_field(req, "type", f->media_type, "(unknown)");
+	reply_field(req, "description", f->description, "(none)");
+	api->reply(req, "downloads: %" PRIu64, f->downloads);
 }
 
 static const char *const list_aliases[] = {"ls", NULL};
@@ -213,17 +187,8 @@ static const struct fb_command commands[] = {
                 "and downloads of a file",
         .handler = cmd_info,
         .flags = FB_CMD_QUERY,
+        .arg = FB_ARG_FILE,
     },
 };
 
-int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *a,
-                       char **cause)
-{
-	api = a;
-	if (api->register_commands(
-	        p, commands, sizeof(commands) / sizeof(commands[0])) == -1) {
-		*cause = xstrdup("browse: a command name is already taken");
-		return -1;
-	}
-	return 0;
-}
+FISBOT_PLUGIN("browse", commands);

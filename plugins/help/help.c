@@ -12,8 +12,7 @@
 
 #include "fisbot_plugin.h"
 
-FISBOT_PLUGIN("help");
-
+/* The host's API, set by the host before any handler runs. */
 static const struct fb_api *api;
 
 /* What a walk over the command tables is looking for. */
@@ -125,15 +124,4 @@ static const struct fb_command commands[] = {
     },
 };
 
-/* Registers the help command. */
-int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *a,
-                       char **cause)
-{
-	api = a;
-	if (api->register_commands(
-	        p, commands, sizeof(commands) / sizeof(commands[0])) != 0) {
-		*cause = xasprintf("cannot register its commands");
-		return -1;
-	}
-	return 0;
-}
+FISBOT_PLUGIN("help", commands);

@@ -15,9 +15,7 @@
 #include "fisbot_plugin.h"
 #include "listing.h"
 
-FISBOT_PLUGIN("search");
-
-/* The host's API, set once by fisbot_plugin_init. */
+/* The host's API, set by the host before any handler runs. */
 static const struct fb_api *api;
 
 /* Where a search continues on "more". */
@@ -217,14 +215,4 @@ static const struct fb_command commands[] = {
     },
 };
 
-int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *a,
-                       char **cause)
-{
-	api = a;
-	if (api->register_commands(
-	        p, commands, sizeof(commands) / sizeof(commands[0])) == -1) {
-		*cause = xstrdup("search: a command name is already taken");
-		return -1;
-	}
-	return 0;
-}
+FISBOT_PLUGIN("search", commands);

@@ -12,12 +12,10 @@
 #include "fisbot_plugin.h"
 #include "listing.h"
 
-FISBOT_PLUGIN("stats");
-
 #define NEW_DEFAULT 10
 #define NEW_MAX     50 /* "new 1000" shows this many */
 
-/* The host's API, set once by fisbot_plugin_init. */
+/* The host's API, set by the host before init. */
 static const struct fb_api *api;
 
 /* The plugin's state: when the bot started (plugins load at start). */
@@ -119,17 +117,14 @@ static const struct fb_command commands[] = {
     },
 };
 
+FISBOT_PLUGIN("stats", commands);
+
+/* Notes the start time (the host registered the commands). */
 int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *a,
                        char **cause)
 {
 	struct stats_state *st;
 
-	api = a;
-	if (api->register_commands(
-	        p, commands, sizeof(commands) / sizeof(commands[0])) == -1) {
-		*cause = xstrdup("stats: a command name is already taken");
-		return -1;
-	}
 	st = xcalloc(1, sizeof(*st));
 	clock_gettime(CLOCK_MONOTONIC, &st->started);
 	api->set_data(p, st);

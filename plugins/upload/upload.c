@@ -7,38 +7,17 @@
  * a MUC private message, never in a room's groupchat; and the uploader is
  * the requester's real bare JID, so a room that hides it (anonymous) gets
  * a refusal. The checks (enabled, allowed, name, size, quota) and the URL
- * itself come from the core's upload_offer (upload.h), which the HTTP side
- * checks again when the file arrives; the URL is signed with the link key
- * ([http] secret_file), loaded on first use.
+ * itself come from the host (api->upload_url: the HTTP side's checks, which
+ * it makes again when the file arrives, and its link key); this plugin only
+ * reads the arguments and words the answer.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fisbot_plugin.h"
-#include "token.h"
-#include "units.h"
-#include "upload.h"
 
-FISBOT_PLUGIN("upload");
-
+/* The host's API, set by the host before any handler runs. */
 static const struct fb_api *api;
-
-/* The plugin's state. */
-struct upload_plugin {
-	struct token_key *key; /* NULL until first needed */
-};
-
-/* Returns the signing key, loading it on first use; NULL with *cause. */
-static struct token_key *signing_key(struct fb_plugin *p, char **cause)
-{
-	struct upload_plugin *up = api->data(p);
-	const struct config *cfg = api->config(p);
-
-	if (up->key == NULL)
-		up->key = token_key_load(cfg->http.secret_file, cause);
-	return up->key;
-}
 
 /* Returns the NAME argument (the caller frees it): one argument as parsed
  * (quotes removed), or, for a name with spaces typed without quotes,
@@ -65,10 +44,9 @@ static void cmd_upload(struct fb_request *r, int argc, char **argv)
 {
 	struct fb_plugin *p = api->req_plugin(r);
 	const struct config *cfg = api->config(p);
-	char *name = NULL, *clean = NULL, *url = NULL, *cause = NULL;
-	char *jid = NULL, human[TEXT_SIZE_LEN];
+	char *name = NULL, *cause = NULL, *jid = NULL, human[TEXT_SIZE_LEN];
 	const char *real, *size_arg = argv[argc - 1];
-	struct token_key *key;
+	struct fb_upload up = {0};
 	uint64_t size;
 
 	if (!cfg->upload.enabled) {
@@ -94,29 +72,24 @@ static void cmd_upload(struct fb_request *r, int argc, char **argv)
 		                 size_arg);
 		goto out;
 	}
-	if ((key = signing_key(p, &cause)) == NULL) {
-		log_warnx("upload: %s", cause);
-		api->reply_error(r, "uploads are not available now");
-		goto out;
-	}
 	name = name_argument(r, argc, argv);
-	url = upload_offer(cfg, key, api->catalogue(p), jid, name, size,
-	                   time(NULL), &clean, &cause);
-	if (url == NULL) {
-		api->reply_error(r, "%s", cause);
+	if (api->upload_url(p, jid, name, size, &up, &cause) != 0) {
+		api->reply_error(
+		    r, "%s",
+		    cause != NULL ? cause : "uploads are not available now");
 		goto out;
 	}
 	api->reply(r,
-	           "PUT exactly %s (%llu bytes) to this URL within %d minutes; "
+	           "PUT exactly %s (%llu bytes) to this URL within %u minutes; "
 	           "it works once, and the file will be %s/%s:",
 	           text_human_size(size, human), (unsigned long long)size,
-	           UPLOAD_URL_LIFETIME / 60, cfg->upload.folder, clean);
-	api->reply(r, "%s", url);
+	           up.lifetime_s / 60, cfg->upload.folder, up.name);
+	api->reply(r, "%s", up.url);
 out:
 	free(cause);
 	free(name);
-	free(clean);
-	free(url);
+	free(up.name);
+	free(up.url);
 	free(jid);
 }
 
@@ -132,27 +105,4 @@ static const struct fb_command commands[] = {
     },
 };
 
-/* Registers the upload command. */
-int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *a,
-                       char **cause)
-{
-	api = a;
-	api->set_data(p, xcalloc(1, sizeof(struct upload_plugin)));
-	if (api->register_commands(
-	        p, commands, sizeof(commands) / sizeof(commands[0])) != 0) {
-		*cause = xasprintf("cannot register its commands");
-		return -1;
-	}
-	return 0;
-}
-
-/* Frees the plugin's state. */
-void fisbot_plugin_fini(struct fb_plugin *p)
-{
-	struct upload_plugin *up = api->data(p);
-
-	if (up == NULL)
-		return;
-	token_key_free(up->key);
-	free(up);
-}
+FISBOT_PLUGIN("upload", commands);

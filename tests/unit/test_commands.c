@@ -1,11 +1,14 @@
 /*
  * Unit tests for the command plugins (browse, search, get, stats,
- * announce) and their shared output format (plugins/listing.c).
+ * announce), their shared output format (plugins/listing.c), and the file
+ * arguments the dispatcher resolves for them (chat/cmdarg.c).
  *
  * The plugins are the real shared objects of the build tree, loaded with
- * dlopen() by a small fake host that implements struct fb_api: it records
- * each reply, keeps one "more" continuation, and runs hooks and timers on
- * demand. The catalogue is a real one in a temporary folder.
+ * dlopen() by a small fake host that implements struct fb_api: it
+ * registers the table FISBOT_PLUGIN declares and calls init if there is
+ * one, as the host does, resolves file arguments with the dispatcher's
+ * code, records each reply, keeps one "more" continuation, and runs hooks
+ * and timers on demand. The catalogue is a real one in a temporary folder.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -21,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "cmdarg.h"
+#include "cmdline.h"
 #include "fisbot_plugin.h"
 #include "listing.h"
 
@@ -49,9 +54,11 @@ struct fb_request {
 	struct fb_plugin *p;
 	enum fb_place place;
 	const char *args;
-	char *out;    /* the reply's lines, '\n'-separated */
-	bool error;   /* the reply is an error */
-	int64_t link; /* reply_link's file id, or 0 */
+	char *out;            /* the reply's lines, '\n'-separated */
+	bool error;           /* the reply is an error */
+	int64_t link;         /* reply_link's file id, or 0 */
+	struct cat_file file; /* the resolved file argument */
+	bool has_file;
 };
 
 /* Everything the fake host knows, for one test. */
@@ -128,6 +135,11 @@ static enum fb_place fk_req_place(struct fb_request *r)
 static const char *fk_req_args(struct fb_request *r)
 {
 	return r->args;
+}
+
+static const struct cat_file *fk_req_file(struct fb_request *r)
+{
+	return r->has_file ? &r->file : NULL;
 }
 
 /* Appends a formatted line to r->out. */
@@ -223,6 +235,7 @@ static const struct fb_api fk_api = {
     .req_plugin = fk_req_plugin,
     .req_place = fk_req_place,
     .req_args = fk_req_args,
+    .req_file = fk_req_file,
     .reply = fk_reply,
     .reply_error = fk_reply_error,
     .reply_link = fk_reply_link,
@@ -232,11 +245,13 @@ static const struct fb_api fk_api = {
     .send_room = fk_send_room,
 };
 
-/* Loads plugin name.so and runs its init. */
+/* Loads plugin name.so: registers the table FISBOT_PLUGIN declares and
+ * runs init, either of which may be missing (not both). */
 static struct fb_plugin *load(const char *name)
 {
 	struct fb_plugin *p = &fk.plugins[fk.n_plugins++];
 	int (*init)(struct fb_plugin *, const struct fb_api *, char **);
+	const struct fb_plugin_table *table;
 	const unsigned *version;
 	char *path, *cause = NULL;
 
@@ -251,9 +266,16 @@ static struct fb_plugin *load(const char *name)
 	assert_int_equal(*version, FB_API_VERSION);
 	assert_string_equal((const char *)dlsym(p->dl, "fisbot_plugin_name"),
 	                    name);
+	table = dlsym(p->dl, "fisbot_plugin_table");
 	*(void **)&init = dlsym(p->dl, "fisbot_plugin_init");
-	assert_non_null(init);
-	assert_int_equal(init(p, &fk_api, &cause), 0);
+	assert_true(table != NULL || init != NULL);
+	if (table != NULL) {
+		assert_non_null(table->api);
+		*table->api = &fk_api;
+		fk_register_commands(p, table->commands, table->n_commands);
+	}
+	if (init != NULL)
+		assert_int_equal(init(p, &fk_api, &cause), 0);
 	return p;
 }
 
@@ -262,7 +284,7 @@ static struct fb_plugin *load(const char *name)
 static struct fb_request *run(enum fb_place place, const char *text)
 {
 	struct fb_request *r = xcalloc(1, sizeof(*r));
-	char *copy = xstrdup(text), *argv[32];
+	char *copy = xstrdup(text), *argv[32], *cause = NULL;
 	const char *sp = strchr(text, ' ');
 	int argc = 0;
 
@@ -306,6 +328,19 @@ static struct fb_request *run(enum fb_place place, const char *text)
 			if (argc - 1 < cmd->min_args ||
 			    (cmd->max_args >= 0 && argc - 1 > cmd->max_args))
 				fail_msg("bad arity for %s", text);
+			/* The dispatcher's step before the handler. */
+			switch (cmdarg_resolve(fk.cat, cmd, argc, argv, r->args,
+			                       &r->file, &cause)) {
+			case -1:
+				r->out = cause;
+				r->error = true;
+				goto out;
+			case 1:
+				r->has_file = true;
+				break;
+			default:
+				break;
+			}
 			cmd->handler(r, argc, argv);
 			goto out;
 		}
@@ -318,6 +353,8 @@ out:
 
 static void done(struct fb_request *r)
 {
+	if (r->has_file)
+		cat_file_clear(&r->file);
 	free(r->out);
 	free(r);
 }
@@ -711,6 +748,219 @@ static void test_get(void **state)
 	expect(FB_DIRECT, "get \x1b[2J", "no such file: \\x1B[2J");
 }
 
+/* --- file arguments (the dispatcher's, cmdarg.c) ---------------------------
+ */
+
+static void cmd_unused(struct fb_request *r, int argc, char **argv)
+{
+	fail_msg("a resolver test ran a handler");
+}
+
+/* "w ID|PATH": the whole argument text names a file. */
+static const struct fb_command whole_cmd = {
+    .name = "w",
+    .usage = "w ID|PATH",
+    .min_args = 1,
+    .max_args = -1,
+    .help = "whole",
+    .handler = cmd_unused,
+    .arg = FB_ARG_FILE,
+};
+
+/* "f ID TEXT": the first argument names a file. */
+static const struct fb_command first_cmd = {
+    .name = "f",
+    .usage = "f ID TEXT",
+    .min_args = 1,
+    .max_args = -1,
+    .help = "first",
+    .handler = cmd_unused,
+    .arg = FB_ARG_FILE_FIRST,
+};
+
+/* Parses body as the dispatcher does (cmdline_parse) and resolves cmd's
+ * argument through c. Returns the file's id, or 0 with the error in
+ * *error (the caller frees it); -2 if there was nothing to resolve. */
+static int64_t resolve_in(struct catalogue *c, const struct fb_command *cmd,
+                          const char *body, char **error)
+{
+	struct cmdline cl;
+	struct cat_file f = {0};
+	int64_t id;
+	int rc;
+
+	*error = NULL;
+	assert_true(cmdline_parse(body, strlen(body), "!", false, &cl));
+	assert_null(cl.error);
+	rc = cmdarg_resolve(c, cmd, cl.argc, cl.argv, cl.args, &f, error);
+	cmdline_clear(&cl);
+	if (rc == 0) {
+		assert_null(*error);
+		return -2;
+	}
+	if (rc == -1) {
+		assert_non_null(*error);
+		/* One line, clean text, bounded. */
+		assert_true(text_is_utf8(*error, strlen(*error)));
+		assert_null(strpbrk(*error, "\n\r\x1b"));
+		assert_true(strlen(*error) <= 16 + 4 * CMDARG_ECHO_MAX + 3);
+		return 0;
+	}
+	assert_int_equal(rc, 1);
+	assert_null(*error);
+	assert_non_null(f.path);
+	id = f.id;
+	cat_file_clear(&f);
+	return id;
+}
+
+static int64_t resolve(const struct fb_command *cmd, const char *body,
+                       char **error)
+{
+	return resolve_in(fk.cat, cmd, body, error);
+}
+
+/* Checks that body resolves to the file id. */
+static void expect_file(const struct fb_command *cmd, const char *body,
+                        int64_t id)
+{
+	char *error = NULL;
+	int64_t got = resolve(cmd, body, &error);
+
+	if (got != id)
+		fail_msg("\"%s\": got #%" PRId64 " (%s), wanted #%" PRId64,
+		         body, got, error != NULL ? error : "no error", id);
+}
+
+/* Checks that body is refused with exactly want. */
+static void expect_refused(const struct fb_command *cmd, const char *body,
+                           const char *want)
+{
+	char *error = NULL;
+
+	if (resolve(cmd, body, &error) != 0)
+		fail_msg("\"%s\": resolved, wanted \"%s\"", body, want);
+	assert_string_equal(error, want);
+	free(error);
+}
+
+static void test_file_argument_id_and_path(void **state)
+{
+	add_file("a.bin", 10, true);        /* #1 */
+	add_file("dir/b c.bin", 10, true);  /* #2 */
+	add_file("hashing.bin", 10, false); /* #3: not hashed yet */
+	add_file("7", 10, true);            /* #4: a name of digits */
+	add_file("d\xc3\xa9j\xc3\xa0 vu.txt", 1, true); /* #5 */
+
+	/* By id, with or without '#'. */
+	expect_file(&whole_cmd, "w 1", 1);
+	expect_file(&whole_cmd, "w #2", 2);
+	expect_file(&whole_cmd, "w 3", 3); /* resolved; get checks hashed */
+	/* By path: one argument, quoted, or the whole text unquoted, with
+	 * or without a leading '/', surrounding space trimmed. */
+	expect_file(&whole_cmd, "w a.bin", 1);
+	expect_file(&whole_cmd, "w \"dir/b c.bin\"", 2);
+	expect_file(&whole_cmd, "w dir/b c.bin", 2);
+	expect_file(&whole_cmd, "w   /dir/b c.bin  ", 2);
+	expect_file(&whole_cmd, "w d\xc3\xa9j\xc3\xa0 vu.txt", 5);
+	/* Digits are an id first, then a path; "#7" is only an id. */
+	expect_file(&whole_cmd, "w 7", 4);
+	expect_refused(&whole_cmd, "w #7", "no such file: #7");
+	/* The first argument only; the rest is the handler's. */
+	expect_file(&first_cmd, "f 2 a nice file", 2);
+	expect_file(&first_cmd, "f #1 x", 1);
+	expect_file(&first_cmd, "f \"dir/b c.bin\" a text", 2);
+	expect_file(&first_cmd, "f a.bin", 1);
+	expect_refused(&first_cmd, "f dir/b c.bin", "no such file: dir/b");
+	/* A command without a file argument: nothing is looked up. */
+	{
+		struct fb_command none = whole_cmd;
+		char *error = NULL;
+
+		none.arg = FB_ARG_NONE;
+		assert_int_equal(resolve(&none, "w 1", &error), -2);
+	}
+}
+
+static void test_file_argument_missing(void **state)
+{
+	add_file("a.bin", 10, true);
+
+	expect_refused(&whole_cmd, "w", "usage: w ID|PATH");
+	expect_refused(&whole_cmd, "w \"\"", "usage: w ID|PATH");
+	expect_refused(&whole_cmd, "w \"\" \"\"", "usage: w ID|PATH");
+	expect_refused(&first_cmd, "f", "usage: f ID TEXT");
+	expect_refused(&first_cmd, "f \"\" text", "usage: f ID TEXT");
+	expect_refused(&whole_cmd, "w 99", "no such file: 99");
+	expect_refused(&whole_cmd, "w #99", "no such file: #99");
+	expect_refused(&whole_cmd, "w no such thing",
+	               "no such file: no such thing");
+	expect_refused(&whole_cmd, "w 0", "no such file: 0");
+	expect_refused(&whole_cmd, "w #", "no such file: #");
+	expect_refused(&whole_cmd, "w -1", "no such file: -1");
+	/* Past 18 digits it is a path, and none has that name. */
+	expect_refused(&whole_cmd, "w 99999999999999999999999",
+	               "no such file: 99999999999999999999999");
+}
+
+static void test_file_argument_hostile(void **state)
+{
+	char *error = NULL, *body, *want, longname[4001];
+	struct cmdline cl;
+
+	add_file("a.bin", 10, true);
+	add_file("dir/b.bin", 10, true);
+
+	/* Names are catalogue paths, never resolved on disk: nothing
+	 * outside the share, no "..", no second slash. */
+	expect_refused(&whole_cmd, "w ../../etc/passwd",
+	               "no such file: ../../etc/passwd");
+	expect_refused(&whole_cmd, "w /etc/passwd",
+	               "no such file: /etc/passwd");
+	expect_refused(&whole_cmd, "w dir/../a.bin",
+	               "no such file: dir/../a.bin");
+	expect_refused(&whole_cmd, "w ./a.bin", "no such file: ./a.bin");
+	expect_refused(&whole_cmd, "w dir//b.bin", "no such file: dir//b.bin");
+	expect_refused(&whole_cmd, "w a.bin/", "no such file: a.bin/");
+	expect_refused(&whole_cmd, "w %", "no such file: %");
+	expect_refused(&whole_cmd, "w _.bin", "no such file: _.bin");
+	expect_refused(&whole_cmd, "w a.bin' OR '1'='1",
+	               "no such file: a.bin' OR '1'='1");
+	/* Controls, bidi overrides and invalid bytes are escaped. */
+	expect_refused(&whole_cmd, "w \x1b[2J\xe2\x80\xae",
+	               "no such file: \\x1B[2J\\u{202E}");
+	/* A long name is echoed cut, not whole. */
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	body = xasprintf("w %s", longname);
+	want = xasprintf("no such file: %.*s…", CMDARG_ECHO_MAX, longname);
+	expect_refused(&whole_cmd, body, want);
+	free(body);
+	free(want);
+	/* A name cut in the middle of a character keeps it whole or not at
+	 * all. */
+	memset(longname, 'y', CMDARG_ECHO_MAX - 1);
+	strcpy(longname + CMDARG_ECHO_MAX - 1, "\xc3\xa9tail");
+	body = xasprintf("w %s", longname);
+	assert_int_equal(resolve(&whole_cmd, body, &error), 0);
+	assert_true(text_is_utf8(error, strlen(error)));
+	assert_non_null(strstr(error, "y…"));
+	free(error);
+	free(body);
+	/* No catalogue connection: an error, not a crash. */
+	assert_true(cmdline_parse("w 1", 3, "!", false, &cl));
+	{
+		struct cat_file f = {0};
+
+		assert_int_equal(cmdarg_resolve(NULL, &whole_cmd, cl.argc,
+		                                cl.argv, cl.args, &f, &error),
+		                 -1);
+	}
+	assert_string_equal(error, "cannot read the catalogue");
+	free(error);
+	cmdline_clear(&cl);
+}
+
 /* --- stats ---------------------------------------------------------------- */
 
 static void test_stats(void **state)
@@ -922,6 +1172,9 @@ int main(void)
 	    T(test_search_pages),
 	    T(test_find),
 	    T(test_get),
+	    T(test_file_argument_id_and_path),
+	    T(test_file_argument_missing),
+	    T(test_file_argument_hostile),
 	    T(test_stats),
 	    T(test_new_empty),
 	    T(test_query_flags),

@@ -5,6 +5,7 @@
  * XMPP session. Query handlers run on the host's workers: wait_sent waits
  * for their answers as the main loop would (poll on host_fd, host_poll).
  */
+#include <dlfcn.h>
 #include <limits.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -148,9 +149,12 @@ static int setup(void **state)
 	link_plugin(FISBOT_PLUGIN_DIR, "stats", NULL);
 	link_plugin(FISBOT_PLUGIN_DIR, "get", NULL);
 	link_plugin(TEST_PLUGIN_DIR, "testcmds", NULL);
+	link_plugin(TEST_PLUGIN_DIR, "tablecmds", NULL);
+	link_plugin(TEST_PLUGIN_DIR, "badtable", NULL);
 	link_plugin(TEST_PLUGIN_DIR, "badversion", NULL);
 	link_plugin(TEST_PLUGIN_DIR, "failinit", NULL);
 	link_plugin(TEST_PLUGIN_DIR, "dupcmd", NULL);
+	link_plugin(TEST_PLUGIN_DIR, "noentry", NULL);
 	link_plugin(TEST_PLUGIN_DIR, "notaplugin", NULL);
 	link_plugin(TEST_PLUGIN_DIR, "testcmds", "renamed");
 	now = 1000000;
@@ -301,6 +305,49 @@ static size_t stanza_size(size_t i)
 	    XMPP_EOK);
 	xmpp_free(double_state.ctx, text);
 	return len;
+}
+
+static int64_t add_file(struct catalogue *c, const char *path);
+
+/* Starts a second host with the plugins of load, a catalogue fisbot.db
+ * (its writer connection *w serves the main thread; the workers open their
+ * own) holding the files of paths, and makes it the one say() talks to.
+ * end_with_catalogue puts the first one back. */
+static struct host *saved_host;
+static struct config *saved_cfg;
+
+static struct catalogue *
+start_with_catalogue(const char *load, const char *const *paths, size_t n)
+{
+	struct host_deps d = deps;
+	struct catalogue *w;
+	char *cause = NULL;
+
+	w = catalogue_open("fisbot.db", CATALOGUE_WRITE, &cause);
+	if (w == NULL)
+		fail_msg("catalogue_open: %s", cause);
+	for (size_t i = 0; i < n; i++)
+		add_file(w, paths[i]);
+	d.catalogue = w;
+	d.database = "fisbot.db";
+	d.workers = 2;
+	saved_host = host;
+	saved_cfg = cfg;
+	cfg = load_config(load, "");
+	host = host_new(cfg, &d, &cause);
+	if (host == NULL)
+		fail_msg("host_new: %s", cause);
+	host_set_session(host, double_session());
+	return w;
+}
+
+static void end_with_catalogue(struct catalogue *w)
+{
+	host_free(host);
+	config_free(cfg);
+	host = saved_host;
+	cfg = saved_cfg;
+	catalogue_close(w);
 }
 
 /* --- tests ---------------------------------------------------------------- */
@@ -860,6 +907,17 @@ static void test_send_room(void **state)
 static void test_admin_plugin(void **state)
 {
 	const char *admin = "admin@example.org/laptop";
+	const char *paths[44];
+	char names[44][16];
+	struct catalogue *w;
+
+	/* Files #1 to #44, #44 being "dir/b c.bin". */
+	for (int i = 0; i < 43; i++) {
+		snprintf(names[i], sizeof(names[i]), "f%02d", i + 1);
+		paths[i] = names[i];
+	}
+	paths[43] = "dir/b c.bin";
+	w = start_with_catalogue("help, admin", paths, 44);
 
 	say_as(FB_DIRECT, admin, "rescan");
 	expect_reply("rescan started");
@@ -888,12 +946,75 @@ static void test_admin_plugin(void **state)
 	say_as(FB_DIRECT, admin, "describe 44 \"\"");
 	expect_reply("#44: description removed");
 	assert_string_equal(described_text, "");
+	/* The dispatcher looks the file up (FB_ARG_FILE_FIRST), on the main
+	 * thread: by path too, and with one wording when it is not there. */
+	say_as(FB_DIRECT, admin, "describe \"dir/b c.bin\" a  text");
+	expect_reply("#44 described");
+	assert_int_equal(described_id, 44);
+	assert_string_equal(described_text, "a  text");
 	say_as(FB_DIRECT, admin, "describe 999 x");
 	expect_reply("no such file: 999");
 	say_as(FB_DIRECT, admin, "describe abc x");
-	expect_reply("not a file id: abc");
+	expect_reply("no such file: abc");
+	say_as(FB_DIRECT, admin, "describe \"\" x");
+	expect_reply("usage: describe ID TEXT");
 	say_as(FB_DIRECT, admin, "describe 1");
 	expect_reply("usage: describe ID TEXT");
+	/* Permission comes before the lookup. */
+	say(FB_DIRECT, "describe 999 x");
+	expect_reply("not allowed: describe is for admins, in a direct chat");
+	end_with_catalogue(w);
+}
+
+static void test_table_plugin(void **state)
+{
+	static const char *const paths[] = {"a.bin", "dir/b c.bin"};
+	struct catalogue *w;
+	void *dl;
+
+	/* tablecmds has no init: FISBOT_PLUGIN("tablecmds", commands)
+	 * declares its table, the host sets its api and registers it. */
+	dl = dlopen(TEST_PLUGIN_DIR "/tablecmds.so", RTLD_NOW | RTLD_LOCAL);
+	assert_non_null(dl);
+	assert_null(dlsym(dl, "fisbot_plugin_init"));
+	assert_non_null(dlsym(dl, "fisbot_plugin_table"));
+	dlclose(dl);
+
+	w = start_with_catalogue("help, tablecmds", paths, 2);
+	say(FB_DIRECT, "hello");
+	expect_reply("hello from a plugin without init (file: none)");
+	say(FB_DIRECT, "help whichfile");
+	expect_reply("usage: whichfile ID|PATH\nthe file an argument names");
+
+	/* FB_ARG_FILE, resolved on a query worker. */
+	say(FB_DIRECT, "whichfile 1");
+	expect_silence();
+	wait_reply("#1 a.bin");
+	say(FB_DIRECT, "whichfile #2");
+	wait_reply("#2 dir/b c.bin");
+	say(FB_DIRECT, "whichfile dir/b c.bin");
+	wait_reply("#2 dir/b c.bin");
+	say(FB_ROOM_PRIVATE, "whichfile \"/dir/b c.bin\"");
+	wait_reply("#2 dir/b c.bin");
+	say(FB_DIRECT, "whichfile 99");
+	wait_reply("no such file: 99");
+	say(FB_DIRECT, "whichfile ../a.bin");
+	wait_reply("no such file: ../a.bin");
+	say(FB_DIRECT, "whichfile \x1b[2J\xe2\x80\xae");
+	wait_reply("no such file: \\x1B[2J\\u{202E}");
+	say(FB_DIRECT, "whichfile");
+	expect_reply("usage: whichfile ID|PATH");
+	say(FB_DIRECT, "whichfile \"\"");
+	wait_reply("usage: whichfile ID|PATH");
+
+	/* FB_ARG_FILE_FIRST, on the main thread (answered at once). */
+	say(FB_DIRECT, "firstfile #1 word");
+	expect_reply("#1 a.bin rest=word");
+	say(FB_DIRECT, "firstfile \"dir/b c.bin\"");
+	expect_reply("#2 dir/b c.bin rest=");
+	say(FB_DIRECT, "firstfile dir/b c.bin");
+	expect_reply("no such file: dir/b");
+	end_with_catalogue(w);
 }
 
 /* Tries to start a host with load; returns the cause (caller frees). */
@@ -936,6 +1057,17 @@ static void test_broken_plugins(void **state)
 	cause = refused("testcmds, dupcmd");
 	assert_string_equal(cause, "plugin dupcmd: init failed: cannot "
 	                           "register its commands");
+	free(cause);
+	/* A declared table is checked like a registered one. */
+	cause = refused("help, badtable");
+	assert_string_equal(cause, "plugin badtable: command \"bad\": a file "
+	                           "argument needs min_args of at least 1");
+	free(cause);
+	cause = refused("testcmds, tablecmds, noentry");
+	assert_non_null(strstr(cause, "plugin noentry: "));
+	assert_non_null(strstr(cause, "has neither a command table "
+	                              "(FISBOT_PLUGIN(name, commands)) nor "
+	                              "fisbot_plugin_init"));
 	free(cause);
 }
 
@@ -1369,6 +1501,7 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_send_room, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_admin_plugin, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_table_plugin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken_plugins, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_example_plugin, setup,

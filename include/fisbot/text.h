@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fisbot_export.h"
+
 /*
  * Returns a newly allocated, NUL-terminated copy of the len bytes at s that
  * is valid UTF-8 and holds no control characters: every byte of an invalid
@@ -22,10 +24,10 @@
  * backslash becomes "\\" so that escapes cannot be forged. The caller frees
  * the result.
  */
-char *text_sanitize(const char *s, size_t len);
+FB_EXPORT char *text_sanitize(const char *s, size_t len);
 
 /* Like text_sanitize, but keeps '\n' (for multi-line messages). */
-char *text_sanitize_lines(const char *s, size_t len);
+FB_EXPORT char *text_sanitize_lines(const char *s, size_t len);
 
 /*
  * Makes text safe for a message body without escaping it twice: like
@@ -36,22 +38,22 @@ char *text_sanitize_lines(const char *s, size_t len);
  * still be passed through text_sanitize by whoever formats them, so that
  * they are unambiguous and cannot add lines.
  */
-char *text_safe_lines(const char *s, size_t len);
+FB_EXPORT char *text_safe_lines(const char *s, size_t len);
 
 /* Returns true if the len bytes at s are well-formed UTF-8 (no overlongs,
  * no surrogates, nothing above U+10FFFF). */
-bool text_is_utf8(const char *s, size_t len);
+FB_EXPORT bool text_is_utf8(const char *s, size_t len);
 
 /* Returns true if s is valid UTF-8 and needs no escaping by text_sanitize. */
-bool text_is_clean(const char *s, size_t len);
+FB_EXPORT bool text_is_clean(const char *s, size_t len);
 
 /* Writes a human size ("512 B", "3.0 KiB", "12.5 MiB", powers of 1024) into
  * buf, which holds at least TEXT_SIZE_LEN bytes. Returns buf. */
 #define TEXT_SIZE_LEN 24
-char *text_human_size(uint64_t bytes, char *buf);
+FB_EXPORT char *text_human_size(uint64_t bytes, char *buf);
 
 /* Returns the number of bytes of the longest prefix of s (at most max bytes)
  * that does not cut a UTF-8 sequence in two. */
-size_t text_utf8_prefix(const char *s, size_t len, size_t max);
+FB_EXPORT size_t text_utf8_prefix(const char *s, size_t len, size_t max);
 
 #endif

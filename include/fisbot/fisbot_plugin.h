@@ -1,16 +1,28 @@
 /*
- * fisbot_plugin.h: the one API between fisbot and its plugins.
+ * fisbot_plugin.h: the one API between fisbot and its plugins, and the only
+ * header a plugin needs (it includes the core's public headers of this
+ * folder, whose FB_EXPORT functions the fisbot executable exports).
  *
- * A plugin is a shared object "<name>.so" that exports
+ * A plugin is a shared object "<name>.so" that declares itself with
  *
- *     FISBOT_PLUGIN("name");
+ *     static const struct fb_api *api;
+ *     ...its handlers and a const command table...
+ *     FISBOT_PLUGIN("name", commands);
+ *
+ * and, if it has more to set up than its commands (settings, state, IQ
+ * handlers, hooks, timers),
+ *
  *     int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *api,
  *                            char **cause);
  *
- * and optionally void fisbot_plugin_fini(struct fb_plugin *p). The host
- * checks fisbot_plugin_api_version against FB_API_VERSION before it calls
- * init; a plugin that is missing, has another version or whose init fails is
- * refused and the bot does not start (exit 2).
+ * and optionally void fisbot_plugin_fini(struct fb_plugin *p). A plugin
+ * without commands says FISBOT_PLUGIN("name") and has an init. The host
+ * checks the API version the plugin was built against (FB_API_VERSION),
+ * sets the plugin's api, registers its command table, then calls init if
+ * there is one; a plugin that is missing, has another version, declares
+ * neither commands nor init, or whose table or init fails is refused and
+ * the bot does not start (exit 2). Plugins are built with
+ * -fvisibility=hidden: they export only these entry points (FB_EXPORT).
  *
  * Handlers never build message stanzas: they answer through the request
  * (reply, reply_error, reply_link) and the host sends at most one message
@@ -46,11 +58,13 @@
  * A handler that does not query the catalogue should stay on the main
  * thread (no flag): it runs as soon as it is its requester's turn.
  *
- * Plugins may also call the core's public functions directly (catalogue.h,
- * query.h, text.h, units.h, log.h, alloc.h): the fisbot executable exports
- * them. They are safe on any thread, each catalogue connection being used
- * by one thread at a time. FB_API_VERSION changes whenever any of these
- * headers changes incompatibly.
+ * Plugins may also call the core's functions marked FB_EXPORT in the
+ * headers included here (catalogue.h and catalogue_tree.h: reading;
+ * query.h, text.h, units.h, log.h, alloc.h, and config.h's lookups): the
+ * fisbot executable exports those and nothing else. They are safe on any
+ * thread, each catalogue connection being used by one thread at a time.
+ * FB_API_VERSION changes whenever any of these headers changes
+ * incompatibly.
  */
 #ifndef FISBOT_PLUGIN_H
 #define FISBOT_PLUGIN_H
@@ -63,17 +77,17 @@
 
 #include "alloc.h"
 #include "catalogue.h"
+#include "catalogue_tree.h"
 #include "config.h"
+#include "fisbot_export.h"
 #include "log.h"
 #include "query.h"
 #include "text.h"
+#include "units.h"
 
-#define FB_API_VERSION 2
-
-/* Declares the plugin's name and the API version it was built against. */
-#define FISBOT_PLUGIN(name)                                                    \
-	const unsigned fisbot_plugin_api_version = FB_API_VERSION;             \
-	const char fisbot_plugin_name[] = name
+/* 3: FISBOT_PLUGIN(name, commands), fb_command.arg and req_file,
+ * upload_url, FB_EXPORT. */
+#define FB_API_VERSION 3
 
 struct fb_plugin;  /* the host's handle for one loaded plugin */
 struct fb_request; /* one chat command being answered */
@@ -87,6 +101,20 @@ enum fb_place {
 	FB_ROOM,         /* a groupchat message in a room */
 	FB_ROOM_PRIVATE, /* a MUC private message from an occupant */
 	FB_DIRECT,       /* a chat with the bot's own JID */
+};
+
+/* What the dispatcher resolves before a command's handler runs
+ * (fb_command.arg). */
+enum fb_arg {
+	FB_ARG_NONE, /* nothing: the handler reads argv */
+	/* The arguments name one file of the catalogue by ID or PATH ("42",
+	 * "#42", "music/a.ogg", "/music/a.ogg"): the only argument as parsed
+	 * (quotes removed), or the whole argument text if there are several
+	 * (so "get my song.ogg" needs no quotes). */
+	FB_ARG_FILE,
+	/* The first argument (argv[1]) names one file by ID or PATH; the
+	 * others are the handler's. */
+	FB_ARG_FILE_FIRST,
 };
 
 /* Command flags. */
@@ -116,7 +144,14 @@ typedef void (*fb_command_fn)(struct fb_request *req, int argc, char **argv);
 
 /* One entry of a plugin's const command table. The dispatcher checks arity
  * and permission and applies rate limits before it calls the handler, and
- * generates "usage: ..." errors and help from these fields. */
+ * generates "usage: ..." errors and help from these fields.
+ *
+ * With .arg = FB_ARG_FILE or FB_ARG_FILE_FIRST the dispatcher also looks
+ * the file up, on the handler's thread and through its catalogue
+ * connection, just before the handler runs: a missing or empty name is
+ * answered "usage: ...", an unknown one "no such file: NAME" (sanitised),
+ * a catalogue failure "cannot read the catalogue", and the handler is not
+ * called; otherwise req_file() is the file. min_args must be at least 1. */
 struct fb_command {
 	const char *name;
 	const char *const *aliases; /* NULL-terminated, or NULL */
@@ -127,7 +162,8 @@ struct fb_command {
 	enum fb_perm perm;
 	const char *help; /* one line */
 	fb_command_fn handler;
-	unsigned flags; /* FB_CMD_* */
+	unsigned flags;  /* FB_CMD_* */
+	enum fb_arg arg; /* FB_ARG_NONE unless set */
 };
 
 /* Handles one IQ of a registered namespace (get or set; the host answers
@@ -159,15 +195,27 @@ typedef bool (*fb_timer_fn)(struct fb_plugin *p, void *arg);
  * expires it after a while, and frees state with free_state. */
 typedef void (*fb_more_fn)(struct fb_request *req, void *state);
 
-/* The host's API, handed to fisbot_plugin_init. Each function says on which
- * thread it may be called (see "Threads" above). */
+/* An upload URL made by upload_url; the caller frees url and name. */
+struct fb_upload {
+	char *url;           /* {base_url}/u/{token}/{name}: PUT, once */
+	char *name;          /* the name the file will have in [upload]
+	                      * folder (made safe; " (1)" may still be added
+	                      * if it is taken when the file arrives) */
+	unsigned lifetime_s; /* how long the URL may be used */
+};
+
+/* The host's API, set in the plugin before anything else runs (see
+ * FISBOT_PLUGIN) and handed to fisbot_plugin_init. Each function says on
+ * which thread it may be called (see "Threads" above). */
 struct fb_api {
 	unsigned version; /* FB_API_VERSION */
 
 	/* --- registration (during init; main thread) --------------------- */
 
-	/* Registers a const table of n commands; the table must outlive the
-	 * plugin. Returns 0, or -1 if a name is already taken. */
+	/* Registers a const table of n commands (besides the one
+	 * FISBOT_PLUGIN declares); the table must outlive the plugin.
+	 * Returns 0, or -1 if a name is already taken or an entry is wrong
+	 * (logged). */
 	int (*register_commands)(struct fb_plugin *p,
 	                         const struct fb_command *cmds, size_t n);
 	/* Routes IQs whose first child has namespace xmlns to fn; flags are
@@ -197,6 +245,15 @@ struct fb_api {
 	/* Returns a download URL for f ({base_url}/f/{token}/{name}); the
 	 * caller frees it. */
 	char *(*file_url)(struct fb_plugin *p, const struct cat_file *f);
+	/* Makes a one-time upload URL for uploader (a bare JID) to PUT
+	 * exactly size bytes as name into [upload] folder, after the checks
+	 * the HTTP side makes again when the file arrives: uploads enabled,
+	 * uploader allowed, name, size limit, quota (read through this
+	 * thread's catalogue connection). Returns 0 and fills *out, or -1
+	 * with *cause, a one-line message for the user (caller frees). */
+	int (*upload_url)(struct fb_plugin *p, const char *uploader,
+	                  const char *name, uint64_t size,
+	                  struct fb_upload *out, char **cause);
 
 	/* --- the request being answered [any thread] --------------------- */
 
@@ -214,6 +271,10 @@ struct fb_api {
 	const char *(*req_room)(struct fb_request *r);
 	/* The raw argument text after the command name (may be ""). */
 	const char *(*req_args)(struct fb_request *r);
+	/* The file the command's argument names (fb_command.arg), looked up
+	 * by the dispatcher; NULL for a command without one (and in a "more"
+	 * continuation). Valid until the handler returns. */
+	const struct cat_file *(*req_file)(struct fb_request *r);
 	/* True if the requester may run FB_ADMIN commands here: an [admins]
 	 * JID in a direct chat (false in rooms, even for admins). */
 	bool (*req_is_admin)(struct fb_request *r);
@@ -279,9 +340,44 @@ struct fb_api {
 	                         void *arg);
 };
 
-/* The entry points a plugin exports. */
-int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *api,
-                       char **cause);
-void fisbot_plugin_fini(struct fb_plugin *p);
+/* What FISBOT_PLUGIN(name, commands) declares besides the name and the
+ * version, for the host (plugins do not use it). */
+struct fb_plugin_table {
+	const struct fb_api **api; /* the plugin's api, set by the host */
+	const struct fb_command *commands;
+	size_t n_commands;
+};
+
+/*
+ * Declares the plugin: its name (its file is NAME.so), the API version it
+ * was built against and, optionally, its const command table, which the
+ * host registers before init (so a plugin whose init would only register
+ * its commands needs none). The table form takes the address of the
+ * plugin's `static const struct fb_api *api;`, which must be declared
+ * before it: the host sets it before it registers the table, calls init or
+ * runs any handler. commands must be an array (not a pointer). Use once,
+ * at file scope (after the table).
+ */
+#define FISBOT_PLUGIN(...)                                                     \
+	FB_PLUGIN_PICK_(__VA_ARGS__, FB_PLUGIN_TABLE_, FB_PLUGIN_NAME_, ~)     \
+	(__VA_ARGS__)
+#define FB_PLUGIN_PICK_(a, b, macro, ...) macro
+#define FB_PLUGIN_NAME_(name)                                                  \
+	FB_EXPORT const unsigned fisbot_plugin_api_version = FB_API_VERSION;   \
+	FB_EXPORT const char fisbot_plugin_name[] = name
+#define FB_PLUGIN_TABLE_(name, commands)                                       \
+	FB_PLUGIN_NAME_(name);                                                 \
+	_Static_assert(!__builtin_types_compatible_p(                          \
+	                   __typeof__(commands), __typeof__(&(commands)[0])),  \
+	               "FISBOT_PLUGIN: the command table must be an array");   \
+	FB_EXPORT const struct fb_plugin_table fisbot_plugin_table = {         \
+	    &api, commands, sizeof(commands) / sizeof((commands)[0])}
+
+/* The entry points a plugin may define (besides what FISBOT_PLUGIN
+ * declares): init is optional when FISBOT_PLUGIN has the command table and
+ * there is nothing else to set up; fini is always optional. */
+FB_EXPORT int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *api,
+                                 char **cause);
+FB_EXPORT void fisbot_plugin_fini(struct fb_plugin *p);
 
 #endif

@@ -7,6 +7,10 @@
  * database error (already logged). Functions that change rows return 0 or
  * -1. Strings in the structs below are owned by the struct and freed by its
  * clear function.
+ *
+ * A public header (include/fisbot): plugins may call the reading functions
+ * marked FB_EXPORT, on the connection api->catalogue() gives them; opening,
+ * writing and the remembered rooms are the core's (not exported).
  */
 #ifndef FISBOT_CATALOGUE_H
 #define FISBOT_CATALOGUE_H
@@ -16,6 +20,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "fisbot_export.h"
 #include "query.h"
 
 struct catalogue;
@@ -71,8 +76,8 @@ struct cat_stats {
 	uint64_t files, folders, total_size, downloads, bytes_served;
 };
 
-void cat_file_clear(struct cat_file *f);
-void cat_page_clear(struct cat_page *p);
+FB_EXPORT void cat_file_clear(struct cat_file *f);
+FB_EXPORT void cat_page_clear(struct cat_page *p);
 
 /*
  * Opens the catalogue at path. CATALOGUE_WRITE creates it if missing and
@@ -96,41 +101,45 @@ void catalogue_clear_error(struct catalogue *c);
 
 /* --- reading ---------------------------------------------------------- */
 
-int catalogue_get(struct catalogue *c, int64_t id, struct cat_file *out);
-int catalogue_get_by_path(struct catalogue *c, const char *path,
-                          struct cat_file *out);
+FB_EXPORT int catalogue_get(struct catalogue *c, int64_t id,
+                            struct cat_file *out);
+FB_EXPORT int catalogue_get_by_path(struct catalogue *c, const char *path,
+                                    struct cat_file *out);
 /* Looks up "42", "#42" or a path relative to the share. */
-int catalogue_resolve(struct catalogue *c, const char *id_or_path,
-                      struct cat_file *out);
+FB_EXPORT int catalogue_resolve(struct catalogue *c, const char *id_or_path,
+                                struct cat_file *out);
 /* Returns 1 if dir ("" for the root, no trailing '/') is a folder of the
  * catalogue. */
-int catalogue_is_dir(struct catalogue *c, const char *dir);
+FB_EXPORT int catalogue_is_dir(struct catalogue *c, const char *dir);
 /* A page of dir: its folders first (by name), then its files (by name,
  * hashed or not); total counts both. Returns 1, 0 if dir does not exist, -1
  * on error. */
-int catalogue_list(struct catalogue *c, const char *dir, uint64_t offset,
-                   unsigned limit, struct cat_page *out);
+FB_EXPORT int catalogue_list(struct catalogue *c, const char *dir,
+                             uint64_t offset, unsigned limit,
+                             struct cat_page *out);
 /* A page of the hashed files that match q, newest first (ids grow with the
  * date added), and their number (see CATALOGUE_COUNT_CAP). Returns 1, or -1
  * with *cause (a line for the user, e.g. "search took too long"; the caller
  * frees it). Bounded in time (CATALOGUE_SEARCH_MS). */
-int catalogue_search(struct catalogue *c, const struct query *q,
-                     uint64_t offset, unsigned limit, struct cat_page *out,
-                     char **cause);
+FB_EXPORT int catalogue_search(struct catalogue *c, const struct query *q,
+                               uint64_t offset, unsigned limit,
+                               struct cat_page *out, char **cause);
 /* Sets how long a search on c may run (ms; 0 stops it at once, for tests). */
 void catalogue_set_search_limit(struct catalogue *c, unsigned ms);
 /* The n most recently added hashed files. Returns 1 or -1. */
-int catalogue_newest(struct catalogue *c, unsigned n, struct cat_page *out);
-int catalogue_stats(struct catalogue *c, struct cat_stats *out);
+FB_EXPORT int catalogue_newest(struct catalogue *c, unsigned n,
+                               struct cat_page *out);
+FB_EXPORT int catalogue_stats(struct catalogue *c, struct cat_stats *out);
 /* Calls fn for every file row (hashed or not), in path order, until fn
  * returns non-zero. fn must not change the catalogue. Returns 0, or -1 on
  * error. */
-int catalogue_foreach(struct catalogue *c,
-                      int (*fn)(const struct cat_file *f, void *arg),
-                      void *arg);
+FB_EXPORT int catalogue_foreach(struct catalogue *c,
+                                int (*fn)(const struct cat_file *f, void *arg),
+                                void *arg);
 /* Calls fn for every folder row. */
-int catalogue_foreach_dir(struct catalogue *c,
-                          int (*fn)(const char *dir, void *arg), void *arg);
+FB_EXPORT int catalogue_foreach_dir(struct catalogue *c,
+                                    int (*fn)(const char *dir, void *arg),
+                                    void *arg);
 /* The same for the rows under the folder dir only ("" for all; dir itself
  * is not under dir): a range of the path index, not a full scan. */
 int catalogue_foreach_under(struct catalogue *c, const char *dir,
@@ -140,8 +149,8 @@ int catalogue_foreach_dir_under(struct catalogue *c, const char *dir,
                                 int (*fn)(const char *dir, void *arg),
                                 void *arg);
 /* Total size stored by uploader (bare JID). */
-int catalogue_uploader_usage(struct catalogue *c, const char *uploader,
-                             uint64_t *bytes);
+FB_EXPORT int catalogue_uploader_usage(struct catalogue *c,
+                                       const char *uploader, uint64_t *bytes);
 
 /* --- writing (the writer connection only) ----------------------------- */
 

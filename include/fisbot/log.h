@@ -13,25 +13,27 @@
 
 #include <stdarg.h>
 
+#include "fisbot_export.h"
+
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 /* Sets the minimum level that is written (default LOG_INFO). */
 void log_set_level(enum log_level level);
 /* Returns the current level. */
-enum log_level log_get_level(void);
+FB_EXPORT enum log_level log_get_level(void);
 /* Parses "error", "warn", "info", "debug"; returns 0, or -1 if unknown. */
 int log_level_parse(const char *name, enum log_level *level);
 
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
-void log_error(const char *fmt, ...) LOG_PRINTF(1, 2);
-void log_errorx(const char *fmt, ...) LOG_PRINTF(1, 2);
-void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
-void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
-void log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
-void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
+FB_EXPORT void log_error(const char *fmt, ...) LOG_PRINTF(1, 2);
+FB_EXPORT void log_errorx(const char *fmt, ...) LOG_PRINTF(1, 2);
+FB_EXPORT void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
+FB_EXPORT void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
+FB_EXPORT void log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
+FB_EXPORT void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
 /* Writes at the given level; with_errno appends strerror(errno). */
-void log_vwrite(enum log_level level, int with_errno, const char *fmt,
-                va_list ap) LOG_PRINTF(3, 0);
+FB_EXPORT void log_vwrite(enum log_level level, int with_errno, const char *fmt,
+                          va_list ap) LOG_PRINTF(3, 0);
 _Noreturn void fatal(const char *fmt, ...) LOG_PRINTF(1, 2);
 _Noreturn void fatalx(const char *fmt, ...) LOG_PRINTF(1, 2);
 

@@ -3,6 +3,10 @@
  * struct. Every key is parsed and validated at load; every problem is
  * reported with file:line, and unknown sections or keys get a "did you
  * mean". Relative paths are made absolute against the file's folder.
+ *
+ * A public header (include/fisbot): plugins read the struct
+ * (api->config()) and may call the lookups marked FB_EXPORT; loading is the
+ * core's (not exported).
  */
 #ifndef FISBOT_CONFIG_H
 #define FISBOT_CONFIG_H
@@ -11,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fisbot_export.h"
 #include "log.h"
 
 /* A list of owned strings. */
@@ -22,7 +27,7 @@ struct strlist {
 void strlist_add(struct strlist *l, const char *s);
 void strlist_free(struct strlist *l);
 /* Returns true if l holds a string equal to s. */
-bool strlist_contains(const struct strlist *l, const char *s);
+FB_EXPORT bool strlist_contains(const struct strlist *l, const char *s);
 
 enum tls_mode { TLS_REQUIRED, TLS_DIRECT, TLS_DISABLED };
 enum invite_policy { INVITES_NONE, INVITES_ALLOWLIST, INVITES_ANYONE };
@@ -154,15 +159,15 @@ struct config *config_load(const char *path, struct strlist *problems);
 void config_free(struct config *cfg);
 
 /* Returns the settings of room jid, or NULL if it has no [room] section. */
-const struct room_config *config_room(const struct config *cfg,
-                                      const char *jid);
+FB_EXPORT const struct room_config *config_room(const struct config *cfg,
+                                                const char *jid);
 
 /* Returns the [plugin "name"] settings, or NULL. */
-const struct plugin_config *config_plugin(const struct config *cfg,
-                                          const char *name);
+FB_EXPORT const struct plugin_config *config_plugin(const struct config *cfg,
+                                                    const char *name);
 
 /* Returns true if bare JID jid matches an entry of list: the same bare JID
  * (case-insensitive), or a bare domain entry equal to jid's domain. */
-bool config_jid_matches(const struct strlist *list, const char *jid);
+FB_EXPORT bool config_jid_matches(const struct strlist *list, const char *jid);
 
 #endif

@@ -6,13 +6,15 @@
 
 #include <stdint.h>
 
+#include "fisbot_export.h"
+
 /* Parses a duration into milliseconds. A bare number is seconds. Returns 0,
  * or -1 if s is not a duration or overflows. */
-int units_parse_duration(const char *s, uint64_t *ms);
+FB_EXPORT int units_parse_duration(const char *s, uint64_t *ms);
 
 /* Parses a size into bytes. A bare number is bytes; K, M, G, T (optionally
  * followed by "iB" or "B", any case) are powers of 1024. Returns 0, or -1 if
  * s is not a size or overflows. */
-int units_parse_size(const char *s, uint64_t *bytes);
+FB_EXPORT int units_parse_size(const char *s, uint64_t *bytes);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "catalogue.h"
+#include "fisbot_export.h"
 
 /* Where a page of the tree starts. */
 enum cat_tree_from {
@@ -22,12 +23,13 @@ enum cat_tree_from {
 
 /* Sets *n to the number of files under dir ("" for the whole share, no
  * trailing '/'). Returns 1 or -1. */
-int catalogue_tree_count(struct catalogue *c, const char *dir, uint64_t *n);
+FB_EXPORT int catalogue_tree_count(struct catalogue *c, const char *dir,
+                                   uint64_t *n);
 
 /* Sets *n to the number of files under dir whose path sorts before path.
  * Returns 1 or -1. */
-int catalogue_tree_rank(struct catalogue *c, const char *dir, const char *path,
-                        uint64_t *n);
+FB_EXPORT int catalogue_tree_rank(struct catalogue *c, const char *dir,
+                                  const char *path, uint64_t *n);
 
 /*
  * Fills out with up to limit files under dir, in ascending path order:
@@ -36,8 +38,9 @@ int catalogue_tree_rank(struct catalogue *c, const char *dir, const char *path,
  * files (CAT_TREE_END). out->total is the number of files under dir.
  * Returns 1 or -1.
  */
-int catalogue_tree_page(struct catalogue *c, const char *dir,
-                        enum cat_tree_from from, const char *path,
-                        uint64_t offset, unsigned limit, struct cat_page *out);
+FB_EXPORT int catalogue_tree_page(struct catalogue *c, const char *dir,
+                                  enum cat_tree_from from, const char *path,
+                                  uint64_t offset, unsigned limit,
+                                  struct cat_page *out);
 
 #endif

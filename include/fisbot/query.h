@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fisbot_export.h"
+
 #define QUERY_MAX_LENGTH 1024 /* bytes of query text */
 #define QUERY_MAX_TERMS  16   /* terms (substrings, globs, regexes) */
 #define QUERY_MAX_TERM   256  /* bytes of one substring or glob */
@@ -70,34 +72,34 @@ struct query {
  * `bad size in "size:>10Q"` or an invalid regex. An empty text gives an
  * empty query.
  */
-struct query *query_parse(const char *text, char **cause);
+FB_EXPORT struct query *query_parse(const char *text, char **cause);
 
 /* Returns an empty query (matches everything), to be filled by the caller
  * (e.g. from a data form). */
-struct query *query_new(void);
+FB_EXPORT struct query *query_new(void);
 
 /* Appends a term written by a user (text as typed, without quotes or
  * slashes); returns 0, or -1 with *cause if it is invalid or too long, or
  * if q already has QUERY_MAX_TERMS terms. An empty substring is ignored. */
-int query_add_term(struct query *q, enum query_term_kind kind, const char *text,
-                   char **cause);
+FB_EXPORT int query_add_term(struct query *q, enum query_term_kind kind,
+                             const char *text, char **cause);
 
 /* Sets the description filter (NULL or "" for none). */
-void query_set_desc(struct query *q, const char *text);
+FB_EXPORT void query_set_desc(struct query *q, const char *text);
 
 /* Frees q (NULL is fine). */
-void query_free(struct query *q);
+FB_EXPORT void query_free(struct query *q);
 
 /* Returns true if q has no term and no filter. */
-bool query_is_empty(const struct query *q);
+FB_EXPORT bool query_is_empty(const struct query *q);
 
 /* Returns the length in characters of q's longest literal term (the
  * substrings and phrases), for @find's minimum length. */
-size_t query_longest_literal(const struct query *q);
+FB_EXPORT size_t query_longest_literal(const struct query *q);
 
 /* Returns the folded form of the len bytes at s: text_sanitize()d, then
  * lowercased (Unicode simple case mapping). The caller frees it. */
-char *query_fold(const char *s, size_t len);
+FB_EXPORT char *query_fold(const char *s, size_t len);
 
 /* Returns 1 if term t matches a file whose folded path (query_fold of the
  * path relative to the share) is folded_path: a substring term must occur
@@ -105,7 +107,7 @@ char *query_fold(const char *s, size_t len);
  * somewhere in it; 0 if it does not; -1 if a limit (steps, depth, memory or
  * QUERY_MATCH_MS) stopped a glob or regex, which counts as no match. Safe
  * from any thread. The catalogue's SQL functions call this. */
-int query_match(const struct query_term *t, const char *folded_path);
+FB_EXPORT int query_match(const struct query_term *t, const char *folded_path);
 
 /* Returns true if glob or regex term t runs JIT-compiled (PCRE2's JIT is
  * used where the platform allows it; otherwise the interpreter runs, with
@@ -113,7 +115,8 @@ int query_match(const struct query_term *t, const char *folded_path);
 bool query_term_jit(const struct query_term *t);
 
 /* Returns query_match(t, folded_path) == 1. */
-bool query_match_term(const struct query_term *t, const char *folded_path);
+FB_EXPORT bool query_match_term(const struct query_term *t,
+                                const char *folded_path);
 
 /* Sets what compiling one glob or regex, and the matching of a thread that
  * has not matched yet, may allocate (QUERY_REGEX_MEMORY unless set; for
