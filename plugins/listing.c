@@ -1,5 +1,5 @@
 /*
- * The output format of the chat commands (SPEC §6): file and folder lines,
+ * The output format of the chat commands: file and folder lines,
  * the page footer, argument helpers. See listing.h.
  */
 #include "listing.h"

@@ -1,5 +1,5 @@
 /*
- * The output format of the chat commands (SPEC §6), shared by the command
+ * The output format of the chat commands, shared by the command
  * plugins (browse, search, stats, announce) and compiled into each of them:
  *
  *   #42 music/live/song.ogg (3.0 MiB)      a file

@@ -1,5 +1,5 @@
 /*
- * The admin plugin (SPEC §6): rescan, join ROOM [NICK], leave ROOM,
+ * The admin plugin: rescan, join ROOM [NICK], leave ROOM,
  * describe ID TEXT and reload, for [admins] JIDs in a direct chat only (the
  * dispatcher checks FB_ADMIN before a handler runs, and looks up the file
  * describe names: FB_ARG_FILE_FIRST). Each asks the host to act and

@@ -1,5 +1,5 @@
 /*
- * The announce plugin: tells rooms about new files (SPEC §6). New files
+ * The announce plugin: tells rooms about new files. New files
  * (FB_EVENT_FILE_ADDED, sent once a file is hashed) are gathered from the
  * first one on for [announce] batch; then every room that wants
  * announcements gets one message for the whole batch:

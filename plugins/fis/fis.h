@@ -23,7 +23,7 @@
 #define FIS_PAGE_LIMIT     100
 #define FIS_PAGE_LIMIT_MAX 1000
 
-/* No stanza the bot sends exceeds this (SPEC §9). */
+/* No stanza the bot sends exceeds this. */
 #define FIS_STANZA_MAX 65536
 
 /* What a request handler works with. */

@@ -1,7 +1,7 @@
 /*
  * The get plugin: "get ID|PATH" answers with a download link. The host
  * builds the message (a body that is exactly the URL, jabber:x:oob and a
- * XEP-0447 file-sharing element, SPEC §6); this plugin only finds the file
+ * XEP-0447 file-sharing element); this plugin only finds the file
  * and refuses one that is not hashed yet, since its link could not carry
  * the SHA-256 that clients check. The dispatcher looks the file up
  * (FB_ARG_FILE), on the host's query workers (FB_CMD_QUERY).

@@ -1,7 +1,7 @@
 /*
  * The search plugin: "search TERMS..." pages through the files that match
  * (newest first; "more" continues), and "find TERMS..." is the room-wide
- * search (SPEC §6): "@find" or "!find" in a room, answered privately with up
+ * search: "@find" or "!find" in a room, answered privately with up
  * to find_max_results files and silent when nothing matches, so that every
  * bot in a room can answer the same question without noise.
  *

@@ -1,5 +1,5 @@
 /*
- * The upload plugin (SPEC §6 "upload"): "upload NAME SIZE" gives an
+ * The upload plugin: "upload NAME SIZE" gives an
  * [upload] allow user a one-time HTTP PUT URL, valid 5 minutes, for a new
  * file in [upload] folder.
  *

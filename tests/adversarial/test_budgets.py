@@ -1,4 +1,4 @@
-"""IQ budgets and the fair send queue (SPEC §4 [limits], §9), against the
+"""IQ budgets and the fair send queue, against the
 real bot on a real Prosody:
 
 - 600 pings in one write from one JID: the flooder gets about iq_burst

@@ -1,4 +1,4 @@
-"""A full disk under the running daemon (SPEC §9): the catalogue's disk
+"""A full disk under the running daemon: the catalogue's disk
 fills up while files keep arriving in the share. The bot must stay idle
 (no hot loop re-hashing the share), log one line per retry rather than per
 file, hash no file twice, keep trying XMPP, and converge once space
@@ -11,8 +11,8 @@ variants run when both are possible. The XMPP server is a closed loopback
 port: the bot keeps retrying it and indexes meanwhile.
 
 Figures (CPU, log size, convergence time) are printed; the assertions are
-generous bounds around the SPEC's goals (under 5 % of a core, within a
-minute), which tools/bench-style measurements report.
+generous bounds around the goals (under 5 % of a core, within a
+minute); the figures are what the README reports.
 """
 import os
 import re

@@ -1,4 +1,4 @@
-"""Changes the indexer must not miss (SPEC §5): permissions that change
+"""Changes the indexer must not miss: permissions that change
 under the running bot, files it may not read, and a content change whose
 size and mtime were put back (`touch -r`), which only the ctime betrays.
 

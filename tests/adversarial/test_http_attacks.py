@@ -1,5 +1,5 @@
-"""Hostile HTTP clients against the file server (SPEC §8 limits, changing
-files, conditional requests, links that reveal nothing).
+"""Hostile HTTP clients against the file server (limits, changing files,
+conditional requests, links that reveal nothing).
 
 The server is tests/integration/http_server_main.c (http_proc.Server): the
 bot's own http_start wired to the real indexer. Clients bind to addresses

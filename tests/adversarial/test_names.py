@@ -1,4 +1,4 @@
-"""File names that could fake another name or a line (SPEC §9), against
+"""File names that could fake another name or a line, against
 the real bot in Prosody: a right-to-left override (U+202E) turns
 "evil\u202egpj.exe" into what a client displays as "evilexe.jpg", a line
 separator (U+2028) starts a new line in many clients, zero-width and

@@ -1,4 +1,4 @@
-"""Hostile regexes against the real bot in Prosody (SPEC §6, §9).
+"""Hostile regexes against the real bot in Prosody.
 
 Two searches that used to hurt it:
 

@@ -1,4 +1,4 @@
-"""One user's slow search never holds up another user's reply (SPEC §9:
+"""One user's slow search never holds up another user's reply (the rule:
 searches, listings and counts run on query workers; one user's slowest
 query, bounded at 2 s, never delays another user's reply by more than
 50 ms).

@@ -1,4 +1,4 @@
-"""Origin checks (SPEC §7, §9): a peer can forge any stanza, so a muc#user
+"""Origin checks: a peer can forge any stanza, so a muc#user
 element does not make its sender a room and an <item jid> is only as true
 as the room that sent it.
 

@@ -12,8 +12,8 @@
  *   bench_regex [-r RUNS] [PATTERN...]
  *
  * Each hostile match is repeated RUNS times (default 3) and the slowest
- * kept. PATTERNs (as typed after "search ") replace the hostile list. The goals
- * (SPEC §9): compiling any pattern of at most 256 bytes within 100 ms and 16
+ * kept. PATTERNs (as typed after "search ") replace the hostile list. The
+ * goals: compiling any pattern of at most 256 bytes within 100 ms and 16
  * MiB, and matching one path of at most 4 KiB within 10 ms.
  */
 #include <getopt.h>

@@ -1,4 +1,4 @@
-"""The chat commands end to end (SPEC §6): the real fisbot against a
+"""The chat commands end to end: the real fisbot against a
 private Prosody on loopback, driven by slixmpp clients.
 
 Covers every command in the three places (a room with the prefix, a MUC

@@ -1,4 +1,4 @@
-"""fisbot -n: the configuration check from the command line (SPEC §3, §4),
+"""fisbot -n: the configuration check from the command line,
 and scripts/check-configs over the shipped configurations."""
 import subprocess
 from pathlib import Path

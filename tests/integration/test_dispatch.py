@@ -1,4 +1,4 @@
-"""Chat commands end to end (SPEC §6, §9): the real fisbot with its help,
+"""Chat commands end to end: the real fisbot with its help,
 admin and example ping plugins on a real Prosody, driven by slixmpp
 clients. Room commands are answered by private message, direct chats need
 no prefix, admin commands obey [admins], a flooding user is throttled

@@ -1,6 +1,6 @@
 """File Information Sharing (XEP-0329) and the jabber:iq:search form
 (XEP-0055, XEP-0004), both paged with RSM (XEP-0059), against the real bot
-on a test Prosody (SPEC §7.1, §7.2, §9), with raw IQs from a slixmpp
+on a test Prosody, with raw IQs from a slixmpp
 client: listings, one file in full with its SHA-256, flattened paging
 through a folder of 1,000 files by cursors and by index, every bad node
 and bad RSM, hostile file names, the 64 KiB bound, IQs to the bot's

@@ -1,4 +1,4 @@
-"""Indexing with the real binary (SPEC §5, `fisbot scan` of SPEC §3):
+"""Indexing with the real binary and `fisbot scan`:
 counts, changes, renames that keep ids without hashing, deletes, hostile
 names, symbolic links, and a kill -9 in the middle of a scan."""
 import os

@@ -1,4 +1,4 @@
-"""The `upload` chat command end to end (SPEC §6 upload, §8 uploads): a
+"""The `upload` chat command end to end: a
 real Prosody, the real fisbot with the upload plugin, slixmpp clients that
 ask for URLs in direct chats, MUC private messages and a room, and real
 HTTP PUTs of what they got; then the catalogue (`fisbot info`, and the

@@ -1,4 +1,4 @@
-"""An upload folder that cannot be written (SPEC §9): the bot warns at
+"""An upload folder that cannot be written: the bot warns at
 start, `upload` says so instead of handing out a URL, a PUT to a URL
 handed out earlier is refused, and all works again once the folder can be
 written.

@@ -1,4 +1,4 @@
-"""Integration tests of uploads over real HTTP (SPEC §8 uploads).
+"""Integration tests of uploads over real HTTP.
 
 Each test runs tests/integration/upload_server_main.c: the indexer
 watching a temporary share, the HTTP server with its PUT side, and

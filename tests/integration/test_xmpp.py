@@ -1,4 +1,4 @@
-"""fisbot as an XMPP citizen (SPEC §6, §7): joining rooms, invitations,
+"""fisbot as an XMPP citizen: joining rooms, invitations,
 kicks, bans, destruction, history, restarts of the bot and of the server,
 disco/ping/version, TLS and authentication failures, SIGTERM.
 
