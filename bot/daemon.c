@@ -6,7 +6,7 @@
  *
  * Threads: the main thread owns libstrophe and everything that touches a
  * stanza (session, host, plugins) and a read-only catalogue connection.
- * The host's query workers (host_jobs.c) run searches, listings and counts
+ * The host's query workers (jobs.c) run searches, listings and counts
  * on connections of their own and hand the answers back through host_poll.
  * The indexer's thread reports files added and removed through
  * struct event_queue (a mutex-protected list), which the main loop drains

@@ -22,7 +22,7 @@
  * "more" is built in: it calls the continuation the requester's last list
  * or search left with set_more (one per requester, for HOST_MORE_LIFETIME).
  *
- * Threads. A request is a job (host_jobs.c): steps 1-4 happen on the main
+ * Threads. A request is a job (jobs.c): steps 1-4 happen on the main
  * thread when the message comes; the handler runs in the requester's turn,
  * at once on the main thread, or on a query worker for FB_CMD_QUERY
  * commands (and "more" after one of them). So a request owns copies of
@@ -62,7 +62,7 @@ enum route {
 };
 
 /* A request: one command, from the message to its reply (a job, see
- * host_jobs.c). */
+ * jobs.c). */
 struct fb_request {
 	struct host_job job; /* first */
 	struct fb_plugin *plugin;
@@ -657,8 +657,8 @@ static bool charge(struct fb_request *r)
 }
 
 /* Handles one message that may hold a command (see host.h). */
-void host_message(struct host *h, const struct session_origin *o,
-                  const char *body)
+void dispatch_message(struct host *h, const struct session_origin *o,
+                      const char *body)
 {
 	const struct host_cmd *hc;
 	const struct fb_command *cmd;

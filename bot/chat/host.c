@@ -15,7 +15,7 @@
  * buckets; their answers go in the sender's lane of the send queue.
  *
  * Threads. Handlers registered with FB_IQ_QUERY run on a query worker
- * (host_jobs.c): the main thread serialises the IQ to text, the worker
+ * (jobs.c): the main thread serialises the IQ to text, the worker
  * parses it again with xmpp_stanza_new_from_string in its own libstrophe
  * context, the handler builds its payload there, and the worker serialises
  * the whole answer (result, or error) to text, size-checked; the main
@@ -58,7 +58,7 @@ struct fb_iq {
 	bool answered;
 };
 
-/* An IQ for a query worker (a job, see host_jobs.c). */
+/* An IQ for a query worker (a job, see jobs.c). */
 struct iq_job {
 	struct host_job job; /* first */
 	fb_iq_fn fn;
@@ -68,7 +68,7 @@ struct iq_job {
 	char *from, *id;
 	char *requester; /* the send queue's lane for the answer, or NULL */
 	char *text;      /* the IQ, serialised */
-	char *answer; /* the answer, serialised (by the worker) */
+	char *answer;    /* the answer, serialised (by the worker) */
 };
 
 /* --- clock, lookups ----------------------------------------------------- */
@@ -525,7 +525,7 @@ static void iq_job_run(struct host_job *j)
 	const struct host_iqh handler = {q->ns, q->fn, q->arg, q->plugin, 0};
 	xmpp_ctx_t *ctx = w->ctx;
 	xmpp_stanza_t *st = xmpp_stanza_new_from_string(ctx, q->text);
-	struct fb_iq iq = {j->host, st,          q->from, q->requester,
+	struct fb_iq iq = {j->host, st,         q->from, q->requester,
 	                   ctx,     &q->answer, false};
 	size_t len;
 
@@ -597,7 +597,8 @@ static void iq_submit(struct host *h, const struct host_iqh *handler,
 
 	if (jobs_full(h, key, true)) {
 		send_iq_error(h, iq, from, requester, "wait",
-		              "resource-constraint", "busy: try again in a moment");
+		              "resource-constraint",
+		              "busy: try again in a moment");
 		return;
 	}
 	text = stanza_text(ctx, iq, &len);
@@ -653,13 +654,9 @@ bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from,
 		iq_submit(h, handler, iq, from, requester,
 		          requester != NULL ? requester : from);
 	} else {
-		q = (struct fb_iq){h,
-		                   iq,
-		                   from,
-		                   requester,
-		                   session_ctx(h->session),
-		                   NULL,
-		                   false};
+		q = (struct fb_iq){
+		    h,    iq,   from, requester, session_ctx(h->session),
+		    NULL, false};
 		iq_call(handler, &q);
 	}
 	return true;
@@ -1088,6 +1085,28 @@ void host_tick(struct host *h)
 		dispatch_expire(h, now);
 		h->next_expire_ms = now + 10000;
 	}
+}
+
+/* Hands a chat message to the dispatcher (dispatch.c). */
+void host_message(struct host *h, const struct session_origin *o,
+                  const char *body)
+{
+	dispatch_message(h, o, body);
+}
+
+int host_fd(const struct host *h)
+{
+	return h->pool.efd;
+}
+
+bool host_busy(const struct host *h)
+{
+	return h->pool.n_jobs > 0;
+}
+
+void host_poll(struct host *h)
+{
+	jobs_poll(h);
 }
 
 /* Applies a reloaded configuration. */

@@ -1,7 +1,7 @@
 /*
  * What host.c (plugins, registration, IQs, events, timers), dispatch.c
- * (chat commands and their replies) and host_jobs.c (the query workers and
- * the requesters' turns) share. Nothing outside these files includes this
+ * (chat commands and their replies) and jobs.c (the query workers and the
+ * requesters' turns) share. Nothing outside these files includes this
  * header.
  */
 #ifndef FISBOT_HOST_INTERNAL_H
@@ -197,11 +197,14 @@ extern const struct fb_command dispatch_builtins[];
 extern const size_t dispatch_n_builtins;
 /* Fills the request functions of api (req_*, reply*, set_more). */
 void dispatch_fill_api(struct fb_api *api);
+/* Turns a chat message into at most one command (see host_message). */
+void dispatch_message(struct host *h, const struct session_origin *o,
+                      const char *body);
 /* Drops the continuations that expired by now_ms (all if now_ms is
  * UINT64_MAX). */
 void dispatch_expire(struct host *h, uint64_t now_ms);
 
-/* host_jobs.c */
+/* jobs.c */
 /* Starts the query workers (deps.workers of them, each with a read-only
  * connection to deps.database). Returns 0, or -1 with *cause. */
 int jobs_start(struct host *h, char **cause);
@@ -216,5 +219,8 @@ bool jobs_full(const struct host *h, const char *key, bool worker);
 /* Gives j (cfg, ops and host set) to requester key's lane; it runs in its
  * turn, at once if the lane was empty. */
 void jobs_submit(struct host *h, struct host_job *j, const char *key);
+/* Sends the answers the workers finished and starts what waited for
+ * them (see host_poll). */
+void jobs_poll(struct host *h);
 
 #endif

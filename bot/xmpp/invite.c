@@ -414,10 +414,10 @@ bool invite_message(struct session *s, xmpp_stanza_t *st)
 	struct invite inv = {0};
 	bool ok;
 
-	x = child_ns(st, "x", NS_MUC_USER);
+	x = stanza_child_ns(st, "x", NS_MUC_USER);
 	inv_el = x ? xmpp_stanza_get_child_by_name(x, "invite") : NULL;
 	if (inv_el == NULL) {
-		x = child_ns(st, "x", NS_CONFERENCE);
+		x = stanza_child_ns(st, "x", NS_CONFERENCE);
 		if (x == NULL || xmpp_stanza_get_attribute(x, "jid") == NULL)
 			return false;
 	}

@@ -152,29 +152,6 @@ xmpp_stanza_t *muc_presence_stanza(struct session *s, const char *to)
 	return p;
 }
 
-/* Returns a new element <name xmlns=ns/>. */
-static xmpp_stanza_t *element(xmpp_ctx_t *ctx, const char *name, const char *ns)
-{
-	xmpp_stanza_t *e = xmpp_stanza_new(ctx);
-
-	xmpp_stanza_set_name(e, name);
-	if (ns != NULL)
-		xmpp_stanza_set_ns(e, ns);
-	return e;
-}
-
-/* Adds <name>text</name> to parent. */
-static void add_text_child(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
-                           const char *name, const char *text)
-{
-	xmpp_stanza_t *e = element(ctx, name, NULL);
-	xmpp_stanza_t *t = xmpp_stanza_new(ctx);
-
-	xmpp_stanza_set_text(t, text);
-	xmpp_stanza_add_child_ex(e, t, 0);
-	xmpp_stanza_add_child_ex(parent, e, 0);
-}
-
 static void muc_verify(struct session *s, struct room *r);
 static void room_info(struct session *s, struct room *r);
 
@@ -193,12 +170,12 @@ void muc_join(struct session *s, struct room *r)
 	}
 	to = xasprintf("%s/%s", r->jid, r->cur_nick);
 	p = muc_presence_stanza(s, to);
-	x = element(s->ctx, "x", NS_MUC);
-	h = element(s->ctx, "history", NULL);
+	x = stanza_element(s->ctx, "x", NS_MUC);
+	h = stanza_element(s->ctx, "history", NULL);
 	xmpp_stanza_set_attribute(h, "maxstanzas", "0");
 	xmpp_stanza_add_child_ex(x, h, 0);
 	if (r->password != NULL)
-		add_text_child(s->ctx, x, "password", r->password);
+		stanza_add_text(s->ctx, x, "password", r->password);
 	xmpp_stanza_add_child_ex(p, x, 0);
 	r->state = ROOM_JOINING;
 	free(r->ping_id);
@@ -241,7 +218,7 @@ static void send_leave(struct session *s, struct room *r, const char *status)
 	xmpp_stanza_set_to(p, to);
 	xmpp_stanza_set_type(p, "unavailable");
 	if (status != NULL)
-		add_text_child(s->ctx, p, "status", status);
+		stanza_add_text(s->ctx, p, "status", status);
 	session_send_now(s, p);
 	free(to);
 }
@@ -340,7 +317,7 @@ static void occupant_remove(struct room *r, const char *nick)
  * clean), else NULL. */
 static char *occupant_id_of(xmpp_stanza_t *st)
 {
-	xmpp_stanza_t *e = child_ns(st, "occupant-id", NS_OCCUPANT_ID);
+	xmpp_stanza_t *e = stanza_child_ns(st, "occupant-id", NS_OCCUPANT_ID);
 	const char *id = e ? xmpp_stanza_get_attribute(e, "id") : NULL;
 	size_t len = id ? strlen(id) : 0;
 
@@ -433,8 +410,8 @@ static void accept_instant_room(struct session *s, struct room *r)
 
 	iq = xmpp_iq_new(s->ctx, "set", id);
 	xmpp_stanza_set_to(iq, r->jid);
-	q = element(s->ctx, "query", NS_MUC_OWNER);
-	x = element(s->ctx, "x", NS_DATA);
+	q = stanza_element(s->ctx, "query", NS_MUC_OWNER);
+	x = stanza_element(s->ctx, "x", NS_DATA);
 	xmpp_stanza_set_type(x, "submit");
 	xmpp_stanza_add_child_ex(q, x, 0);
 	xmpp_stanza_add_child_ex(iq, q, 0);
@@ -452,15 +429,15 @@ static void room_info(struct session *s, struct room *r)
 	r->info_id = session_new_id(s);
 	iq = xmpp_iq_new(s->ctx, "get", r->info_id);
 	xmpp_stanza_set_to(iq, r->jid);
-	xmpp_stanza_add_child_ex(iq, element(s->ctx, "query", NS_DISCO_INFO),
-	                         0);
+	xmpp_stanza_add_child_ex(
+	    iq, stanza_element(s->ctx, "query", NS_DISCO_INFO), 0);
 	session_send(s, iq);
 }
 
 /* Returns true if the disco#info result st lists feature. */
 static bool has_feature(xmpp_stanza_t *st, const char *feature)
 {
-	xmpp_stanza_t *q = child_ns(st, "query", NS_DISCO_INFO);
+	xmpp_stanza_t *q = stanza_child_ns(st, "query", NS_DISCO_INFO);
 
 	if (q == NULL)
 		return false;
@@ -594,7 +571,7 @@ bool muc_presence(struct session *s, xmpp_stanza_t *st)
 	}
 	if (nick == NULL)
 		return true;
-	x = child_ns(st, "x", NS_MUC_USER);
+	x = stanza_child_ns(st, "x", NS_MUC_USER);
 	item = x ? xmpp_stanza_get_child_by_name(x, "item") : NULL;
 	self = has_status(x, "110") || strcmp(nick, r->cur_nick) == 0;
 
@@ -689,7 +666,7 @@ bool muc_message(struct session *s, xmpp_stanza_t *st)
 		return true;
 	}
 	if (nick == NULL || !has_body ||
-	    child_ns(st, "delay", NS_DELAY) != NULL ||
+	    stanza_child_ns(st, "delay", NS_DELAY) != NULL ||
 	    strcmp(nick, r->cur_nick) == 0)
 		return true;
 	if (groupchat ? r->state != ROOM_READY : !room_in(r))
@@ -771,7 +748,8 @@ static void self_ping(struct session *s, struct room *r, int64_t now)
 	r->ping_id = session_new_id(s);
 	iq = xmpp_iq_new(s->ctx, "get", r->ping_id);
 	xmpp_stanza_set_to(iq, to);
-	xmpp_stanza_add_child_ex(iq, element(s->ctx, "ping", NS_PING), 0);
+	xmpp_stanza_add_child_ex(iq, stanza_element(s->ctx, "ping", NS_PING),
+	                         0);
 	session_send(s, iq);
 	r->ping_sent = now;
 	r->next_ping = now + SELFPING_MS;
@@ -859,7 +837,7 @@ void muc_origin_known(struct session *s, const char *service)
 	}
 }
 
-int session_join(struct session *s, const char *room, const char *nick,
+int muc_join_jid(struct session *s, const char *room, const char *nick,
                  char **cause)
 {
 	struct room *r;
@@ -906,7 +884,7 @@ int session_join(struct session *s, const char *room, const char *nick,
 	return 0;
 }
 
-int session_leave(struct session *s, const char *room, char **cause)
+int muc_leave_jid(struct session *s, const char *room, char **cause)
 {
 	struct room *r = muc_find(s, room);
 
@@ -918,15 +896,15 @@ int session_leave(struct session *s, const char *room, char **cause)
 	return 0;
 }
 
-void session_rooms_foreach(struct session *s,
-                           void (*fn)(const char *room, void *arg), void *arg)
+void muc_rooms_foreach(struct session *s,
+                       void (*fn)(const char *room, void *arg), void *arg)
 {
 	for (size_t i = 0; i < s->n_rooms; i++)
 		if (room_in(s->rooms[i]))
 			fn(s->rooms[i]->jid, arg);
 }
 
-bool session_room_announces(struct session *s, const char *room)
+bool muc_announces(struct session *s, const char *room)
 {
 	const struct room_config *rc = config_room(s->cfg, room);
 
@@ -944,23 +922,9 @@ static bool cfg_has_room(const struct config *cfg, const char *room)
 	return false;
 }
 
-void session_reconfigure(struct session *s, const struct config *cfg)
+void muc_reconfigure(struct session *s)
 {
-	const struct config *old = s->cfg;
-
-	s->cfg = cfg;
-	session_limits_apply(s);
-	if (strcmp(old->xmpp.jid, cfg->xmpp.jid) != 0 ||
-	    old->xmpp.tls != cfg->xmpp.tls ||
-	    (old->xmpp.server_host == NULL) !=
-	        (cfg->xmpp.server_host == NULL) ||
-	    (old->xmpp.server_host != NULL &&
-	     strcmp(old->xmpp.server_host, cfg->xmpp.server_host) != 0) ||
-	    old->xmpp.server_port != cfg->xmpp.server_port)
-		log_warnx("reload: [xmpp] connection settings changed; they "
-		          "take effect at the next reconnection");
-	xmpp_conn_set_pass(s->conn,
-	                   cfg->xmpp.password ? cfg->xmpp.password : "");
+	const struct config *cfg = s->cfg;
 
 	/* Rooms no longer configured (and not remembered) are left. */
 	for (size_t i = 0; i < s->n_rooms;) {

@@ -181,7 +181,7 @@ static void origin_known(struct session *s, const char *service)
 /* Returns true if the disco#info result st shows a conference identity. */
 static bool is_conference(xmpp_stanza_t *st)
 {
-	xmpp_stanza_t *q = child_ns(st, "query", NS_DISCO_INFO);
+	xmpp_stanza_t *q = stanza_child_ns(st, "query", NS_DISCO_INFO);
 
 	if (q == NULL)
 		return false;

@@ -72,86 +72,6 @@ int64_t session_now(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Returns a new string: the bare part of jid. */
-char *jid_bare(const char *jid)
-{
-	const char *slash = strchr(jid, '/');
-
-	return slash ? xstrndup(jid, (size_t)(slash - jid)) : xstrdup(jid);
-}
-
-/* Returns the resource of jid (inside jid), or NULL. */
-const char *jid_resource(const char *jid)
-{
-	const char *slash = strchr(jid, '/');
-
-	return slash ? slash + 1 : NULL;
-}
-
-/* Returns a new lower-case string: the domain part of jid. */
-char *jid_domain(const char *jid)
-{
-	const char *at = strchr(jid, '@');
-	const char *start = at != NULL ? at + 1 : jid;
-	char *d = xstrndup(start, strcspn(start, "/"));
-
-	for (char *p = d; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-	return d;
-}
-
-/* Returns true if jid is a usable bare JID: node@domain, no resource, no
- * white space, clean UTF-8, a sane length. */
-bool jid_is_bare_room(const char *jid)
-{
-	size_t len = strlen(jid);
-	const char *at = strchr(jid, '@');
-
-	if (len == 0 || len > 1023 || at == NULL || at == jid ||
-	    at[1] == '\0' || strchr(at + 1, '@') != NULL ||
-	    strchr(jid, '/') != NULL || !text_is_clean(jid, len))
-		return false;
-	for (const char *p = jid; *p != '\0'; p++)
-		if (*p == ' ' || *p == '<' || *p == '>' || *p == '"' ||
-		    *p == '&' || *p == '\'')
-			return false;
-	return true;
-}
-
-/* Returns the first child element of st named name (any name if NULL) in
- * namespace ns. */
-xmpp_stanza_t *child_ns(xmpp_stanza_t *st, const char *name, const char *ns)
-{
-	for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c != NULL;
-	     c = xmpp_stanza_get_next(c)) {
-		const char *cns = xmpp_stanza_get_ns(c);
-		const char *cname = xmpp_stanza_get_name(c);
-
-		if (!xmpp_stanza_is_tag(c) || cns == NULL ||
-		    strcmp(cns, ns) != 0)
-			continue;
-		if (name == NULL || (cname != NULL && strcmp(cname, name) == 0))
-			return c;
-	}
-	return NULL;
-}
-
-/* Returns the defined condition of an error stanza ("conflict"), or "". */
-const char *stanza_error_condition(xmpp_stanza_t *st)
-{
-	xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(st, "error");
-	xmpp_stanza_t *c;
-	const char *name;
-
-	if (err == NULL)
-		return "";
-	c = child_ns(err, NULL, NS_STANZAS);
-	if (c == NULL || (name = xmpp_stanza_get_name(c)) == NULL)
-		return "";
-	return name;
-}
-
 /* Returns a new unique stanza id (caller frees). */
 char *session_new_id(struct session *s)
 {
@@ -569,8 +489,8 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	if (type != NULL && strcmp(type, "chat") != 0 &&
 	    strcmp(type, "normal") != 0)
 		return 1;
-	if (child_ns(st, "delay", NS_DELAY) != NULL ||
-	    child_ns(st, "x", NS_MUC_USER) != NULL)
+	if (stanza_child_ns(st, "delay", NS_DELAY) != NULL ||
+	    stanza_child_ns(st, "x", NS_MUC_USER) != NULL)
 		return 1;
 	bare = jid_bare(from);
 	if (s->jid != NULL)
@@ -942,6 +862,48 @@ xmpp_ctx_t *session_ctx(struct session *s)
 const char *session_jid(struct session *s)
 {
 	return s->connected ? s->jid : NULL;
+}
+
+void session_reconfigure(struct session *s, const struct config *cfg)
+{
+	const struct config *old = s->cfg;
+
+	s->cfg = cfg;
+	session_limits_apply(s);
+	if (strcmp(old->xmpp.jid, cfg->xmpp.jid) != 0 ||
+	    old->xmpp.tls != cfg->xmpp.tls ||
+	    (old->xmpp.server_host == NULL) !=
+	        (cfg->xmpp.server_host == NULL) ||
+	    (old->xmpp.server_host != NULL &&
+	     strcmp(old->xmpp.server_host, cfg->xmpp.server_host) != 0) ||
+	    old->xmpp.server_port != cfg->xmpp.server_port)
+		log_warnx("reload: [xmpp] connection settings changed; they "
+		          "take effect at the next reconnection");
+	xmpp_conn_set_pass(s->conn,
+	                   cfg->xmpp.password ? cfg->xmpp.password : "");
+	muc_reconfigure(s);
+}
+
+int session_join(struct session *s, const char *room, const char *nick,
+                 char **cause)
+{
+	return muc_join_jid(s, room, nick, cause);
+}
+
+int session_leave(struct session *s, const char *room, char **cause)
+{
+	return muc_leave_jid(s, room, cause);
+}
+
+void session_rooms_foreach(struct session *s,
+                           void (*fn)(const char *room, void *arg), void *arg)
+{
+	muc_rooms_foreach(s, fn, arg);
+}
+
+bool session_room_announces(struct session *s, const char *room)
+{
+	return muc_announces(s, room);
 }
 
 void session_add_feature(struct session *s, const char *feature)

@@ -1,8 +1,9 @@
 /*
  * The session's internals, shared by its files: session.c (connection,
  * reconnect, stanza routing, the paced send queue), muc.c (rooms),
- * invite.c (invitations), origin.c (which services are room services) and
- * disco.c (disco#info, caps, version, ping). Nothing outside these files
+ * invite.c (invitations), origin.c (which services are room services),
+ * disco.c (disco#info, caps, version, ping), and the helpers jid.c and
+ * stanza.c. Nothing outside these files
  * includes this header, but for the tests and fuzzers that drive the
  * invitation and presence handlers of an unconnected session.
  */
@@ -147,6 +148,8 @@ void session_send_now(struct session *s, xmpp_stanza_t *stanza);
 void session_limits_apply(struct session *s);
 /* Returns a new unique id (caller frees). */
 char *session_new_id(struct session *s);
+
+/* jid.c */
 /* Returns a new string: the bare part of jid. */
 char *jid_bare(const char *jid);
 /* Returns the resource of jid (inside jid), or NULL. */
@@ -155,11 +158,20 @@ const char *jid_resource(const char *jid);
 bool jid_is_bare_room(const char *jid);
 /* Returns a new lower-case string: the domain part of jid. */
 char *jid_domain(const char *jid);
+
+/* stanza.c */
 /* Returns the first child element of st in namespace ns named name
  * (NULL name: any name). */
-xmpp_stanza_t *child_ns(xmpp_stanza_t *st, const char *name, const char *ns);
+xmpp_stanza_t *stanza_child_ns(xmpp_stanza_t *st, const char *name,
+                               const char *ns);
 /* The error condition of an error stanza (e.g. "conflict"), or "". */
 const char *stanza_error_condition(xmpp_stanza_t *st);
+/* Returns a new element <name xmlns=ns/> (ns may be NULL). */
+xmpp_stanza_t *stanza_element(xmpp_ctx_t *ctx, const char *name,
+                              const char *ns);
+/* Adds <name>text</name> to parent. */
+void stanza_add_text(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name,
+                     const char *text);
 
 /* muc.c */
 struct room *muc_find(struct session *s, const char *jid);
@@ -193,6 +205,16 @@ void muc_origin_known(struct session *s, const char *service);
 char *muc_requester_key(struct room *r, const char *nick);
 /* The presence stanza (with caps) for joining r, or for the server. */
 xmpp_stanza_t *muc_presence_stanza(struct session *s, const char *to);
+/* The room functions of session.h (session_join, session_leave,
+ * session_rooms_foreach, session_room_announces), for session.c. */
+int muc_join_jid(struct session *s, const char *room, const char *nick,
+                 char **cause);
+int muc_leave_jid(struct session *s, const char *room, char **cause);
+void muc_rooms_foreach(struct session *s,
+                       void (*fn)(const char *room, void *arg), void *arg);
+bool muc_announces(struct session *s, const char *room);
+/* Applies the rooms of s->cfg, just reloaded. */
+void muc_reconfigure(struct session *s);
 
 /* invite.c */
 /* Handles an invitation in message st; returns true if st was one. */

@@ -1,6 +1,6 @@
 /*
  * Unit tests of the plugin host and the dispatcher (host.c, dispatch.c,
- * host_jobs.c, reply.c) with real plugins (help, admin, search, browse,
+ * jobs.c, reply.c) with real plugins (help, admin, search, browse,
  * and tests/plugins) loaded with dlopen, and a recording double of the
  * XMPP session. Query handlers run on the host's workers: wait_sent waits
  * for their answers as the main loop would (poll on host_fd, host_poll).

@@ -19,9 +19,9 @@
  * read-only catalogue connection (whose progress handler keeps the 2 s
  * search cap) and its own libstrophe context. A worker runs the handler,
  * which only records its answer in the job, puts the job on the done list
- * and writes the eventfd; the main loop calls host_poll, which sends the
- * answers (ops->finish) and starts what waited behind them. No worker ever
- * touches the connection, the session, the host's tables or another
+ * and writes the eventfd; the main loop calls host_poll (jobs_poll), which
+ * sends the answers (ops->finish) and starts what waited behind them. No worker
+ * ever touches the connection, the session, the host's tables or another
  * thread's stanza.
  *
  * Bounds: a lane holds at most HOST_LANE_MAX jobs and HOST_QUEUE_MAX jobs
@@ -320,20 +320,8 @@ void jobs_submit(struct host *h, struct host_job *j, const char *key)
 		lane_pump(h, l);
 }
 
-/* --- host.h ------------------------------------------------------------- */
-
-int host_fd(const struct host *h)
-{
-	return h->pool.efd;
-}
-
-bool host_busy(const struct host *h)
-{
-	return h->pool.n_jobs > 0;
-}
-
 /* Sends what the workers finished and starts what waited for it. */
-void host_poll(struct host *h)
+void jobs_poll(struct host *h)
 {
 	struct host_pool *pool = &h->pool;
 	struct host_job *j, *next;
