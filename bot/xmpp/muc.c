@@ -2,13 +2,15 @@
  * Rooms (XEP-0045): joining with history suppressed, acting on commands only
  * once the subject arrived, nick conflicts, passwords, kicks, bans, room
  * destruction and shutdown, XEP-0410 self-pings, occupants' real JIDs and
- * identities, and the filtering of room messages before they reach the
- * host.
+ * identities, and the filtering of room messages before they are reported
+ * (session_events).
  *
  * Design notes:
- * - Every room is a small state machine (enum room_state). Its only timer
- *   is rejoin_at/next_ping, checked by muc_tick from the session's tick, so
- *   no libstrophe timed handler outlives a connection. A room the bot must
+ * - Every room is a small state machine (enum room_state). Its deadlines
+ *   (rejoin_at, the subject's wait, next_ping and the self-ping's timeout)
+ *   share one timer of the session's cron, armed by muc_schedule for the
+ *   earliest of them while connected and run by muc_tick; nothing is armed
+ *   while disconnected, so no timer outlives a connection. A room the bot must
  *   never return to (ban, destruction, an admin's leave) is forgotten:
  *   dropped from the list and from the store.
  * - Trust: stanzas from a room's JID count as room traffic (presences,
@@ -32,8 +34,6 @@
 #include <strings.h>
 
 #include "alloc.h"
-#include "fisbot_plugin.h"
-#include "host.h"
 #include "log.h"
 #include "session.h"
 #include "session_int.h"
@@ -135,11 +135,11 @@ static bool room_in(const struct room *r)
 	return r->state == ROOM_JOINED || r->state == ROOM_READY;
 }
 
-/* Tells the host that the bot left r (if it was in it). */
+/* Reports that the bot left r (if it was in it). */
 static void room_left_event(struct session *s, struct room *r)
 {
-	if (room_in(r) && s->host != NULL)
-		host_event(s->host, FB_EVENT_ROOM_LEFT, 0, r->jid);
+	if (room_in(r) && s->events.room != NULL)
+		s->events.room(s->events.arg, SESSION_ROOM_LEFT, r->jid);
 }
 
 xmpp_stanza_t *muc_presence_stanza(struct session *s, const char *to)
@@ -196,13 +196,14 @@ void muc_join_all(struct session *s)
 	for (size_t i = s->n_rooms; i-- > 0;) {
 		struct room *r = s->rooms[i];
 
-		if (r->state == ROOM_WAIT && r->rejoin_at > session_now())
+		if (r->state == ROOM_WAIT && r->rejoin_at > session_now(s))
 			continue;
 		free(r->cur_nick);
 		r->cur_nick = xstrdup(r->nick);
 		r->nick_tries = 0;
 		muc_join(s, r);
 	}
+	muc_schedule(s);
 }
 
 /* Sends an unavailable presence to our occupant JID in r, at once. */
@@ -250,6 +251,7 @@ void muc_disconnected(struct session *s)
 		r->info_id = NULL;
 		occupants_clear(r);
 	}
+	muc_schedule(s);
 }
 
 void muc_forget(struct session *s, struct room *r, const char *why)
@@ -268,7 +270,7 @@ void muc_forget(struct session *s, struct room *r, const char *why)
 static void rejoin_later(struct session *s, struct room *r, int64_t delay,
                          const char *why)
 {
-	int64_t now = session_now();
+	int64_t now = session_now(s);
 
 	room_left_event(s, r);
 	if (delay < 0) {
@@ -289,6 +291,7 @@ static void rejoin_later(struct session *s, struct room *r, int64_t delay,
 	r->ping_id = NULL;
 	log_info("out of %s (%s); rejoining in %.1fs", r->jid, why,
 	         (double)delay / 1000.0);
+	muc_schedule(s);
 }
 
 /* Returns the occupant of r with nick, or NULL. */
@@ -600,7 +603,7 @@ bool muc_presence(struct session *s, xmpp_stanza_t *st)
 		return true;
 	if (self) {
 		if (r->state == ROOM_JOINING) {
-			int64_t now = session_now();
+			int64_t now = session_now(s);
 
 			if (strcmp(nick, r->cur_nick) != 0) {
 				free(r->cur_nick);
@@ -611,6 +614,7 @@ bool muc_presence(struct session *s, xmpp_stanza_t *st)
 			r->failures = 0;
 			r->next_ping = now + SELFPING_MS;
 			log_info("joined %s as %s", r->jid, r->cur_nick);
+			muc_schedule(s);
 			/* A room we created: ask again once it is. */
 			if (has_status(x, "201")) {
 				accept_instant_room(s, r);
@@ -630,8 +634,8 @@ static void room_ready(struct session *s, struct room *r)
 {
 	r->state = ROOM_READY;
 	log_debug("%s is ready", r->jid);
-	if (s->host != NULL)
-		host_event(s->host, FB_EVENT_ROOM_JOINED, 0, r->jid);
+	if (s->events.room != NULL)
+		s->events.room(s->events.arg, SESSION_ROOM_JOINED, r->jid);
 }
 
 bool muc_message(struct session *s, xmpp_stanza_t *st)
@@ -671,21 +675,21 @@ bool muc_message(struct session *s, xmpp_stanza_t *st)
 		return true;
 	if (groupchat ? r->state != ROOM_READY : !room_in(r))
 		return true;
-	if (s->host == NULL)
+	if (s->events.message == NULL)
 		return true;
 	body = xmpp_message_get_body(st);
 	if (body == NULL)
 		return true;
 	occ = occupant_find(r, nick);
 	key = muc_requester_key(r, nick);
-	o.place = groupchat ? FB_ROOM : FB_ROOM_PRIVATE;
+	o.place = groupchat ? SESSION_ROOM : SESSION_ROOM_PRIVATE;
 	o.from = from;
 	o.room = r->jid;
 	o.nick = nick;
 	o.real_jid = occ ? occ->real_jid : NULL;
 	o.sender = key;
 	o.own_nick = r->cur_nick;
-	host_message(s->host, &o, body);
+	s->events.message(s->events.arg, &o, body);
 	xmpp_free(s->ctx, body);
 	free(key);
 	return true;
@@ -756,10 +760,47 @@ static void self_ping(struct session *s, struct room *r, int64_t now)
 	free(to);
 }
 
+/* Makes *next the earlier of itself and at. */
+static void earliest(uint64_t *next, int64_t at)
+{
+	uint64_t t = at > 0 ? (uint64_t)at : 0;
+
+	if (t < *next)
+		*next = t;
+}
+
+void muc_schedule(struct session *s)
+{
+	uint64_t next = CRON_NEVER;
+
+	for (size_t i = 0; s->connected && i < s->n_rooms; i++) {
+		const struct room *r = s->rooms[i];
+
+		switch (r->state) {
+		case ROOM_WAIT:
+			earliest(&next, r->rejoin_at);
+			break;
+		case ROOM_JOINED:
+			earliest(&next, r->joined_at + SUBJECT_WAIT_MS);
+			/* fall through */
+		case ROOM_READY:
+			if (r->ping_id != NULL)
+				earliest(&next,
+				         r->ping_sent + SELFPING_TIMEOUT_MS);
+			else
+				earliest(&next, r->next_ping);
+			break;
+		default:
+			break;
+		}
+	}
+	cron_at(s->t_rooms, next);
+}
+
 void muc_tick(struct session *s, int64_t now)
 {
 	/* Downwards: a rejoin may forget the room (muc_join). */
-	for (size_t i = s->n_rooms; i-- > 0;) {
+	for (size_t i = s->n_rooms; s->connected && i-- > 0;) {
 		struct room *r = s->rooms[i];
 
 		switch (r->state) {
@@ -789,6 +830,7 @@ void muc_tick(struct session *s, int64_t now)
 			break;
 		}
 	}
+	muc_schedule(s);
 }
 
 /* Checks that the service of r, a room remembered from an invitation, is

@@ -14,7 +14,9 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "cron.h"
 #include "session.h"
+#include "session_test.h"
 
 #define NS_MUC         "http://jabber.org/protocol/muc"
 #define NS_MUC_USER    "http://jabber.org/protocol/muc#user"
@@ -75,9 +77,9 @@ struct room {
 /* A private message whose refusal makes us post a fallback to the room. */
 struct pending_private {
 	char *id;
-	char *room;
-	char *fallback;
-	char *requester; /* the lane of the fallback, or NULL */
+	char *room;              /* bare, where the fallback goes */
+	xmpp_stanza_t *fallback; /* the groupchat message for the room */
+	char *requester;         /* the lane of the fallback, or NULL */
 	int64_t expires;
 };
 
@@ -86,8 +88,12 @@ struct session {
 	xmpp_conn_t *conn;
 	xmpp_log_t log; /* libstrophe's log handler, watched (session.c) */
 	const struct config *cfg;
-	struct host *host;
+	struct session_events events;
 	struct session_store store;
+	/* Tests (session_test.h): where stanzas go instead of the
+	 * connection, or NULL. */
+	session_output_fn out;
+	void *out_arg;
 
 	/* Connection state. */
 	bool started, connected, stopping, stopped, auth_failed;
@@ -100,13 +106,19 @@ struct session {
 	char *cert_error;
 	char *jid; /* bound full JID */
 
+	/* The main thread's timers (cron.h), and the session's: the next
+	 * connection attempt, the send queue's pacing, the rooms' timers
+	 * (muc.c), the origin checks' timeouts (origin.c) and the periodic
+	 * housekeeping (expiries, log summaries). */
+	struct cron *cron;
+	struct cron_timer *t_connect, *t_send, *t_rooms, *t_origin, *t_house;
+
 	/* The paced, fair send queue (sendq.h) and the IQ budget
-	 * (budget.h), with the time of their next log summary. */
+	 * (budget.h). */
 	struct sendq *q;
 	double tokens;
 	int64_t refilled_at;
 	struct budget *iq_budget;
-	int64_t next_report;
 
 	struct pending_private *pend;
 	size_t n_pend;
@@ -140,7 +152,8 @@ struct session {
 };
 
 /* session.c */
-int64_t session_now(void);
+/* Returns the time in ms on the session's clock (its cron's). */
+int64_t session_now(const struct session *s);
 /* Sends a stanza now, bypassing the queue (answers to the server's own
  * requests); released. */
 void session_send_now(struct session *s, xmpp_stanza_t *stanza);
@@ -182,7 +195,11 @@ void muc_join(struct session *s, struct room *r);
 void muc_join_all(struct session *s);
 void muc_leave_all(struct session *s, const char *status);
 void muc_disconnected(struct session *s);
+/* Does what the rooms have to do by now (rejoins, self-pings, rooms
+ * ready without a subject) and arms the rooms' timer for the next. */
 void muc_tick(struct session *s, int64_t now);
+/* Arms the rooms' timer for the earliest thing a room has to do. */
+void muc_schedule(struct session *s);
 /* Handles a presence from a room; returns true if it was one. */
 bool muc_presence(struct session *s, xmpp_stanza_t *st);
 /* Handles a message from a room (groupchat or private); returns true if
@@ -241,7 +258,8 @@ void origin_record(struct session *s, const char *service,
                    enum origin_verdict v);
 /* Handles the answer to one of our checks; returns true if it was one. */
 bool origin_iq_response(struct session *s, xmpp_stanza_t *st);
-/* Times out the checks that got no answer. */
+/* Times out the checks that got no answer and arms the origin timer for
+ * the next timeout. */
 void origin_tick(struct session *s, int64_t now);
 /* Forgets the checks in flight (the connection is gone). */
 void origin_disconnected(struct session *s);

@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "config.h"
+#include "cron.h"
 #include "log.h"
 #include "session.h"
 #include "session_int.h"
@@ -27,6 +28,7 @@
 struct fixture {
 	char dir[64];
 	struct config *cfg;
+	struct cron *cron;
 	struct session *s;
 	size_t added; /* rooms the store was asked to remember */
 };
@@ -76,7 +78,8 @@ static int setup(void **state)
 	strlist_free(&problems);
 	unlink(path);
 	free(path);
-	fx->s = session_new(fx->cfg, NULL, &cause);
+	fx->cron = cron_new(NULL, NULL);
+	fx->s = session_new(fx->cfg, fx->cron, NULL, &cause);
 	assert_non_null(fx->s);
 	session_set_store(fx->s, &store);
 	*state = fx;
@@ -88,6 +91,7 @@ static int teardown(void **state)
 	struct fixture *fx = *state;
 
 	session_free(fx->s);
+	cron_free(fx->cron);
 	config_free(fx->cfg);
 	rmdir(fx->dir);
 	free(fx);
