@@ -45,7 +45,7 @@ struct sendq {
 	struct lane *buckets[NBUCKETS];
 	struct lane own;
 	struct lanes fresh, old;
-	unsigned fresh_run; /* new lanes served in a row */
+	unsigned fresh_run; /* new lanes served in a row while old ones wait */
 	size_t items, bytes, lanes;
 	uint64_t drops;
 	char *last_drop;
@@ -271,7 +271,8 @@ void *sendq_pop(struct sendq *q)
 		return NULL;
 	fresh = serve_fresh(q);
 	l = lanes_shift(fresh ? &q->fresh : &q->old);
-	q->fresh_run = fresh ? q->fresh_run + 1 : 0;
+	/* Only a run that kept old lanes waiting counts. */
+	q->fresh_run = fresh && q->old.head != NULL ? q->fresh_run + 1 : 0;
 	n = lane_shift(q, l);
 	item = n->item;
 	free(n);
