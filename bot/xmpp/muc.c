@@ -634,6 +634,7 @@ static void room_ready(struct session *s, struct room *r)
 {
 	r->state = ROOM_READY;
 	log_debug("%s is ready", r->jid);
+	muc_schedule(s);
 	if (s->events.room != NULL)
 		s->events.room(s->events.arg, SESSION_ROOM_JOINED, r->jid);
 }
