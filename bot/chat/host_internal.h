@@ -151,7 +151,7 @@ struct host_pool {
 struct host {
 	const struct config *cfg;
 	struct host_deps deps;
-	struct session *session;
+	struct session *session; /* below the host, given to host_new */
 	struct fb_api api;
 
 	struct fb_plugin **plugins;
@@ -177,7 +177,7 @@ struct host {
 };
 
 /* host.c */
-/* Returns the time in ms on the host's monotonic clock. */
+/* Returns the time in ms on the host's clock (the cron's). */
 uint64_t host_now_ms(const struct host *h);
 /* Returns the command called name (or one of its aliases), or NULL. */
 const struct host_cmd *host_find_command(const struct host *h,

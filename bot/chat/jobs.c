@@ -57,8 +57,7 @@ struct host_worker *jobs_worker_self(void)
 /* Returns the job an item of the queues is. */
 static struct host_job *job_of(struct queue_item *item)
 {
-	return (struct host_job *)((char *)item -
-	                           offsetof(struct host_job, item));
+	return (void *)((char *)item - offsetof(struct host_job, item));
 }
 
 static void job_done(struct queue_item *item);

@@ -3,9 +3,9 @@
  * reconnect, stanza routing, the paced send queue), muc.c (rooms),
  * invite.c (invitations), origin.c (which services are room services),
  * disco.c (disco#info, caps, version, ping), and the helpers jid.c and
- * stanza.c. Nothing outside these files
- * includes this header, but for the tests and fuzzers that drive the
- * invitation and presence handlers of an unconnected session.
+ * stanza.c. Nothing outside these files includes this header, but for
+ * the tests and fuzzers that drive the handlers of an unconnected session
+ * (they reach the rest through session_test.h).
  */
 #ifndef FISBOT_SESSION_INT_H
 #define FISBOT_SESSION_INT_H
