@@ -1,26 +1,37 @@
 /*
  * The bot itself (fisbot without a subcommand): starts the indexer (the
  * catalogue's one writer, with its watcher and an initial reconcile), the
- * HTTP server, the plugin host and the XMPP session, then runs the main
- * loop until SIGTERM/SIGINT.
+ * HTTP server, the XMPP session and the plugin host on top of it, then runs
+ * the main loop until SIGTERM/SIGINT.
+ *
+ * Wiring, one way: the session is created first, with the events it
+ * reports (session_events) pointing here, where they are handed to the
+ * host (host_message, host_iq, host_room); the host is created on the
+ * session. Neither knows the daemon; the session does not know the host.
  *
  * Threads: the main thread owns libstrophe and everything that touches a
  * stanza (session, host, plugins) and a read-only catalogue connection.
- * The host's query workers (host_jobs.c) run searches, listings and counts
- * on connections of their own and hand the answers back through host_poll.
- * The indexer's thread reports files added and removed through
- * struct event_queue (a mutex-protected list), which the main loop drains
- * between xmpp_run_once() iterations; HTTP threads only post to the
- * indexer. Signals are blocked in every thread and read from a signalfd by
- * the main loop.
+ * Other threads hand work to the main thread through one queue, the inbox
+ * (queue.h): the indexer's thread posts files added and removed, the
+ * host's query workers (jobs.c) their finished answers; each item runs on
+ * the main thread when the loop runs the inbox. HTTP threads only post to
+ * the indexer. Signals are blocked in every thread and read from a
+ * signalfd by the main loop.
  *
- * The main loop. libstrophe's xmpp_run_once() waits in its own select() on
- * the connection only, so nothing else can wake it: idle, the loop wakes
- * every LOOP_TIMEOUT_MS (the session's own timer ticks every 100 ms
- * anyway); while the host has requests with its workers it waits at most
- * BUSY_TIMEOUT_MS, so that a finished answer is sent within that. A
- * message that comes meanwhile wakes the select() at once, and the
- * dispatcher answers it (or queues it) at once, whatever the workers do.
+ * The main loop. Every timer of the main thread is in one cron (cron.h):
+ * the session's (reconnects, send pacing, rooms, origin checks,
+ * housekeeping) and the host's (plugin timers, expiries). Each pass runs
+ * the inbox and what is due, then waits in xmpp_run_once() until the next
+ * deadline. libstrophe's xmpp_run_once() waits in its own select() on the
+ * connection only (and shortens the wait for its own timers): neither the
+ * inbox's eventfd nor the signalfd can wake it. So the wait is bounded:
+ * by IDLE_WAIT_MS when nothing is outstanding (an event from the indexer
+ * or a signal waits that long at most), and by BUSY_WAIT_MS while the
+ * host has requests with its workers, so that a finished answer is sent
+ * within that. A stanza that comes meanwhile wakes the select() at once,
+ * and the dispatcher answers it (or queues it) at once, whatever the
+ * workers do. Idle and connected, the bot wakes a few times a second and
+ * uses no measurable CPU.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -38,30 +49,31 @@
 #include "catalogue.h"
 #include "cli.h"
 #include "config.h"
+#include "cron.h"
 #include "fisbot_plugin.h"
 #include "host.h"
 #include "http.h"
 #include "indexer.h"
 #include "log.h"
+#include "queue.h"
 #include "session.h"
 #include "token.h"
 #include "upload.h"
 
-#define LOOP_TIMEOUT_MS 50
-#define BUSY_TIMEOUT_MS 2
-#define STOP_GRACE_MS   3000
+#define IDLE_WAIT_MS  250
+#define BUSY_WAIT_MS  2
+#define STOP_GRACE_MS 3000
+#define STOP_WAIT_MS  50
 
-/* One event from the indexer's thread for the main thread. */
+struct daemon;
+
+/* One event from the indexer's thread for the main thread (an item of
+ * the inbox). */
 struct event {
-	enum fb_event kind;
+	struct queue_item item; /* first */
+	struct daemon *d;
+	bool added; /* else removed */
 	int64_t id;
-	struct event *next;
-};
-
-/* The cross-thread queue: the indexer appends, the main loop drains. */
-struct event_queue {
-	pthread_mutex_t lock;
-	struct event *head, *tail;
 };
 
 struct daemon {
@@ -71,7 +83,8 @@ struct daemon {
 	                             read them, freed at exit */
 	size_t n_old_cfg;
 	bool verbose;
-	struct event_queue events;
+	struct cron *cron;   /* the main thread's timers */
+	struct queue *inbox; /* work for the main thread from the others */
 	struct indexer *ix;
 	struct catalogue *cat; /* main thread, read-only */
 	struct token_key *key;
@@ -80,38 +93,55 @@ struct daemon {
 	struct session *session;
 };
 
-/* Called on the indexer's thread: queues the event for the main loop. */
-static void on_indexer_event(const struct indexer_event *ev, void *arg)
+/* Main thread, from the inbox: hands an indexer event to the host. */
+static void event_run(struct queue_item *item)
 {
-	struct event_queue *q = arg;
-	struct event *e = xcalloc(1, sizeof(*e));
+	struct event *e = (struct event *)item;
 
-	e->kind = ev->kind == INDEXER_FILE_READY ? FB_EVENT_FILE_ADDED
-	                                         : FB_EVENT_FILE_REMOVED;
-	e->id = ev->id;
-	pthread_mutex_lock(&q->lock);
-	if (q->tail != NULL)
-		q->tail->next = e;
+	if (e->added)
+		host_file_added(e->d->host, e->id);
 	else
-		q->head = e;
-	q->tail = e;
-	pthread_mutex_unlock(&q->lock);
+		host_file_removed(e->d->host, e->id);
+	free(e);
 }
 
-/* Hands every queued event to the host (main thread). */
-static void events_drain(struct daemon *d)
+/* Called on the indexer's thread: posts the event to the main thread. */
+static void on_indexer_event(const struct indexer_event *ev, void *arg)
 {
-	struct event *e, *next;
+	struct daemon *d = arg;
+	struct event *e = xcalloc(1, sizeof(*e));
 
-	pthread_mutex_lock(&d->events.lock);
-	e = d->events.head;
-	d->events.head = d->events.tail = NULL;
-	pthread_mutex_unlock(&d->events.lock);
-	for (; e != NULL; e = next) {
-		next = e->next;
-		host_event(d->host, e->kind, e->id, NULL);
-		free(e);
-	}
+	e->item.run = event_run;
+	e->d = d;
+	e->added = ev->kind == INDEXER_FILE_READY;
+	e->id = ev->id;
+	queue_push(d->inbox, &e->item);
+}
+
+/* Session event: a message that may hold a command. */
+static void on_message(void *arg, const struct session_origin *o,
+                       const char *body)
+{
+	struct daemon *d = arg;
+
+	host_message(d->host, o, body);
+}
+
+/* Session event: an IQ for the plugins. */
+static bool on_iq(void *arg, xmpp_stanza_t *iq, const char *from,
+                  const char *requester)
+{
+	struct daemon *d = arg;
+
+	return host_iq(d->host, iq, from, requester);
+}
+
+/* Session event: a room joined or left. */
+static void on_room(void *arg, enum session_room_event kind, const char *room)
+{
+	struct daemon *d = arg;
+
+	host_room(d->host, kind, room);
 }
 
 /* HTTP thread: a download ended. */
@@ -375,14 +405,12 @@ static void load_saved_rooms(struct daemon *d)
 static int main_loop(struct daemon *d, int sfd)
 {
 	xmpp_ctx_t *ctx = session_ctx(d->session);
+	uint64_t wait;
 	int sig;
 
 	for (;;) {
-		xmpp_run_once(ctx, host_busy(d->host) ? BUSY_TIMEOUT_MS
-		                                      : LOOP_TIMEOUT_MS);
-		host_poll(d->host);
-		events_drain(d);
-		host_tick(d->host);
+		queue_run(d->inbox);
+		cron_run(d->cron);
 		if (session_failure(d->session) != NULL) {
 			fprintf(stderr, "fisbot: %s\n",
 			        session_failure(d->session));
@@ -394,12 +422,20 @@ static int main_loop(struct daemon *d, int sfd)
 			         sig == SIGTERM ? "SIGTERM" : "SIGINT");
 			break;
 		}
+		/* Until the next deadline; see the design note for the
+		 * bounds. */
+		wait = cron_wait_ms(d->cron, IDLE_WAIT_MS);
+		if (!queue_empty(d->inbox))
+			wait = 0;
+		else if (host_busy(d->host) && wait > BUSY_WAIT_MS)
+			wait = BUSY_WAIT_MS;
+		xmpp_run_once(ctx, (unsigned long)wait);
 	}
 	session_stop(d->session);
 	for (int waited = 0;
 	     !session_stopped(d->session) && waited < STOP_GRACE_MS;
-	     waited += LOOP_TIMEOUT_MS)
-		xmpp_run_once(ctx, LOOP_TIMEOUT_MS);
+	     waited += STOP_WAIT_MS)
+		xmpp_run_once(ctx, STOP_WAIT_MS);
 	return 0;
 }
 
@@ -410,11 +446,16 @@ int daemon_run(struct config *cfg, bool verbose)
 	struct http_hooks hooks = {0};
 	struct host_deps deps = {0};
 	struct session_store store = {0};
+	const struct session_events events = {
+	    .message = on_message,
+	    .iq = on_iq,
+	    .room = on_room,
+	    .arg = &d,
+	};
 	sigset_t oldmask;
 	char *cause = NULL;
 	int sfd, rc = 1;
 
-	pthread_mutex_init(&d.events.lock, NULL);
 	/* Before any thread starts, so that every thread inherits the mask. */
 	sfd = signals_setup(&oldmask);
 	if (sfd == -1) {
@@ -422,10 +463,14 @@ int daemon_run(struct config *cfg, bool verbose)
 		return 1;
 	}
 	xmpp_initialize();
+	d.cron = cron_new(NULL, NULL);
+	d.inbox = queue_new(&cause);
+	if (d.inbox == NULL)
+		goto fail;
 
 	iopt.watch = true;
 	iopt.notify = on_indexer_event;
-	iopt.notify_arg = &d.events;
+	iopt.notify_arg = &d;
 	d.ix = indexer_start(cfg, &iopt, &cause);
 	if (d.ix == NULL)
 		goto fail;
@@ -452,17 +497,20 @@ int daemon_run(struct config *cfg, bool verbose)
 	deps.describe = do_describe;
 	deps.reload = do_reload;
 	deps.arg = &d;
-	d.host = host_new(cfg, &deps, &cause);
-	if (d.host == NULL) {
-		rc = 2;
-		goto fail;
-	}
-	d.session = session_new(cfg, d.host, &cause);
+	deps.cron = d.cron;
+	deps.inbox = d.inbox;
+	/* The session reports nothing before session_start: the host is
+	 * there by then. */
+	d.session = session_new(cfg, d.cron, &events, &cause);
 	if (d.session == NULL) {
 		rc = 2;
 		goto fail;
 	}
-	host_set_session(d.host, d.session);
+	d.host = host_new(cfg, d.session, &deps, &cause);
+	if (d.host == NULL) {
+		rc = 2;
+		goto fail;
+	}
 	store.room_add = store_room_add;
 	store.room_remove = store_room_remove;
 	store.arg = &d;
@@ -480,8 +528,9 @@ fail:
 	fprintf(stderr, "fisbot: %s\n", cause ? cause : "cannot start");
 	free(cause);
 out:
-	/* Plugins first (they may hold catalogue rows), the connection, the
-	 * HTTP threads, then the indexer commits and stops. */
+	/* Plugins first (they may hold catalogue rows), the session under
+	 * them (which reports nothing once it is being freed), the HTTP
+	 * threads, then the indexer commits and stops. */
 	host_free(d.host);
 	session_free(d.session);
 	http_stop(d.http);
@@ -494,13 +543,17 @@ out:
 	free(d.old_cfg);
 	if (d.cfg != cfg)
 		config_free(d.cfg);
-	while (d.events.head != NULL) {
-		struct event *e = d.events.head;
+	/* Events the indexer posted after the host was gone: dropped. */
+	if (d.inbox != NULL) {
+		struct queue_item *e = queue_take(d.inbox), *next;
 
-		d.events.head = e->next;
-		free(e);
+		for (; e != NULL; e = next) {
+			next = e->next;
+			free(e);
+		}
 	}
-	pthread_mutex_destroy(&d.events.lock);
+	queue_free(d.inbox);
+	cron_free(d.cron);
 	xmpp_shutdown();
 	close(sfd);
 	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);

@@ -27,7 +27,7 @@
  * "more" is built in: it calls the continuation the requester's last list
  * or search left with set_more (one per requester, for HOST_MORE_LIFETIME).
  *
- * Threads. A request is a job (host_jobs.c): steps 1-4 happen on the main
+ * Threads. A request is a job (jobs.c): steps 1-4 happen on the main
  * thread when the message comes; the handler runs in the requester's turn,
  * at once on the main thread, or on a query worker for FB_CMD_QUERY
  * commands (and "more" after one of them). So a request owns copies of
@@ -68,7 +68,7 @@ enum route {
 };
 
 /* A request: one command, from the message to its reply (a job, see
- * host_jobs.c). */
+ * jobs.c). */
 struct fb_request {
 	struct host_job job; /* first */
 	struct fb_plugin *plugin;
@@ -106,7 +106,15 @@ static struct fb_plugin *req_plugin(struct fb_request *r)
 
 static enum fb_place req_place(struct fb_request *r)
 {
-	return (enum fb_place)r->o.place;
+	switch (r->o.place) {
+	case SESSION_ROOM:
+		return FB_ROOM;
+	case SESSION_ROOM_PRIVATE:
+		return FB_ROOM_PRIVATE;
+	case SESSION_DIRECT:
+	default:
+		return FB_DIRECT;
+	}
 }
 
 static const char *req_sender(struct fb_request *r)
@@ -370,7 +378,7 @@ static enum job_step more_start(struct fb_request *r)
 	if (i < 0 || h->more[i].expires_ms <= host_now_ms(h)) {
 		/* In a room other bots may hold the continuation: stay
 		 * silent there. */
-		if (r->o.place != FB_ROOM)
+		if (r->o.place != SESSION_ROOM)
 			set_error(r,
 			          xstrdup("nothing more to show: say list or "
 			                  "search first"));
@@ -405,7 +413,7 @@ static void route_target(const struct fb_request *r, const char **type,
 	default:
 		*type = "chat";
 		*to = r->o.from;
-		*muc_user = r->o.place == FB_ROOM_PRIVATE;
+		*muc_user = r->o.place == SESSION_ROOM_PRIVATE;
 		break;
 	}
 }
@@ -429,12 +437,28 @@ static char *shown_nick(const struct fb_request *r)
 	return text_sanitize(nick, len);
 }
 
+/* Returns the nick for "nick: " in front of a message to the room:
+ * shown_nick, guarded (REPLY_GUARD in front) if it starts with the prefix
+ * or '@', so that the message never looks like a command. The caller
+ * frees it. */
+static char *room_nick(const struct fb_request *r)
+{
+	const char *prefix = r->job.cfg->commands.prefix;
+	char *nick = shown_nick(r), *s;
+
+	if (nick[0] != '@' && strncmp(nick, prefix, strlen(prefix)) != 0)
+		return nick;
+	s = xasprintf("%s%s", REPLY_GUARD, nick);
+	free(nick);
+	return s;
+}
+
 /* Returns the short text for the room when it refuses the private reply
  * body (a one-line reply goes there as it is). The caller frees it. */
 static char *fallback_text(struct fb_request *r, const char *body, bool is_link)
 {
 	const char *me = session_jid(r->job.host->session);
-	char *bare, *s, *nick = shown_nick(r);
+	char *bare, *s, *nick = room_nick(r);
 
 	if (!is_link && strchr(body, '\n') == NULL &&
 	    strlen(body) <= FALLBACK_MAX) {
@@ -505,12 +529,9 @@ static void request_send(struct fb_request *r)
 		if (r->route == ROUTE_ROOM) {
 			/* "nick: " in front: the body is sanitised and bounded
 			 * already, the nick is short. */
-			char *nick = shown_nick(r);
-			bool guard = nick[0] == '@' ||
-			             strncmp(nick, prefix, strlen(prefix)) == 0;
+			char *nick = room_nick(r);
 
-			text = xasprintf("%s%s: %s", guard ? REPLY_GUARD : "",
-			                 nick, body);
+			text = xasprintf("%s: %s", nick, body);
 			free(nick);
 			body = text;
 		}
@@ -518,8 +539,10 @@ static void request_send(struct fb_request *r)
 	}
 	if (r->route == ROUTE_PRIVATE) {
 		fallback = fallback_text(r, is_link ? "" : body, is_link);
-		session_send_private(h->session, m, r->o.room, fallback,
-		                     r->o.sender);
+		session_send_private(
+		    h->session, m,
+		    reply_message(ctx, "groupchat", r->o.room, fallback, false),
+		    r->o.sender);
 		free(fallback);
 	} else {
 		session_send_to(h->session, m, r->o.sender);
@@ -636,10 +659,10 @@ request_new(struct host *h, const struct session_origin *o, struct cmdline *cl)
 	r->o.own_nick = dup_or_null(o->own_nick);
 	if (o->real_jid != NULL)
 		r->real_jid = bare_jid(o->real_jid);
-	else if (o->place == FB_DIRECT)
+	else if (o->place == SESSION_DIRECT)
 		r->real_jid = bare_jid(o->from);
-	r->is_admin =
-	    o->place == FB_DIRECT && host_jid_is_admin(h->cfg, r->real_jid);
+	r->is_admin = o->place == SESSION_DIRECT &&
+	              host_jid_is_admin(h->cfg, r->real_jid);
 	return r;
 }
 
@@ -694,8 +717,8 @@ static bool charge(struct fb_request *r)
 }
 
 /* Handles one message that may hold a command (see host.h). */
-void host_message(struct host *h, const struct session_origin *o,
-                  const char *body)
+void dispatch_message(struct host *h, const struct session_origin *o,
+                      const char *body)
 {
 	const struct host_cmd *hc;
 	const struct fb_command *cmd;
@@ -703,17 +726,17 @@ void host_message(struct host *h, const struct session_origin *o,
 	struct cmdline cl;
 	int nargs;
 
-	if (h->session == NULL || body == NULL || o->from == NULL ||
-	    o->sender == NULL || (o->place == FB_ROOM && o->room == NULL))
+	if (body == NULL || o->from == NULL || o->sender == NULL ||
+	    (o->place == SESSION_ROOM && o->room == NULL))
 		return;
 	if (!cmdline_parse(body, strlen(body), h->cfg->commands.prefix,
-	                   o->place == FB_ROOM, &cl))
+	                   o->place == SESSION_ROOM, &cl))
 		return;
 
 	r = request_new(h, o, &cl);
 	hc = host_find_command(h, r->cl.name);
 	cmd = hc != NULL ? hc->cmd : NULL;
-	if (o->place == FB_ROOM)
+	if (o->place == SESSION_ROOM)
 		r->route = (h->cfg->commands.room_replies == REPLIES_ROOM &&
 		            r->cl.trigger != CMDLINE_AT &&
 		            (cmd == NULL || !(cmd->flags & FB_CMD_ROOM_WIDE)))
@@ -725,7 +748,7 @@ void host_message(struct host *h, const struct session_origin *o,
 	if (cmd == NULL) {
 		/* Never answer unknown commands in rooms: other bots may
 		 * know them. */
-		if (o->place == FB_ROOM || r->cl.trigger == CMDLINE_AT)
+		if (o->place == SESSION_ROOM || r->cl.trigger == CMDLINE_AT)
 			goto drop;
 		if (charge(r))
 			set_error(r, xasprintf("unknown command: %s (say "

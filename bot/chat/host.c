@@ -16,7 +16,7 @@
  * buckets; their answers go in the sender's lane of the send queue.
  *
  * Threads. Handlers registered with FB_IQ_QUERY run on a query worker
- * (host_jobs.c): the main thread serialises the IQ to text, the worker
+ * (jobs.c): the main thread serialises the IQ to text, the worker
  * parses it again with xmpp_stanza_new_from_string in its own libstrophe
  * context, the handler builds its payload there, and the worker serialises
  * the whole answer (result, or error) to text, size-checked; the main
@@ -33,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -44,6 +43,7 @@
 #include "version.h"
 
 #define PLUGIN_NAME_MAX 64
+#define EXPIRE_MS       10000 /* how often buckets and continuations expire */
 #define NS_STANZAS      "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 /* One IQ being answered by a plugin. */
@@ -59,7 +59,7 @@ struct fb_iq {
 	bool answered;
 };
 
-/* An IQ for a query worker (a job, see host_jobs.c). */
+/* An IQ for a query worker (a job, see jobs.c). */
 struct iq_job {
 	struct host_job job; /* first */
 	fb_iq_fn fn;
@@ -69,20 +69,15 @@ struct iq_job {
 	char *from, *id;
 	char *requester; /* the send queue's lane for the answer, or NULL */
 	char *text;      /* the IQ, serialised */
-	char *answer; /* the answer, serialised (by the worker) */
+	char *answer;    /* the answer, serialised (by the worker) */
 };
 
 /* --- clock, lookups ----------------------------------------------------- */
 
-/* Returns the monotonic time in ms (or the test clock of the deps). */
+/* Returns the time in ms on the main thread's cron (see host_deps). */
 uint64_t host_now_ms(const struct host *h)
 {
-	struct timespec ts;
-
-	if (h->deps.now_ms != NULL)
-		return h->deps.now_ms(h->deps.arg);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return cron_now(h->deps.cron);
 }
 
 /* Returns true if name is cmd's name or one of its aliases. */
@@ -293,12 +288,7 @@ static void api_add_feature(struct fb_plugin *p, const char *feature)
 
 	if (on_worker(p, "add_feature"))
 		return;
-	if (strlist_contains(&h->features, feature))
-		return;
-	strlist_add(&h->features, feature);
-	/* Features added during init reach the session in host_set_session. */
-	if (h->session != NULL)
-		session_add_feature(h->session, feature);
+	session_add_feature(h->session, feature);
 }
 
 /* fb_api.hook: calls fn on event ev. */
@@ -313,19 +303,46 @@ static void api_hook(struct fb_plugin *p, enum fb_event ev, fb_event_fn fn,
 	h->hooks[h->n_hooks++] = (struct host_hook){ev, fn, arg, p};
 }
 
-/* fb_api.add_timer: calls fn every period_ms (from host_tick). */
+/* Forgets the i-th plugin timer (its cron timer is gone already). */
+static void timer_drop(struct host *h, size_t i)
+{
+	free(h->timers[i]);
+	h->timers[i] = h->timers[--h->n_timers];
+}
+
+/* A plugin timer is due (a cron timer): runs it; a timer whose fn
+ * returns false is forgotten. */
+static bool timer_run(void *arg)
+{
+	struct host_timer *t = arg;
+	struct host *h = t->host;
+
+	if (t->fn(t->plugin, t->arg))
+		return true;
+	for (size_t i = 0; i < h->n_timers; i++)
+		if (h->timers[i] == t) {
+			timer_drop(h, i);
+			break;
+		}
+	return false;
+}
+
+/* fb_api.add_timer: calls fn every period_ms (a timer of the cron). */
 static void api_add_timer(struct fb_plugin *p, unsigned long period_ms,
                           fb_timer_fn fn, void *arg)
 {
 	struct host *h = p->host;
-	uint64_t period = period_ms > 0 ? period_ms : 1;
+	struct host_timer *t;
 
 	if (on_worker(p, "add_timer"))
 		return;
+	t = xcalloc(1, sizeof(*t));
+	*t = (struct host_timer){h, NULL, fn, arg, p};
+	t->ct =
+	    cron_add(h->deps.cron, period_ms > 0 ? period_ms : 1, timer_run, t);
 	h->timers =
 	    xreallocarray(h->timers, h->n_timers + 1, sizeof(*h->timers));
-	h->timers[h->n_timers++] = (struct host_timer){
-	    period, host_now_ms(h) + period, fn, arg, p, false};
+	h->timers[h->n_timers++] = t;
 }
 
 static void api_set_data(struct fb_plugin *p, void *data)
@@ -579,7 +596,7 @@ static void iq_job_run(struct host_job *j)
 	const struct host_iqh handler = {q->ns, q->fn, q->arg, q->plugin, 0};
 	xmpp_ctx_t *ctx = w->ctx;
 	xmpp_stanza_t *st = xmpp_stanza_new_from_string(ctx, q->text);
-	struct fb_iq iq = {j->host, st,          q->from, q->requester,
+	struct fb_iq iq = {j->host, st,         q->from, q->requester,
 	                   ctx,     &q->answer, false};
 	size_t len;
 
@@ -651,7 +668,8 @@ static void iq_submit(struct host *h, const struct host_iqh *handler,
 
 	if (jobs_full(h, key, true)) {
 		send_iq_error(h, iq, from, requester, "wait",
-		              "resource-constraint", "busy: try again in a moment");
+		              "resource-constraint",
+		              "busy: try again in a moment");
 		return;
 	}
 	text = stanza_text(ctx, iq, &len);
@@ -686,7 +704,7 @@ bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from,
 	struct host_iqh *handler = NULL;
 	struct fb_iq q;
 
-	if (h->session == NULL || type == NULL ||
+	if (type == NULL ||
 	    (strcmp(type, "get") != 0 && strcmp(type, "set") != 0) ||
 	    from == NULL)
 		return false;
@@ -707,13 +725,9 @@ bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from,
 		iq_submit(h, handler, iq, from, requester,
 		          requester != NULL ? requester : from);
 	} else {
-		q = (struct fb_iq){h,
-		                   iq,
-		                   from,
-		                   requester,
-		                   session_ctx(h->session),
-		                   NULL,
-		                   false};
+		q = (struct fb_iq){
+		    h,    iq,   from, requester, session_ctx(h->session),
+		    NULL, false};
 		iq_call(handler, &q);
 	}
 	return true;
@@ -727,16 +741,14 @@ static void api_rooms_foreach(struct fb_plugin *p,
 {
 	if (on_worker(p, "rooms_foreach"))
 		return;
-	if (p->host->session != NULL)
-		session_rooms_foreach(p->host->session, fn, arg);
+	session_rooms_foreach(p->host->session, fn, arg);
 }
 
 static bool api_room_announces(struct fb_plugin *p, const char *room)
 {
 	if (on_worker(p, "room_announces"))
 		return false;
-	return p->host->session != NULL &&
-	       session_room_announces(p->host->session, room);
+	return session_room_announces(p->host->session, room);
 }
 
 /* fb_api.send_room: text to a room, sanitised, guarded and bounded. */
@@ -745,10 +757,12 @@ static void api_send_room(struct fb_plugin *p, const char *room,
 {
 	struct reply_text t = {0};
 
-	if (on_worker(p, "send_room") || p->host->session == NULL)
+	if (on_worker(p, "send_room"))
 		return;
 	reply_text_add(&t, text, p->host->cfg->commands.prefix);
-	session_send_room(p->host->session, room, reply_text_body(&t));
+	session_send(p->host->session,
+	             reply_message(session_ctx(p->host->session), "groupchat",
+	                           room, reply_text_body(&t), false));
 	reply_text_clear(&t);
 }
 
@@ -764,8 +778,6 @@ static int api_join_room(struct fb_plugin *p, const char *room,
 {
 	if (on_worker(p, "join_room"))
 		return unavailable(cause, "join_room on a query worker");
-	if (p->host->session == NULL)
-		return unavailable(cause, "the XMPP session");
 	return session_join(p->host->session, room, nick, cause);
 }
 
@@ -773,8 +785,6 @@ static int api_leave_room(struct fb_plugin *p, const char *room, char **cause)
 {
 	if (on_worker(p, "leave_room"))
 		return unavailable(cause, "leave_room on a query worker");
-	if (p->host->session == NULL)
-		return unavailable(cause, "the XMPP session");
 	return session_leave(p->host->session, room, cause);
 }
 
@@ -981,11 +991,12 @@ fail:
 			if (h->hooks[i].plugin != p)
 				h->hooks[j++] = h->hooks[i];
 		h->n_hooks = j;
-		j = 0;
-		for (size_t i = 0; i < h->n_timers; i++)
-			if (h->timers[i].plugin != p)
-				h->timers[j++] = h->timers[i];
-		h->n_timers = j;
+		for (size_t i = h->n_timers; i-- > 0;) {
+			if (h->timers[i]->plugin != p)
+				continue;
+			cron_del(h->timers[i]->ct);
+			timer_drop(h, i);
+		}
 		free(p->name);
 		free(p);
 	}
@@ -1028,22 +1039,33 @@ static void fill_api(struct fb_api *api)
 	dispatch_fill_api(api);
 }
 
+/* The expiry timer: forgets full buckets and expired continuations. */
+static bool expire_due(void *arg)
+{
+	struct host *h = arg;
+	uint64_t now = host_now_ms(h);
+
+	ratelimit_expire(h->rl, now);
+	dispatch_expire(h, now);
+	return true;
+}
+
 /* Loads every plugin of cfg (see host.h). */
-struct host *host_new(const struct config *cfg, const struct host_deps *deps,
-                      char **cause)
+struct host *host_new(const struct config *cfg, struct session *session,
+                      const struct host_deps *deps, char **cause)
 {
 	struct host *h = xcalloc(1, sizeof(*h));
 	char *dir;
 
 	h->cfg = cfg;
-	if (deps != NULL)
-		h->deps = *deps;
-	h->pool.efd = -1;
+	h->session = session;
+	h->deps = *deps;
 	fill_api(&h->api);
 	h->builtin.host = h;
 	h->builtin.name = xstrdup("fisbot");
 	h->rl = ratelimit_new(cfg->limits.burst, cfg->limits.rate,
 	                      cfg->limits.per_ms);
+	h->expire = cron_add(deps->cron, EXPIRE_MS, expire_due, h);
 	if (api_register_commands(&h->builtin, dispatch_builtins,
 	                          dispatch_n_builtins) != 0)
 		fatalx("the built-in commands do not register");
@@ -1082,14 +1104,6 @@ fail:
 	return NULL;
 }
 
-/* Gives the host the session it sends through. */
-void host_set_session(struct host *h, struct session *s)
-{
-	h->session = s;
-	for (size_t i = 0; i < h->features.n; i++)
-		session_add_feature(s, h->features.v[i]);
-}
-
 /* Calls every plugin's fini, then unloads them and frees the host. */
 void host_free(struct host *h)
 {
@@ -1107,7 +1121,12 @@ void host_free(struct host *h)
 	free(h->iqs);
 	free(h->cmds);
 	free(h->hooks);
+	for (size_t i = 0; i < h->n_timers; i++) {
+		cron_del(h->timers[i]->ct);
+		free(h->timers[i]);
+	}
 	free(h->timers);
+	cron_del(h->expire);
 	free(h->more);
 	for (size_t i = h->n_plugins; i-- > 0;) {
 		dlclose(h->plugins[i]->dl);
@@ -1116,7 +1135,6 @@ void host_free(struct host *h)
 	}
 	free(h->plugins);
 	free(h->builtin.name);
-	strlist_free(&h->features);
 	ratelimit_free(h->rl);
 	free(h);
 }
@@ -1124,42 +1142,48 @@ void host_free(struct host *h)
 /* --- events, timers, configuration ---------------------------------------- */
 
 /* Calls the hooks of an event. */
-void host_event(struct host *h, int event, int64_t file_id, const char *room)
+static void hooks_run(struct host *h, enum fb_event ev, int64_t file_id,
+                      const char *room)
 {
 	struct fb_event_data d = {file_id, room};
 
 	for (size_t i = 0; i < h->n_hooks; i++)
-		if ((int)h->hooks[i].ev == event)
-			h->hooks[i].fn(h->hooks[i].plugin, (enum fb_event)event,
-			               &d, h->hooks[i].arg);
+		if (h->hooks[i].ev == ev)
+			h->hooks[i].fn(h->hooks[i].plugin, ev, &d,
+			               h->hooks[i].arg);
 }
 
-/* Runs the timers that are due and expires old state. */
-void host_tick(struct host *h)
+/* The session joined or left a room. */
+void host_room(struct host *h, enum session_room_event kind, const char *room)
 {
-	uint64_t now = host_now_ms(h);
-	size_t j = 0;
+	hooks_run(h,
+	          kind == SESSION_ROOM_JOINED ? FB_EVENT_ROOM_JOINED
+	                                      : FB_EVENT_ROOM_LEFT,
+	          0, room);
+}
 
-	/* By index: a timer may add timers (and move the array). */
-	for (size_t i = 0; i < h->n_timers; i++) {
-		struct host_timer *t = &h->timers[i];
+/* The indexer catalogued a file. */
+void host_file_added(struct host *h, int64_t id)
+{
+	hooks_run(h, FB_EVENT_FILE_ADDED, id, NULL);
+}
 
-		if (t->dead || now < t->due_ms)
-			continue;
-		t->due_ms = now + t->period_ms;
-		if (!t->fn(t->plugin, t->arg))
-			h->timers[i].dead = true;
-	}
-	for (size_t i = 0; i < h->n_timers; i++)
-		if (!h->timers[i].dead)
-			h->timers[j++] = h->timers[i];
-	h->n_timers = j;
+/* A file left the catalogue. */
+void host_file_removed(struct host *h, int64_t id)
+{
+	hooks_run(h, FB_EVENT_FILE_REMOVED, id, NULL);
+}
 
-	if (now >= h->next_expire_ms) {
-		ratelimit_expire(h->rl, now);
-		dispatch_expire(h, now);
-		h->next_expire_ms = now + 10000;
-	}
+/* Hands a chat message to the dispatcher (dispatch.c). */
+void host_message(struct host *h, const struct session_origin *o,
+                  const char *body)
+{
+	dispatch_message(h, o, body);
+}
+
+bool host_busy(const struct host *h)
+{
+	return jobs_busy(h);
 }
 
 /* Applies a reloaded configuration. */

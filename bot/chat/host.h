@@ -4,11 +4,18 @@
  * checks arity, permission and rate limits, generates help, and sends at
  * most one reply per command through the session.
  *
+ * The host sits on top of the XMPP session (session.h), which it is given
+ * when it is created: it sends through it, adds the plugins' disco
+ * features to it and joins and leaves rooms with it. What the session
+ * reports (struct session_events) reaches the host through host_message,
+ * host_iq and host_room, called by whoever created both (the daemon).
+ *
  * Handlers marked as queries (FB_CMD_QUERY, FB_IQ_QUERY) run on the host's
  * query workers; everything else here, and every function of this header,
- * runs on the main thread. The main loop calls host_poll whenever host_fd
- * is readable (or at least every few milliseconds while host_busy) to send
- * the answers the workers finished.
+ * runs on the main thread. The workers hand what they finished to the
+ * main thread's inbox (deps.inbox), which the main loop runs (queue_run):
+ * the answers are sent from there. Plugin timers and the host's expiries
+ * are timers of the main thread's cron (deps.cron).
  */
 #ifndef FISBOT_HOST_H
 #define FISBOT_HOST_H
@@ -23,7 +30,9 @@
 
 struct host;
 struct catalogue;
+struct cron;
 struct fb_upload;
+struct queue;
 
 /* What the host needs from the rest of the bot. */
 struct host_deps {
@@ -51,23 +60,24 @@ struct host_deps {
 	int (*describe)(void *arg, int64_t id, const char *text, char **cause);
 	/* Re-reads the configuration (SIGHUP, admin reload). */
 	int (*reload)(void *arg, char **cause);
-	/* Optional: a monotonic clock in ms (tests); NULL: CLOCK_MONOTONIC. */
-	uint64_t (*now_ms)(void *arg);
 	void *arg;
+	/* Required: the main thread's timers (their clock is the host's),
+	 * and its inbox, where the query workers post finished work. */
+	struct cron *cron;
+	struct queue *inbox;
 };
 
 #define HOST_WORKERS_MAX 8
 
-/* Loads every plugin of cfg and starts the query workers. Returns NULL with
- * *cause (a missing plugin, a wrong API version, a failed init): the bot must
- * exit 2. */
-struct host *host_new(const struct config *cfg, const struct host_deps *deps,
-                      char **cause);
+/* Loads every plugin of cfg on top of session (which must outlive the
+ * host) and starts the query workers. Returns NULL with *cause (a missing
+ * plugin, a wrong API version, a failed init): the bot must exit 2. */
+struct host *host_new(const struct config *cfg, struct session *session,
+                      const struct host_deps *deps, char **cause);
 void host_free(struct host *h);
-/* Gives the host the session to send through (set once, before start). */
-void host_set_session(struct host *h, struct session *s);
 
-/* A message that may hold a command; the session has already dropped
+/* The session's events (struct session_events):
+ * a message that may hold a command; the session has already dropped
  * delayed, own, error and pre-subject messages. */
 void host_message(struct host *h, const struct session_origin *o,
                   const char *body);
@@ -77,22 +87,20 @@ void host_message(struct host *h, const struct session_origin *o,
  * session answers service-unavailable. */
 bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from,
              const char *requester);
-/* Events from the indexer and the session, forwarded to plugin hooks. */
-void host_event(struct host *h, int event, int64_t file_id, const char *room);
-/* Runs due plugin timers and expires cursors; called by the main loop. */
-void host_tick(struct host *h);
+/* The bot joined or left room: the plugins' FB_EVENT_ROOM_* hooks. */
+void host_room(struct host *h, enum session_room_event kind, const char *room);
+
+/* The indexer's events (FB_EVENT_FILE_ADDED and _REMOVED hooks): a file
+ * was catalogued (hashed), or left the catalogue. */
+void host_file_added(struct host *h, int64_t id);
+void host_file_removed(struct host *h, int64_t id);
 /* Applies a reloaded configuration (limits, admins, plugins' settings).
  * The old one must stay valid while requests that came under it are
  * pending (the daemon keeps every configuration until exit). */
 void host_reconfigure(struct host *h, const struct config *cfg);
 
-/* A descriptor (an eventfd) that becomes readable when query workers have
- * finished work for host_poll. */
-int host_fd(const struct host *h);
-/* Sends the answers the query workers finished and starts what waited for
- * them. Cheap when there is nothing to do. */
-void host_poll(struct host *h);
-/* True while some request is queued or running on a query worker. */
+/* True while some request is queued or running on a query worker: its
+ * answer will come through the inbox. */
 bool host_busy(const struct host *h);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * What host.c (plugins, registration, IQs, events, timers), dispatch.c
- * (chat commands and their replies) and host_jobs.c (the query workers and
- * the requesters' turns) share. Nothing outside these files includes this
+ * (chat commands and their replies) and jobs.c (the query workers and the
+ * requesters' turns) share. Nothing outside these files includes this
  * header.
  */
 #ifndef FISBOT_HOST_INTERNAL_H
@@ -12,8 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cron.h"
 #include "fisbot_plugin.h"
 #include "host.h"
+#include "queue.h"
 #include "ratelimit.h"
 
 /* One loaded plugin (the built-in commands have one too, dl == NULL). */
@@ -46,12 +48,13 @@ struct host_hook {
 	struct fb_plugin *plugin;
 };
 
+/* A plugin's timer: a timer of the main thread's cron. */
 struct host_timer {
-	uint64_t period_ms, due_ms;
+	struct host *host;
+	struct cron_timer *ct;
 	fb_timer_fn fn;
 	void *arg;
 	struct fb_plugin *plugin;
-	bool dead;
 };
 
 /* A requester's continuation for "more". */
@@ -105,13 +108,15 @@ struct host_lane;
 /* One request answered in its requester's turn: the first member of a
  * command (struct fb_request) or an IQ job (host.c). */
 struct host_job {
+	/* First: in the workers' queue, then in the main thread's inbox
+	 * (one at a time). */
+	struct queue_item item;
 	const struct host_job_ops *ops;
 	struct host *host;
 	const struct config *cfg; /* in force when the request came */
 	enum job_state state;     /* main thread */
 	struct host_lane *lane;
-	struct host_job *next;  /* in its lane (main thread) */
-	struct host_job *qnext; /* in the workers' queues (locked) */
+	struct host_job *next; /* in its lane (main thread) */
 };
 
 /* One requester's jobs, oldest first (main thread). */
@@ -132,15 +137,9 @@ struct host_worker {
 	struct host_job *job;  /* the job it runs (its own thread only) */
 };
 
-/* The query workers, their queues and the requesters' lanes. */
+/* The query workers, their queue and the requesters' lanes. */
 struct host_pool {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool ready;                        /* lock, cond and efd are set up */
-	struct host_job *todo, *todo_tail; /* for the workers (locked) */
-	struct host_job *done, *done_tail; /* for the main thread (locked) */
-	bool stopping;                     /* (locked) */
-	int efd;                           /* eventfd: a job is done */
+	struct queue *todo; /* for the workers; NULL until jobs_start */
 	struct host_worker *workers;
 	size_t n_workers;
 	/* Main thread only. */
@@ -152,7 +151,7 @@ struct host_pool {
 struct host {
 	const struct config *cfg;
 	struct host_deps deps;
-	struct session *session;
+	struct session *session; /* below the host, given to host_new */
 	struct fb_api api;
 
 	struct fb_plugin **plugins;
@@ -166,21 +165,19 @@ struct host {
 	size_t n_iqs;
 	struct host_hook *hooks;
 	size_t n_hooks;
-	struct host_timer *timers;
+	struct host_timer **timers;
 	size_t n_timers;
+	struct cron_timer *expire; /* rate limits and continuations */
 	struct host_more *more;
 	size_t n_more;
 
-	struct strlist features; /* disco features, replayed to the session */
-
 	struct ratelimit *rl;
-	uint64_t next_expire_ms;
 
 	struct host_pool pool;
 };
 
 /* host.c */
-/* Returns the time in ms on the host's monotonic clock. */
+/* Returns the time in ms on the host's clock (the cron's). */
 uint64_t host_now_ms(const struct host *h);
 /* Returns the command called name (or one of its aliases), or NULL. */
 const struct host_cmd *host_find_command(const struct host *h,
@@ -200,11 +197,14 @@ extern const struct fb_command dispatch_builtins[];
 extern const size_t dispatch_n_builtins;
 /* Fills the request functions of api (req_*, reply*, set_more). */
 void dispatch_fill_api(struct fb_api *api);
+/* Turns a chat message into at most one command (see host_message). */
+void dispatch_message(struct host *h, const struct session_origin *o,
+                      const char *body);
 /* Drops the continuations that expired by now_ms (all if now_ms is
  * UINT64_MAX). */
 void dispatch_expire(struct host *h, uint64_t now_ms);
 
-/* host_jobs.c */
+/* jobs.c */
 /* Starts the query workers (deps.workers of them, each with a read-only
  * connection to deps.database). Returns 0, or -1 with *cause. */
 int jobs_start(struct host *h, char **cause);
@@ -219,5 +219,7 @@ bool jobs_full(const struct host *h, const char *key, bool worker);
 /* Gives j (cfg, ops and host set) to requester key's lane; it runs in its
  * turn, at once if the lane was empty. */
 void jobs_submit(struct host *h, struct host_job *j, const char *key);
+/* Returns true while some job is queued or runs on a worker. */
+bool jobs_busy(const struct host *h);
 
 #endif

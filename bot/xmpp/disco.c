@@ -83,37 +83,14 @@ void disco_add_feature(struct session *s, const char *feature)
 		session_send(s, muc_presence_stanza(s, NULL));
 }
 
-/* Returns a new element <name xmlns=ns/> (ns may be NULL). */
-static xmpp_stanza_t *element(xmpp_ctx_t *ctx, const char *name, const char *ns)
-{
-	xmpp_stanza_t *e = xmpp_stanza_new(ctx);
-
-	xmpp_stanza_set_name(e, name);
-	if (ns != NULL)
-		xmpp_stanza_set_ns(e, ns);
-	return e;
-}
-
 void disco_add_caps(struct session *s, xmpp_stanza_t *presence)
 {
-	xmpp_stanza_t *c = element(s->ctx, "c", NS_CAPS);
+	xmpp_stanza_t *c = stanza_element(s->ctx, "c", NS_CAPS);
 
 	xmpp_stanza_set_attribute(c, "hash", "sha-1");
 	xmpp_stanza_set_attribute(c, "node", CAPS_NODE);
 	xmpp_stanza_set_attribute(c, "ver", s->caps_ver);
 	xmpp_stanza_add_child_ex(presence, c, 0);
-}
-
-/* Adds <name>text</name> to parent. */
-static void add_text_child(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
-                           const char *name, const char *text)
-{
-	xmpp_stanza_t *e = element(ctx, name, NULL);
-	xmpp_stanza_t *t = xmpp_stanza_new(ctx);
-
-	xmpp_stanza_set_text(t, text);
-	xmpp_stanza_add_child_ex(e, t, 0);
-	xmpp_stanza_add_child_ex(parent, e, 0);
 }
 
 /* Answers a disco#info query (our node or our caps node). */
@@ -134,16 +111,16 @@ static void disco_info(struct session *s, xmpp_stanza_t *iq, xmpp_stanza_t *q,
 	}
 	res = xmpp_stanza_reply(iq);
 	xmpp_stanza_set_type(res, "result");
-	rq = element(s->ctx, "query", NS_DISCO_INFO);
+	rq = stanza_element(s->ctx, "query", NS_DISCO_INFO);
 	if (node != NULL)
 		xmpp_stanza_set_attribute(rq, "node", node);
-	id = element(s->ctx, "identity", NULL);
+	id = stanza_element(s->ctx, "identity", NULL);
 	xmpp_stanza_set_attribute(id, "category", IDENTITY_CATEGORY);
 	xmpp_stanza_set_attribute(id, "type", IDENTITY_TYPE);
 	xmpp_stanza_set_attribute(id, "name", IDENTITY_NAME);
 	xmpp_stanza_add_child_ex(rq, id, 0);
 	for (size_t i = 0; i < s->features.n; i++) {
-		xmpp_stanza_t *f = element(s->ctx, "feature", NULL);
+		xmpp_stanza_t *f = stanza_element(s->ctx, "feature", NULL);
 
 		xmpp_stanza_set_attribute(f, "var", s->features.v[i]);
 		xmpp_stanza_add_child_ex(rq, f, 0);
@@ -158,11 +135,11 @@ static void version_info(struct session *s, xmpp_stanza_t *iq,
                          const char *requester)
 {
 	xmpp_stanza_t *res = xmpp_stanza_reply(iq);
-	xmpp_stanza_t *q = element(s->ctx, "query", NS_VERSION);
+	xmpp_stanza_t *q = stanza_element(s->ctx, "query", NS_VERSION);
 
 	xmpp_stanza_set_type(res, "result");
-	add_text_child(s->ctx, q, "name", "fisbot");
-	add_text_child(s->ctx, q, "version", FISBOT_VERSION);
+	stanza_add_text(s->ctx, q, "name", "fisbot");
+	stanza_add_text(s->ctx, q, "version", FISBOT_VERSION);
 	xmpp_stanza_add_child_ex(res, q, 0);
 	session_send_to(s, res, requester);
 }

@@ -71,7 +71,7 @@ static void invite_log(struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void invite_log(struct session *s, const char *fmt, ...)
 {
-	int64_t now = session_now();
+	int64_t now = session_now(s);
 	va_list ap;
 
 	if (now - s->invite_log_window >= INVITE_LOG_WINDOW_MS) {
@@ -93,11 +93,11 @@ static void invite_log(struct session *s, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Returns true if one more event fits in a window of max events (times
- * holds the recent ones, at most cap) and counts it. */
-static bool window_take(int64_t *times, size_t *n, size_t cap, size_t max)
+/* Returns true if one more event fits at now in a window of max events
+ * (times holds the recent ones, at most cap) and counts it. */
+static bool window_take(int64_t now, int64_t *times, size_t *n, size_t cap,
+                        size_t max)
 {
-	int64_t now = session_now();
 	size_t kept = 0;
 
 	for (size_t i = 0; i < *n; i++)
@@ -114,7 +114,7 @@ static bool window_take(int64_t *times, size_t *n, size_t cap, size_t max)
  * it). */
 static bool invite_rate_ok(struct session *s)
 {
-	return window_take(s->invite_times, &s->n_invite_times,
+	return window_take(session_now(s), s->invite_times, &s->n_invite_times,
 	                   sizeof(s->invite_times) / sizeof(*s->invite_times),
 	                   INVITE_MAX_PER_WINDOW);
 }
@@ -154,7 +154,7 @@ static void invite_decline(struct session *s, const struct invite *inv,
 
 	if (!inv->mediated || inv->by == NULL || strlen(inv->by) > MAX_JID_LEN)
 		return;
-	if (!window_take(s->decline_times, &s->n_decline_times,
+	if (!window_take(session_now(s), s->decline_times, &s->n_decline_times,
 	                 sizeof(s->decline_times) / sizeof(*s->decline_times),
 	                 DECLINE_MAX_PER_WINDOW)) {
 		invite_log(s,
@@ -414,10 +414,10 @@ bool invite_message(struct session *s, xmpp_stanza_t *st)
 	struct invite inv = {0};
 	bool ok;
 
-	x = child_ns(st, "x", NS_MUC_USER);
+	x = stanza_child_ns(st, "x", NS_MUC_USER);
 	inv_el = x ? xmpp_stanza_get_child_by_name(x, "invite") : NULL;
 	if (inv_el == NULL) {
-		x = child_ns(st, "x", NS_CONFERENCE);
+		x = stanza_child_ns(st, "x", NS_CONFERENCE);
 		if (x == NULL || xmpp_stanza_get_attribute(x, "jid") == NULL)
 			return false;
 	}

@@ -2,13 +2,15 @@
  * Rooms (XEP-0045): joining with history suppressed, acting on commands only
  * once the subject arrived, nick conflicts, passwords, kicks, bans, room
  * destruction and shutdown, XEP-0410 self-pings, occupants' real JIDs and
- * identities, and the filtering of room messages before they reach the
- * host.
+ * identities, and the filtering of room messages before they are reported
+ * (session_events).
  *
  * Design notes:
- * - Every room is a small state machine (enum room_state). Its only timer
- *   is rejoin_at/next_ping, checked by muc_tick from the session's tick, so
- *   no libstrophe timed handler outlives a connection. A room the bot must
+ * - Every room is a small state machine (enum room_state). Its deadlines
+ *   (rejoin_at, the subject's wait, next_ping and the self-ping's timeout)
+ *   share one timer of the session's cron, armed by muc_schedule for the
+ *   earliest of them while connected and run by muc_tick; nothing is armed
+ *   while disconnected, so no timer outlives a connection. A room the bot must
  *   never return to (ban, destruction, an admin's leave) is forgotten:
  *   dropped from the list and from the store.
  * - Trust: stanzas from a room's JID count as room traffic (presences,
@@ -32,8 +34,6 @@
 #include <strings.h>
 
 #include "alloc.h"
-#include "fisbot_plugin.h"
-#include "host.h"
 #include "log.h"
 #include "session.h"
 #include "session_int.h"
@@ -135,11 +135,11 @@ static bool room_in(const struct room *r)
 	return r->state == ROOM_JOINED || r->state == ROOM_READY;
 }
 
-/* Tells the host that the bot left r (if it was in it). */
+/* Reports that the bot left r (if it was in it). */
 static void room_left_event(struct session *s, struct room *r)
 {
-	if (room_in(r) && s->host != NULL)
-		host_event(s->host, FB_EVENT_ROOM_LEFT, 0, r->jid);
+	if (room_in(r) && s->events.room != NULL)
+		s->events.room(s->events.arg, SESSION_ROOM_LEFT, r->jid);
 }
 
 xmpp_stanza_t *muc_presence_stanza(struct session *s, const char *to)
@@ -150,29 +150,6 @@ xmpp_stanza_t *muc_presence_stanza(struct session *s, const char *to)
 		xmpp_stanza_set_to(p, to);
 	disco_add_caps(s, p);
 	return p;
-}
-
-/* Returns a new element <name xmlns=ns/>. */
-static xmpp_stanza_t *element(xmpp_ctx_t *ctx, const char *name, const char *ns)
-{
-	xmpp_stanza_t *e = xmpp_stanza_new(ctx);
-
-	xmpp_stanza_set_name(e, name);
-	if (ns != NULL)
-		xmpp_stanza_set_ns(e, ns);
-	return e;
-}
-
-/* Adds <name>text</name> to parent. */
-static void add_text_child(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
-                           const char *name, const char *text)
-{
-	xmpp_stanza_t *e = element(ctx, name, NULL);
-	xmpp_stanza_t *t = xmpp_stanza_new(ctx);
-
-	xmpp_stanza_set_text(t, text);
-	xmpp_stanza_add_child_ex(e, t, 0);
-	xmpp_stanza_add_child_ex(parent, e, 0);
 }
 
 static void muc_verify(struct session *s, struct room *r);
@@ -193,12 +170,12 @@ void muc_join(struct session *s, struct room *r)
 	}
 	to = xasprintf("%s/%s", r->jid, r->cur_nick);
 	p = muc_presence_stanza(s, to);
-	x = element(s->ctx, "x", NS_MUC);
-	h = element(s->ctx, "history", NULL);
+	x = stanza_element(s->ctx, "x", NS_MUC);
+	h = stanza_element(s->ctx, "history", NULL);
 	xmpp_stanza_set_attribute(h, "maxstanzas", "0");
 	xmpp_stanza_add_child_ex(x, h, 0);
 	if (r->password != NULL)
-		add_text_child(s->ctx, x, "password", r->password);
+		stanza_add_text(s->ctx, x, "password", r->password);
 	xmpp_stanza_add_child_ex(p, x, 0);
 	r->state = ROOM_JOINING;
 	free(r->ping_id);
@@ -219,13 +196,14 @@ void muc_join_all(struct session *s)
 	for (size_t i = s->n_rooms; i-- > 0;) {
 		struct room *r = s->rooms[i];
 
-		if (r->state == ROOM_WAIT && r->rejoin_at > session_now())
+		if (r->state == ROOM_WAIT && r->rejoin_at > session_now(s))
 			continue;
 		free(r->cur_nick);
 		r->cur_nick = xstrdup(r->nick);
 		r->nick_tries = 0;
 		muc_join(s, r);
 	}
+	muc_schedule(s);
 }
 
 /* Sends an unavailable presence to our occupant JID in r, at once. */
@@ -241,7 +219,7 @@ static void send_leave(struct session *s, struct room *r, const char *status)
 	xmpp_stanza_set_to(p, to);
 	xmpp_stanza_set_type(p, "unavailable");
 	if (status != NULL)
-		add_text_child(s->ctx, p, "status", status);
+		stanza_add_text(s->ctx, p, "status", status);
 	session_send_now(s, p);
 	free(to);
 }
@@ -273,6 +251,7 @@ void muc_disconnected(struct session *s)
 		r->info_id = NULL;
 		occupants_clear(r);
 	}
+	muc_schedule(s);
 }
 
 void muc_forget(struct session *s, struct room *r, const char *why)
@@ -291,7 +270,7 @@ void muc_forget(struct session *s, struct room *r, const char *why)
 static void rejoin_later(struct session *s, struct room *r, int64_t delay,
                          const char *why)
 {
-	int64_t now = session_now();
+	int64_t now = session_now(s);
 
 	room_left_event(s, r);
 	if (delay < 0) {
@@ -312,6 +291,7 @@ static void rejoin_later(struct session *s, struct room *r, int64_t delay,
 	r->ping_id = NULL;
 	log_info("out of %s (%s); rejoining in %.1fs", r->jid, why,
 	         (double)delay / 1000.0);
+	muc_schedule(s);
 }
 
 /* Returns the occupant of r with nick, or NULL. */
@@ -340,7 +320,7 @@ static void occupant_remove(struct room *r, const char *nick)
  * clean), else NULL. */
 static char *occupant_id_of(xmpp_stanza_t *st)
 {
-	xmpp_stanza_t *e = child_ns(st, "occupant-id", NS_OCCUPANT_ID);
+	xmpp_stanza_t *e = stanza_child_ns(st, "occupant-id", NS_OCCUPANT_ID);
 	const char *id = e ? xmpp_stanza_get_attribute(e, "id") : NULL;
 	size_t len = id ? strlen(id) : 0;
 
@@ -433,8 +413,8 @@ static void accept_instant_room(struct session *s, struct room *r)
 
 	iq = xmpp_iq_new(s->ctx, "set", id);
 	xmpp_stanza_set_to(iq, r->jid);
-	q = element(s->ctx, "query", NS_MUC_OWNER);
-	x = element(s->ctx, "x", NS_DATA);
+	q = stanza_element(s->ctx, "query", NS_MUC_OWNER);
+	x = stanza_element(s->ctx, "x", NS_DATA);
 	xmpp_stanza_set_type(x, "submit");
 	xmpp_stanza_add_child_ex(q, x, 0);
 	xmpp_stanza_add_child_ex(iq, q, 0);
@@ -452,15 +432,15 @@ static void room_info(struct session *s, struct room *r)
 	r->info_id = session_new_id(s);
 	iq = xmpp_iq_new(s->ctx, "get", r->info_id);
 	xmpp_stanza_set_to(iq, r->jid);
-	xmpp_stanza_add_child_ex(iq, element(s->ctx, "query", NS_DISCO_INFO),
-	                         0);
+	xmpp_stanza_add_child_ex(
+	    iq, stanza_element(s->ctx, "query", NS_DISCO_INFO), 0);
 	session_send(s, iq);
 }
 
 /* Returns true if the disco#info result st lists feature. */
 static bool has_feature(xmpp_stanza_t *st, const char *feature)
 {
-	xmpp_stanza_t *q = child_ns(st, "query", NS_DISCO_INFO);
+	xmpp_stanza_t *q = stanza_child_ns(st, "query", NS_DISCO_INFO);
 
 	if (q == NULL)
 		return false;
@@ -594,7 +574,7 @@ bool muc_presence(struct session *s, xmpp_stanza_t *st)
 	}
 	if (nick == NULL)
 		return true;
-	x = child_ns(st, "x", NS_MUC_USER);
+	x = stanza_child_ns(st, "x", NS_MUC_USER);
 	item = x ? xmpp_stanza_get_child_by_name(x, "item") : NULL;
 	self = has_status(x, "110") || strcmp(nick, r->cur_nick) == 0;
 
@@ -623,7 +603,7 @@ bool muc_presence(struct session *s, xmpp_stanza_t *st)
 		return true;
 	if (self) {
 		if (r->state == ROOM_JOINING) {
-			int64_t now = session_now();
+			int64_t now = session_now(s);
 
 			if (strcmp(nick, r->cur_nick) != 0) {
 				free(r->cur_nick);
@@ -634,6 +614,7 @@ bool muc_presence(struct session *s, xmpp_stanza_t *st)
 			r->failures = 0;
 			r->next_ping = now + SELFPING_MS;
 			log_info("joined %s as %s", r->jid, r->cur_nick);
+			muc_schedule(s);
 			/* A room we created: ask again once it is. */
 			if (has_status(x, "201")) {
 				accept_instant_room(s, r);
@@ -653,8 +634,9 @@ static void room_ready(struct session *s, struct room *r)
 {
 	r->state = ROOM_READY;
 	log_debug("%s is ready", r->jid);
-	if (s->host != NULL)
-		host_event(s->host, FB_EVENT_ROOM_JOINED, 0, r->jid);
+	muc_schedule(s);
+	if (s->events.room != NULL)
+		s->events.room(s->events.arg, SESSION_ROOM_JOINED, r->jid);
 }
 
 bool muc_message(struct session *s, xmpp_stanza_t *st)
@@ -689,26 +671,26 @@ bool muc_message(struct session *s, xmpp_stanza_t *st)
 		return true;
 	}
 	if (nick == NULL || !has_body ||
-	    child_ns(st, "delay", NS_DELAY) != NULL ||
+	    stanza_child_ns(st, "delay", NS_DELAY) != NULL ||
 	    strcmp(nick, r->cur_nick) == 0)
 		return true;
 	if (groupchat ? r->state != ROOM_READY : !room_in(r))
 		return true;
-	if (s->host == NULL)
+	if (s->events.message == NULL)
 		return true;
 	body = xmpp_message_get_body(st);
 	if (body == NULL)
 		return true;
 	occ = occupant_find(r, nick);
 	key = muc_requester_key(r, nick);
-	o.place = groupchat ? FB_ROOM : FB_ROOM_PRIVATE;
+	o.place = groupchat ? SESSION_ROOM : SESSION_ROOM_PRIVATE;
 	o.from = from;
 	o.room = r->jid;
 	o.nick = nick;
 	o.real_jid = occ ? occ->real_jid : NULL;
 	o.sender = key;
 	o.own_nick = r->cur_nick;
-	host_message(s->host, &o, body);
+	s->events.message(s->events.arg, &o, body);
 	xmpp_free(s->ctx, body);
 	free(key);
 	return true;
@@ -771,17 +753,55 @@ static void self_ping(struct session *s, struct room *r, int64_t now)
 	r->ping_id = session_new_id(s);
 	iq = xmpp_iq_new(s->ctx, "get", r->ping_id);
 	xmpp_stanza_set_to(iq, to);
-	xmpp_stanza_add_child_ex(iq, element(s->ctx, "ping", NS_PING), 0);
+	xmpp_stanza_add_child_ex(iq, stanza_element(s->ctx, "ping", NS_PING),
+	                         0);
 	session_send(s, iq);
 	r->ping_sent = now;
 	r->next_ping = now + SELFPING_MS;
 	free(to);
 }
 
+/* Makes *next the earlier of itself and at. */
+static void earliest(uint64_t *next, int64_t at)
+{
+	uint64_t t = at > 0 ? (uint64_t)at : 0;
+
+	if (t < *next)
+		*next = t;
+}
+
+void muc_schedule(struct session *s)
+{
+	uint64_t next = CRON_NEVER;
+
+	for (size_t i = 0; s->connected && i < s->n_rooms; i++) {
+		const struct room *r = s->rooms[i];
+
+		switch (r->state) {
+		case ROOM_WAIT:
+			earliest(&next, r->rejoin_at);
+			break;
+		case ROOM_JOINED:
+			earliest(&next, r->joined_at + SUBJECT_WAIT_MS);
+			/* fall through */
+		case ROOM_READY:
+			if (r->ping_id != NULL)
+				earliest(&next,
+				         r->ping_sent + SELFPING_TIMEOUT_MS);
+			else
+				earliest(&next, r->next_ping);
+			break;
+		default:
+			break;
+		}
+	}
+	cron_at(s->t_rooms, next);
+}
+
 void muc_tick(struct session *s, int64_t now)
 {
 	/* Downwards: a rejoin may forget the room (muc_join). */
-	for (size_t i = s->n_rooms; i-- > 0;) {
+	for (size_t i = s->n_rooms; s->connected && i-- > 0;) {
 		struct room *r = s->rooms[i];
 
 		switch (r->state) {
@@ -811,6 +831,7 @@ void muc_tick(struct session *s, int64_t now)
 			break;
 		}
 	}
+	muc_schedule(s);
 }
 
 /* Checks that the service of r, a room remembered from an invitation, is
@@ -859,7 +880,7 @@ void muc_origin_known(struct session *s, const char *service)
 	}
 }
 
-int session_join(struct session *s, const char *room, const char *nick,
+int muc_join_jid(struct session *s, const char *room, const char *nick,
                  char **cause)
 {
 	struct room *r;
@@ -906,7 +927,7 @@ int session_join(struct session *s, const char *room, const char *nick,
 	return 0;
 }
 
-int session_leave(struct session *s, const char *room, char **cause)
+int muc_leave_jid(struct session *s, const char *room, char **cause)
 {
 	struct room *r = muc_find(s, room);
 
@@ -918,15 +939,15 @@ int session_leave(struct session *s, const char *room, char **cause)
 	return 0;
 }
 
-void session_rooms_foreach(struct session *s,
-                           void (*fn)(const char *room, void *arg), void *arg)
+void muc_rooms_foreach(struct session *s,
+                       void (*fn)(const char *room, void *arg), void *arg)
 {
 	for (size_t i = 0; i < s->n_rooms; i++)
 		if (room_in(s->rooms[i]))
 			fn(s->rooms[i]->jid, arg);
 }
 
-bool session_room_announces(struct session *s, const char *room)
+bool muc_announces(struct session *s, const char *room)
 {
 	const struct room_config *rc = config_room(s->cfg, room);
 
@@ -944,23 +965,9 @@ static bool cfg_has_room(const struct config *cfg, const char *room)
 	return false;
 }
 
-void session_reconfigure(struct session *s, const struct config *cfg)
+void muc_reconfigure(struct session *s)
 {
-	const struct config *old = s->cfg;
-
-	s->cfg = cfg;
-	session_limits_apply(s);
-	if (strcmp(old->xmpp.jid, cfg->xmpp.jid) != 0 ||
-	    old->xmpp.tls != cfg->xmpp.tls ||
-	    (old->xmpp.server_host == NULL) !=
-	        (cfg->xmpp.server_host == NULL) ||
-	    (old->xmpp.server_host != NULL &&
-	     strcmp(old->xmpp.server_host, cfg->xmpp.server_host) != 0) ||
-	    old->xmpp.server_port != cfg->xmpp.server_port)
-		log_warnx("reload: [xmpp] connection settings changed; they "
-		          "take effect at the next reconnection");
-	xmpp_conn_set_pass(s->conn,
-	                   cfg->xmpp.password ? cfg->xmpp.password : "");
+	const struct config *cfg = s->cfg;
 
 	/* Rooms no longer configured (and not remembered) are left. */
 	for (size_t i = 0; i < s->n_rooms;) {

@@ -9,7 +9,8 @@
  * recently used answer makes room for a new question). A service is asked
  * once however many stanzas name it, at most ORIGIN_MAX_ASKING questions
  * are in flight, and a question unanswered after ORIGIN_TIMEOUT_MS counts
- * as "unknown", like an error (the service may be out of reach for now):
+ * as "unknown", like an error (the service may be out of reach for now;
+ * the session's origin timer is armed for the earliest timeout):
  * only a result without a conference identity says "no room service".
  * When an answer (or the timeout) comes, the invitations and
  * rooms waiting for it are told (invite_origin_known, muc_origin_known):
@@ -122,7 +123,8 @@ static void origin_ask(struct session *s, struct origin_entry *e)
 	e->verdict = ORIGIN_PENDING;
 	free(e->query_id);
 	e->query_id = session_new_id(s);
-	e->until = session_now() + ORIGIN_TIMEOUT_MS;
+	e->until = session_now(s) + ORIGIN_TIMEOUT_MS;
+	cron_soon(s->t_origin, (uint64_t)e->until);
 	iq = xmpp_iq_new(s->ctx, "get", e->query_id);
 	xmpp_stanza_set_to(iq, e->service);
 	q = xmpp_stanza_new(s->ctx);
@@ -135,7 +137,7 @@ static void origin_ask(struct session *s, struct origin_entry *e)
 
 enum origin_verdict origin_check(struct session *s, const char *service)
 {
-	int64_t now = session_now();
+	int64_t now = session_now(s);
 	struct origin_entry *e = origin_find(s, service);
 
 	if (e != NULL) {
@@ -156,7 +158,7 @@ void origin_record(struct session *s, const char *service,
                    enum origin_verdict v)
 {
 	struct origin_entry *e = origin_find(s, service);
-	int64_t now = session_now();
+	int64_t now = session_now(s);
 
 	if (v == ORIGIN_PENDING)
 		return;
@@ -181,7 +183,7 @@ static void origin_known(struct session *s, const char *service)
 /* Returns true if the disco#info result st shows a conference identity. */
 static bool is_conference(xmpp_stanza_t *st)
 {
-	xmpp_stanza_t *q = child_ns(st, "query", NS_DISCO_INFO);
+	xmpp_stanza_t *q = stanza_child_ns(st, "query", NS_DISCO_INFO);
 
 	if (q == NULL)
 		return false;
@@ -242,13 +244,20 @@ void origin_tick(struct session *s, int64_t now)
 {
 	char *late[ORIGIN_MAX];
 	size_t n = 0;
+	uint64_t next = CRON_NEVER;
 
 	for (size_t i = 0; i < s->n_origins; i++) {
 		struct origin_entry *e = &s->origins[i];
 
-		if (e->verdict == ORIGIN_PENDING && now >= e->until)
+		if (e->verdict != ORIGIN_PENDING)
+			continue;
+		if (now >= e->until)
 			late[n++] = xstrdup(e->service);
+		else if ((uint64_t)e->until < next)
+			next = (uint64_t)e->until;
 	}
+	/* Before those told ask again (origin_ask arms it sooner). */
+	cron_at(s->t_origin, next);
 	/* Recorded first, told after: those told may ask other services. */
 	for (size_t i = 0; i < n; i++) {
 		log_debug("%s did not say whether it is a room service",
@@ -263,6 +272,7 @@ void origin_tick(struct session *s, int64_t now)
 
 void origin_disconnected(struct session *s)
 {
+	cron_at(s->t_origin, CRON_NEVER);
 	for (size_t i = 0; i < s->n_origins;) {
 		if (s->origins[i].verdict == ORIGIN_PENDING)
 			origin_drop(s, i);

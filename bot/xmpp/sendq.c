@@ -45,7 +45,7 @@ struct sendq {
 	struct lane *buckets[NBUCKETS];
 	struct lane own;
 	struct lanes fresh, old;
-	unsigned fresh_run; /* new lanes served in a row */
+	unsigned fresh_run; /* new lanes served in a row while old ones wait */
 	size_t items, bytes, lanes;
 	uint64_t drops;
 	char *last_drop;
@@ -244,6 +244,21 @@ enum sendq_result sendq_push(struct sendq *q, const char *key, void *item,
 	return SENDQ_QUEUED;
 }
 
+/* Returns true if the next pop serves the new list (else the old). */
+static bool serve_fresh(const struct sendq *q)
+{
+	return q->fresh.head != NULL &&
+	       (q->old.head == NULL || q->fresh_run < FRESH_RUN);
+}
+
+/* Returns the lane the next pop serves (see sendq.h). */
+const char *sendq_next_lane(const struct sendq *q)
+{
+	const struct lane *l = serve_fresh(q) ? q->fresh.head : q->old.head;
+
+	return l != NULL ? l->key : NULL;
+}
+
 /* Serves the head lane of the new or the old list, in turn. */
 void *sendq_pop(struct sendq *q)
 {
@@ -254,10 +269,10 @@ void *sendq_pop(struct sendq *q)
 
 	if (q->fresh.head == NULL && q->old.head == NULL)
 		return NULL;
-	fresh = q->fresh.head != NULL &&
-	        (q->old.head == NULL || q->fresh_run < FRESH_RUN);
+	fresh = serve_fresh(q);
 	l = lanes_shift(fresh ? &q->fresh : &q->old);
-	q->fresh_run = fresh ? q->fresh_run + 1 : 0;
+	/* Only a run that kept old lanes waiting counts. */
+	q->fresh_run = fresh && q->old.head != NULL ? q->fresh_run + 1 : 0;
 	n = lane_shift(q, l);
 	item = n->item;
 	free(n);

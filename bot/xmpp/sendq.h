@@ -50,6 +50,10 @@ enum sendq_result sendq_push(struct sendq *q, const char *lane, void *item,
 /* Takes the next item in fair order, or returns NULL if the queue is
  * empty. The caller owns the item. */
 void *sendq_pop(struct sendq *q);
+/* Returns the lane of the item sendq_pop would take next (inside q, valid
+ * until the next sendq_pop or sendq_push), or NULL: the bot's own lane,
+ * or an empty queue. */
+const char *sendq_next_lane(const struct sendq *q);
 /* Frees every item (the connection is gone). */
 void sendq_clear(struct sendq *q);
 /* Returns how many items are queued. */

@@ -2,12 +2,18 @@
  * The XMPP session's connection: it owns the libstrophe context and
  * connection, connects with the TLS policy of [xmpp], reconnects with a
  * jittered exponential backoff, routes incoming stanzas (rooms, invitations,
- * origin checks, disco, the host) and paces everything it sends.
+ * origin checks, disco, and the events for the layer above: messages and
+ * IQs) and paces everything it sends.
  *
  * Design notes:
  * - Only the main thread calls into this file; the daemon's loop runs
- *   xmpp_run_once() on session_ctx(), and a global timed handler (tick)
- *   drives reconnects, the send queue, rooms' timers and self-pings.
+ *   xmpp_run_once() on session_ctx() and the main thread's timers (the
+ *   cron given to session_new). The session's timers are armed only when
+ *   there is something to do: the next connection attempt, the next
+ *   token of the send queue while stanzas wait, the rooms' next rejoin or
+ *   self-ping (muc.c), the next origin check's timeout (origin.c), and a
+ *   slow housekeeping one (expiries, log summaries); an idle session
+ *   wakes the loop once every REPORT_MS.
  * - libstrophe reports a refused login only as a disconnect, so a log
  *   handler watches its messages for the SASL failure, a missing TLS
  *   offer and a certificate problem; those are fatal (the daemon exits 1),
@@ -30,20 +36,20 @@
  *   so that even twenty floods at once hold it back about a second, and
  *   20 typical replies (under 500 bytes) a second stay within Prosody's
  *   default c2s budget (10 KiB/s). Drops and refusals are logged as one
- *   summary every REPORT_MS.
+ *   summary every REPORT_MS. While stanzas wait, the send timer is armed
+ *   for the next token (at most 1000 / SEND_RATE ms away), or, when
+ *   libstrophe's backlog is what holds them, BACKLOG_RETRY_MS later.
  */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <openssl/rand.h>
 
 #include "alloc.h"
 #include "budget.h"
-#include "fisbot_plugin.h"
-#include "host.h"
+#include "cron.h"
 #include "log.h"
 #include "sendq.h"
 #include "session.h"
@@ -58,98 +64,15 @@
 #define QUEUE_ITEMS         4096 /* stanzas queued in all */
 #define QUEUE_BYTES         (16 << 20)
 #define REPORT_MS           10000
-#define TICK_MS             100
+#define BACKLOG_RETRY_MS    20
 #define BACKOFF_MAX_MS      60000
 #define PRIVATE_PENDING_MS  60000
 #define PRIVATE_PENDING_MAX 256
 
-/* Returns a monotonic clock in milliseconds. */
-int64_t session_now(void)
+/* Returns the time in ms on the session's clock (its cron's). */
+int64_t session_now(const struct session *s)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Returns a new string: the bare part of jid. */
-char *jid_bare(const char *jid)
-{
-	const char *slash = strchr(jid, '/');
-
-	return slash ? xstrndup(jid, (size_t)(slash - jid)) : xstrdup(jid);
-}
-
-/* Returns the resource of jid (inside jid), or NULL. */
-const char *jid_resource(const char *jid)
-{
-	const char *slash = strchr(jid, '/');
-
-	return slash ? slash + 1 : NULL;
-}
-
-/* Returns a new lower-case string: the domain part of jid. */
-char *jid_domain(const char *jid)
-{
-	const char *at = strchr(jid, '@');
-	const char *start = at != NULL ? at + 1 : jid;
-	char *d = xstrndup(start, strcspn(start, "/"));
-
-	for (char *p = d; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-	return d;
-}
-
-/* Returns true if jid is a usable bare JID: node@domain, no resource, no
- * white space, clean UTF-8, a sane length. */
-bool jid_is_bare_room(const char *jid)
-{
-	size_t len = strlen(jid);
-	const char *at = strchr(jid, '@');
-
-	if (len == 0 || len > 1023 || at == NULL || at == jid ||
-	    at[1] == '\0' || strchr(at + 1, '@') != NULL ||
-	    strchr(jid, '/') != NULL || !text_is_clean(jid, len))
-		return false;
-	for (const char *p = jid; *p != '\0'; p++)
-		if (*p == ' ' || *p == '<' || *p == '>' || *p == '"' ||
-		    *p == '&' || *p == '\'')
-			return false;
-	return true;
-}
-
-/* Returns the first child element of st named name (any name if NULL) in
- * namespace ns. */
-xmpp_stanza_t *child_ns(xmpp_stanza_t *st, const char *name, const char *ns)
-{
-	for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c != NULL;
-	     c = xmpp_stanza_get_next(c)) {
-		const char *cns = xmpp_stanza_get_ns(c);
-		const char *cname = xmpp_stanza_get_name(c);
-
-		if (!xmpp_stanza_is_tag(c) || cns == NULL ||
-		    strcmp(cns, ns) != 0)
-			continue;
-		if (name == NULL || (cname != NULL && strcmp(cname, name) == 0))
-			return c;
-	}
-	return NULL;
-}
-
-/* Returns the defined condition of an error stanza ("conflict"), or "". */
-const char *stanza_error_condition(xmpp_stanza_t *st)
-{
-	xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(st, "error");
-	xmpp_stanza_t *c;
-	const char *name;
-
-	if (err == NULL)
-		return "";
-	c = child_ns(err, NULL, NS_STANZAS);
-	if (c == NULL || (name = xmpp_stanza_get_name(c)) == NULL)
-		return "";
-	return name;
+	return (int64_t)cron_now(s->cron);
 }
 
 /* Returns a new unique stanza id (caller frees). */
@@ -207,13 +130,26 @@ static bool stanza_fits(struct session *s, xmpp_stanza_t *st, size_t *len)
 	return true;
 }
 
+/* Hands st (taken) to the connection, or to the tests' output (lane: the
+ * send queue's lane it came from). */
+static void transmit(struct session *s, xmpp_stanza_t *st, const char *lane)
+{
+	if (s->out != NULL) {
+		s->out(s->out_arg, st, lane);
+		return;
+	}
+	xmpp_send(s->conn, st);
+	xmpp_stanza_release(st);
+}
+
 void session_send_now(struct session *s, xmpp_stanza_t *stanza)
 {
 	size_t len;
 
 	if (stanza_fits(s, stanza, &len) && s->connected)
-		xmpp_send(s->conn, stanza);
-	xmpp_stanza_release(stanza);
+		transmit(s, stanza, NULL);
+	else
+		xmpp_stanza_release(stanza);
 }
 
 /* The send queue's destructor for the stanzas it drops. */
@@ -222,11 +158,13 @@ static void stanza_free(void *st)
 	xmpp_stanza_release(st);
 }
 
-/* Sends what the token bucket allows from the queue, in fair order. */
+/* Sends what the token bucket allows from the queue, in fair order, and
+ * arms the send timer for what has to wait. */
 static void queue_drain(struct session *s)
 {
-	int64_t now = session_now();
+	int64_t now = session_now(s), wait;
 	xmpp_stanza_t *st;
+	char *lane;
 
 	s->tokens += (double)(now - s->refilled_at) * SEND_RATE / 1000.0;
 	if (s->tokens > SEND_BURST)
@@ -234,11 +172,32 @@ static void queue_drain(struct session *s)
 	s->refilled_at = now;
 	while (s->connected && s->tokens >= 1.0 &&
 	       xmpp_conn_send_queue_len(s->conn) < SEND_BACKLOG &&
-	       (st = sendq_pop(s->q)) != NULL) {
-		xmpp_send(s->conn, st);
-		xmpp_stanza_release(st);
+	       sendq_items(s->q) > 0) {
+		/* The lane only matters to the tests' output. */
+		lane = s->out != NULL && sendq_next_lane(s->q) != NULL
+		           ? xstrdup(sendq_next_lane(s->q))
+		           : NULL;
+		st = sendq_pop(s->q);
+		transmit(s, st, lane);
+		free(lane);
 		s->tokens -= 1.0;
 	}
+	if (!s->connected || sendq_items(s->q) == 0) {
+		cron_at(s->t_send, CRON_NEVER);
+		return;
+	}
+	if (s->tokens < 1.0)
+		wait = (int64_t)((1.0 - s->tokens) * 1000.0 / SEND_RATE) + 1;
+	else
+		wait = BACKLOG_RETRY_MS;
+	cron_at(s->t_send, (uint64_t)(now + wait));
+}
+
+/* The send timer: a token is back (or libstrophe's backlog shrank). */
+static bool send_due(void *arg)
+{
+	queue_drain(arg);
+	return true;
 }
 
 /* Drops everything queued (the connection is gone). */
@@ -247,6 +206,7 @@ static void queue_clear(struct session *s)
 	if (sendq_items(s->q) > 0)
 		log_debug("dropping %zu queued stanzas", sendq_items(s->q));
 	sendq_clear(s->q);
+	cron_at(s->t_send, CRON_NEVER);
 }
 
 void session_send_to(struct session *s, xmpp_stanza_t *stanza,
@@ -272,19 +232,24 @@ static void pending_drop(struct session *s, size_t i)
 {
 	free(s->pend[i].id);
 	free(s->pend[i].room);
-	free(s->pend[i].fallback);
+	if (s->pend[i].fallback != NULL)
+		xmpp_stanza_release(s->pend[i].fallback);
 	free(s->pend[i].requester);
 	s->pend[i] = s->pend[--s->n_pend];
 }
 
 void session_send_private(struct session *s, xmpp_stanza_t *stanza,
-                          const char *room, const char *fallback,
-                          const char *requester)
+                          xmpp_stanza_t *fallback, const char *requester)
 {
 	const char *id = xmpp_stanza_get_id(stanza);
+	const char *room = fallback ? xmpp_stanza_get_to(fallback) : NULL;
 	struct pending_private *p;
 
-	if (fallback != NULL && room != NULL) {
+	if (fallback != NULL && room == NULL) {
+		xmpp_stanza_release(fallback);
+		fallback = NULL;
+	}
+	if (fallback != NULL) {
 		if (id == NULL) {
 			char *nid = session_new_id(s);
 
@@ -299,29 +264,11 @@ void session_send_private(struct session *s, xmpp_stanza_t *stanza,
 		p = &s->pend[s->n_pend++];
 		p->id = xstrdup(id);
 		p->room = jid_bare(room);
-		p->fallback = xstrdup(fallback);
+		p->fallback = fallback;
 		p->requester = requester != NULL ? xstrdup(requester) : NULL;
-		p->expires = session_now() + PRIVATE_PENDING_MS;
+		p->expires = session_now(s) + PRIVATE_PENDING_MS;
 	}
 	session_send_to(s, stanza, requester);
-}
-
-/* Returns a groupchat message of text (made safe) to room. */
-static xmpp_stanza_t *room_message(struct session *s, const char *room,
-                                   const char *text)
-{
-	xmpp_stanza_t *msg;
-	char *clean = text_safe_lines(text, strlen(text));
-
-	msg = xmpp_message_new(s->ctx, "groupchat", room, NULL);
-	xmpp_message_set_body(msg, clean);
-	free(clean);
-	return msg;
-}
-
-void session_send_room(struct session *s, const char *room, const char *text)
-{
-	session_send(s, room_message(s, room, text));
 }
 
 /* An error came back for a message: if it refused one of our private
@@ -341,9 +288,8 @@ static void private_refused(struct session *s, xmpp_stanza_t *st)
 			continue;
 		log_debug("private message refused (%s); answering in %s",
 		          stanza_error_condition(st), bare);
-		session_send_to(
-		    s, room_message(s, s->pend[i].room, s->pend[i].fallback),
-		    s->pend[i].requester);
+		session_send_to(s, s->pend[i].fallback, s->pend[i].requester);
+		s->pend[i].fallback = NULL;
 		pending_drop(s, i);
 		break;
 	}
@@ -362,7 +308,8 @@ static void schedule_reconnect(struct session *s, const char *why)
 	/* Full jitter over the upper half: never a thundering herd. */
 	delay = delay / 2 + random_below(delay / 2 + 1);
 	s->attempts++;
-	s->connect_at = session_now() + (int64_t)delay;
+	s->connect_at = session_now(s) + (int64_t)delay;
+	cron_at(s->t_connect, (uint64_t)s->connect_at);
 	log_warnx("XMPP connection %s; retrying in %.1fs", why,
 	          (double)delay / 1000.0);
 }
@@ -374,6 +321,7 @@ static void set_failure(struct session *s, char *msg, bool auth)
 	s->failure = msg;
 	s->auth_failed = auth;
 	s->connect_at = 0;
+	cron_at(s->t_connect, CRON_NEVER);
 }
 
 /* Sends our presence to the server (with caps). */
@@ -382,31 +330,27 @@ static void send_initial_presence(struct session *s)
 	session_send(s, muc_presence_stanza(s, NULL));
 }
 
-/* libstrophe's connection events. */
-static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
-                         xmpp_stream_error_t *se, void *arg)
+/* The connection came up, bound to jid (NULL: the configured one). */
+static void on_connect(struct session *s, const char *jid, bool secured)
 {
-	struct session *s = arg;
+	s->connected = true;
+	s->attempts = 0;
+	s->refilled_at = session_now(s);
+	s->tokens = SEND_BURST;
+	free(s->jid);
+	s->jid = xstrdup(jid ? jid : s->cfg->xmpp.jid);
+	log_info("connected as %s%s", s->jid, secured ? " (TLS)" : "");
+	send_initial_presence(s);
+	muc_join_all(s);
+}
+
+/* The connection went away (error: libstrophe's, se: the stream error if
+ * any): rooms are left, and unless it was for good, another attempt is
+ * planned. */
+static void on_disconnect(struct session *s, int error, xmpp_stream_error_t *se)
+{
 	bool was_connected = s->connected;
 	char *why;
-
-	if (event == XMPP_CONN_CONNECT) {
-		const char *bound = xmpp_conn_get_bound_jid(conn);
-
-		s->connected = true;
-		s->attempts = 0;
-		s->refilled_at = session_now();
-		s->tokens = SEND_BURST;
-		free(s->jid);
-		s->jid = xstrdup(bound ? bound : s->cfg->xmpp.jid);
-		log_info("connected as %s%s", s->jid,
-		         xmpp_conn_is_secured(conn) ? " (TLS)" : "");
-		send_initial_presence(s);
-		muc_join_all(s);
-		return;
-	}
-	if (event == XMPP_CONN_RAW_CONNECT)
-		return;
 
 	s->connected = false;
 	queue_clear(s);
@@ -458,6 +402,19 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 	free(why);
 }
 
+/* libstrophe's connection events. */
+static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
+                         xmpp_stream_error_t *se, void *arg)
+{
+	struct session *s = arg;
+
+	if (event == XMPP_CONN_CONNECT)
+		on_connect(s, xmpp_conn_get_bound_jid(conn),
+		           xmpp_conn_is_secured(conn));
+	else if (event != XMPP_CONN_RAW_CONNECT)
+		on_disconnect(s, error, se);
+}
+
 /* Starts one connection attempt; on immediate failure plans another. */
 static void connect_now(struct session *s)
 {
@@ -469,6 +426,8 @@ static void connect_now(struct session *s)
 	s->sasl_condition = NULL;
 	free(s->cert_error);
 	s->cert_error = NULL;
+	if (s->out != NULL)
+		return; /* the tests' session never connects */
 	log_debug("connecting to %s", cfg->xmpp.server_host
 	                                  ? cfg->xmpp.server_host
 	                                  : "the JID's domain");
@@ -569,20 +528,20 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	if (type != NULL && strcmp(type, "chat") != 0 &&
 	    strcmp(type, "normal") != 0)
 		return 1;
-	if (child_ns(st, "delay", NS_DELAY) != NULL ||
-	    child_ns(st, "x", NS_MUC_USER) != NULL)
+	if (stanza_child_ns(st, "delay", NS_DELAY) != NULL ||
+	    stanza_child_ns(st, "x", NS_MUC_USER) != NULL)
 		return 1;
 	bare = jid_bare(from);
 	if (s->jid != NULL)
 		own = jid_bare(s->jid);
 	body = xmpp_message_get_body(st);
 	if (body != NULL && (own == NULL || strcasecmp(bare, own) != 0) &&
-	    s->host != NULL) {
-		o.place = FB_DIRECT;
+	    s->events.message != NULL) {
+		o.place = SESSION_DIRECT;
 		o.from = from;
 		o.real_jid = bare;
 		o.sender = bare;
-		host_message(s->host, &o, body);
+		s->events.message(s->events.arg, &o, body);
 	}
 	if (body != NULL)
 		xmpp_free(s->ctx, body);
@@ -626,7 +585,7 @@ static char *iq_requester(struct session *s, const char *from)
  * answered; else it was refused (wait/resource-constraint) or dropped. */
 static bool iq_admit(struct session *s, xmpp_stanza_t *st, const char *key)
 {
-	switch (budget_take(s->iq_budget, key, (uint64_t)session_now())) {
+	switch (budget_take(s->iq_budget, key, (uint64_t)session_now(s))) {
 	case BUDGET_SERVE:
 		return true;
 	case BUDGET_REFUSE:
@@ -643,7 +602,7 @@ static bool iq_admit(struct session *s, xmpp_stanza_t *st, const char *key)
 
 /* Incoming IQs: never an answer to a result or an error; requests are
  * charged to the IQ budget, then the basics are answered here, the rest
- * by the host, else with an error. */
+ * by the layer above (events.iq), else with an error. */
 static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
 	struct session *s = arg;
@@ -667,7 +626,8 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		goto out;
 	if (disco_iq(s, st, key))
 		goto out;
-	if (s->host != NULL && host_iq(s->host, st, from ? from : "", key))
+	if (s->events.iq != NULL &&
+	    s->events.iq(s->events.arg, st, from ? from : "", key))
 		goto out;
 	session_send_to(
 	    s,
@@ -678,17 +638,14 @@ out:
 	return 1;
 }
 
-/* Logs, at most once per REPORT_MS, what the IQ budget refused and what
- * the send queue dropped; forgets idle requesters' buckets. */
+/* Logs what the IQ budget refused and what the send queue dropped since
+ * the last call; forgets idle requesters' buckets. */
 static void report(struct session *s, int64_t now)
 {
 	uint64_t refused, dropped, lost;
 	const char *who, *lane;
 	char *clean;
 
-	if (now < s->next_report)
-		return;
-	s->next_report = now + REPORT_MS;
 	budget_report(s->iq_budget, &refused, &dropped, &who);
 	if (refused + dropped > 0) {
 		clean = text_sanitize(who ? who : "", who ? strlen(who) : 0);
@@ -722,29 +679,48 @@ static void pending_expire(struct session *s, int64_t now)
 
 static void conn_create(struct session *s);
 
-/* Runs every TICK_MS: reconnects, the send queue, rooms' timers. */
-static int tick(xmpp_ctx_t *ctx, void *arg)
+/* The connection timer: the backoff after a failed attempt is over. */
+static bool connect_due(void *arg)
 {
 	struct session *s = arg;
-	int64_t now = session_now();
 
-	(void)ctx;
-	if (s->failure != NULL || s->stopped)
-		return 1;
-	if (!s->connected && !s->stopping && s->connect_at != 0 &&
-	    now >= s->connect_at) {
-		s->connect_at = 0;
-		conn_create(s);
-		connect_now(s);
-	}
-	if (s->connected) {
-		queue_drain(s);
-		origin_tick(s, now);
-		muc_tick(s, now);
-	}
+	if (s->failure != NULL || s->stopped || s->stopping || s->connected ||
+	    s->connect_at == 0)
+		return true;
+	s->connect_at = 0;
+	conn_create(s);
+	connect_now(s);
+	return true;
+}
+
+/* The housekeeping timer (every REPORT_MS): expires private messages
+ * never refused and writes the log summaries. */
+static bool house_due(void *arg)
+{
+	struct session *s = arg;
+	int64_t now = session_now(s);
+
 	pending_expire(s, now);
 	report(s, now);
-	return 1;
+	return true;
+}
+
+/* The rooms' timer (muc.c). */
+static bool rooms_due(void *arg)
+{
+	struct session *s = arg;
+
+	muc_tick(s, session_now(s));
+	return true;
+}
+
+/* The origin checks' timer (origin.c). */
+static bool origin_due(void *arg)
+{
+	struct session *s = arg;
+
+	origin_tick(s, session_now(s));
+	return true;
 }
 
 /* Makes a fresh connection object for the next attempt (releasing the
@@ -798,8 +774,8 @@ void session_limits_apply(struct session *s)
 	                 s->cfg->limits.iq_rate, s->cfg->limits.iq_per_ms);
 }
 
-struct session *session_new(const struct config *cfg, struct host *host,
-                            char **cause)
+struct session *session_new(const struct config *cfg, struct cron *cron,
+                            const struct session_events *events, char **cause)
 {
 	static const struct sendq_limits lim = {
 	    .lane_items = LANE_ITEMS,
@@ -817,7 +793,14 @@ struct session *session_new(const struct config *cfg, struct host *host,
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->cfg = cfg;
-	s->host = host;
+	if (events != NULL)
+		s->events = *events;
+	s->cron = cron;
+	s->t_connect = cron_add(cron, 0, connect_due, s);
+	s->t_send = cron_add(cron, 0, send_due, s);
+	s->t_rooms = cron_add(cron, 0, rooms_due, s);
+	s->t_origin = cron_add(cron, 0, origin_due, s);
+	s->t_house = cron_add(cron, REPORT_MS, house_due, s);
 	s->q = sendq_new(&lim, stanza_free);
 	s->iq_budget = budget_new(cfg->limits.iq_burst, cfg->limits.iq_rate,
 	                          cfg->limits.iq_per_ms);
@@ -827,7 +810,6 @@ struct session *session_new(const struct config *cfg, struct host *host,
 	if (s->ctx == NULL)
 		fatalx("xmpp_ctx_new failed");
 	conn_create(s);
-	xmpp_global_timed_handler_add(s->ctx, tick, TICK_MS, s);
 
 	disco_init(s);
 	for (size_t i = 0; i < cfg->xmpp.rooms.n; i++) {
@@ -871,6 +853,13 @@ void session_free(struct session *s)
 {
 	if (s == NULL)
 		return;
+	/* Nothing is reported from here: the layer above may be gone. A
+	 * connection still up is closed first, while everything its
+	 * handler touches is there. */
+	memset(&s->events, 0, sizeof(s->events));
+	s->stopping = true;
+	xmpp_conn_release(s->conn);
+	s->conn = NULL;
 	sendq_free(s->q);
 	budget_free(s->iq_budget);
 	while (s->n_pend > 0)
@@ -881,8 +870,11 @@ void session_free(struct session *s)
 	free(s->rooms);
 	invite_free(s);
 	origin_free(s);
-	xmpp_global_timed_handler_delete(s->ctx, tick);
-	xmpp_conn_release(s->conn);
+	cron_del(s->t_connect);
+	cron_del(s->t_send);
+	cron_del(s->t_rooms);
+	cron_del(s->t_origin);
+	cron_del(s->t_house);
 	xmpp_ctx_free(s->ctx);
 	if (certfail_session == s)
 		certfail_session = NULL;
@@ -944,7 +936,82 @@ const char *session_jid(struct session *s)
 	return s->connected ? s->jid : NULL;
 }
 
+void session_reconfigure(struct session *s, const struct config *cfg)
+{
+	const struct config *old = s->cfg;
+
+	s->cfg = cfg;
+	session_limits_apply(s);
+	if (strcmp(old->xmpp.jid, cfg->xmpp.jid) != 0 ||
+	    old->xmpp.tls != cfg->xmpp.tls ||
+	    (old->xmpp.server_host == NULL) !=
+	        (cfg->xmpp.server_host == NULL) ||
+	    (old->xmpp.server_host != NULL &&
+	     strcmp(old->xmpp.server_host, cfg->xmpp.server_host) != 0) ||
+	    old->xmpp.server_port != cfg->xmpp.server_port)
+		log_warnx("reload: [xmpp] connection settings changed; they "
+		          "take effect at the next reconnection");
+	xmpp_conn_set_pass(s->conn,
+	                   cfg->xmpp.password ? cfg->xmpp.password : "");
+	muc_reconfigure(s);
+}
+
+int session_join(struct session *s, const char *room, const char *nick,
+                 char **cause)
+{
+	return muc_join_jid(s, room, nick, cause);
+}
+
+int session_leave(struct session *s, const char *room, char **cause)
+{
+	return muc_leave_jid(s, room, cause);
+}
+
+void session_rooms_foreach(struct session *s,
+                           void (*fn)(const char *room, void *arg), void *arg)
+{
+	muc_rooms_foreach(s, fn, arg);
+}
+
+bool session_room_announces(struct session *s, const char *room)
+{
+	return muc_announces(s, room);
+}
+
 void session_add_feature(struct session *s, const char *feature)
 {
 	disco_add_feature(s, feature);
+}
+
+/* --- session_test.h ------------------------------------------------------ */
+
+void session_set_output(struct session *s, session_output_fn fn, void *arg)
+{
+	s->out = fn;
+	s->out_arg = arg;
+}
+
+void session_test_connect(struct session *s, const char *jid)
+{
+	s->started = true;
+	on_connect(s, jid, false);
+}
+
+void session_test_disconnect(struct session *s)
+{
+	on_disconnect(s, 0, NULL);
+}
+
+void session_input(struct session *s, xmpp_stanza_t *stanza)
+{
+	const char *name = xmpp_stanza_get_name(stanza);
+
+	if (name == NULL)
+		return;
+	if (strcmp(name, "message") == 0)
+		on_message(s->conn, stanza, s);
+	else if (strcmp(name, "presence") == 0)
+		on_presence(s->conn, stanza, s);
+	else if (strcmp(name, "iq") == 0)
+		on_iq(s->conn, stanza, s);
 }

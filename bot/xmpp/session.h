@@ -3,12 +3,15 @@
  * invitations, and the protocol basics (disco, caps, version, ping). It runs
  * on the main thread and is the only code that owns the connection.
  *
- * Incoming chat messages that may hold a command, and IQs it does not
- * answer itself, go to the host (host.h); every IQ request is first
- * charged to its sender's IQ budget ([limits] iq_burst, iq_rate). Outgoing
- * stanzas go through session_send*, which queue them per requester, serve
- * the requesters round robin and pace the whole so the server never
- * throttles the bot.
+ * The session is a layer below whatever acts on what it receives (the
+ * plugin host): it knows nothing of it, and reports through the struct
+ * session_events it was given the chat messages that may hold a command,
+ * the IQs it does not answer itself and the rooms it joins and leaves.
+ * Every IQ request is first charged to its sender's IQ budget ([limits]
+ * iq_burst, iq_rate). Outgoing stanzas go through session_send*, which
+ * queue them per requester, serve the requesters round robin and pace the
+ * whole so the server never throttles the bot. Its timers are timers of
+ * the main thread's cron.
  */
 #ifndef FISBOT_SESSION_H
 #define FISBOT_SESSION_H
@@ -20,19 +23,56 @@
 #include "config.h"
 
 struct session;
-struct host;
-struct catalogue;
+struct cron;
 
-/* Where a message came from (filled by the session for the host). */
+/* Where a message was said. */
+enum session_place {
+	SESSION_ROOM,         /* a groupchat message in a room */
+	SESSION_ROOM_PRIVATE, /* a private message from a room's occupant */
+	SESSION_DIRECT,       /* a chat with the bot's own JID */
+};
+
+/* Where a message came from. */
 struct session_origin {
-	int place;            /* enum fb_place */
+	enum session_place place;
 	const char *from;     /* full JID the message came from */
 	const char *room;     /* bare room JID, or NULL (direct chat) */
 	const char *nick;     /* occupant nick, or NULL */
 	const char *real_jid; /* real bare JID if known, else NULL */
-	const char *sender;   /* rate-limit / cursor key (see fb_api):
-	                         survives nick changes in rooms */
+	const char *sender;   /* the requester's key (rate limits, "more",
+	                         the send queue's lane): survives nick
+	                         changes in rooms */
 	const char *own_nick; /* the bot's nick in that room, or NULL */
+};
+
+/* What happened to one of the bot's rooms. */
+enum session_room_event {
+	SESSION_ROOM_JOINED, /* the bot is in the room, ready for commands */
+	SESSION_ROOM_LEFT,   /* it left the room, or was removed from it */
+};
+
+/* What the session reports to the layer above it. Each callback may be
+ * NULL (nothing is reported) and gets arg; they run on the main thread,
+ * from inside xmpp_run_once() or a session function that acts on rooms
+ * (session_stop, session_leave, session_reconfigure...), never from
+ * session_free. */
+struct session_events {
+	/* A message that may hold a command: a direct chat, or a room
+	 * message from a trusted room the bot is in and ready in; never a
+	 * delayed, error, own or pre-subject one. */
+	void (*message)(void *arg, const struct session_origin *o,
+	                const char *body);
+	/* An IQ get or set the session does not answer itself (disco,
+	 * version and ping it does), from from ("" for the server itself),
+	 * charged to requester's IQ budget already: requester is the send
+	 * queue's lane for the answer (NULL for the server). Returns true if
+	 * it is answered (now or later); false: the session answers
+	 * service-unavailable. */
+	bool (*iq)(void *arg, xmpp_stanza_t *iq, const char *from,
+	           const char *requester);
+	/* The bot joined a room (ready for commands) or left it. */
+	void (*room)(void *arg, enum session_room_event kind, const char *room);
+	void *arg;
 };
 
 /* Where rooms joined by invitation (or by an admin) are remembered: the
@@ -45,12 +85,12 @@ struct session_store {
 };
 
 /* Creates the session for cfg and its libstrophe context (does not
- * connect; xmpp_initialize() must have been called). cfg must outlive it
- * (or be replaced through session_reconfigure). host may be NULL (then no
- * command is dispatched). Returns NULL with *cause on failure (a bad
- * JID). */
-struct session *session_new(const struct config *cfg, struct host *host,
-                            char **cause);
+ * connect; xmpp_initialize() must have been called), reporting to events
+ * (copied; NULL: nothing is reported), with its timers in cron. cfg must
+ * outlive it (or be replaced through session_reconfigure), cron too.
+ * Returns NULL with *cause on failure (a bad JID). */
+struct session *session_new(const struct config *cfg, struct cron *cron,
+                            const struct session_events *events, char **cause);
 void session_free(struct session *s);
 /* Sets the store for remembered rooms (before session_start). */
 void session_set_store(struct session *s, const struct session_store *st);
@@ -90,12 +130,12 @@ void session_send(struct session *s, xmpp_stanza_t *stanza);
  * answers (SPEC §9). A NULL requester is session_send. */
 void session_send_to(struct session *s, xmpp_stanza_t *stanza,
                      const char *requester);
-/* Queues a private message stanza to an occupant of room, in requester's
- * lane; if the room refuses it (an error comes back for it), fallback is
- * sent to the room as a groupchat message instead. */
+/* Queues a private message stanza to an occupant of a room, in
+ * requester's lane; if the room refuses it (an error comes back for it
+ * from the room), fallback, a groupchat message to that room (taken; may
+ * be NULL), is sent in the same lane instead. */
 void session_send_private(struct session *s, xmpp_stanza_t *stanza,
-                          const char *room, const char *fallback,
-                          const char *requester);
+                          xmpp_stanza_t *fallback, const char *requester);
 
 /* Rooms. */
 int session_join(struct session *s, const char *room, const char *nick,
@@ -104,10 +144,9 @@ int session_leave(struct session *s, const char *room, char **cause);
 void session_rooms_foreach(struct session *s,
                            void (*fn)(const char *room, void *arg), void *arg);
 bool session_room_announces(struct session *s, const char *room);
-/* Sends text to room as one groupchat message. */
-void session_send_room(struct session *s, const char *room, const char *text);
 
-/* Adds a disco#info feature (plugins' features, e.g. urn:xmpp:fis:0). */
+/* Adds a disco#info feature (plugins' features, e.g. urn:xmpp:fis:0);
+ * while connected, the new caps are announced at once. */
 void session_add_feature(struct session *s, const char *feature);
 
 #endif

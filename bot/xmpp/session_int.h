@@ -1,10 +1,11 @@
 /*
  * The session's internals, shared by its files: session.c (connection,
  * reconnect, stanza routing, the paced send queue), muc.c (rooms),
- * invite.c (invitations), origin.c (which services are room services) and
- * disco.c (disco#info, caps, version, ping). Nothing outside these files
- * includes this header, but for the tests and fuzzers that drive the
- * invitation and presence handlers of an unconnected session.
+ * invite.c (invitations), origin.c (which services are room services),
+ * disco.c (disco#info, caps, version, ping), and the helpers jid.c and
+ * stanza.c. Nothing outside these files includes this header, but for
+ * the tests and fuzzers that drive the handlers of an unconnected session
+ * (they reach the rest through session_test.h).
  */
 #ifndef FISBOT_SESSION_INT_H
 #define FISBOT_SESSION_INT_H
@@ -13,7 +14,9 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "cron.h"
 #include "session.h"
+#include "session_test.h"
 
 #define NS_MUC         "http://jabber.org/protocol/muc"
 #define NS_MUC_USER    "http://jabber.org/protocol/muc#user"
@@ -74,9 +77,9 @@ struct room {
 /* A private message whose refusal makes us post a fallback to the room. */
 struct pending_private {
 	char *id;
-	char *room;
-	char *fallback;
-	char *requester; /* the lane of the fallback, or NULL */
+	char *room;              /* bare, where the fallback goes */
+	xmpp_stanza_t *fallback; /* the groupchat message for the room */
+	char *requester;         /* the lane of the fallback, or NULL */
 	int64_t expires;
 };
 
@@ -85,8 +88,12 @@ struct session {
 	xmpp_conn_t *conn;
 	xmpp_log_t log; /* libstrophe's log handler, watched (session.c) */
 	const struct config *cfg;
-	struct host *host;
+	struct session_events events;
 	struct session_store store;
+	/* Tests (session_test.h): where stanzas go instead of the
+	 * connection, or NULL. */
+	session_output_fn out;
+	void *out_arg;
 
 	/* Connection state. */
 	bool started, connected, stopping, stopped, auth_failed;
@@ -99,13 +106,19 @@ struct session {
 	char *cert_error;
 	char *jid; /* bound full JID */
 
+	/* The main thread's timers (cron.h), and the session's: the next
+	 * connection attempt, the send queue's pacing, the rooms' timers
+	 * (muc.c), the origin checks' timeouts (origin.c) and the periodic
+	 * housekeeping (expiries, log summaries). */
+	struct cron *cron;
+	struct cron_timer *t_connect, *t_send, *t_rooms, *t_origin, *t_house;
+
 	/* The paced, fair send queue (sendq.h) and the IQ budget
-	 * (budget.h), with the time of their next log summary. */
+	 * (budget.h). */
 	struct sendq *q;
 	double tokens;
 	int64_t refilled_at;
 	struct budget *iq_budget;
-	int64_t next_report;
 
 	struct pending_private *pend;
 	size_t n_pend;
@@ -139,7 +152,8 @@ struct session {
 };
 
 /* session.c */
-int64_t session_now(void);
+/* Returns the time in ms on the session's clock (its cron's). */
+int64_t session_now(const struct session *s);
 /* Sends a stanza now, bypassing the queue (answers to the server's own
  * requests); released. */
 void session_send_now(struct session *s, xmpp_stanza_t *stanza);
@@ -147,6 +161,8 @@ void session_send_now(struct session *s, xmpp_stanza_t *stanza);
 void session_limits_apply(struct session *s);
 /* Returns a new unique id (caller frees). */
 char *session_new_id(struct session *s);
+
+/* jid.c */
 /* Returns a new string: the bare part of jid. */
 char *jid_bare(const char *jid);
 /* Returns the resource of jid (inside jid), or NULL. */
@@ -155,11 +171,20 @@ const char *jid_resource(const char *jid);
 bool jid_is_bare_room(const char *jid);
 /* Returns a new lower-case string: the domain part of jid. */
 char *jid_domain(const char *jid);
+
+/* stanza.c */
 /* Returns the first child element of st in namespace ns named name
  * (NULL name: any name). */
-xmpp_stanza_t *child_ns(xmpp_stanza_t *st, const char *name, const char *ns);
+xmpp_stanza_t *stanza_child_ns(xmpp_stanza_t *st, const char *name,
+                               const char *ns);
 /* The error condition of an error stanza (e.g. "conflict"), or "". */
 const char *stanza_error_condition(xmpp_stanza_t *st);
+/* Returns a new element <name xmlns=ns/> (ns may be NULL). */
+xmpp_stanza_t *stanza_element(xmpp_ctx_t *ctx, const char *name,
+                              const char *ns);
+/* Adds <name>text</name> to parent. */
+void stanza_add_text(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name,
+                     const char *text);
 
 /* muc.c */
 struct room *muc_find(struct session *s, const char *jid);
@@ -170,7 +195,11 @@ void muc_join(struct session *s, struct room *r);
 void muc_join_all(struct session *s);
 void muc_leave_all(struct session *s, const char *status);
 void muc_disconnected(struct session *s);
+/* Does what the rooms have to do by now (rejoins, self-pings, rooms
+ * ready without a subject) and arms the rooms' timer for the next. */
 void muc_tick(struct session *s, int64_t now);
+/* Arms the rooms' timer for the earliest thing a room has to do. */
+void muc_schedule(struct session *s);
 /* Handles a presence from a room; returns true if it was one. */
 bool muc_presence(struct session *s, xmpp_stanza_t *st);
 /* Handles a message from a room (groupchat or private); returns true if
@@ -193,6 +222,16 @@ void muc_origin_known(struct session *s, const char *service);
 char *muc_requester_key(struct room *r, const char *nick);
 /* The presence stanza (with caps) for joining r, or for the server. */
 xmpp_stanza_t *muc_presence_stanza(struct session *s, const char *to);
+/* The room functions of session.h (session_join, session_leave,
+ * session_rooms_foreach, session_room_announces), for session.c. */
+int muc_join_jid(struct session *s, const char *room, const char *nick,
+                 char **cause);
+int muc_leave_jid(struct session *s, const char *room, char **cause);
+void muc_rooms_foreach(struct session *s,
+                       void (*fn)(const char *room, void *arg), void *arg);
+bool muc_announces(struct session *s, const char *room);
+/* Applies the rooms of s->cfg, just reloaded. */
+void muc_reconfigure(struct session *s);
 
 /* invite.c */
 /* Handles an invitation in message st; returns true if st was one. */
@@ -219,7 +258,8 @@ void origin_record(struct session *s, const char *service,
                    enum origin_verdict v);
 /* Handles the answer to one of our checks; returns true if it was one. */
 bool origin_iq_response(struct session *s, xmpp_stanza_t *st);
-/* Times out the checks that got no answer. */
+/* Times out the checks that got no answer and arms the origin timer for
+ * the next timeout. */
 void origin_tick(struct session *s, int64_t now);
 /* Forgets the checks in flight (the connection is gone). */
 void origin_disconnected(struct session *s);

@@ -19,6 +19,7 @@
 
 #include "alloc.h"
 #include "config.h"
+#include "cron.h"
 #include "log.h"
 #include "session.h"
 #include "session_int.h"
@@ -120,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct session_store store = {store_add, store_remove, NULL};
 	const struct config *cfg;
 	struct session *s;
+	struct cron *cron;
 	xmpp_stanza_t *st;
 	char *cause = NULL, *text;
 
@@ -128,7 +130,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	cfg = configs[data[0] % N_POLICIES];
-	s = session_new(cfg, NULL, &cause);
+	cron = cron_new(NULL, NULL);
+	s = session_new(cfg, cron, NULL, &cause);
 	if (s == NULL)
 		abort();
 	session_set_store(s, &store);
@@ -148,5 +151,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		xmpp_stanza_release(st);
 	}
 	session_free(s);
+	cron_free(cron);
 	return 0;
 }

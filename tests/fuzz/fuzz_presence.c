@@ -20,6 +20,7 @@
 
 #include "alloc.h"
 #include "config.h"
+#include "cron.h"
 #include "log.h"
 #include "session.h"
 #include "session_int.h"
@@ -114,6 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const enum room_state states[] = {ROOM_JOINING, ROOM_JOINED,
 	                                         ROOM_READY};
 	struct session *s;
+	struct cron *cron;
 	struct room *r, *fake;
 	char *cause = NULL;
 	size_t start, n;
@@ -122,7 +124,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		init();
 	if (size < 1)
 		return 0;
-	s = session_new(cfg, NULL, &cause);
+	cron = cron_new(NULL, NULL);
+	s = session_new(cfg, cron, NULL, &cause);
 	if (s == NULL)
 		abort();
 	session_add_saved_room(s, FAKE, NULL);
@@ -145,5 +148,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n++;
 	}
 	session_free(s);
+	cron_free(cron);
 	return 0;
 }

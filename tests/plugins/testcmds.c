@@ -52,6 +52,12 @@ static void cmd_two(struct fb_request *r, int argc, char **argv)
 	api->reply(r, "ok %d", argc - 1);
 }
 
+/* line TEXT: TEXT as one reply line. */
+static void cmd_line(struct fb_request *r, int argc, char **argv)
+{
+	api->reply(r, "%s", api->req_args(r));
+}
+
 /* big N: N lines of about 100 bytes. */
 static void cmd_big(struct fb_request *r, int argc, char **argv)
 {
@@ -257,6 +263,12 @@ static const struct fb_command commands[] = {
      .max_args = 2,
      .help = "one or two arguments",
      .handler = cmd_two},
+    {.name = "line",
+     .usage = "line TEXT...",
+     .min_args = 1,
+     .max_args = -1,
+     .help = "the text as one line",
+     .handler = cmd_line},
     {.name = "big",
      .usage = "big N",
      .min_args = 1,

@@ -313,11 +313,43 @@ static void test_many_requesters_bounded(void **state)
 	freed = 0;
 }
 
+/* A long run of new lanes served while no old lane waited (a requester
+ * whose every item left at once) does not count against the next new
+ * lane: a quiet requester that comes when that requester's backlog starts
+ * still goes right after the backlog's first item; sendq_next_lane says
+ * which lane is next. */
+static void test_quiet_after_unhindered_run(void **state)
+{
+	struct sendq *q = sendq_new(&roomy, item_free);
+	char want[32];
+
+	(void)state;
+	for (int i = 1; i <= 20; i++) {
+		assert_int_equal(push(q, "flood", i, 10), SENDQ_QUEUED);
+		snprintf(want, sizeof(want), "flood:%d", i);
+		pop_is(q, want);
+	}
+	for (int i = 21; i <= 25; i++)
+		assert_int_equal(push(q, "flood", i, 10), SENDQ_QUEUED);
+	assert_string_equal(sendq_next_lane(q), "flood");
+	pop_is(q, "flood:21");
+	assert_int_equal(push(q, "quiet", 1, 10), SENDQ_QUEUED);
+	assert_string_equal(sendq_next_lane(q), "quiet");
+	pop_is(q, "quiet:1");
+	assert_int_equal(push(q, NULL, 1, 10), SENDQ_QUEUED);
+	assert_null(sendq_next_lane(q)); /* the bot's own */
+	sendq_free(q);
+	q = sendq_new(&roomy, item_free);
+	assert_null(sendq_next_lane(q)); /* empty */
+	sendq_free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_robin),
 	    cmocka_unit_test(test_quiet_requester_first),
+	    cmocka_unit_test(test_quiet_after_unhindered_run),
 	    cmocka_unit_test(test_no_starvation),
 	    cmocka_unit_test(test_lane_bounds),
 	    cmocka_unit_test(test_total_bound),

@@ -15,12 +15,13 @@
  * At its turn a job says how it runs (ops->start, main thread): at once on
  * the main thread (help, admin commands, errors already decided), or on a
  * worker (FB_CMD_QUERY commands, FB_IQ_QUERY IQs). Worker jobs go to one
- * queue shared by HOST_WORKERS_MAX threads at most, each with its own
- * read-only catalogue connection (whose progress handler keeps the 2 s
- * search cap) and its own libstrophe context. A worker runs the handler,
- * which only records its answer in the job, puts the job on the done list
- * and writes the eventfd; the main loop calls host_poll, which sends the
- * answers (ops->finish) and starts what waited behind them. No worker ever
+ * queue (queue.h) shared by HOST_WORKERS_MAX threads at most, each with
+ * its own read-only catalogue connection (whose progress handler keeps the
+ * 2 s search cap) and its own libstrophe context. A worker runs the
+ * handler, which only records its answer in the job, and posts the job to
+ * the main thread's inbox (deps.inbox, the daemon's one queue of work from
+ * other threads); when the main loop runs the inbox, job_done sends the
+ * answer (ops->finish) and starts what waited behind it. No worker ever
  * touches the connection, the session, the host's tables or another
  * thread's stanza.
  *
@@ -28,16 +29,15 @@
  * wait in all; past them the dispatcher answers "busy: try again in a
  * moment" without queueing (jobs_full).
  *
- * The main loop cannot add the eventfd to libstrophe's select(), so while
- * host_busy it runs xmpp_run_once with a short timeout and polls here after
- * each pass; idle, it keeps its long timeout.
+ * The main loop cannot add the inbox's eventfd to libstrophe's select(),
+ * so while host_busy it runs xmpp_run_once with a short timeout and runs
+ * the inbox after each pass (see daemon.c).
  */
-#include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -54,44 +54,31 @@ struct host_worker *jobs_worker_self(void)
 	return self;
 }
 
+/* Returns the job an item of the queues is. */
+static struct host_job *job_of(struct queue_item *item)
+{
+	return (void *)((char *)item - offsetof(struct host_job, item));
+}
+
+static void job_done(struct queue_item *item);
+
 /* A worker thread: runs queued jobs until the pool stops. */
 static void *worker_main(void *arg)
 {
 	struct host_worker *w = arg;
-	struct host_pool *pool = &w->host->pool;
-	const uint64_t one = 1;
-	struct host_job *j;
+	struct host *h = w->host;
+	struct queue_item *item;
 
 	self = w;
-	pthread_mutex_lock(&pool->lock);
-	for (;;) {
-		while (!pool->stopping && pool->todo == NULL)
-			pthread_cond_wait(&pool->cond, &pool->lock);
-		if (pool->stopping)
-			break;
-		j = pool->todo;
-		pool->todo = j->qnext;
-		if (pool->todo == NULL)
-			pool->todo_tail = NULL;
-		j->qnext = NULL;
+	while ((item = queue_pop(h->pool.todo, -1)) != NULL) {
+		struct host_job *j = job_of(item);
+
 		w->job = j;
-		pthread_mutex_unlock(&pool->lock);
-
 		j->ops->run(j);
-
-		pthread_mutex_lock(&pool->lock);
 		w->job = NULL;
-		if (pool->done_tail != NULL)
-			pool->done_tail->qnext = j;
-		else
-			pool->done = j;
-		pool->done_tail = j;
-		/* Under the lock, with the list (see host_poll). */
-		if (write(pool->efd, &one, sizeof(one)) != sizeof(one) &&
-		    errno != EAGAIN)
-			log_warn("query worker: eventfd");
+		j->item.run = job_done;
+		queue_push(h->deps.inbox, &j->item);
 	}
-	pthread_mutex_unlock(&pool->lock);
 	return NULL;
 }
 
@@ -117,14 +104,9 @@ int jobs_start(struct host *h, char **cause)
 	size_t n = worker_count(h);
 	int rc;
 
-	pthread_mutex_init(&pool->lock, NULL);
-	pthread_cond_init(&pool->cond, NULL);
-	pool->ready = true;
-	pool->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (pool->efd == -1) {
-		*cause = xasprintf("eventfd: %s", strerror(errno));
+	pool->todo = queue_new(cause);
+	if (pool->todo == NULL)
 		return -1;
-	}
 	pool->workers = xcalloc(n, sizeof(*pool->workers));
 	pool->n_workers = n;
 	for (size_t i = 0; i < n; i++) {
@@ -154,23 +136,31 @@ int jobs_start(struct host *h, char **cause)
 	return 0;
 }
 
+/* Returns true if item is a finished job of the host arg. */
+static bool is_done_job(struct queue_item *item, void *arg)
+{
+	return item->run == job_done && job_of(item)->host == arg;
+}
+
 /* Stops the workers and frees every pending job (see host_internal.h). */
 void jobs_stop(struct host *h)
 {
 	struct host_pool *pool = &h->pool;
 	struct host_lane *l, *next_lane;
 
-	if (!pool->ready)
+	if (pool->todo == NULL)
 		return; /* never started */
-	pthread_mutex_lock(&pool->lock);
-	pool->stopping = true;
-	pthread_cond_broadcast(&pool->cond);
-	pthread_mutex_unlock(&pool->lock);
 	/* A worker finishes the job it runs (a search stops within its
 	 * cap); queued jobs are dropped. */
+	queue_close(pool->todo);
 	for (size_t i = 0; i < pool->n_workers; i++)
 		if (pool->workers[i].started)
 			pthread_join(pool->workers[i].thread, NULL);
+	/* Every job is in a lane: those in the queues are only unlinked
+	 * there (finished ones from the inbox, which outlives the host). */
+	queue_remove(h->deps.inbox, is_done_job, h);
+	queue_free(pool->todo);
+	pool->todo = NULL;
 	for (l = pool->lanes; l != NULL; l = next_lane) {
 		struct host_job *j, *next;
 
@@ -184,7 +174,6 @@ void jobs_stop(struct host *h)
 	}
 	pool->lanes = NULL;
 	pool->n_jobs = pool->n_out = 0;
-	pool->todo = pool->todo_tail = pool->done = pool->done_tail = NULL;
 	for (size_t i = 0; i < pool->n_workers; i++) {
 		catalogue_close(pool->workers[i].cat);
 		if (pool->workers[i].ctx != NULL)
@@ -193,12 +182,6 @@ void jobs_stop(struct host *h)
 	free(pool->workers);
 	pool->workers = NULL;
 	pool->n_workers = 0;
-	if (pool->efd != -1)
-		close(pool->efd);
-	pool->efd = -1;
-	pthread_cond_destroy(&pool->cond);
-	pthread_mutex_destroy(&pool->lock);
-	pool->ready = false;
 }
 
 /* Returns requester key's lane, or NULL. */
@@ -252,19 +235,9 @@ static void lane_pop(struct host *h, struct host_lane *l)
 /* Hands j to the workers. */
 static void queue_for_workers(struct host *h, struct host_job *j)
 {
-	struct host_pool *pool = &h->pool;
-
 	j->state = JOB_OUT;
-	pool->n_out++;
-	pthread_mutex_lock(&pool->lock);
-	j->qnext = NULL;
-	if (pool->todo_tail != NULL)
-		pool->todo_tail->qnext = j;
-	else
-		pool->todo = j;
-	pool->todo_tail = j;
-	pthread_cond_signal(&pool->cond);
-	pthread_mutex_unlock(&pool->lock);
+	h->pool.n_out++;
+	queue_push(h->pool.todo, &j->item);
 }
 
 /* Runs the jobs of l whose turn it is, until one goes to a worker or the
@@ -320,43 +293,20 @@ void jobs_submit(struct host *h, struct host_job *j, const char *key)
 		lane_pump(h, l);
 }
 
-/* --- host.h ------------------------------------------------------------- */
-
-int host_fd(const struct host *h)
+/* Main thread, from the inbox: a worker finished j; sends its answer
+ * and starts what waited behind it. */
+static void job_done(struct queue_item *item)
 {
-	return h->pool.efd;
+	struct host_job *j = job_of(item);
+
+	j->state = JOB_DONE;
+	j->host->pool.n_out--;
+	/* A job with workers is always first in its lane. */
+	lane_pump(j->host, j->lane);
 }
 
-bool host_busy(const struct host *h)
+/* Returns true while some job is queued or runs on a worker. */
+bool jobs_busy(const struct host *h)
 {
 	return h->pool.n_jobs > 0;
-}
-
-/* Sends what the workers finished and starts what waited for it. */
-void host_poll(struct host *h)
-{
-	struct host_pool *pool = &h->pool;
-	struct host_job *j, *next;
-	uint64_t n;
-
-	if (pool->n_out == 0)
-		return;
-	/* Workers add to the done list and write the eventfd under the
-	 * lock: reading it here leaves it readable only while jobs wait. */
-	pthread_mutex_lock(&pool->lock);
-	if (read(pool->efd, &n, sizeof(n)) != (ssize_t)sizeof(n)) {
-		pthread_mutex_unlock(&pool->lock);
-		return;
-	}
-	j = pool->done;
-	pool->done = pool->done_tail = NULL;
-	pthread_mutex_unlock(&pool->lock);
-	for (; j != NULL; j = next) {
-		next = j->qnext;
-		j->qnext = NULL;
-		j->state = JOB_DONE;
-		pool->n_out--;
-		/* A job with workers is always first in its lane. */
-		lane_pump(h, j->lane);
-	}
 }
