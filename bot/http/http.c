@@ -90,6 +90,7 @@
 
 #include "alloc.h"
 #include "beneath.h"
+#include "clock.h"
 #include "connlimit.h"
 #include "log.h"
 #include "range.h"
@@ -289,15 +290,6 @@ static void free_thread_state(void *p)
 	free(ts);
 }
 
-/* Returns the monotonic clock in milliseconds. */
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Finds row id: from the cache if it was read less than HTTP_ROW_TTL_MS ago
  * and fresh is false, else from the catalogue. Returns its slot (valid
@@ -309,7 +301,7 @@ static struct row_slot *lookup_row(struct thread_state *ts, int64_t id,
                                    bool fresh, bool *cached, bool *db_error)
 {
 	struct row_slot *slot = &ts->rows[(uint64_t)id % HTTP_ROW_CACHE];
-	int64_t now = now_ms();
+	int64_t now = clock_now_coarse_ms();
 	int found;
 
 	*cached = false;

@@ -67,6 +67,7 @@
 
 #include "alloc.h"
 #include "catalogue.h"
+#include "clock.h"
 #include "fsutil.h"
 #include "hashpool.h"
 #include "log.h"
@@ -197,24 +198,6 @@ struct indexer {
 	size_t ndeferred;
 	uint64_t deferred_dropped;
 };
-
-/* Returns a monotonic clock in milliseconds. */
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Returns the wall clock in nanoseconds since the epoch. */
-static int64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* --- the message queue ----------------------------------------------- */
 
@@ -629,14 +612,14 @@ static void msg_list_free(struct msg *m)
 static int64_t settled_at(const struct indexer *ix, int64_t mtime_ns)
 {
 	int64_t settle_ns = (int64_t)ix->cfg->share.settle_ms * 1000000;
-	int64_t age_ns = wall_ns() - mtime_ns;
+	int64_t age_ns = clock_wall_ns() - mtime_ns;
 
 	/* An mtime in the future (clock skew, touch -d) does not hold a
 	 * file back longer than one settle period. */
 	if (age_ns >= settle_ns || age_ns < 0)
-		return now_ms() +
+		return clock_now_ms() +
 		       (age_ns < 0 ? (int64_t)ix->cfg->share.settle_ms : 0);
-	return now_ms() + (settle_ns - age_ns) / 1000000 + 1;
+	return clock_now_ms() + (settle_ns - age_ns) / 1000000 + 1;
 }
 
 /* scan_reconcile callback: a file needs hashing. */
@@ -660,7 +643,7 @@ static int txn(struct indexer *ix)
 		return -1;
 	ix->in_txn = true;
 	ix->txn_ops = 1;
-	ix->txn_started_ms = now_ms();
+	ix->txn_started_ms = clock_now_ms();
 	return 0;
 }
 
@@ -771,7 +754,7 @@ static void write_failed(struct indexer *ix)
 	if (delay > RETRY_LONGEST_MS)
 		delay = RETRY_LONGEST_MS;
 	ix->tries++;
-	ix->retry_at_ms = now_ms() + delay;
+	ix->retry_at_ms = clock_now_ms() + delay;
 	if (why == NULL)
 		why = "catalogue write failed";
 	if (ix->opt.watch)
@@ -967,7 +950,8 @@ static int look(struct indexer *ix, const char *path, bool renamed)
 				pend_delete(ix, p);
 		} else {
 			pend_touch(ix, &row,
-			           now_ms() + (int64_t)ix->cfg->share.settle_ms,
+			           clock_deadline_ms(
+			               (int64_t)ix->cfg->share.settle_ms),
 			           NULL);
 		}
 		goto out;
@@ -987,7 +971,8 @@ static int look(struct indexer *ix, const char *path, bool renamed)
 		rc = -1;
 		goto out;
 	}
-	pend_touch(ix, &row, now_ms() + (int64_t)ix->cfg->share.settle_ms,
+	pend_touch(ix, &row,
+	           clock_deadline_ms((int64_t)ix->cfg->share.settle_ms),
 	           had_hash ? prev : NULL);
 out:
 	cat_file_clear(&row);
@@ -1060,7 +1045,7 @@ static int rename_path(struct indexer *ix, const char *from, const char *to)
 				moved.path = xasprintf("%s%s", to,
 				                       p->path + strlen(from));
 				/* Its id stays pending throughout. */
-				pend_touch(ix, &moved, now_ms(), NULL);
+				pend_touch(ix, &moved, clock_now_ms(), NULL);
 				pend_delete(ix, p);
 				free(moved.path);
 			}
@@ -1183,7 +1168,7 @@ static void suspended(struct indexer *ix, struct msg *m)
  * for it from a failed transaction. */
 static void settle_due(struct indexer *ix)
 {
-	int64_t now = now_ms();
+	int64_t now = clock_now_ms();
 
 	while (!ix->blocked && ix->nheap > 0 && ix->heap[0].due_ms <= now) {
 		struct heap_item it;
@@ -1319,7 +1304,7 @@ static void dispatch(struct indexer *ix, struct msg *m)
 static void retry(struct indexer *ix)
 {
 	unsigned tries = ix->tries;
-	int64_t start = now_ms();
+	int64_t start = clock_now_ms();
 	int rc;
 
 	ix->blocked = false;
@@ -1333,7 +1318,7 @@ static void retry(struct indexer *ix)
 		ix->ndeferred--;
 		dispatch(ix, m);
 	}
-	ix->retry_cost_ms = now_ms() - start;
+	ix->retry_cost_ms = clock_now_ms() - start;
 	if (rc == -1)
 		write_failed(ix);
 	if (ix->blocked || commit(ix) == -1)
@@ -1382,7 +1367,7 @@ static void *indexer_main(void *arg)
 		struct timespec ts;
 
 		while (ix->head == NULL && !ix->stopping) {
-			now = now_ms();
+			now = clock_now_ms();
 			if (ix->rescan_every_ms > 0 && ix->next_rescan_ms == 0)
 				ix->next_rescan_ms =
 				    now + (int64_t)ix->rescan_every_ms;
@@ -1401,13 +1386,7 @@ static void *indexer_main(void *arg)
 				pthread_cond_wait(&ix->wake, &ix->lock);
 				continue;
 			}
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += (wake - now) / 1000;
-			ts.tv_nsec += ((wake - now) % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			ts = clock_timespec(wake);
 			pthread_cond_timedwait(&ix->wake, &ix->lock, &ts);
 		}
 		if (ix->stopping)
@@ -1422,7 +1401,7 @@ static void *indexer_main(void *arg)
 			if (ix->in_txn && ix->txn_ops >= COMMIT_OPS)
 				commit(ix);
 		}
-		now = now_ms();
+		now = clock_now_ms();
 		if (ix->blocked && ix->retry_at_ms <= now)
 			retry(ix);
 		if (!ix->blocked && ix->next_rescan_ms > 0 &&
@@ -1432,8 +1411,9 @@ static void *indexer_main(void *arg)
 				write_failed(ix);
 		}
 		settle_due(ix);
-		if (ix->in_txn && (ix->txn_started_ms + COMMIT_MS <= now_ms() ||
-		                   ix->ninflight == 0))
+		if (ix->in_txn &&
+		    (ix->txn_started_ms + COMMIT_MS <= clock_now_ms() ||
+		     ix->ninflight == 0))
 			commit(ix);
 		pthread_mutex_lock(&ix->lock);
 		ix->waiting = ix->npend;
@@ -1468,8 +1448,8 @@ struct indexer *indexer_start(const struct config *cfg,
 	}
 	pthread_mutex_init(&ix->lock, NULL);
 	pthread_mutex_init(&ix->pend_lock, NULL);
-	pthread_cond_init(&ix->wake, NULL);
-	pthread_cond_init(&ix->idle_cond, NULL);
+	clock_cond_init(&ix->wake);
+	clock_cond_init(&ix->idle_cond);
 	ix->cat = catalogue_open(cfg->share.database, CATALOGUE_WRITE, cause);
 	if (ix->cat == NULL)
 		goto fail_sync;
@@ -1533,16 +1513,9 @@ int indexer_wait_idle(struct indexer *ix, struct scan_counts *counts)
 
 int indexer_wait_idle_ms(struct indexer *ix, unsigned ms)
 {
-	struct timespec ts;
+	struct timespec ts = clock_timespec(clock_deadline_ms(ms));
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&ix->lock);
 	while (!(ix->idle && ix->head == NULL) && !ix->failed)
 		if (pthread_cond_timedwait(&ix->idle_cond, &ix->lock, &ts) ==

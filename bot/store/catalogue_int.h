@@ -4,7 +4,6 @@
 #define FISBOT_CATALOGUE_INT_H
 
 #include <sqlite3.h>
-#include <time.h>
 
 #include "catalogue.h"
 
@@ -58,8 +57,8 @@ struct catalogue {
 	enum catalogue_mode mode;
 	char *path;
 	sqlite3_stmt *stmts[ST_COUNT];
-	unsigned search_ms;       /* time limit of a search */
-	struct timespec deadline; /* of the running search */
+	unsigned search_ms;  /* time limit of a search */
+	int64_t deadline_ns; /* of the running search (clock_now_ns) */
 	bool timed_out;
 	bool regex_limited; /* a glob or regex hit a limit in this search */
 	bool keep_errors;   /* catalogue_keep_errors */
