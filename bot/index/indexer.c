@@ -66,6 +66,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "backoff.h"
 #include "catalogue.h"
 #include "clock.h"
 #include "fsutil.h"
@@ -81,6 +82,13 @@
 #define PEND_BUCKETS     4096
 #define KEPT_MAX_BYTES   ((size_t)32 << 20)
 #define DEFERRED_MAX     10000
+
+/* Failed writes are retried after 1 s, 2 s, 4 s... up to RETRY_MAX_MS,
+ * without jitter (there is one writer). */
+static const struct backoff_policy retry_policy = {
+    .first_ms = RETRY_FIRST_MS,
+    .max_ms = RETRY_MAX_MS,
+};
 
 enum msg_kind {
 	MSG_PATH,
@@ -184,8 +192,8 @@ struct indexer {
 	int64_t next_rescan_ms; /* 0: none scheduled */
 
 	/* Failed writes (see the design note). */
-	bool blocked;   /* writing is suspended until retry_at_ms */
-	unsigned tries; /* failed tries in a row */
+	bool blocked; /* writing is suspended until retry_at_ms */
+	struct backoff retry_backoff; /* the failed tries in a row */
 	int64_t retry_at_ms;
 	int64_t retry_cost_ms;           /* how long the last retry took */
 	struct kept *txn_kept;           /* results in the open transaction */
@@ -716,7 +724,7 @@ static void txn_done(struct indexer *ix)
 static void write_failed(struct indexer *ix)
 {
 	const char *why = catalogue_last_error(ix->cat);
-	int64_t delay = RETRY_FIRST_MS;
+	int64_t now, delay;
 
 	if (ix->in_txn)
 		(void)catalogue_rollback(ix->cat);
@@ -743,24 +751,22 @@ static void write_failed(struct indexer *ix)
 	ix->blocked = true;
 	hashpool_cancel(ix->pool);
 
-	for (unsigned i = 0; i < ix->tries && delay < RETRY_MAX_MS; i++)
-		delay *= 2;
-	if (delay > RETRY_MAX_MS)
-		delay = RETRY_MAX_MS;
+	now = clock_now_ms();
+	delay = backoff_next(&ix->retry_backoff, now);
 	/* A retry of a large share costs a reconcile: at most 5 % of the
 	 * time, up to a minute between tries. */
 	if (delay < 20 * ix->retry_cost_ms)
 		delay = 20 * ix->retry_cost_ms;
 	if (delay > RETRY_LONGEST_MS)
 		delay = RETRY_LONGEST_MS;
-	ix->tries++;
-	ix->retry_at_ms = clock_now_ms() + delay;
+	ix->retry_at_ms = now + delay;
 	if (why == NULL)
 		why = "catalogue write failed";
 	if (ix->opt.watch)
 		log_errorx("%s; rolled back, nothing is lost; "
 		           "retry %u in %lld s",
-		           why, ix->tries, (long long)((delay + 999) / 1000));
+		           why, ix->retry_backoff.tries,
+		           (long long)((delay + 999) / 1000));
 	else
 		log_errorx("%s; rolled back, nothing is lost", why);
 	catalogue_clear_error(ix->cat);
@@ -884,7 +890,9 @@ static int reconcile(struct indexer *ix, const char *dir)
 	/* The bot says so in its log (not at every retry after a failed
 	 * write); fisbot scan prints the counts. */
 	if (dir[0] == '\0')
-		log_at(ix->opt.watch && ix->tries == 0 ? LOG_INFO : LOG_DEBUG,
+		log_at(ix->opt.watch && ix->retry_backoff.tries == 0
+		           ? LOG_INFO
+		           : LOG_DEBUG,
 		       "reconciled: added %llu, changed %llu, removed %llu, "
 		       "unchanged %llu",
 		       (unsigned long long)counts.added,
@@ -1303,7 +1311,7 @@ static void dispatch(struct indexer *ix, struct msg *m)
  * commit. On success, the kept results are recorded as files settle. */
 static void retry(struct indexer *ix)
 {
-	unsigned tries = ix->tries;
+	unsigned tries = ix->retry_backoff.tries;
 	int64_t start = clock_now_ms();
 	int rc;
 
@@ -1323,7 +1331,7 @@ static void retry(struct indexer *ix)
 		write_failed(ix);
 	if (ix->blocked || commit(ix) == -1)
 		return;
-	ix->tries = 0;
+	backoff_reset(&ix->retry_backoff);
 	ix->retry_cost_ms = 0;
 	if (ix->kept_dropped > 0 || ix->deferred_dropped > 0)
 		log_warnx("catalogue writes resumed after %u failed tries; "
@@ -1440,6 +1448,7 @@ struct indexer *indexer_start(const struct config *cfg,
 	ix->cfg = cfg;
 	if (opt != NULL)
 		ix->opt = *opt;
+	backoff_init(&ix->retry_backoff, &retry_policy);
 	ix->rootfd = open(cfg->share.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ix->rootfd == -1 || fstat(ix->rootfd, &st) == -1) {
 		*cause = xasprintf("share \"%s\": %s", cfg->share.path,
