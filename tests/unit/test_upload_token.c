@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "b64url.h"
 #include "token.h"
 #include "upload_token.h"
 
@@ -176,10 +177,19 @@ static void test_pinned(void **state)
 	     "ab@e.o", "report.pdf"},
 	};
 	struct token_key *key = token_key_from_bytes(key_bytes);
+	unsigned char raw[UPLOAD_TOKEN_MAX_CHARS];
+	char again[UPLOAD_TOKEN_MAX_CHARS + 1];
 	struct upload_token t;
+	ssize_t n;
 
 	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
 		const char *s = pinned[i].token;
+
+		/* The encoding: decoded and encoded again, the same text. */
+		n = b64url_decode(s, strlen(s), raw, sizeof(raw));
+		assert_true(n > 0);
+		b64url_encode(raw, (size_t)n, again);
+		assert_string_equal(again, s);
 
 		assert_int_equal(upload_token_parse(s, strlen(s), &t), 0);
 		assert_int_equal(t.key_id, 0x6c0008f0);
