@@ -14,7 +14,8 @@
  * - A request for /f/{token}/{name}: the token is parsed, the row fetched
  *   by its file id, the MAC checked against the row's SHA-256, then the
  *   file is opened beneath a descriptor of the share root (beneath_open:
- *   openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) and its fstat
+ *   openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or a walk with
+ *   O_NOFOLLOW where openat2 is refused) and its fstat
  *   compared with the row (device, inode, size, mtime) before a byte is
  *   sent; a mismatch is 409 and the file is reported stale, unless the
  *   indexer already has it waiting to be hashed again (hooks->is_pending):
@@ -838,7 +839,8 @@ static enum check check_link(struct http *h, struct thread_state *ts,
 	}
 	if (!slot->filled)
 		fill_slot(slot);
-	fd = beneath_open(h->root_fd, f->path, false);
+	fd =
+	    beneath_open(h->root_fd, f->path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	if (fd == -1) {
 		err = errno;
 		if (err == ENOENT || err == ENOTDIR)

@@ -25,7 +25,7 @@
  * (A hash result is recorded only for the path, size, mtime and ctime it
  * was computed for: a file renamed while it is being hashed, at most one
  * per hash thread, is hashed again.)
- * Files and folders the bot may not read are not listed (fsutil_readable_*):
+ * Files and folders the bot may not read are not listed (beneath_readable):
  * the watcher reports a folder's attribute change, so a folder made
  * readable is watched and indexed, and one made unreadable leaves.
  *
@@ -67,6 +67,7 @@
 
 #include "alloc.h"
 #include "backoff.h"
+#include "beneath.h"
 #include "catalogue.h"
 #include "clock.h"
 #include "fsutil.h"
@@ -919,14 +920,14 @@ static int look(struct indexer *ix, const char *path, bool renamed)
 		return reconcile(ix, "");
 	if (fsutil_path_excluded(&ix->cfg->share.exclude, path))
 		return 0;
-	if (fsutil_stat_beneath(ix->rootfd, path, &st) == -1) {
+	if (beneath_stat(ix->rootfd, path, &st) == -1) {
 		if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP &&
 		    errno != EXDEV && errno != EACCES)
 			log_warn("cannot stat \"%s\"", path);
 		return remove_path(ix, path);
 	}
 	if ((S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) &&
-	    !fsutil_readable_beneath(ix->rootfd, path, S_ISDIR(st.st_mode))) {
+	    !beneath_readable(ix->rootfd, path, S_ISDIR(st.st_mode))) {
 		log_debug("\"%s\" is not readable: not listed", path);
 		return remove_path(ix, path);
 	}
@@ -1005,9 +1006,9 @@ static int attrib(struct indexer *ix, const char *path)
 	if (known == -1)
 		return -1;
 	readable = !fsutil_path_excluded(&ix->cfg->share.exclude, path) &&
-	           fsutil_stat_beneath(ix->rootfd, path, &st) == 0 &&
+	           beneath_stat(ix->rootfd, path, &st) == 0 &&
 	           S_ISDIR(st.st_mode) &&
-	           fsutil_readable_beneath(ix->rootfd, path, true);
+	           beneath_readable(ix->rootfd, path, true);
 	if (known == (readable ? 1 : 0))
 		return 0;
 	return examine(ix, path);
@@ -1189,7 +1190,7 @@ static void settle_due(struct indexer *ix)
 		free(it.path);
 		if (p == NULL || p->seq != it.seq || p->inflight)
 			continue;
-		if (fsutil_stat_beneath(ix->rootfd, p->path, &st) == -1 ||
+		if (beneath_stat(ix->rootfd, p->path, &st) == -1 ||
 		    !S_ISREG(st.st_mode) || (uint64_t)st.st_size != p->size ||
 		    fsutil_mtime_ns(&st) != p->mtime_ns ||
 		    fsutil_ctime_ns(&st) != p->ctime_ns) {

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "beneath.h"
 #include "fsutil.h"
 #include "indexer.h"
 #include "log.h"
@@ -166,7 +167,7 @@ static bool handle(struct watch *w, struct inotify_event *ev,
 		/* Permissions may have changed: watch it if readable (again:
 		 * folders made under it while it was not could not be). */
 		if (!fsutil_path_excluded(w->exclude, path) &&
-		    fsutil_readable_beneath(w->rootfd, path, true))
+		    beneath_readable(w->rootfd, path, true))
 			add_tree(w, path);
 		indexer_post_attrib(w->ix, path);
 	} else if (ev->mask & IN_MOVED_FROM) {

@@ -1,5 +1,5 @@
-/* Unit tests for the share file-system helpers: exclude globs, path joins,
- * and opens beneath the root that refuse links and "..". */
+/* Unit tests for the share file-system helpers: exclude globs and path
+ * joins. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -59,62 +59,12 @@ static void test_join_under(void **state)
 	assert_false(fsutil_is_under("a", "a/b"));
 }
 
-static void test_beneath(void **state)
-{
-	char tmpl[] = "/tmp/fsutil-XXXXXX";
-	char *dir = mkdtemp(tmpl), *path;
-	struct stat st;
-	int root, fd;
-
-	assert_non_null(dir);
-	root = open(dir, O_RDONLY | O_DIRECTORY);
-	assert_true(root >= 0);
-	assert_int_equal(mkdirat(root, "sub", 0700), 0);
-	fd = openat(root, "sub/f", O_WRONLY | O_CREAT, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "abc", 3), 3);
-	close(fd);
-	assert_int_equal(symlinkat("sub/f", root, "link"), 0);
-	assert_int_equal(symlinkat("sub", root, "dirlink"), 0);
-
-	fd = fsutil_open_beneath(root, "sub/f", O_RDONLY);
-	assert_true(fd >= 0);
-	close(fd);
-	assert_int_equal(fsutil_open_beneath(root, "link", O_RDONLY), -1);
-	assert_int_equal(fsutil_open_beneath(root, "dirlink/f", O_RDONLY), -1);
-	assert_int_equal(fsutil_open_beneath(root, "../etc/passwd", O_RDONLY),
-	                 -1);
-	assert_int_equal(fsutil_open_beneath(root, "/etc/passwd", O_RDONLY),
-	                 -1);
-
-	assert_int_equal(fsutil_stat_beneath(root, "sub/f", &st), 0);
-	assert_true(S_ISREG(st.st_mode));
-	assert_int_equal(st.st_size, 3);
-	assert_int_equal(fsutil_stat_beneath(root, "link", &st), 0);
-	assert_true(S_ISLNK(st.st_mode));
-	assert_int_equal(fsutil_stat_beneath(root, "dirlink/f", &st), -1);
-	assert_int_equal(fsutil_stat_beneath(root, "", &st), 0);
-	assert_true(S_ISDIR(st.st_mode));
-	assert_int_equal(fsutil_stat_beneath(root, "nope/x", &st), -1);
-	assert_int_equal(errno, ENOENT);
-
-	unlinkat(root, "link", 0);
-	unlinkat(root, "dirlink", 0);
-	unlinkat(root, "sub/f", 0);
-	unlinkat(root, "sub", AT_REMOVEDIR);
-	close(root);
-	path = strdup(dir);
-	assert_int_equal(rmdir(path), 0);
-	free(path);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_name_excluded),
 	    cmocka_unit_test(test_path_excluded),
 	    cmocka_unit_test(test_join_under),
-	    cmocka_unit_test(test_beneath),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
