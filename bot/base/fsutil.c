@@ -1,41 +1,13 @@
-/* File-system helpers: exclude globs, path joins, file times. */
+/* File-system helpers: path joins, file times. */
 #include "fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "alloc.h"
-
-bool fsutil_name_excluded(const struct strlist *globs, const char *name)
-{
-	for (size_t i = 0; i < globs->n; i++)
-		if (fnmatch(globs->v[i], name, 0) == 0)
-			return true;
-	return false;
-}
-
-bool fsutil_path_excluded(const struct strlist *globs, const char *path)
-{
-	const char *p = path, *slash;
-	bool excluded = false;
-
-	while (!excluded && *p != '\0') {
-		char *name;
-
-		slash = strchr(p, '/');
-		name = slash ? xstrndup(p, (size_t)(slash - p)) : xstrdup(p);
-		excluded = fsutil_name_excluded(globs, name);
-		free(name);
-		if (slash == NULL)
-			break;
-		p = slash + 1;
-	}
-	return excluded;
-}
 
 char *fsutil_join(const char *dir, const char *name)
 {

@@ -1,7 +1,7 @@
 /*
- * File-system helpers for the share: exclude globs, relative path joins and
- * file times (opening and stat-ing beneath the share's root descriptor is
- * beneath.h).
+ * File-system helpers for the share: relative path joins and file times
+ * (opening and stat-ing beneath the share's root descriptor is beneath.h,
+ * the exclude globs exclude.h).
  *
  * Paths handled here are relative to the share root, without a leading or
  * trailing '/', "" being the root itself. They are raw bytes.
@@ -12,15 +12,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
-
-#include "config.h"
-
-/* Returns true if the single path component name matches one of the globs
- * (fnmatch, no flags: "*" matches a leading dot). */
-bool fsutil_name_excluded(const struct strlist *globs, const char *name);
-
-/* Returns true if any component of the relative path matches a glob. */
-bool fsutil_path_excluded(const struct strlist *globs, const char *path);
 
 /* Returns dir + "/" + name, or name alone when dir is "". The caller frees
  * it. */

@@ -12,17 +12,7 @@
 #include <stdint.h>
 
 #include "log.h"
-
-/* A list of owned strings. */
-struct strlist {
-	char **v;
-	size_t n;
-};
-
-void strlist_add(struct strlist *l, const char *s);
-void strlist_free(struct strlist *l);
-/* Returns true if l holds a string equal to s. */
-bool strlist_contains(const struct strlist *l, const char *s);
+#include "strlist.h"
 
 enum tls_mode { TLS_REQUIRED, TLS_DIRECT, TLS_DISABLED };
 enum invite_policy { INVITES_NONE, INVITES_ALLOWLIST, INVITES_ANYONE };

@@ -70,6 +70,7 @@
 #include "beneath.h"
 #include "catalogue.h"
 #include "clock.h"
+#include "exclude.h"
 #include "fsutil.h"
 #include "hashpool.h"
 #include "log.h"
@@ -918,7 +919,7 @@ static int look(struct indexer *ix, const char *path, bool renamed)
 
 	if (path[0] == '\0')
 		return reconcile(ix, "");
-	if (fsutil_path_excluded(&ix->cfg->share.exclude, path))
+	if (exclude_path(&ix->cfg->share.exclude, path))
 		return 0;
 	if (beneath_stat(ix->rootfd, path, &st) == -1) {
 		if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP &&
@@ -1005,7 +1006,7 @@ static int attrib(struct indexer *ix, const char *path)
 
 	if (known == -1)
 		return -1;
-	readable = !fsutil_path_excluded(&ix->cfg->share.exclude, path) &&
+	readable = !exclude_path(&ix->cfg->share.exclude, path) &&
 	           beneath_stat(ix->rootfd, path, &st) == 0 &&
 	           S_ISDIR(st.st_mode) &&
 	           beneath_readable(ix->rootfd, path, true);
@@ -1020,9 +1021,9 @@ static int rename_path(struct indexer *ix, const char *from, const char *to)
 	struct cat_file f = {0};
 	int known;
 
-	if (fsutil_path_excluded(&ix->cfg->share.exclude, to))
+	if (exclude_path(&ix->cfg->share.exclude, to))
 		return examine(ix, from);
-	if (fsutil_path_excluded(&ix->cfg->share.exclude, from))
+	if (exclude_path(&ix->cfg->share.exclude, from))
 		return examine(ix, to);
 	known = catalogue_get_by_path(ix->cat, from, &f);
 	cat_file_clear(&f);

@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "beneath.h"
+#include "exclude.h"
 #include "fsutil.h"
 #include "log.h"
 
@@ -69,7 +70,7 @@ static void walk_fd(int dfd, const char *dir, const struct strlist *exclude,
 
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			continue;
-		if (de->d_type == DT_LNK || fsutil_name_excluded(exclude, name))
+		if (de->d_type == DT_LNK || exclude_name(exclude, name))
 			continue;
 		path = fsutil_join(dir, name);
 		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == -1) {

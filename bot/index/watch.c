@@ -41,7 +41,7 @@
 
 #include "alloc.h"
 #include "beneath.h"
-#include "fsutil.h"
+#include "exclude.h"
 #include "indexer.h"
 #include "log.h"
 #include "scan.h"
@@ -166,7 +166,7 @@ static bool handle(struct watch *w, struct inotify_event *ev,
 	if (isdir && (ev->mask & ~(uint32_t)IN_ISDIR) == IN_ATTRIB) {
 		/* Permissions may have changed: watch it if readable (again:
 		 * folders made under it while it was not could not be). */
-		if (!fsutil_path_excluded(w->exclude, path) &&
+		if (!exclude_path(w->exclude, path) &&
 		    beneath_readable(w->rootfd, path, true))
 			add_tree(w, path);
 		indexer_post_attrib(w->ix, path);
@@ -180,7 +180,7 @@ static bool handle(struct watch *w, struct inotify_event *ev,
 				rename_watches(w, path, to);
 				/* Watch anything the new name no longer
 				 * excludes (e.g. a hidden folder renamed). */
-				if (!fsutil_path_excluded(w->exclude, to))
+				if (!exclude_path(w->exclude, to))
 					add_tree(w, to);
 			}
 			indexer_post_rename(w->ix, path, to);
@@ -188,7 +188,7 @@ static bool handle(struct watch *w, struct inotify_event *ev,
 			indexer_post_path(w->ix, path);
 		}
 	} else if (isdir && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
-		if (!fsutil_path_excluded(w->exclude, path))
+		if (!exclude_path(w->exclude, path))
 			add_tree(w, path);
 		indexer_post_path(w->ix, path);
 	} else if (ev->mask & (IN_CLOSE_WRITE | IN_CREATE | IN_DELETE |

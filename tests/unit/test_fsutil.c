@@ -1,47 +1,15 @@
-/* Unit tests for the share file-system helpers: exclude globs and path
- * joins. */
-#include <errno.h>
-#include <fcntl.h>
+/* Unit tests for the share file-system helpers: path joins and file
+ * times. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "fsutil.h"
-
-static char g0[] = ".*", g1[] = "*.part", g2[] = "*.tmp", g3[] = "*~";
-static char *defaults[] = {g0, g1, g2, g3};
-static const struct strlist globs = {defaults, 4};
-
-static void test_name_excluded(void **state)
-{
-	assert_true(fsutil_name_excluded(&globs, ".hidden"));
-	assert_true(fsutil_name_excluded(&globs, ".git"));
-	assert_true(fsutil_name_excluded(&globs, "movie.part"));
-	assert_true(fsutil_name_excluded(&globs, "x.tmp"));
-	assert_true(fsutil_name_excluded(&globs, "notes~"));
-	assert_false(fsutil_name_excluded(&globs, "song.ogg"));
-	assert_false(fsutil_name_excluded(&globs, "a.hidden"));
-	assert_false(fsutil_name_excluded(&globs, "part"));
-	assert_false(fsutil_name_excluded(&globs, "x.tmp.ogg"));
-}
-
-static void test_path_excluded(void **state)
-{
-	assert_true(fsutil_path_excluded(&globs, ".git/config"));
-	assert_true(fsutil_path_excluded(&globs, "music/.cache/a.ogg"));
-	assert_true(fsutil_path_excluded(&globs, "music/live/a.part"));
-	assert_false(fsutil_path_excluded(&globs, "music/live/a.ogg"));
-	assert_false(fsutil_path_excluded(&globs, "music.tmp.d/a.ogg"));
-	assert_false(fsutil_path_excluded(&globs, ""));
-}
 
 static void test_join_under(void **state)
 {
@@ -59,12 +27,23 @@ static void test_join_under(void **state)
 	assert_false(fsutil_is_under("a", "a/b"));
 }
 
+static void test_times(void **state)
+{
+	struct stat st = {0};
+
+	st.st_mtim.tv_sec = 1700000000;
+	st.st_mtim.tv_nsec = 123456789;
+	st.st_ctim.tv_sec = 5;
+	st.st_ctim.tv_nsec = 7;
+	assert_int_equal(fsutil_mtime_ns(&st), 1700000000123456789LL);
+	assert_int_equal(fsutil_ctime_ns(&st), 5000000007LL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_name_excluded),
-	    cmocka_unit_test(test_path_excluded),
 	    cmocka_unit_test(test_join_under),
+	    cmocka_unit_test(test_times),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
