@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -652,6 +653,53 @@ int catalogue_resolve(struct catalogue *c, const char *id_or_path,
 	while (*s == '/')
 		s++;
 	return catalogue_get_by_path(c, s, out);
+}
+
+/* Appends "label: value" to out, value sanitised, or fallback if value is
+ * NULL or empty. */
+static void info_field(struct strlist *out, const char *label,
+                       const char *value, const char *fallback)
+{
+	char *clean, *line;
+
+	if (value == NULL || value[0] == '\0') {
+		line = xasprintf("%s: %s", label, fallback);
+	} else {
+		clean = text_sanitize(value, strlen(value));
+		line = xasprintf("%s: %s", label, clean);
+		free(clean);
+	}
+	strlist_add(out, line);
+	free(line);
+}
+
+void catalogue_info_lines(const struct cat_file *f, struct strlist *out)
+{
+	const char *name = strrchr(f->path, '/');
+	char size[TEXT_SIZE_LEN], date[32], hex[65], *line;
+	time_t added = (time_t)f->added;
+	struct tm tm;
+
+	name = name != NULL ? name + 1 : f->path;
+	info_field(out, "name", name, "");
+	info_field(out, "path", f->path, "");
+	line = xasprintf("size: %s (%" PRIu64 " bytes)",
+	                 text_human_size(f->size, size), f->size);
+	strlist_add(out, line);
+	free(line);
+	if (gmtime_r(&added, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(date, sizeof(date), "%" PRId64, f->added);
+	info_field(out, "date", date, "");
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", f->sha256[i]);
+	info_field(out, "sha-256", f->hashed ? hex : NULL,
+	           "(not computed yet)");
+	info_field(out, "type", f->media_type, "(unknown)");
+	info_field(out, "description", f->description, "(none)");
+	line = xasprintf("downloads: %" PRIu64, f->downloads);
+	strlist_add(out, line);
+	free(line);
 }
 
 int catalogue_is_dir(struct catalogue *c, const char *dir)

@@ -102,6 +102,20 @@ int catalogue_get_by_path(struct catalogue *c, const char *path,
 /* Looks up "42", "#42" or a path relative to the share. */
 int catalogue_resolve(struct catalogue *c, const char *id_or_path,
                       struct cat_file *out);
+/*
+ * Appends to out the details of f that `info` shows, in the chat and on the
+ * command line, one line each, every name and text sanitised:
+ *
+ *   name: song.ogg
+ *   path: music/live/song.ogg
+ *   size: 3.0 MiB (3145728 bytes)
+ *   date: 2024-05-01T12:00:00Z         (when it entered the catalogue)
+ *   sha-256: 0a1b...                   (or "(not computed yet)")
+ *   type: audio/ogg                    (or "(unknown)")
+ *   description: Live at home          (or "(none)")
+ *   downloads: 3
+ */
+void catalogue_info_lines(const struct cat_file *f, struct strlist *out);
 /* Returns 1 if dir ("" for the root, no trailing '/') is a folder of the
  * catalogue. */
 int catalogue_is_dir(struct catalogue *c, const char *dir);

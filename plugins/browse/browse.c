@@ -137,29 +137,13 @@ static void no_such_file(struct fb_request *req, const char *arg, int rc)
 	free(s);
 }
 
-/* Replies "label: value" with value sanitised, or fallback if NULL. */
-static void reply_field(struct fb_request *req, const char *label,
-                        const char *value, const char *fallback)
-{
-	char *s;
-
-	if (value == NULL || value[0] == '\0') {
-		api->reply(req, "%s: %s", label, fallback);
-		return;
-	}
-	s = text_sanitize(value, strlen(value));
-	api->reply(req, "%s: %s", label, s);
-	free(s);
-}
-
 /* info ID|PATH */
 static void cmd_info(struct fb_request *req, int argc, char **argv)
 {
 	struct catalogue *c = api->catalogue(api->req_plugin(req));
 	char *arg = listing_arg(argc, argv, api->req_args(req));
 	struct cat_file f = {0};
-	char size[TEXT_SIZE_LEN], date[LISTING_DATE_LEN], hex[65];
-	const char *name;
+	struct strlist lines = {0};
 	char *line;
 	int rc;
 
@@ -168,23 +152,14 @@ static void cmd_info(struct fb_request *req, int argc, char **argv)
 		no_such_file(req, arg, rc);
 		goto out;
 	}
-	name = strrchr(f.path, '/');
-	name = name != NULL ? name + 1 : f.path;
 	line = listing_file(&f);
 	api->reply(req, "%s", line);
 	free(line);
-	reply_field(req, "name", name, "");
-	reply_field(req, "path", f.path, "");
-	api->reply(req, "size: %s (%" PRIu64 " bytes)",
-	           text_human_size(f.size, size), f.size);
-	api->reply(req, "date: %s", listing_date(f.added, date));
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", f.sha256[i]);
-	api->reply(req, "sha-256: %s", f.hashed ? hex : "(not computed yet)");
-	reply_field(req, "type", f.media_type, "(unknown)");
-	reply_field(req, "description", f.description, "(none)");
-	api->reply(req, "downloads: %" PRIu64, f.downloads);
+	catalogue_info_lines(&f, &lines);
+	for (size_t i = 0; i < lines.n; i++)
+		api->reply(req, "%s", lines.v[i]);
 out:
+	strlist_free(&lines);
 	cat_file_clear(&f);
 	free(arg);
 }
