@@ -68,7 +68,7 @@
 #include "alloc.h"
 #include "backoff.h"
 #include "beneath.h"
-#include "catalogue.h"
+#include "catalogue_write.h"
 #include "clock.h"
 #include "exclude.h"
 #include "fsutil.h"
@@ -1461,7 +1461,7 @@ struct indexer *indexer_start(const struct config *cfg,
 	pthread_mutex_init(&ix->pend_lock, NULL);
 	clock_cond_init(&ix->wake);
 	clock_cond_init(&ix->idle_cond);
-	ix->cat = catalogue_open(cfg->share.database, CATALOGUE_WRITE, cause);
+	ix->cat = catalogue_open_writer(cfg->share.database, cause);
 	if (ix->cat == NULL)
 		goto fail_sync;
 	catalogue_keep_errors(ix->cat, true); /* write_failed logs them */

@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "beneath.h"
+#include "catalogue_write.h"
 #include "exclude.h"
 #include "fsutil.h"
 #include "log.h"

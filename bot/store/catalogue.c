@@ -14,7 +14,7 @@
  * A file that is not a fisbot catalogue (not SQLite, another application
  * id, a newer schema) is refused and never touched.
  */
-#include "catalogue.h"
+#include "catalogue_write.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -430,7 +430,7 @@ static int check_identity(struct catalogue *c, char **cause)
 		return -1;
 	}
 	if (app == 0 && version == 0 && tables == 0) {
-		if (c->mode == CATALOGUE_WRITE)
+		if (c->writer)
 			return 0; /* new: migrate() creates the schema */
 		*cause = xasprintf("%s is an empty database, not a fisbot "
 		                   "catalogue yet (run fisbot scan)",
@@ -450,7 +450,7 @@ static int check_identity(struct catalogue *c, char **cause)
 		                   c->path, version, CATALOGUE_SCHEMA);
 		return -1;
 	}
-	if (version < CATALOGUE_SCHEMA && c->mode == CATALOGUE_READ) {
+	if (version < CATALOGUE_SCHEMA && !c->writer) {
 		*cause = xasprintf("%s has the old catalogue schema %" PRId64
 		                   "; run fisbot scan to upgrade it",
 		                   c->path, version);
@@ -505,18 +505,18 @@ static void sql_fold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_text(ctx, folded, -1, free);
 }
 
-struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
-                                 char **cause)
+/* Opens the catalogue at path, as its writer or for reading. */
+static struct catalogue *open_as(const char *path, bool writer, char **cause)
 {
 	struct catalogue *c = xcalloc(1, sizeof(*c));
 	int flags = SQLITE_OPEN_NOMUTEX;
 	char *err = NULL;
 	int rc;
 
-	c->mode = mode;
+	c->writer = writer;
 	c->path = xstrdup(path);
 	c->search_ms = CATALOGUE_SEARCH_MS;
-	if (mode == CATALOGUE_READ) {
+	if (!writer) {
 		flags |= SQLITE_OPEN_READONLY;
 		if (access(path, F_OK) == -1) {
 			*cause = xasprintf("no catalogue at %s (%s; run "
@@ -536,8 +536,7 @@ struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
 	}
 	sqlite3_extended_result_codes(c->db, 1);
 	sqlite3_busy_timeout(c->db, CATALOGUE_BUSY_MS);
-	if (mode == CATALOGUE_WRITE &&
-	    sqlite3_db_readonly(c->db, "main") == 1) {
+	if (writer && sqlite3_db_readonly(c->db, "main") == 1) {
 		*cause = xasprintf("cannot write the catalogue %s (read-only "
 		                   "file)",
 		                   path);
@@ -545,7 +544,7 @@ struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
 	}
 	if (check_identity(c, cause) == -1)
 		goto fail;
-	if (mode == CATALOGUE_WRITE) {
+	if (writer) {
 		if (sqlite3_exec(c->db,
 		                 "PRAGMA journal_mode = WAL;"
 		                 "PRAGMA synchronous = NORMAL;",
@@ -574,6 +573,18 @@ fail:
 	return NULL;
 }
 
+struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
+                                 char **cause)
+{
+	(void)mode; /* CATALOGUE_READ: the only mode of the read API */
+	return open_as(path, false, cause);
+}
+
+struct catalogue *catalogue_open_writer(const char *path, char **cause)
+{
+	return open_as(path, true, cause);
+}
+
 void catalogue_close(struct catalogue *c)
 {
 	if (c == NULL)
@@ -581,7 +592,7 @@ void catalogue_close(struct catalogue *c)
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(c->stmts[i]);
 	if (c->db != NULL) {
-		if (c->mode == CATALOGUE_WRITE)
+		if (c->writer)
 			sqlite3_exec(c->db, "PRAGMA optimize", NULL, NULL,
 			             NULL);
 		if (sqlite3_close(c->db) != SQLITE_OK)

@@ -1,7 +1,14 @@
 /*
- * The catalogue (SPEC §5): every file of the share in SQLite, with a stable
- * id that is never reused. WAL; one writing connection (the indexer's);
- * every other thread opens its own read-only connection.
+ * The catalogue: every file of the share in SQLite, with a stable id that
+ * is never reused (kept across restarts and renames). WAL; one writing
+ * connection (the indexer's); every other thread opens its own read-only
+ * connection.
+ *
+ * This header is the read API, for everyone. The writer's API (opening for
+ * writing, transactions, every change) is catalogue_write.h, included only
+ * by the indexer, the reconcile (scan.c) and the catalogue itself, so the
+ * single-writer rule shows in the includes: a plugin or the HTTP server
+ * cannot even name a write.
  *
  * Functions that look a row up return 1 if found, 0 if not, -1 on a
  * database error (already logged). Functions that change rows return 0 or
@@ -20,7 +27,8 @@
 
 struct catalogue;
 
-enum catalogue_mode { CATALOGUE_READ, CATALOGUE_WRITE };
+/* How catalogue_open opens a connection: always for reading. */
+enum catalogue_mode { CATALOGUE_READ };
 
 struct cat_file {
 	int64_t id;
@@ -75,24 +83,14 @@ void cat_file_clear(struct cat_file *f);
 void cat_page_clear(struct cat_page *p);
 
 /*
- * Opens the catalogue at path. CATALOGUE_WRITE creates it if missing and
- * migrates its schema; CATALOGUE_READ requires it to exist. A file that is
- * not a fisbot catalogue or is corrupt is refused, never recreated. Returns
- * NULL and sets *cause (caller frees) on failure.
+ * Opens the existing catalogue at path for reading (mode: CATALOGUE_READ,
+ * the only mode here; the writer opens with catalogue_open_writer). A file
+ * that is not a fisbot catalogue is refused. Returns NULL and sets *cause
+ * (caller frees) on failure.
  */
 struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
                                  char **cause);
 void catalogue_close(struct catalogue *c);
-
-/* With keep set, errors on c are not logged but kept, the last one for
- * catalogue_last_error: for the writer, which logs one line per failed
- * transaction itself. */
-void catalogue_keep_errors(struct catalogue *c, bool keep);
-/* The last error kept on c (a line naming the catalogue and the cause,
- * e.g. "the disk is full"), or NULL; valid until the next error or
- * catalogue_clear_error. */
-const char *catalogue_last_error(struct catalogue *c);
-void catalogue_clear_error(struct catalogue *c);
 
 /* --- reading ---------------------------------------------------------- */
 
@@ -157,54 +155,8 @@ int catalogue_foreach_dir_under(struct catalogue *c, const char *dir,
 int catalogue_uploader_usage(struct catalogue *c, const char *uploader,
                              uint64_t *bytes);
 
-/* --- writing (the writer connection only) ----------------------------- */
-
-int catalogue_begin(struct catalogue *c);
-int catalogue_commit(struct catalogue *c);
-int catalogue_rollback(struct catalogue *c);
-
-/* Inserts the file at f->path (with f->description and f->uploader, if
- * set, and its folders if missing), or updates its size, mtime, ctime, dev
- * and inode, and clears its hash if its content may have changed: size,
- * mtime or ctime differ (where a ctime is unknown, 0: the inode differs).
- * Sets f->id and, for a new row, f->added (now: the date added is set
- * here, so ids and dates added grow together). */
-int catalogue_upsert(struct catalogue *c, struct cat_file *f);
-/* Records a finished hash, unless the row changed since (size or mtime
- * differ): then returns 0 and sets *stale. */
-int catalogue_set_hash(struct catalogue *c, int64_t id, uint64_t size,
-                       int64_t mtime_ns, const unsigned char sha256[32],
-                       const char *media_type, bool *stale);
-/* Records f->sha256 and f->media_type for row f->id, unless the row is not
- * at f->path any more or its size, mtime or ctime differ from f's: then
- * returns 0 and sets *stale. (Ids of a rolled-back transaction may be
- * given again to other files: the path check keeps a hash computed before
- * a rollback from landing on another file.) */
-int catalogue_set_hash_of(struct catalogue *c, const struct cat_file *f,
-                          bool *stale);
-/* Records a new ctime for id and keeps its hash: for a file that was only
- * renamed (a rename changes the ctime, not the content). */
-int catalogue_set_ctime(struct catalogue *c, int64_t id, int64_t ctime_ns);
-int catalogue_remove(struct catalogue *c, int64_t id);
-/* Renames a file, or a folder and everything under it, keeping ids. A file
- * or folder already at `to` is replaced (removed first); the folders of `to`
- * are added if missing. Renaming something the catalogue does not hold does
- * nothing and returns 0. */
-int catalogue_rename(struct catalogue *c, const char *from, const char *to);
-/* Removes a folder and every file and folder under it. */
-int catalogue_remove_tree(struct catalogue *c, const char *dir);
-int catalogue_add_dir(struct catalogue *c, const char *dir);
-int catalogue_set_description(struct catalogue *c, int64_t id,
-                              const char *text);
-int catalogue_set_uploader(struct catalogue *c, int64_t id,
-                           const char *uploader);
-int catalogue_add_download(struct catalogue *c, int64_t id, uint64_t bytes,
-                           bool completed);
-
 /* --- rooms joined by invitation (remembered across restarts) ---------- */
 
-int catalogue_room_add(struct catalogue *c, const char *room, const char *nick);
-int catalogue_room_remove(struct catalogue *c, const char *room);
 /* Appends every remembered room to rooms and its nick to nicks (""
  * if none was given), in the order of the room JIDs. */
 int catalogue_room_list(struct catalogue *c, struct strlist *rooms,

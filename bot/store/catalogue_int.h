@@ -5,7 +5,7 @@
 
 #include <sqlite3.h>
 
-#include "catalogue.h"
+#include "catalogue_write.h"
 
 /* The prepared statements kept by every connection. */
 enum cat_stmt {
@@ -54,7 +54,7 @@ enum cat_stmt {
 
 struct catalogue {
 	sqlite3 *db;
-	enum catalogue_mode mode;
+	bool writer; /* catalogue_open_writer */
 	char *path;
 	sqlite3_stmt *stmts[ST_COUNT];
 	unsigned search_ms;  /* time limit of a search */

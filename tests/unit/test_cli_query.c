@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "catalogue.h"
+#include "catalogue_write.h"
 #include "cli.h"
 #include "config.h"
 
@@ -49,7 +49,7 @@ static int setup(void **state)
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	cfg.share.database = xasprintf("%s/fisbot.db", dir);
-	c = catalogue_open(cfg.share.database, CATALOGUE_WRITE, &cause);
+	c = catalogue_open_writer(cfg.share.database, &cause);
 	if (c == NULL)
 		return -1;
 	song_id = add(c, "music/live/song.ogg", 3 << 20, "audio/ogg");

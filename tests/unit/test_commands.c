@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "catalogue_write.h"
 #include "fisbot_plugin.h"
 #include "listing.h"
 
@@ -369,7 +370,7 @@ static int setup(void **state)
 	         tmp != NULL && strlen(tmp) < 32 ? tmp : "/tmp");
 	assert_non_null(mkdtemp(fk.dir));
 	path = xasprintf("%s/fisbot.db", fk.dir);
-	fk.cat = catalogue_open(path, CATALOGUE_WRITE, &cause);
+	fk.cat = catalogue_open_writer(path, &cause);
 	free(path);
 	if (fk.cat == NULL)
 		fail_msg("catalogue_open: %s", cause);

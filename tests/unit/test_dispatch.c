@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "alloc.h"
-#include "catalogue.h"
+#include "catalogue_write.h"
 #include "config.h"
 #include "fisbot_plugin.h"
 #include "host.h"
@@ -1107,7 +1107,8 @@ static void test_iq_on_worker(void **state)
 
 	q = iq("<iq type='get' id='w1'><answer xmlns='urn:fisbot:test:query' "
 	       "ms='50'/></iq>");
-	assert_true(host_iq(host, q, "carol@example.org/x", "carol@example.org"));
+	assert_true(
+	    host_iq(host, q, "carol@example.org/x", "carol@example.org"));
 	/* The worker has its own copy. */
 	xmpp_stanza_release(q);
 	expect_silence();
@@ -1168,7 +1169,8 @@ static void test_iq_on_worker(void **state)
 	         HOST_IQ_TEST_MAX, 0);
 	q = iq(big);
 	free(big);
-	assert_true(host_iq(host, q, "frank@example.org/x", "frank@example.org"));
+	assert_true(
+	    host_iq(host, q, "frank@example.org/x", "frank@example.org"));
 	xmpp_stanza_release(q);
 	assert_int_equal(double_state.n_sent, 1);
 	r = double_state.sent[0].stanza;
@@ -1284,7 +1286,7 @@ static void test_real_plugins_on_workers(void **state)
 	struct catalogue *w;
 	char *cause = NULL, path[64], *b;
 
-	w = catalogue_open("fisbot.db", CATALOGUE_WRITE, &cause);
+	w = catalogue_open_writer("fisbot.db", &cause);
 	assert_non_null(w);
 	for (int i = 0; i < 12; i++) {
 		snprintf(path, sizeof(path), "music/song%02d.ogg", i);
