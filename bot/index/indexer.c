@@ -296,25 +296,46 @@ void indexer_post_path(struct indexer *ix, const char *path)
 	post(ix, m);
 }
 
-void indexer_post_attrib(struct indexer *ix, const char *path)
+/* --- the watcher's sink ------------------------------------------------ */
+
+/* Something happened at path: look at it (watch_sink.path). */
+static void sink_path(void *arg, const char *path)
+{
+	indexer_post_path(arg, path);
+}
+
+/* The attributes of the folder path changed: list it if it became
+ * readable, remove it if it became unreadable (watch_sink.attrib). */
+static void sink_attrib(void *arg, const char *path)
 {
 	struct msg *m = msg_new(MSG_ATTRIB);
 
 	m->path = xstrdup(path);
-	post(ix, m);
+	post(arg, m);
 }
 
-void indexer_post_rename(struct indexer *ix, const char *from, const char *to)
+/* from was renamed to to (watch_sink.rename). */
+static void sink_rename(void *arg, const char *from, const char *to)
 {
 	struct msg *m = msg_new(MSG_RENAME);
 
 	m->path = xstrdup(from);
 	m->path2 = xstrdup(to);
-	post(ix, m);
+	post(arg, m);
 }
 
-void indexer_set_periodic_rescan(struct indexer *ix, uint64_t interval_ms)
+/* Events were lost: reconcile everything (watch_sink.rescan). */
+static void sink_rescan(void *arg)
 {
+	indexer_post_rescan(arg);
+}
+
+/* Some folders cannot be watched: reconcile every interval_ms
+ * (watch_sink.periodic_rescan). */
+static void sink_periodic_rescan(void *arg, uint64_t interval_ms)
+{
+	struct indexer *ix = arg;
+
 	pthread_mutex_lock(&ix->lock);
 	ix->rescan_every_ms = interval_ms;
 	pthread_cond_signal(&ix->wake);
@@ -1476,8 +1497,17 @@ struct indexer *indexer_start(const struct config *cfg,
 		goto fail_pool;
 	}
 	if (ix->opt.watch) {
+		struct watch_sink sink = {
+		    .path = sink_path,
+		    .attrib = sink_attrib,
+		    .rename = sink_rename,
+		    .rescan = sink_rescan,
+		    .periodic_rescan = sink_periodic_rescan,
+		    .arg = ix,
+		};
+
 		ix->watch = watch_start(cfg->share.path, &cfg->share.exclude,
-		                        ix, cause);
+		                        &sink, cause);
 		if (ix->watch == NULL) {
 			indexer_stop(ix);
 			return NULL;
