@@ -1,5 +1,6 @@
 /*
- * The configuration loader (SPEC §4).
+ * The configuration loader: fisbot.conf, an INI file whose every key is
+ * known (unknown sections and keys are errors).
  *
  * Design: inih does the INI syntax; it reads through our line reader
  * (ld_read), which counts lines, keeps the text of the current line and

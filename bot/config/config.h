@@ -1,5 +1,5 @@
 /*
- * The configuration (SPEC §4): an INI file parsed with inih into one plain
+ * The configuration (fisbot.conf): an INI file parsed with inih into one plain
  * struct. Every key is parsed and validated at load; every problem is
  * reported with file:line, and unknown sections or keys get a "did you
  * mean". Relative paths are made absolute against the file's folder.

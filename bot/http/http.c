@@ -410,8 +410,8 @@ static bool media_type_ok(const char *t)
 	return true;
 }
 
-/* Adds the representation headers of a row (the SPEC §8 list but the
- * length, which libmicrohttpd sets from the response size). */
+/* Adds the representation headers of a row: every header GET and HEAD
+ * carry but the length, which libmicrohttpd sets from the response size. */
 static void add_file_headers(struct MHD_Response *resp,
                              const struct row_slot *slot)
 {
