@@ -7,13 +7,12 @@
  * This header is the read API, for everyone. The writer's API (opening for
  * writing, transactions, every change) is catalogue_write.h, included only
  * by the indexer, the reconcile (scan.c) and the catalogue itself, so the
- * single-writer rule shows in the includes: a plugin or the HTTP server
- * cannot even name a write.
+ * single-writer rule shows in the includes: a write from a plugin or the
+ * HTTP server does not compile.
  *
  * Functions that look a row up return 1 if found, 0 if not, -1 on a
- * database error (already logged). Functions that change rows return 0 or
- * -1. Strings in the structs below are owned by the struct and freed by its
- * clear function.
+ * database error (already logged). Strings in the structs below are owned
+ * by the struct and freed by its clear function.
  */
 #ifndef FISBOT_CATALOGUE_H
 #define FISBOT_CATALOGUE_H
