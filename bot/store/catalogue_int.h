@@ -58,7 +58,7 @@ struct catalogue {
 	char *path;
 	sqlite3_stmt *stmts[ST_COUNT];
 	unsigned search_ms;  /* time limit of a search */
-	int64_t deadline_ns; /* of the running search (clock_now_ns) */
+	int64_t deadline_ms; /* of the running search (clock_deadline_ms) */
 	bool timed_out;
 	bool regex_limited; /* a glob or regex hit a limit in this search */
 	bool keep_errors;   /* catalogue_keep_errors */

@@ -315,7 +315,7 @@ static sqlite3_stmt *prepare(struct catalogue *c, const char *sql,
  * deadline. */
 static bool past_deadline(struct catalogue *c)
 {
-	if (clock_now_ns() >= c->deadline_ns) {
+	if (clock_past(c->deadline_ms)) {
 		c->timed_out = true;
 		return true;
 	}
@@ -474,7 +474,7 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 	int rc, ret = -1;
 
 	memset(out, 0, sizeof(*out));
-	c->deadline_ns = clock_now_ns() + (int64_t)c->search_ms * 1000000;
+	c->deadline_ms = clock_deadline_ms((int64_t)c->search_ms);
 	c->timed_out = false;
 	c->regex_limited = false;
 	sqlite3_progress_handler(c->db, 1000, search_progress, c);
