@@ -331,35 +331,6 @@ static bool is_attr_char(unsigned char c)
 	       (c >= '0' && c <= '9') || strchr("!#$&+-.^_`|~", c) != NULL;
 }
 
-/* Returns true if c may appear unencoded in a URL path segment (RFC 3986
- * unreserved). */
-static bool is_unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || strchr("-._~", c) != NULL;
-}
-
-/* Appends the len bytes at s percent-encoded to buf at *o; keep(c) says
- * which bytes stay as they are. buf holds at least 3 * len + 1 bytes. */
-static void pct_encode(char *buf, size_t *o, const char *s, size_t len,
-                       bool (*keep)(unsigned char))
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch != '\0' && keep(ch)) {
-			buf[(*o)++] = (char)ch;
-		} else {
-			buf[(*o)++] = '%';
-			buf[(*o)++] = hex[ch >> 4];
-			buf[(*o)++] = hex[ch & 15];
-		}
-	}
-	buf[*o] = '\0';
-}
-
 /* Returns the last component of a catalogue path. */
 static const char *base_name(const char *path)
 {
@@ -373,7 +344,7 @@ static const char *base_name(const char *path)
  * name that is not valid UTF-8 is sanitised first. */
 static char *content_disposition(const char *name)
 {
-	size_t len = strlen(name), o = 0, n;
+	size_t len = strlen(name), n;
 	char *utf8, *ascii, *enc, *out;
 
 	utf8 =
@@ -389,8 +360,7 @@ static char *content_disposition(const char *name)
 		               : '_';
 	}
 	ascii[n] = '\0';
-	enc = xmalloc(3 * n + 1);
-	pct_encode(enc, &o, utf8, n, is_attr_char);
+	enc = text_pct_encode(utf8, n, is_attr_char);
 	out = xasprintf("attachment; filename=\"%s\"; filename*=UTF-8''%s",
 	                n ? ascii : "download", enc);
 	free(utf8);
@@ -427,13 +397,8 @@ static void add_file_headers(struct MHD_Response *resp,
 /* Writes the strong entity tag of f ("<sha-256 hex>", quotes included). */
 static void make_etag(const struct cat_file *f, char etag[67])
 {
-	static const char hex[] = "0123456789abcdef";
-
 	etag[0] = '"';
-	for (int i = 0; i < 32; i++) {
-		etag[1 + 2 * i] = hex[f->sha256[i] >> 4];
-		etag[2 + 2 * i] = hex[f->sha256[i] & 15];
-	}
+	text_hex(f->sha256, 32, etag + 1);
 	etag[65] = '"';
 	etag[66] = '\0';
 }
@@ -1311,7 +1276,6 @@ char *http_url_for(const struct config *cfg, const struct token_key *key,
 {
 	char tok[TOKEN_LEN + 1], *enc, *url;
 	const char *name = base_name(f->path);
-	size_t o = 0;
 
 	if (!f->hashed) {
 		*cause = xasprintf("file #%lld is not indexed yet",
@@ -1323,8 +1287,7 @@ char *http_url_for(const struct config *cfg, const struct token_key *key,
 		*cause = xstrdup("[http] url_lifetime is too long");
 		return NULL;
 	}
-	enc = xmalloc(3 * strlen(name) + 1);
-	pct_encode(enc, &o, name, strlen(name), is_unreserved);
+	enc = text_pct_encode(name, strlen(name), text_url_unreserved);
 	url = xasprintf("%s/f/%s/%s", cfg->http.base_url, tok, enc);
 	free(enc);
 	return url;

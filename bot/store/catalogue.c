@@ -702,9 +702,8 @@ void catalogue_info_lines(const struct cat_file *f, struct strlist *out)
 	    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(date, sizeof(date), "%" PRId64, f->added);
 	info_field(out, "date", date, "");
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", f->sha256[i]);
-	info_field(out, "sha-256", f->hashed ? hex : NULL,
+	info_field(out, "sha-256",
+	           f->hashed ? text_hex(f->sha256, 32, hex) : NULL,
 	           "(not computed yet)");
 	info_field(out, "type", f->media_type, "(unknown)");
 	info_field(out, "description", f->description, "(none)");
