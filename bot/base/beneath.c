@@ -1,23 +1,47 @@
-/* Opening files beneath a directory without following symbolic links. */
-#define _GNU_SOURCE
+/* Opening, stat-ing and access checks beneath a directory without
+ * following symbolic links: openat2, or a component walk where it is
+ * refused. */
+#define _GNU_SOURCE /* O_PATH */
 #include "beneath.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define OPEN_FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+#include "alloc.h"
 
-/* Opens path component by component, refusing links, "." and "..". */
-static int walk_open(int rootfd, const char *path)
+/* Set once openat2 was refused (ENOSYS, or EPERM that the walk did not
+ * share): from then on, the walk only. */
+static atomic_bool no_openat2;
+
+/* Closes fd unless it is keep, leaving errno as it was. */
+static void close_keep_errno(int fd, int keep)
+{
+	int saved = errno;
+
+	if (fd != keep && fd != -1)
+		close(fd);
+	errno = saved;
+}
+
+int beneath_walk(int rootfd, const char *path, int flags)
 {
 	const char *p = path;
 	int dfd = rootfd, fd;
+	struct stat st;
 
+	if (path[0] == '/') {
+		errno = EXDEV;
+		return -1;
+	}
+	if (path[0] == '\0')
+		return openat(rootfd, ".", flags | O_CLOEXEC);
 	for (;;) {
 		const char *slash = strchr(p, '/');
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
@@ -29,56 +53,122 @@ static int walk_open(int rootfd, const char *path)
 			errno = len >= sizeof(comp) ? ENAMETOOLONG : EXDEV;
 			goto fail;
 		}
+		if (slash == NULL)
+			break;
 		memcpy(comp, p, len);
 		comp[len] = '\0';
-		if (slash == NULL) {
-			fd = openat(dfd, comp, OPEN_FLAGS);
-			if (dfd != rootfd) {
-				int saved = errno;
-
-				close(dfd);
-				errno = saved;
-			}
-			return fd;
-		}
+		/* O_PATH | O_NOFOLLOW on a link to a folder: ENOTDIR. */
 		fd = openat(dfd, comp,
 		            O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd == -1) {
-			/* O_PATH|O_NOFOLLOW on a link to a folder: ENOTDIR */
+		if (fd == -1)
 			goto fail;
-		}
-		if (dfd != rootfd)
-			close(dfd);
+		close_keep_errno(dfd, rootfd);
 		dfd = fd;
 		p = slash + 1;
 	}
-fail:
-	if (dfd != rootfd) {
-		int saved = errno;
-
-		close(dfd);
-		errno = saved;
+	fd = openat(dfd, p, flags | O_NOFOLLOW | O_CLOEXEC);
+	/* O_PATH | O_NOFOLLOW opens a link itself: refuse it as openat2
+	 * does. */
+	if (fd != -1 && (flags & O_PATH) != 0 &&
+	    (fstat(fd, &st) == -1 || S_ISLNK(st.st_mode))) {
+		close(fd);
+		fd = -1;
+		errno = ELOOP;
 	}
+	close_keep_errno(dfd, rootfd);
+	return fd;
+fail:
+	close_keep_errno(dfd, rootfd);
 	return -1;
 }
 
-int beneath_open(int rootfd, const char *path, bool force_walk)
+int beneath_open(int rootfd, const char *path, int flags)
 {
+	/* O_PATH | O_NOFOLLOW would open a link itself: RESOLVE_NO_SYMLINKS
+	 * refuses links without it. */
 	struct open_how how = {
-	    .flags = OPEN_FLAGS,
+	    .flags = (uint64_t)((flags & ~O_NOFOLLOW) | O_CLOEXEC),
 	    .resolve =
 	        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
 	long fd;
+	int err;
 
-	if (path[0] == '\0' || path[0] == '/') {
+	if (path[0] == '/') {
 		errno = EXDEV;
 		return -1;
 	}
-	if (!force_walk) {
-		fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-		if (fd >= 0 || errno != ENOSYS)
-			return (int)fd;
+	if (atomic_load_explicit(&no_openat2, memory_order_relaxed))
+		return beneath_walk(rootfd, path, flags);
+	fd = syscall(SYS_openat2, rootfd, path[0] ? path : ".", &how,
+	             sizeof(how));
+	if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+		return (int)fd;
+	err = errno;
+	fd = beneath_walk(rootfd, path, flags);
+	/* An EPERM of openat2 that the walk does not share came from a
+	 * filter, not from the file. */
+	if (err == ENOSYS || fd >= 0)
+		atomic_store(&no_openat2, true);
+	return (int)fd;
+}
+
+int beneath_stat(int rootfd, const char *path, struct stat *st)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int dfd, rc;
+
+	if (path[0] == '/') {
+		errno = EXDEV;
+		return -1;
 	}
-	return walk_open(rootfd, path);
+	if (path[0] == '\0')
+		return fstat(rootfd, st);
+	if (slash == NULL)
+		return fstatat(rootfd, path, st, AT_SYMLINK_NOFOLLOW);
+	dir = xstrndup(path, (size_t)(slash - path));
+	dfd = beneath_open(rootfd, dir, O_PATH | O_DIRECTORY);
+	free(dir);
+	if (dfd == -1)
+		return -1;
+	rc = fstatat(dfd, slash + 1, st, AT_SYMLINK_NOFOLLOW);
+	close_keep_errno(dfd, -1);
+	return rc;
+}
+
+bool beneath_readable_at(int dfd, const char *name, bool is_dir)
+{
+	int saved = errno;
+	bool ok = faccessat(dfd, name, is_dir ? R_OK | X_OK : R_OK,
+	                    AT_EACCESS | AT_SYMLINK_NOFOLLOW) == 0;
+
+	errno = saved;
+	return ok;
+}
+
+bool beneath_readable(int rootfd, const char *path, bool is_dir)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int dfd, saved = errno;
+	bool ok;
+
+	if (path[0] == '\0')
+		return beneath_readable_at(rootfd, ".", is_dir);
+	if (path[0] == '/')
+		return false;
+	if (slash == NULL)
+		return beneath_readable_at(rootfd, path, is_dir);
+	dir = xstrndup(path, (size_t)(slash - path));
+	dfd = beneath_open(rootfd, dir, O_PATH | O_DIRECTORY);
+	free(dir);
+	if (dfd == -1) {
+		errno = saved;
+		return false;
+	}
+	ok = beneath_readable_at(dfd, slash + 1, is_dir);
+	close(dfd);
+	errno = saved;
+	return ok;
 }

@@ -1,10 +1,11 @@
 /*
- * Per-requester token buckets (SPEC §9): each key (a room occupant or a JID)
- * may send `burst` commands at once, then `rate` per `per_ms`. Past the
- * limit the first refusal says "slow down" (RATELIMIT_WARN) and the next
- * ones are silent (RATELIMIT_SILENT) until a token is back. The table is
- * bounded: idle entries (full buckets) are dropped by ratelimit_expire, and
- * when the table is full the least recently seen entry makes room.
+ * Per-requester token buckets, so that no one requester can flood the bot:
+ * each key (a room occupant or a JID) may send `burst` commands at once, then
+ * `rate` per `per_ms`. Past the limit the first refusal says "slow down"
+ * (RATELIMIT_WARN) and the next ones are silent (RATELIMIT_SILENT) until a
+ * token is back. The table is bounded: idle entries (full buckets) are dropped
+ * by ratelimit_expire, and when the table is full the least recently seen entry
+ * makes room.
  */
 #ifndef FISBOT_RATELIMIT_H
 #define FISBOT_RATELIMIT_H

@@ -179,3 +179,42 @@ size_t text_utf8_prefix(const char *s, size_t len, size_t max)
 		n--;
 	return n;
 }
+
+char *text_hex(const unsigned char *bytes, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[bytes[i] >> 4];
+		out[2 * i + 1] = digits[bytes[i] & 15];
+	}
+	out[2 * n] = '\0';
+	return out;
+}
+
+char *text_pct_encode(const char *s, size_t len, bool (*keep)(unsigned char))
+{
+	static const char digits[] = "0123456789ABCDEF";
+	char *out = xmalloc(3 * len + 1), *o = out;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch != '\0' && keep(ch)) {
+			*o++ = (char)ch;
+		} else {
+			*o++ = '%';
+			*o++ = digits[ch >> 4];
+			*o++ = digits[ch & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+bool text_url_unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+	       c == '~';
+}

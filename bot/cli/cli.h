@@ -1,5 +1,6 @@
-/* The subcommands of the fisbot executable (SPEC §3). Each returns the
- * process exit code: 0 success, 1 runtime failure, 2 usage error. */
+/* The subcommands of the fisbot executable (scan, search, ls, info, url).
+ * Each returns the process exit code: 0 success, 1 runtime failure, 2
+ * usage or configuration error. */
 #ifndef FISBOT_CLI_H
 #define FISBOT_CLI_H
 

@@ -1,13 +1,14 @@
 /*
  * The read-only subcommands: fisbot search, ls and info. They open the
  * catalogue read-only (the bot may be running and writing it) and print one
- * item per line in the format of SPEC §6; every path is sanitised.
+ * item per line as the chat commands do ("#ID path (size)" for a file,
+ * "path/" for a folder, the same details for info); every path is
+ * sanitised.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "alloc.h"
 #include "catalogue.h"
@@ -177,11 +178,8 @@ int cli_info(const struct config *cfg, int argc, char **argv)
 {
 	struct catalogue *c;
 	struct cat_file f = {0};
-	char size[TEXT_SIZE_LEN], date[32], hex[65];
-	const char *name;
+	struct strlist lines = {0};
 	char *s;
-	struct tm tm;
-	time_t added;
 	int rc = 1, found;
 
 	c = open_catalogue(cfg);
@@ -198,38 +196,13 @@ int cli_info(const struct config *cfg, int argc, char **argv)
 		free(s);
 		goto out;
 	}
-	name = strrchr(f.path, '/');
-	name = name != NULL ? name + 1 : f.path;
-	added = (time_t)f.added;
-	gmtime_r(&added, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", f.sha256[i]);
-
 	printf("id: %" PRId64 "\n", f.id);
-	s = text_sanitize(name, strlen(name));
-	printf("name: %s\n", s);
-	free(s);
-	s = text_sanitize(f.path, strlen(f.path));
-	printf("path: %s\n", s);
-	free(s);
-	printf("size: %s (%" PRIu64 " bytes)\n", text_human_size(f.size, size),
-	       f.size);
-	printf("date: %s\n", date);
-	printf("sha-256: %s\n", f.hashed ? hex : "(not computed yet)");
-	s = f.media_type != NULL
-	        ? text_sanitize(f.media_type, strlen(f.media_type))
-	        : xstrdup("(unknown)");
-	printf("type: %s\n", s);
-	free(s);
-	s = f.description != NULL
-	        ? text_sanitize(f.description, strlen(f.description))
-	        : xstrdup("(none)");
-	printf("description: %s\n", s);
-	free(s);
-	printf("downloads: %" PRIu64 "\n", f.downloads);
+	catalogue_info_lines(&f, &lines);
+	for (size_t i = 0; i < lines.n; i++)
+		printf("%s\n", lines.v[i]);
 	rc = finish(0);
 out:
+	strlist_free(&lines);
 	cat_file_clear(&f);
 	catalogue_close(c);
 	return rc;

@@ -1,4 +1,4 @@
-/* fisbot scan (SPEC §3): reconcile the catalogue with the share, hash
+/* fisbot scan: reconcile the catalogue with the share, hash
  * everything pending, wait until done, print the counts. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* fisbot url ID|PATH: prints a download URL for one file (SPEC §3). */
+/* fisbot url ID|PATH: prints a download URL for one file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

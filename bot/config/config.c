@@ -1,5 +1,6 @@
 /*
- * The configuration loader (SPEC §4).
+ * The configuration loader: fisbot.conf, an INI file whose every key is
+ * known (unknown sections and keys are errors).
  *
  * Design: inih does the INI syntax; it reads through our line reader
  * (ld_read), which counts lines, keeps the text of the current line and
@@ -17,7 +18,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "exclude.h"
 #include "text.h"
 #include "units.h"
 
@@ -35,32 +36,6 @@
 #define LINE_MAX_BYTES 16384
 /* Longest value quoted back in a message. */
 #define QUOTE_MAX 80
-
-/* Appends a copy of s to l. */
-void strlist_add(struct strlist *l, const char *s)
-{
-	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
-	l->v[l->n++] = xstrdup(s);
-}
-
-/* Frees the strings of l and empties it. */
-void strlist_free(struct strlist *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
-/* Returns true if l holds s. */
-bool strlist_contains(const struct strlist *l, const char *s)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return true;
-	return false;
-}
 
 enum sect {
 	S_XMPP,
@@ -835,17 +810,13 @@ static int p_globs(struct loader *ld, const struct key *k, void *field,
 	if (split_list(v, &items, cause) == -1)
 		return -1;
 	for (size_t i = 0; i < items.n; i++) {
-		char *q = quote(items.v[i]);
-		int rc = fnmatch(items.v[i], "", FNM_PERIOD);
+		const char *why = exclude_glob_problem(items.v[i]);
+		char *q;
 
-		if (strchr(items.v[i], '/') != NULL)
-			*cause = xasprintf("%s contains '/' (each glob "
-			                   "matches one path component)",
-			                   q);
-		else if (rc != 0 && rc != FNM_NOMATCH)
-			*cause = xasprintf("%s is not a valid glob", q);
-		free(q);
-		if (*cause != NULL) {
+		if (why != NULL) {
+			q = quote(items.v[i]);
+			*cause = xasprintf("%s %s", q, why);
+			free(q);
 			strlist_free(&items);
 			return -1;
 		}
@@ -1443,33 +1414,13 @@ static void set_defaults(struct config *cfg)
 	cfg->log.level = LOG_INFO;
 }
 
-/* Returns true if a component of the relative path rel matches one of the
- * exclude globs. */
-static bool excluded(const struct config *cfg, const char *rel)
-{
-	for (const char *p = rel; *p != '\0';) {
-		const char *end = strchrnul(p, '/');
-		char *part = xstrndup(p, (size_t)(end - p));
-		bool hit = false;
-
-		for (size_t i = 0; i < cfg->share.exclude.n && !hit; i++)
-			hit = fnmatch(cfg->share.exclude.v[i], part,
-			              FNM_PERIOD) == 0;
-		free(part);
-		if (hit)
-			return true;
-		p = *end == '/' ? end + 1 : end;
-	}
-	return false;
-}
-
 /* Returns true if path lies inside the share and no component of it below
  * the share is excluded (so the catalogue would serve it). */
 static bool served(const struct config *cfg, const char *path)
 {
 	const char *rel = path_below(path, cfg->share.path);
 
-	return rel != NULL && !excluded(cfg, rel);
+	return rel != NULL && !exclude_path(&cfg->share.exclude, rel);
 }
 
 /* Checks what spans keys: required keys, conflicts, files in the share. */
@@ -1517,7 +1468,7 @@ static void check_whole(struct loader *ld)
 		problem(ld, seen_line(ld, "[share]", "path"),
 		        "[share] path: the configuration file is inside the "
 		        "share and would be served");
-	if (excluded(cfg, cfg->upload.folder)) {
+	if (exclude_path(&cfg->share.exclude, cfg->upload.folder)) {
 		line = seen_line(ld, "[upload]", "folder");
 		problem(
 		    ld, line ? line : seen_line(ld, "[share]", "exclude"),

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "log.h"
 
 /* The two waiting lists. */
@@ -58,15 +59,6 @@ struct connlimit {
 	uint64_t events[CONNLIMIT_EVENT_COUNT];
 	uint64_t evicted, late;
 };
-
-/* Returns the monotonic clock in milliseconds. */
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void connlimit_key(const struct sockaddr *sa, struct connlimit_key *k)
 {
@@ -131,7 +123,7 @@ static void enlist(struct connlimit *cl, struct connlimit_conn *c, int l)
 	bool was_empty = cl->wait[l].head == NULL;
 
 	c->list = l;
-	c->since_ms = now_ms();
+	c->since_ms = clock_now_ms();
 	c->next = NULL;
 	c->prev = cl->wait[l].tail;
 	if (c->prev != NULL)
@@ -165,7 +157,7 @@ static void period_open(struct connlimit *cl)
 {
 	if (cl->period_ms != 0)
 		return;
-	cl->period_ms = now_ms();
+	cl->period_ms = clock_now_ms();
 	pthread_cond_signal(&cl->wake);
 }
 
@@ -321,7 +313,7 @@ static void *reaper_main(void *arg)
 
 	pthread_mutex_lock(&cl->lock);
 	while (!cl->stopping) {
-		now = now_ms();
+		now = clock_now_ms();
 		wake = -1;
 		for (int l = 0; l < WAIT_LISTS; l++) {
 			while ((c = cl->wait[l].head) != NULL &&
@@ -349,8 +341,7 @@ static void *reaper_main(void *arg)
 			pthread_cond_wait(&cl->wake, &cl->lock);
 			continue;
 		}
-		ts.tv_sec = wake / 1000;
-		ts.tv_nsec = (wake % 1000) * 1000000;
+		ts = clock_timespec(wake);
 		pthread_cond_timedwait(&cl->wake, &cl->lock, &ts);
 	}
 	if (cl->period_ms != 0)
@@ -362,15 +353,11 @@ static void *reaper_main(void *arg)
 struct connlimit *connlimit_new(const struct connlimit_opts *o, char **cause)
 {
 	struct connlimit *cl = xcalloc(1, sizeof(*cl));
-	pthread_condattr_t ca;
 	int err;
 
 	cl->o = *o;
 	pthread_mutex_init(&cl->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&cl->wake, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&cl->wake);
 	err = pthread_create(&cl->reaper, NULL, reaper_main, cl);
 	if (err != 0) {
 		*cause =

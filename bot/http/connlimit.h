@@ -1,5 +1,6 @@
 /*
- * The HTTP server's connection limits (SPEC §8 "Limits"), apart from
+ * The HTTP server's connection limits (total, per address, header
+ * deadlines; 503 with Retry-After over a limit), apart from
  * libmicrohttpd so that they can be tested on their own.
  *
  * - Counts: connections in total and per client address (IPv4 per

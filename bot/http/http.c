@@ -14,7 +14,8 @@
  * - A request for /f/{token}/{name}: the token is parsed, the row fetched
  *   by its file id, the MAC checked against the row's SHA-256, then the
  *   file is opened beneath a descriptor of the share root (beneath_open:
- *   openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) and its fstat
+ *   openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or a walk with
+ *   O_NOFOLLOW where openat2 is refused) and its fstat
  *   compared with the row (device, inode, size, mtime) before a byte is
  *   sent; a mismatch is 409 and the file is reported stale, unless the
  *   indexer already has it waiting to be hashed again (hooks->is_pending):
@@ -90,6 +91,7 @@
 
 #include "alloc.h"
 #include "beneath.h"
+#include "clock.h"
 #include "connlimit.h"
 #include "log.h"
 #include "range.h"
@@ -289,15 +291,6 @@ static void free_thread_state(void *p)
 	free(ts);
 }
 
-/* Returns the monotonic clock in milliseconds. */
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Finds row id: from the cache if it was read less than HTTP_ROW_TTL_MS ago
  * and fresh is false, else from the catalogue. Returns its slot (valid
@@ -309,7 +302,7 @@ static struct row_slot *lookup_row(struct thread_state *ts, int64_t id,
                                    bool fresh, bool *cached, bool *db_error)
 {
 	struct row_slot *slot = &ts->rows[(uint64_t)id % HTTP_ROW_CACHE];
-	int64_t now = now_ms();
+	int64_t now = clock_now_coarse_ms();
 	int found;
 
 	*cached = false;
@@ -338,35 +331,6 @@ static bool is_attr_char(unsigned char c)
 	       (c >= '0' && c <= '9') || strchr("!#$&+-.^_`|~", c) != NULL;
 }
 
-/* Returns true if c may appear unencoded in a URL path segment (RFC 3986
- * unreserved). */
-static bool is_unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || strchr("-._~", c) != NULL;
-}
-
-/* Appends the len bytes at s percent-encoded to buf at *o; keep(c) says
- * which bytes stay as they are. buf holds at least 3 * len + 1 bytes. */
-static void pct_encode(char *buf, size_t *o, const char *s, size_t len,
-                       bool (*keep)(unsigned char))
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch != '\0' && keep(ch)) {
-			buf[(*o)++] = (char)ch;
-		} else {
-			buf[(*o)++] = '%';
-			buf[(*o)++] = hex[ch >> 4];
-			buf[(*o)++] = hex[ch & 15];
-		}
-	}
-	buf[*o] = '\0';
-}
-
 /* Returns the last component of a catalogue path. */
 static const char *base_name(const char *path)
 {
@@ -380,7 +344,7 @@ static const char *base_name(const char *path)
  * name that is not valid UTF-8 is sanitised first. */
 static char *content_disposition(const char *name)
 {
-	size_t len = strlen(name), o = 0, n;
+	size_t len = strlen(name), n;
 	char *utf8, *ascii, *enc, *out;
 
 	utf8 =
@@ -396,8 +360,7 @@ static char *content_disposition(const char *name)
 		               : '_';
 	}
 	ascii[n] = '\0';
-	enc = xmalloc(3 * n + 1);
-	pct_encode(enc, &o, utf8, n, is_attr_char);
+	enc = text_pct_encode(utf8, n, is_attr_char);
 	out = xasprintf("attachment; filename=\"%s\"; filename*=UTF-8''%s",
 	                n ? ascii : "download", enc);
 	free(utf8);
@@ -417,8 +380,8 @@ static bool media_type_ok(const char *t)
 	return true;
 }
 
-/* Adds the representation headers of a row (the SPEC §8 list but the
- * length, which libmicrohttpd sets from the response size). */
+/* Adds the representation headers of a row: every header GET and HEAD
+ * carry but the length, which libmicrohttpd sets from the response size. */
 static void add_file_headers(struct MHD_Response *resp,
                              const struct row_slot *slot)
 {
@@ -434,13 +397,8 @@ static void add_file_headers(struct MHD_Response *resp,
 /* Writes the strong entity tag of f ("<sha-256 hex>", quotes included). */
 static void make_etag(const struct cat_file *f, char etag[67])
 {
-	static const char hex[] = "0123456789abcdef";
-
 	etag[0] = '"';
-	for (int i = 0; i < 32; i++) {
-		etag[1 + 2 * i] = hex[f->sha256[i] >> 4];
-		etag[2 + 2 * i] = hex[f->sha256[i] & 15];
-	}
+	text_hex(f->sha256, 32, etag + 1);
 	etag[65] = '"';
 	etag[66] = '\0';
 }
@@ -846,7 +804,8 @@ static enum check check_link(struct http *h, struct thread_state *ts,
 	}
 	if (!slot->filled)
 		fill_slot(slot);
-	fd = beneath_open(h->root_fd, f->path, false);
+	fd =
+	    beneath_open(h->root_fd, f->path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	if (fd == -1) {
 		err = errno;
 		if (err == ENOENT || err == ENOTDIR)
@@ -1317,7 +1276,6 @@ char *http_url_for(const struct config *cfg, const struct token_key *key,
 {
 	char tok[TOKEN_LEN + 1], *enc, *url;
 	const char *name = base_name(f->path);
-	size_t o = 0;
 
 	if (!f->hashed) {
 		*cause = xasprintf("file #%lld is not indexed yet",
@@ -1329,8 +1287,7 @@ char *http_url_for(const struct config *cfg, const struct token_key *key,
 		*cause = xstrdup("[http] url_lifetime is too long");
 		return NULL;
 	}
-	enc = xmalloc(3 * strlen(name) + 1);
-	pct_encode(enc, &o, name, strlen(name), is_unreserved);
+	enc = text_pct_encode(name, strlen(name), text_url_unreserved);
 	url = xasprintf("%s/f/%s/%s", cfg->http.base_url, tok, enc);
 	free(enc);
 	return url;

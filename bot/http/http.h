@@ -1,5 +1,5 @@
 /*
- * The HTTP file server (SPEC §8): libmicrohttpd with its own thread pool,
+ * The HTTP file server: libmicrohttpd with its own thread pool,
  * serving {base_url}/f/{token}/{name} from an open file descriptor, and
  * taking uploads with PUT {base_url}/u/{token}/{name} (upload.h).
  */

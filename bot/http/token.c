@@ -16,15 +16,16 @@
 #include <openssl/rand.h>
 
 #include "alloc.h"
+#include "b64url.h"
 #include "text.h"
+
+/* The longest message token_key_mac signs without allocating. */
+#define MAC_STACK_MSG 512
 
 struct token_key {
 	unsigned char bytes[TOKEN_KEY_LEN];
 	uint32_t id;
 };
-
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* Makes the key id: the first 4 bytes of SHA-256(key). */
 static uint32_t key_id_of(const unsigned char *bytes)
@@ -172,8 +173,7 @@ out:
 	return key;
 }
 
-/* Writes v big-endian into n bytes at p. */
-static void put_be(unsigned char *p, uint64_t v, int n)
+void token_put_be(unsigned char *p, uint64_t v, int n)
 {
 	for (int i = n - 1; i >= 0; i--) {
 		p[i] = (unsigned char)v;
@@ -181,8 +181,7 @@ static void put_be(unsigned char *p, uint64_t v, int n)
 	}
 }
 
-/* Reads n big-endian bytes at p. */
-static uint64_t get_be(const unsigned char *p, int n)
+uint64_t token_get_be(const unsigned char *p, int n)
 {
 	uint64_t v = 0;
 
@@ -191,19 +190,36 @@ static uint64_t get_be(const unsigned char *p, int n)
 	return v;
 }
 
-/* Computes the truncated MAC over the 17 header bytes and the SHA-256. */
-static void token_mac(const struct token_key *key, const unsigned char *hdr,
-                      const unsigned char sha256[32],
-                      unsigned char mac[TOKEN_MAC_LEN])
+void token_key_mac(const struct token_key *key, const void *head, size_t hlen,
+                   const void *tail, size_t tlen, unsigned char *mac,
+                   size_t maclen)
 {
-	unsigned char msg[17 + 32], md[EVP_MAX_MD_SIZE];
+	unsigned char stack[MAC_STACK_MSG], *msg = stack, md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
-	memcpy(msg, hdr, 17);
-	memcpy(msg + 17, sha256, 32);
-	HMAC(EVP_sha256(), key->bytes, TOKEN_KEY_LEN, msg, sizeof(msg), md,
+	if (hlen + tlen > sizeof(stack))
+		msg = xmalloc(hlen + tlen);
+	memcpy(msg, head, hlen);
+	if (tlen > 0)
+		memcpy(msg + hlen, tail, tlen);
+	HMAC(EVP_sha256(), key->bytes, TOKEN_KEY_LEN, msg, hlen + tlen, md,
 	     &mdlen);
-	memcpy(mac, md, TOKEN_MAC_LEN);
+	memcpy(mac, md, maclen < mdlen ? maclen : mdlen);
+	OPENSSL_cleanse(md, sizeof(md));
+	if (msg != stack)
+		free(msg);
+}
+
+bool token_key_mac_ok(const struct token_key *key, const void *head,
+                      size_t hlen, const void *tail, size_t tlen,
+                      const unsigned char *mac, size_t maclen)
+{
+	unsigned char want[32];
+
+	if (maclen > sizeof(want))
+		return false;
+	token_key_mac(key, head, hlen, tail, tlen, want, maclen);
+	return CRYPTO_memcmp(want, mac, maclen) == 0;
 }
 
 int token_make(const struct token_key *key, int64_t file_id,
@@ -212,7 +228,6 @@ int token_make(const struct token_key *key, int64_t file_id,
 {
 	unsigned char raw[TOKEN_RAW_LEN];
 	uint64_t expires = 0;
-	size_t o = 0;
 
 	if (lifetime_s != 0) {
 		if (now < 0 || lifetime_s > UINT32_MAX ||
@@ -221,68 +236,27 @@ int token_make(const struct token_key *key, int64_t file_id,
 		expires = (uint64_t)now + lifetime_s;
 	}
 	raw[0] = TOKEN_VERSION;
-	put_be(raw + 1, key->id, 4);
-	put_be(raw + 5, (uint64_t)file_id, 8);
-	put_be(raw + 13, expires, 4);
-	token_mac(key, raw, sha256, raw + 17);
-
-	/* 33 bytes = 11 groups of 3: no padding. */
-	for (size_t i = 0; i < TOKEN_RAW_LEN; i += 3) {
-		uint32_t v = (uint32_t)raw[i] << 16 |
-		             (uint32_t)raw[i + 1] << 8 | raw[i + 2];
-
-		out[o++] = b64url[v >> 18 & 63];
-		out[o++] = b64url[v >> 12 & 63];
-		out[o++] = b64url[v >> 6 & 63];
-		out[o++] = b64url[v & 63];
-	}
-	out[o] = '\0';
+	token_put_be(raw + 1, key->id, 4);
+	token_put_be(raw + 5, (uint64_t)file_id, 8);
+	token_put_be(raw + 13, expires, 4);
+	token_key_mac(key, raw, 17, sha256, 32, raw + 17, TOKEN_MAC_LEN);
+	/* 33 bytes = 11 groups of 3: TOKEN_LEN characters, no padding. */
+	b64url_encode(raw, TOKEN_RAW_LEN, out);
 	return 0;
-}
-
-/* Returns the 6-bit value of base64url character c, or -1. */
-static int b64url_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
 }
 
 int token_parse(const char *s, size_t len, struct token *out)
 {
 	unsigned char raw[TOKEN_RAW_LEN];
-	size_t o = 0;
 
-	if (len != TOKEN_LEN)
-		return -1;
-	for (size_t i = 0; i < TOKEN_LEN; i += 4) {
-		uint32_t v = 0;
-
-		for (size_t j = 0; j < 4; j++) {
-			int d = b64url_value((unsigned char)s[i + j]);
-
-			if (d < 0)
-				return -1;
-			v = v << 6 | (uint32_t)d;
-		}
-		raw[o++] = (unsigned char)(v >> 16);
-		raw[o++] = (unsigned char)(v >> 8);
-		raw[o++] = (unsigned char)v;
-	}
-	if (raw[0] != TOKEN_VERSION)
+	if (len != TOKEN_LEN ||
+	    b64url_decode(s, len, raw, sizeof(raw)) != TOKEN_RAW_LEN ||
+	    raw[0] != TOKEN_VERSION)
 		return -1;
 	out->version = raw[0];
-	out->key_id = (uint32_t)get_be(raw + 1, 4);
-	out->file_id = (int64_t)get_be(raw + 5, 8);
-	out->expires = (uint32_t)get_be(raw + 13, 4);
+	out->key_id = (uint32_t)token_get_be(raw + 1, 4);
+	out->file_id = (int64_t)token_get_be(raw + 5, 8);
+	out->expires = (uint32_t)token_get_be(raw + 13, 4);
 	memcpy(out->mac, raw + 17, TOKEN_MAC_LEN);
 	if (out->file_id <= 0)
 		return -1;
@@ -293,30 +267,22 @@ enum token_status token_verify(const struct token_key *key,
                                const struct token *t,
                                const unsigned char sha256[32], time_t now)
 {
-	unsigned char hdr[17], mac[TOKEN_MAC_LEN];
+	unsigned char hdr[17];
 
 	if (t->version != TOKEN_VERSION)
 		return TOKEN_MALFORMED;
 	if (t->key_id != key->id)
 		return TOKEN_WRONG_KEY;
 	hdr[0] = t->version;
-	put_be(hdr + 1, t->key_id, 4);
-	put_be(hdr + 5, (uint64_t)t->file_id, 8);
-	put_be(hdr + 13, t->expires, 4);
-	token_mac(key, hdr, sha256, mac);
-	if (CRYPTO_memcmp(mac, t->mac, TOKEN_MAC_LEN) != 0)
+	token_put_be(hdr + 1, t->key_id, 4);
+	token_put_be(hdr + 5, (uint64_t)t->file_id, 8);
+	token_put_be(hdr + 13, t->expires, 4);
+	if (!token_key_mac_ok(key, hdr, sizeof(hdr), sha256, 32, t->mac,
+	                      TOKEN_MAC_LEN))
 		return TOKEN_BAD_MAC;
 	if (token_expired(t, now))
 		return TOKEN_EXPIRED;
 	return TOKEN_OK;
-}
-
-void token_key_hmac(const struct token_key *key, const void *msg, size_t len,
-                    unsigned char out[32])
-{
-	unsigned int mdlen = 0;
-
-	HMAC(EVP_sha256(), key->bytes, TOKEN_KEY_LEN, msg, len, out, &mdlen);
 }
 
 bool token_expired(const struct token *t, time_t now)

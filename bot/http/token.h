@@ -1,5 +1,5 @@
 /*
- * Link tokens (SPEC §8): the signed part of a download URL
+ * Link tokens: the signed part of a download URL
  * {base_url}/f/{token}/{name}.
  *
  * Layout, 33 bytes before encoding, so a token is exactly 44 base64url
@@ -97,12 +97,27 @@ enum token_status token_verify(const struct token_key *key,
                                const unsigned char sha256[32], time_t now);
 
 /*
- * Writes HMAC-SHA256(key, msg) into out: for other signed tokens made with
- * the same key (upload tokens, upload_token.h), which put their own version
- * byte first so that no token of one kind is ever valid as another.
+ * Writes the first maclen (at most 32) bytes of HMAC-SHA256(key, head ||
+ * tail) into mac: the MAC of link tokens (head: bytes 0..16, tail: the
+ * file's SHA-256) and of the other signed tokens made with the same key
+ * (upload tokens, upload_token.h), which put their own version byte first
+ * so that no token of one kind is ever valid as another.
  */
-void token_key_hmac(const struct token_key *key, const void *msg, size_t len,
-                    unsigned char out[32]);
+void token_key_mac(const struct token_key *key, const void *head, size_t hlen,
+                   const void *tail, size_t tlen, unsigned char *mac,
+                   size_t maclen);
+
+/* Returns true if mac (maclen bytes, at most 32) is token_key_mac of head
+ * and tail, compared in constant time. */
+bool token_key_mac_ok(const struct token_key *key, const void *head,
+                      size_t hlen, const void *tail, size_t tlen,
+                      const unsigned char *mac, size_t maclen);
+
+/* Writes v big-endian into the n bytes at p (the fields of tokens). */
+void token_put_be(unsigned char *p, uint64_t v, int n);
+
+/* Returns the n big-endian bytes at p. */
+uint64_t token_get_be(const unsigned char *p, int n);
 
 /* Returns true if t has an expiry and now is at or past it. */
 bool token_expired(const struct token *t, time_t now);

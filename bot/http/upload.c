@@ -151,33 +151,6 @@ int upload_folder_check(const struct config *cfg, char **cause)
 
 /* --- offers ------------------------------------------------------------ */
 
-/* Returns true if c may appear unencoded in a URL path segment. */
-static bool is_unreserved(unsigned char c)
-{
-	return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-/* Returns s percent-encoded for a URL path segment (the caller frees). */
-static char *pct_encode(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char *out = xmalloc(3 * strlen(s) + 1), *o = out;
-
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch < 0x80 && is_unreserved(ch)) {
-			*o++ = (char)ch;
-		} else {
-			*o++ = '%';
-			*o++ = hex[ch >> 4];
-			*o++ = hex[ch & 15];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 /* Returns a copy of a bare JID with ASCII letters in lower case, the form
  * recorded as uploader. */
 static char *jid_key(const char *jid)
@@ -254,7 +227,7 @@ char *upload_offer(const struct config *cfg, const struct token_key *key,
 		*cause = xstrdup("cannot make an upload URL now");
 		goto out;
 	}
-	enc = pct_encode(clean);
+	enc = text_pct_encode(clean, strlen(clean), text_url_unreserved);
 	url = xasprintf("%s/u/%s/%s", cfg->http.base_url, tok, enc);
 	free(enc);
 	if (clean_name != NULL) {

@@ -1,5 +1,5 @@
 /*
- * The upload area (SPEC §6 "upload", §8 uploads): one-time HTTP PUT URLs
+ * The upload area (the `upload` command and HTTP PUT): one-time URLs
  * for allowed users, and the HTTP side that stores what they send into
  * [upload] folder, within [upload] max_file_size and quota.
  *

@@ -9,7 +9,7 @@
 #include <strings.h>
 
 #include "alloc.h"
-#include "fsutil.h"
+#include "exclude.h"
 #include "text.h"
 
 /* Longest extension kept whole by upload_name_variant, dot included. */
@@ -102,7 +102,7 @@ char *upload_name_clean(const char *name, const struct strlist *exclude,
 		              end, UPLOAD_NAME_MAX);
 		goto fail;
 	}
-	if (exclude != NULL && fsutil_name_excluded(exclude, out)) {
+	if (exclude != NULL && exclude_name(exclude, out)) {
 		shown = text_sanitize(out, end);
 		*cause = xasprintf("files named like \"%s\" are not shared "
 		                   "([share] exclude); choose another name",

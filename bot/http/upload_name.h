@@ -6,7 +6,7 @@
 #ifndef FISBOT_UPLOAD_NAME_H
 #define FISBOT_UPLOAD_NAME_H
 
-#include "config.h"
+#include "strlist.h"
 
 /* The longest name accepted, in bytes (the file system allows 255; the
  * rest is room for a " (N)" suffix). */

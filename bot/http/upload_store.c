@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 
 #include "alloc.h"
+#include "log.h"
 #include "upload_name.h"
 
 #define FILE_MODE 0644

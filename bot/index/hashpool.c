@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "beneath.h"
 #include "fsutil.h"
 #include "log.h"
 #include "mediatype.h"
@@ -104,8 +105,8 @@ static void hash_one(int rootfd, struct hash_job *job, unsigned char *buf,
 	int fd;
 
 	job->status = HASH_FAILED;
-	fd = fsutil_open_beneath(rootfd, job->path,
-	                         O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+	fd =
+	    beneath_open(rootfd, job->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
 	if (fd == -1) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
 			job->status = HASH_GONE;

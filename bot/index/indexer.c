@@ -25,7 +25,7 @@
  * (A hash result is recorded only for the path, size, mtime and ctime it
  * was computed for: a file renamed while it is being hashed, at most one
  * per hash thread, is hashed again.)
- * Files and folders the bot may not read are not listed (fsutil_readable_*):
+ * Files and folders the bot may not read are not listed (beneath_readable):
  * the watcher reports a folder's attribute change, so a folder made
  * readable is watched and indexed, and one made unreadable leaves.
  *
@@ -66,7 +66,11 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "catalogue.h"
+#include "backoff.h"
+#include "beneath.h"
+#include "catalogue_write.h"
+#include "clock.h"
+#include "exclude.h"
 #include "fsutil.h"
 #include "hashpool.h"
 #include "log.h"
@@ -80,6 +84,13 @@
 #define PEND_BUCKETS     4096
 #define KEPT_MAX_BYTES   ((size_t)32 << 20)
 #define DEFERRED_MAX     10000
+
+/* Failed writes are retried after 1 s, 2 s, 4 s... up to RETRY_MAX_MS,
+ * without jitter (there is one writer). */
+static const struct backoff_policy retry_policy = {
+    .first_ms = RETRY_FIRST_MS,
+    .max_ms = RETRY_MAX_MS,
+};
 
 enum msg_kind {
 	MSG_PATH,
@@ -183,8 +194,8 @@ struct indexer {
 	int64_t next_rescan_ms; /* 0: none scheduled */
 
 	/* Failed writes (see the design note). */
-	bool blocked;   /* writing is suspended until retry_at_ms */
-	unsigned tries; /* failed tries in a row */
+	bool blocked; /* writing is suspended until retry_at_ms */
+	struct backoff retry_backoff; /* the failed tries in a row */
 	int64_t retry_at_ms;
 	int64_t retry_cost_ms;           /* how long the last retry took */
 	struct kept *txn_kept;           /* results in the open transaction */
@@ -197,24 +208,6 @@ struct indexer {
 	size_t ndeferred;
 	uint64_t deferred_dropped;
 };
-
-/* Returns a monotonic clock in milliseconds. */
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Returns the wall clock in nanoseconds since the epoch. */
-static int64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* --- the message queue ----------------------------------------------- */
 
@@ -303,25 +296,46 @@ void indexer_post_path(struct indexer *ix, const char *path)
 	post(ix, m);
 }
 
-void indexer_post_attrib(struct indexer *ix, const char *path)
+/* --- the watcher's sink ------------------------------------------------ */
+
+/* Something happened at path: look at it (watch_sink.path). */
+static void sink_path(void *arg, const char *path)
+{
+	indexer_post_path(arg, path);
+}
+
+/* The attributes of the folder path changed: list it if it became
+ * readable, remove it if it became unreadable (watch_sink.attrib). */
+static void sink_attrib(void *arg, const char *path)
 {
 	struct msg *m = msg_new(MSG_ATTRIB);
 
 	m->path = xstrdup(path);
-	post(ix, m);
+	post(arg, m);
 }
 
-void indexer_post_rename(struct indexer *ix, const char *from, const char *to)
+/* from was renamed to to (watch_sink.rename). */
+static void sink_rename(void *arg, const char *from, const char *to)
 {
 	struct msg *m = msg_new(MSG_RENAME);
 
 	m->path = xstrdup(from);
 	m->path2 = xstrdup(to);
-	post(ix, m);
+	post(arg, m);
 }
 
-void indexer_set_periodic_rescan(struct indexer *ix, uint64_t interval_ms)
+/* Events were lost: reconcile everything (watch_sink.rescan). */
+static void sink_rescan(void *arg)
 {
+	indexer_post_rescan(arg);
+}
+
+/* Some folders cannot be watched: reconcile every interval_ms
+ * (watch_sink.periodic_rescan). */
+static void sink_periodic_rescan(void *arg, uint64_t interval_ms)
+{
+	struct indexer *ix = arg;
+
 	pthread_mutex_lock(&ix->lock);
 	ix->rescan_every_ms = interval_ms;
 	pthread_cond_signal(&ix->wake);
@@ -629,14 +643,14 @@ static void msg_list_free(struct msg *m)
 static int64_t settled_at(const struct indexer *ix, int64_t mtime_ns)
 {
 	int64_t settle_ns = (int64_t)ix->cfg->share.settle_ms * 1000000;
-	int64_t age_ns = wall_ns() - mtime_ns;
+	int64_t age_ns = clock_wall_ns() - mtime_ns;
 
 	/* An mtime in the future (clock skew, touch -d) does not hold a
 	 * file back longer than one settle period. */
 	if (age_ns >= settle_ns || age_ns < 0)
-		return now_ms() +
+		return clock_now_ms() +
 		       (age_ns < 0 ? (int64_t)ix->cfg->share.settle_ms : 0);
-	return now_ms() + (settle_ns - age_ns) / 1000000 + 1;
+	return clock_now_ms() + (settle_ns - age_ns) / 1000000 + 1;
 }
 
 /* scan_reconcile callback: a file needs hashing. */
@@ -660,7 +674,7 @@ static int txn(struct indexer *ix)
 		return -1;
 	ix->in_txn = true;
 	ix->txn_ops = 1;
-	ix->txn_started_ms = now_ms();
+	ix->txn_started_ms = clock_now_ms();
 	return 0;
 }
 
@@ -733,7 +747,7 @@ static void txn_done(struct indexer *ix)
 static void write_failed(struct indexer *ix)
 {
 	const char *why = catalogue_last_error(ix->cat);
-	int64_t delay = RETRY_FIRST_MS;
+	int64_t now, delay;
 
 	if (ix->in_txn)
 		(void)catalogue_rollback(ix->cat);
@@ -760,24 +774,22 @@ static void write_failed(struct indexer *ix)
 	ix->blocked = true;
 	hashpool_cancel(ix->pool);
 
-	for (unsigned i = 0; i < ix->tries && delay < RETRY_MAX_MS; i++)
-		delay *= 2;
-	if (delay > RETRY_MAX_MS)
-		delay = RETRY_MAX_MS;
+	now = clock_now_ms();
+	delay = backoff_next(&ix->retry_backoff, now);
 	/* A retry of a large share costs a reconcile: at most 5 % of the
 	 * time, up to a minute between tries. */
 	if (delay < 20 * ix->retry_cost_ms)
 		delay = 20 * ix->retry_cost_ms;
 	if (delay > RETRY_LONGEST_MS)
 		delay = RETRY_LONGEST_MS;
-	ix->tries++;
-	ix->retry_at_ms = now_ms() + delay;
+	ix->retry_at_ms = now + delay;
 	if (why == NULL)
 		why = "catalogue write failed";
 	if (ix->opt.watch)
 		log_errorx("%s; rolled back, nothing is lost; "
 		           "retry %u in %lld s",
-		           why, ix->tries, (long long)((delay + 999) / 1000));
+		           why, ix->retry_backoff.tries,
+		           (long long)((delay + 999) / 1000));
 	else
 		log_errorx("%s; rolled back, nothing is lost", why);
 	catalogue_clear_error(ix->cat);
@@ -901,7 +913,9 @@ static int reconcile(struct indexer *ix, const char *dir)
 	/* The bot says so in its log (not at every retry after a failed
 	 * write); fisbot scan prints the counts. */
 	if (dir[0] == '\0')
-		log_at(ix->opt.watch && ix->tries == 0 ? LOG_INFO : LOG_DEBUG,
+		log_at(ix->opt.watch && ix->retry_backoff.tries == 0
+		           ? LOG_INFO
+		           : LOG_DEBUG,
 		       "reconciled: added %llu, changed %llu, removed %llu, "
 		       "unchanged %llu",
 		       (unsigned long long)counts.added,
@@ -926,16 +940,16 @@ static int look(struct indexer *ix, const char *path, bool renamed)
 
 	if (path[0] == '\0')
 		return reconcile(ix, "");
-	if (fsutil_path_excluded(&ix->cfg->share.exclude, path))
+	if (exclude_path(&ix->cfg->share.exclude, path))
 		return 0;
-	if (fsutil_stat_beneath(ix->rootfd, path, &st) == -1) {
+	if (beneath_stat(ix->rootfd, path, &st) == -1) {
 		if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP &&
 		    errno != EXDEV && errno != EACCES)
 			log_warn("cannot stat \"%s\"", path);
 		return remove_path(ix, path);
 	}
 	if ((S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) &&
-	    !fsutil_readable_beneath(ix->rootfd, path, S_ISDIR(st.st_mode))) {
+	    !beneath_readable(ix->rootfd, path, S_ISDIR(st.st_mode))) {
 		log_debug("\"%s\" is not readable: not listed", path);
 		return remove_path(ix, path);
 	}
@@ -967,7 +981,8 @@ static int look(struct indexer *ix, const char *path, bool renamed)
 				pend_delete(ix, p);
 		} else {
 			pend_touch(ix, &row,
-			           now_ms() + (int64_t)ix->cfg->share.settle_ms,
+			           clock_deadline_ms(
+			               (int64_t)ix->cfg->share.settle_ms),
 			           NULL);
 		}
 		goto out;
@@ -987,7 +1002,8 @@ static int look(struct indexer *ix, const char *path, bool renamed)
 		rc = -1;
 		goto out;
 	}
-	pend_touch(ix, &row, now_ms() + (int64_t)ix->cfg->share.settle_ms,
+	pend_touch(ix, &row,
+	           clock_deadline_ms((int64_t)ix->cfg->share.settle_ms),
 	           had_hash ? prev : NULL);
 out:
 	cat_file_clear(&row);
@@ -1011,10 +1027,10 @@ static int attrib(struct indexer *ix, const char *path)
 
 	if (known == -1)
 		return -1;
-	readable = !fsutil_path_excluded(&ix->cfg->share.exclude, path) &&
-	           fsutil_stat_beneath(ix->rootfd, path, &st) == 0 &&
+	readable = !exclude_path(&ix->cfg->share.exclude, path) &&
+	           beneath_stat(ix->rootfd, path, &st) == 0 &&
 	           S_ISDIR(st.st_mode) &&
-	           fsutil_readable_beneath(ix->rootfd, path, true);
+	           beneath_readable(ix->rootfd, path, true);
 	if (known == (readable ? 1 : 0))
 		return 0;
 	return examine(ix, path);
@@ -1026,9 +1042,9 @@ static int rename_path(struct indexer *ix, const char *from, const char *to)
 	struct cat_file f = {0};
 	int known;
 
-	if (fsutil_path_excluded(&ix->cfg->share.exclude, to))
+	if (exclude_path(&ix->cfg->share.exclude, to))
 		return examine(ix, from);
-	if (fsutil_path_excluded(&ix->cfg->share.exclude, from))
+	if (exclude_path(&ix->cfg->share.exclude, from))
 		return examine(ix, to);
 	known = catalogue_get_by_path(ix->cat, from, &f);
 	cat_file_clear(&f);
@@ -1060,7 +1076,7 @@ static int rename_path(struct indexer *ix, const char *from, const char *to)
 				moved.path = xasprintf("%s%s", to,
 				                       p->path + strlen(from));
 				/* Its id stays pending throughout. */
-				pend_touch(ix, &moved, now_ms(), NULL);
+				pend_touch(ix, &moved, clock_now_ms(), NULL);
 				pend_delete(ix, p);
 				free(moved.path);
 			}
@@ -1183,7 +1199,7 @@ static void suspended(struct indexer *ix, struct msg *m)
  * for it from a failed transaction. */
 static void settle_due(struct indexer *ix)
 {
-	int64_t now = now_ms();
+	int64_t now = clock_now_ms();
 
 	while (!ix->blocked && ix->nheap > 0 && ix->heap[0].due_ms <= now) {
 		struct heap_item it;
@@ -1196,7 +1212,7 @@ static void settle_due(struct indexer *ix)
 		free(it.path);
 		if (p == NULL || p->seq != it.seq || p->inflight)
 			continue;
-		if (fsutil_stat_beneath(ix->rootfd, p->path, &st) == -1 ||
+		if (beneath_stat(ix->rootfd, p->path, &st) == -1 ||
 		    !S_ISREG(st.st_mode) || (uint64_t)st.st_size != p->size ||
 		    fsutil_mtime_ns(&st) != p->mtime_ns ||
 		    fsutil_ctime_ns(&st) != p->ctime_ns) {
@@ -1318,8 +1334,8 @@ static void dispatch(struct indexer *ix, struct msg *m)
  * commit. On success, the kept results are recorded as files settle. */
 static void retry(struct indexer *ix)
 {
-	unsigned tries = ix->tries;
-	int64_t start = now_ms();
+	unsigned tries = ix->retry_backoff.tries;
+	int64_t start = clock_now_ms();
 	int rc;
 
 	ix->blocked = false;
@@ -1333,12 +1349,12 @@ static void retry(struct indexer *ix)
 		ix->ndeferred--;
 		dispatch(ix, m);
 	}
-	ix->retry_cost_ms = now_ms() - start;
+	ix->retry_cost_ms = clock_now_ms() - start;
 	if (rc == -1)
 		write_failed(ix);
 	if (ix->blocked || commit(ix) == -1)
 		return;
-	ix->tries = 0;
+	backoff_reset(&ix->retry_backoff);
 	ix->retry_cost_ms = 0;
 	if (ix->kept_dropped > 0 || ix->deferred_dropped > 0)
 		log_warnx("catalogue writes resumed after %u failed tries; "
@@ -1382,7 +1398,7 @@ static void *indexer_main(void *arg)
 		struct timespec ts;
 
 		while (ix->head == NULL && !ix->stopping) {
-			now = now_ms();
+			now = clock_now_ms();
 			if (ix->rescan_every_ms > 0 && ix->next_rescan_ms == 0)
 				ix->next_rescan_ms =
 				    now + (int64_t)ix->rescan_every_ms;
@@ -1401,13 +1417,7 @@ static void *indexer_main(void *arg)
 				pthread_cond_wait(&ix->wake, &ix->lock);
 				continue;
 			}
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += (wake - now) / 1000;
-			ts.tv_nsec += ((wake - now) % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			ts = clock_timespec(wake);
 			pthread_cond_timedwait(&ix->wake, &ix->lock, &ts);
 		}
 		if (ix->stopping)
@@ -1422,7 +1432,7 @@ static void *indexer_main(void *arg)
 			if (ix->in_txn && ix->txn_ops >= COMMIT_OPS)
 				commit(ix);
 		}
-		now = now_ms();
+		now = clock_now_ms();
 		if (ix->blocked && ix->retry_at_ms <= now)
 			retry(ix);
 		if (!ix->blocked && ix->next_rescan_ms > 0 &&
@@ -1432,8 +1442,9 @@ static void *indexer_main(void *arg)
 				write_failed(ix);
 		}
 		settle_due(ix);
-		if (ix->in_txn && (ix->txn_started_ms + COMMIT_MS <= now_ms() ||
-		                   ix->ninflight == 0))
+		if (ix->in_txn &&
+		    (ix->txn_started_ms + COMMIT_MS <= clock_now_ms() ||
+		     ix->ninflight == 0))
 			commit(ix);
 		pthread_mutex_lock(&ix->lock);
 		ix->waiting = ix->npend;
@@ -1460,6 +1471,7 @@ struct indexer *indexer_start(const struct config *cfg,
 	ix->cfg = cfg;
 	if (opt != NULL)
 		ix->opt = *opt;
+	backoff_init(&ix->retry_backoff, &retry_policy);
 	ix->rootfd = open(cfg->share.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ix->rootfd == -1 || fstat(ix->rootfd, &st) == -1) {
 		*cause = xasprintf("share \"%s\": %s", cfg->share.path,
@@ -1468,9 +1480,9 @@ struct indexer *indexer_start(const struct config *cfg,
 	}
 	pthread_mutex_init(&ix->lock, NULL);
 	pthread_mutex_init(&ix->pend_lock, NULL);
-	pthread_cond_init(&ix->wake, NULL);
-	pthread_cond_init(&ix->idle_cond, NULL);
-	ix->cat = catalogue_open(cfg->share.database, CATALOGUE_WRITE, cause);
+	clock_cond_init(&ix->wake);
+	clock_cond_init(&ix->idle_cond);
+	ix->cat = catalogue_open_writer(cfg->share.database, cause);
 	if (ix->cat == NULL)
 		goto fail_sync;
 	catalogue_keep_errors(ix->cat, true); /* write_failed logs them */
@@ -1485,8 +1497,17 @@ struct indexer *indexer_start(const struct config *cfg,
 		goto fail_pool;
 	}
 	if (ix->opt.watch) {
+		struct watch_sink sink = {
+		    .path = sink_path,
+		    .attrib = sink_attrib,
+		    .rename = sink_rename,
+		    .rescan = sink_rescan,
+		    .periodic_rescan = sink_periodic_rescan,
+		    .arg = ix,
+		};
+
 		ix->watch = watch_start(cfg->share.path, &cfg->share.exclude,
-		                        ix, cause);
+		                        &sink, cause);
 		if (ix->watch == NULL) {
 			indexer_stop(ix);
 			return NULL;
@@ -1533,16 +1554,9 @@ int indexer_wait_idle(struct indexer *ix, struct scan_counts *counts)
 
 int indexer_wait_idle_ms(struct indexer *ix, unsigned ms)
 {
-	struct timespec ts;
+	struct timespec ts = clock_timespec(clock_deadline_ms(ms));
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&ix->lock);
 	while (!(ix->idle && ix->head == NULL) && !ix->failed)
 		if (pthread_cond_timedwait(&ix->idle_cond, &ix->lock, &ts) ==

@@ -1,9 +1,10 @@
 /*
- * The indexer: the single writer of the catalogue (SPEC §5).
+ * The indexer: the single writer of the catalogue.
  *
  * It runs one thread that owns the catalogue's write connection. Everything
  * that changes the catalogue reaches it as a message on its queue: file
- * system events from the watcher, reconcile requests, hash results from
+ * system events from the watcher (through a struct watch_sink: the watcher
+ * does not know the indexer), reconcile requests, hash results from
  * the hash pool, and jobs from other threads (download counts,
  * descriptions). It batches its writes into transactions.
  *
@@ -105,20 +106,11 @@ void indexer_post_uploader(struct indexer *ix, const char *path,
 void indexer_post_room(struct indexer *ix, const char *room, const char *nick,
                        bool remember);
 
-/* --- for the watcher ------------------------------------------------- */
-
-/* Something happened at path (a file or folder, relative to the share):
- * the indexer looks at the disk and brings the catalogue in line. */
+/* Something happened at path (a file or folder, relative to the share),
+ * e.g. the HTTP server found it changed: the indexer looks at the disk and
+ * brings the catalogue in line. (The watcher's events come through the
+ * struct watch_sink the indexer gives it.) */
 void indexer_post_path(struct indexer *ix, const char *path);
-/* The attributes of the folder path changed (e.g. its permissions): the
- * indexer lists it if it became readable to the bot and removes it if it
- * became unreadable; otherwise nothing changes. */
-void indexer_post_attrib(struct indexer *ix, const char *path);
-/* path from was renamed to to (both relative to the share). */
-void indexer_post_rename(struct indexer *ix, const char *from, const char *to);
-/* Asks for a full reconcile every interval_ms (0: never), for when some
- * folders could not be watched. */
-void indexer_set_periodic_rescan(struct indexer *ix, uint64_t interval_ms);
 
 /* The watcher, if the indexer runs one (else NULL); for tests. */
 struct watch *indexer_watch(struct indexer *ix);

@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "beneath.h"
+#include "catalogue_write.h"
+#include "exclude.h"
 #include "fsutil.h"
 #include "log.h"
 
@@ -68,7 +71,7 @@ static void walk_fd(int dfd, const char *dir, const struct strlist *exclude,
 
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			continue;
-		if (de->d_type == DT_LNK || fsutil_name_excluded(exclude, name))
+		if (de->d_type == DT_LNK || exclude_name(exclude, name))
 			continue;
 		path = fsutil_join(dir, name);
 		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
@@ -78,7 +81,7 @@ static void walk_fd(int dfd, const char *dir, const struct strlist *exclude,
 			continue;
 		}
 		if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) &&
-		    !fsutil_readable_at(dirfd(d), name, S_ISDIR(st.st_mode))) {
+		    !beneath_readable_at(dirfd(d), name, S_ISDIR(st.st_mode))) {
 			log_debug("\"%s\" is not readable: not listed", path);
 			free(path);
 		} else if (S_ISREG(st.st_mode)) {
@@ -109,7 +112,7 @@ int scan_walk(int rootfd, const char *dir, const struct strlist *exclude,
 {
 	int dfd;
 
-	dfd = fsutil_open_beneath(rootfd, dir, O_RDONLY | O_DIRECTORY);
+	dfd = beneath_open(rootfd, dir, O_RDONLY | O_DIRECTORY);
 	if (dfd == -1)
 		return -1;
 	walk_fd(dfd, dir, exclude, out);

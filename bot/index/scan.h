@@ -1,6 +1,7 @@
 /*
- * The reconcile walk (SPEC §5): compares a folder of the share on disk with
- * the catalogue and brings the catalogue in line, keeping ids.
+ * The reconcile walk, run at start and whenever inotify lost events:
+ * compares a folder of the share on disk with the catalogue and brings the
+ * catalogue in line, keeping ids.
  *
  * What is listed: regular files and folders whose every path component
  * passes the exclude globs. Symbolic links are never listed and never

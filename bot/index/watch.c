@@ -1,9 +1,10 @@
 /*
  * The watcher. Design: every listed folder of the share gets an inotify
  * watch (libinotifytools keeps the wd -> folder name table; folder names
- * end in '/'). Events become facts for the indexer: "look at this path" or
- * "this was renamed to that"; the indexer checks the disk itself, so the
- * watcher never needs to be exact about what kind of change it saw.
+ * end in '/'). Events become facts for the sink (the indexer's): "look at
+ * this path" or "this was renamed to that"; the indexer checks the disk
+ * itself, so the watcher never needs to be exact about what kind of change
+ * it saw.
  *
  * - A new folder (created or moved in) is watched first, recursively, and
  *   only then reported: the indexer's scan of it then sees every file,
@@ -40,8 +41,8 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "fsutil.h"
-#include "indexer.h"
+#include "beneath.h"
+#include "exclude.h"
 #include "log.h"
 #include "scan.h"
 
@@ -54,7 +55,7 @@
 struct watch {
 	char *root; /* absolute, without a trailing '/' */
 	const struct strlist *exclude;
-	struct indexer *ix;
+	struct watch_sink sink;
 	int rootfd;
 	pthread_t thread;
 	atomic_bool stopping, paused, parked;
@@ -83,7 +84,8 @@ static int add_one(struct watch *w, const char *rel)
 				    inotifytools_get_max_user_watches(),
 				    FALLBACK_RESCAN_MS / 1000);
 			w->limit_logged = true;
-			indexer_set_periodic_rescan(w->ix, FALLBACK_RESCAN_MS);
+			w->sink.periodic_rescan(w->sink.arg,
+			                        FALLBACK_RESCAN_MS);
 			rc = -1;
 		} else if (err != ENOENT && err != ENOTDIR && err != ELOOP) {
 			errno = err;
@@ -129,7 +131,7 @@ static void overflowed(struct watch *w)
 	atomic_fetch_add(&w->overflows, 1);
 	log_warnx("inotify queue overflowed: reconciling the whole share");
 	add_tree(w, "");
-	indexer_post_rescan(w->ix);
+	w->sink.rescan(w->sink.arg);
 }
 
 /* Tells libinotifytools that folder from is now to (both relative). */
@@ -165,10 +167,10 @@ static bool handle(struct watch *w, struct inotify_event *ev,
 	if (isdir && (ev->mask & ~(uint32_t)IN_ISDIR) == IN_ATTRIB) {
 		/* Permissions may have changed: watch it if readable (again:
 		 * folders made under it while it was not could not be). */
-		if (!fsutil_path_excluded(w->exclude, path) &&
-		    fsutil_readable_beneath(w->rootfd, path, true))
+		if (!exclude_path(w->exclude, path) &&
+		    beneath_readable(w->rootfd, path, true))
 			add_tree(w, path);
-		indexer_post_attrib(w->ix, path);
+		w->sink.attrib(w->sink.arg, path);
 	} else if (ev->mask & IN_MOVED_FROM) {
 		if (next != NULL && (next->mask & IN_MOVED_TO) &&
 		    next->cookie == ev->cookie)
@@ -179,20 +181,20 @@ static bool handle(struct watch *w, struct inotify_event *ev,
 				rename_watches(w, path, to);
 				/* Watch anything the new name no longer
 				 * excludes (e.g. a hidden folder renamed). */
-				if (!fsutil_path_excluded(w->exclude, to))
+				if (!exclude_path(w->exclude, to))
 					add_tree(w, to);
 			}
-			indexer_post_rename(w->ix, path, to);
+			w->sink.rename(w->sink.arg, path, to);
 		} else {
-			indexer_post_path(w->ix, path);
+			w->sink.path(w->sink.arg, path);
 		}
 	} else if (isdir && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
-		if (!fsutil_path_excluded(w->exclude, path))
+		if (!exclude_path(w->exclude, path))
 			add_tree(w, path);
-		indexer_post_path(w->ix, path);
+		w->sink.path(w->sink.arg, path);
 	} else if (ev->mask & (IN_CLOSE_WRITE | IN_CREATE | IN_DELETE |
 	                       IN_MOVED_TO | IN_ATTRIB)) {
-		indexer_post_path(w->ix, path);
+		w->sink.path(w->sink.arg, path);
 	}
 	free(path);
 	free(to);
@@ -254,7 +256,7 @@ static void *watch_main(void *arg)
 }
 
 struct watch *watch_start(const char *root, const struct strlist *exclude,
-                          struct indexer *ix, char **cause)
+                          const struct watch_sink *sink, char **cause)
 {
 	struct watch *w = xcalloc(1, sizeof(*w));
 	size_t n;
@@ -265,7 +267,7 @@ struct watch *watch_start(const char *root, const struct strlist *exclude,
 	while (n > 1 && w->root[n - 1] == '/')
 		w->root[--n] = '\0';
 	w->exclude = exclude;
-	w->ix = ix;
+	w->sink = *sink;
 	w->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->rootfd == -1) {
 		*cause = xasprintf("share \"%s\": %s", root, strerror(errno));
@@ -284,7 +286,7 @@ struct watch *watch_start(const char *root, const struct strlist *exclude,
 		inotifytools_cleanup();
 		goto fail;
 	}
-	indexer_post_rescan(ix);
+	w->sink.rescan(w->sink.arg);
 	return w;
 fail:
 	if (w->rootfd != -1)

@@ -14,10 +14,11 @@
  * A file that is not a fisbot catalogue (not SQLite, another application
  * id, a newer schema) is refused and never touched.
  */
-#include "catalogue.h"
+#include "catalogue_write.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -429,7 +430,7 @@ static int check_identity(struct catalogue *c, char **cause)
 		return -1;
 	}
 	if (app == 0 && version == 0 && tables == 0) {
-		if (c->mode == CATALOGUE_WRITE)
+		if (c->writer)
 			return 0; /* new: migrate() creates the schema */
 		*cause = xasprintf("%s is an empty database, not a fisbot "
 		                   "catalogue yet (run fisbot scan)",
@@ -449,7 +450,7 @@ static int check_identity(struct catalogue *c, char **cause)
 		                   c->path, version, CATALOGUE_SCHEMA);
 		return -1;
 	}
-	if (version < CATALOGUE_SCHEMA && c->mode == CATALOGUE_READ) {
+	if (version < CATALOGUE_SCHEMA && !c->writer) {
 		*cause = xasprintf("%s has the old catalogue schema %" PRId64
 		                   "; run fisbot scan to upgrade it",
 		                   c->path, version);
@@ -504,18 +505,18 @@ static void sql_fold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_text(ctx, folded, -1, free);
 }
 
-struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
-                                 char **cause)
+/* Opens the catalogue at path, as its writer or for reading. */
+static struct catalogue *open_as(const char *path, bool writer, char **cause)
 {
 	struct catalogue *c = xcalloc(1, sizeof(*c));
 	int flags = SQLITE_OPEN_NOMUTEX;
 	char *err = NULL;
 	int rc;
 
-	c->mode = mode;
+	c->writer = writer;
 	c->path = xstrdup(path);
 	c->search_ms = CATALOGUE_SEARCH_MS;
-	if (mode == CATALOGUE_READ) {
+	if (!writer) {
 		flags |= SQLITE_OPEN_READONLY;
 		if (access(path, F_OK) == -1) {
 			*cause = xasprintf("no catalogue at %s (%s; run "
@@ -535,8 +536,7 @@ struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
 	}
 	sqlite3_extended_result_codes(c->db, 1);
 	sqlite3_busy_timeout(c->db, CATALOGUE_BUSY_MS);
-	if (mode == CATALOGUE_WRITE &&
-	    sqlite3_db_readonly(c->db, "main") == 1) {
+	if (writer && sqlite3_db_readonly(c->db, "main") == 1) {
 		*cause = xasprintf("cannot write the catalogue %s (read-only "
 		                   "file)",
 		                   path);
@@ -544,7 +544,7 @@ struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
 	}
 	if (check_identity(c, cause) == -1)
 		goto fail;
-	if (mode == CATALOGUE_WRITE) {
+	if (writer) {
 		if (sqlite3_exec(c->db,
 		                 "PRAGMA journal_mode = WAL;"
 		                 "PRAGMA synchronous = NORMAL;",
@@ -573,6 +573,18 @@ fail:
 	return NULL;
 }
 
+struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
+                                 char **cause)
+{
+	(void)mode; /* CATALOGUE_READ: the only mode of the read API */
+	return open_as(path, false, cause);
+}
+
+struct catalogue *catalogue_open_writer(const char *path, char **cause)
+{
+	return open_as(path, true, cause);
+}
+
 void catalogue_close(struct catalogue *c)
 {
 	if (c == NULL)
@@ -580,7 +592,7 @@ void catalogue_close(struct catalogue *c)
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(c->stmts[i]);
 	if (c->db != NULL) {
-		if (c->mode == CATALOGUE_WRITE)
+		if (c->writer)
 			sqlite3_exec(c->db, "PRAGMA optimize", NULL, NULL,
 			             NULL);
 		if (sqlite3_close(c->db) != SQLITE_OK)
@@ -652,6 +664,52 @@ int catalogue_resolve(struct catalogue *c, const char *id_or_path,
 	while (*s == '/')
 		s++;
 	return catalogue_get_by_path(c, s, out);
+}
+
+/* Appends "label: value" to out, value sanitised, or fallback if value is
+ * NULL or empty. */
+static void info_field(struct strlist *out, const char *label,
+                       const char *value, const char *fallback)
+{
+	char *clean, *line;
+
+	if (value == NULL || value[0] == '\0') {
+		line = xasprintf("%s: %s", label, fallback);
+	} else {
+		clean = text_sanitize(value, strlen(value));
+		line = xasprintf("%s: %s", label, clean);
+		free(clean);
+	}
+	strlist_add(out, line);
+	free(line);
+}
+
+void catalogue_info_lines(const struct cat_file *f, struct strlist *out)
+{
+	const char *name = strrchr(f->path, '/');
+	char size[TEXT_SIZE_LEN], date[32], hex[65], *line;
+	time_t added = (time_t)f->added;
+	struct tm tm;
+
+	name = name != NULL ? name + 1 : f->path;
+	info_field(out, "name", name, "");
+	info_field(out, "path", f->path, "");
+	line = xasprintf("size: %s (%" PRIu64 " bytes)",
+	                 text_human_size(f->size, size), f->size);
+	strlist_add(out, line);
+	free(line);
+	if (gmtime_r(&added, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(date, sizeof(date), "%" PRId64, f->added);
+	info_field(out, "date", date, "");
+	info_field(out, "sha-256",
+	           f->hashed ? text_hex(f->sha256, 32, hex) : NULL,
+	           "(not computed yet)");
+	info_field(out, "type", f->media_type, "(unknown)");
+	info_field(out, "description", f->description, "(none)");
+	line = xasprintf("downloads: %" PRIu64, f->downloads);
+	strlist_add(out, line);
+	free(line);
 }
 
 int catalogue_is_dir(struct catalogue *c, const char *dir)

@@ -4,9 +4,8 @@
 #define FISBOT_CATALOGUE_INT_H
 
 #include <sqlite3.h>
-#include <time.h>
 
-#include "catalogue.h"
+#include "catalogue_write.h"
 
 /* The prepared statements kept by every connection. */
 enum cat_stmt {
@@ -55,11 +54,11 @@ enum cat_stmt {
 
 struct catalogue {
 	sqlite3 *db;
-	enum catalogue_mode mode;
+	bool writer; /* catalogue_open_writer */
 	char *path;
 	sqlite3_stmt *stmts[ST_COUNT];
-	unsigned search_ms;       /* time limit of a search */
-	struct timespec deadline; /* of the running search */
+	unsigned search_ms;  /* time limit of a search */
+	int64_t deadline_ms; /* of the running search (clock_deadline_ms) */
 	bool timed_out;
 	bool regex_limited; /* a glob or regex hit a limit in this search */
 	bool keep_errors;   /* catalogue_keep_errors */

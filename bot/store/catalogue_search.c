@@ -29,6 +29,7 @@
 #include "alloc.h"
 #include "catalogue.h"
 #include "catalogue_int.h"
+#include "clock.h"
 #include "query.h"
 #include "text.h"
 
@@ -314,12 +315,7 @@ static sqlite3_stmt *prepare(struct catalogue *c, const char *sql,
  * deadline. */
 static bool past_deadline(struct catalogue *c)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec > c->deadline.tv_sec ||
-	    (now.tv_sec == c->deadline.tv_sec &&
-	     now.tv_nsec >= c->deadline.tv_nsec)) {
+	if (clock_past(c->deadline_ms)) {
 		c->timed_out = true;
 		return true;
 	}
@@ -478,13 +474,7 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 	int rc, ret = -1;
 
 	memset(out, 0, sizeof(*out));
-	clock_gettime(CLOCK_MONOTONIC, &c->deadline);
-	c->deadline.tv_sec += c->search_ms / 1000;
-	c->deadline.tv_nsec += (long)(c->search_ms % 1000) * 1000000L;
-	if (c->deadline.tv_nsec >= 1000000000L) {
-		c->deadline.tv_sec++;
-		c->deadline.tv_nsec -= 1000000000L;
-	}
+	c->deadline_ms = clock_deadline_ms((int64_t)c->search_ms);
 	c->timed_out = false;
 	c->regex_limited = false;
 	sqlite3_progress_handler(c->db, 1000, search_progress, c);

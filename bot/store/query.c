@@ -42,7 +42,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <wchar.h>
 #include <wctype.h>
 
@@ -50,6 +49,7 @@
 #include <pcre2.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "text.h"
 #include "units.h"
 
@@ -426,15 +426,6 @@ static void matcher_init(void)
 	matcher_key_ok = pthread_key_create(&matcher_key, matcher_free) == 0;
 }
 
-/* Returns the time of clock id in nanoseconds. */
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /*
  * The callout at the start of every attempt: ends the match (with
  * PCRE2_ERROR_CALLOUT) once it has used QUERY_MATCH_MS of CPU time.
@@ -447,7 +438,7 @@ static int64_t clock_ns(clockid_t id)
 static int regex_callout(pcre2_callout_block *block, void *arg)
 {
 	struct matcher *m = arg;
-	int64_t now = clock_ns(CLOCK_MONOTONIC), used;
+	int64_t now = clock_now_ns(), used;
 
 	if (m->stage == 0) {
 		m->stage = 1;
@@ -458,11 +449,11 @@ static int regex_callout(pcre2_callout_block *block, void *arg)
 		return 0;
 	if (m->stage == 1) {
 		m->stage = 2;
-		m->cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		m->cpu0 = clock_thread_cpu_ns();
 		m->next = now + (QUERY_MATCH_MS - REGEX_MARK_MS) * 1000000;
 		return 0;
 	}
-	used = clock_ns(CLOCK_THREAD_CPUTIME_ID) - m->cpu0;
+	used = clock_thread_cpu_ns() - m->cpu0;
 	if (used >= (QUERY_MATCH_MS - REGEX_MARK_MS) * 1000000)
 		return PCRE2_ERROR_CALLOUT;
 	m->next = now + (QUERY_MATCH_MS - REGEX_MARK_MS) * 1000000 - used;

@@ -1,16 +1,22 @@
 /*
- * The catalogue (SPEC §5): every file of the share in SQLite, with a stable
- * id that is never reused. WAL; one writing connection (the indexer's);
- * every other thread opens its own read-only connection.
+ * The catalogue: every file of the share in SQLite, with a stable id that
+ * is never reused (kept across restarts and renames). WAL; one writing
+ * connection (the indexer's); every other thread opens its own read-only
+ * connection.
+ *
+ * This header is the read API, for everyone. The writer's API (opening for
+ * writing, transactions, every change) is catalogue_write.h, included only
+ * by the indexer, the reconcile (scan.c) and the catalogue itself, so the
+ * single-writer rule shows in the includes: a write from a plugin or the
+ * HTTP server does not compile.
  *
  * Functions that look a row up return 1 if found, 0 if not, -1 on a
- * database error (already logged). Functions that change rows return 0 or
- * -1. Strings in the structs below are owned by the struct and freed by its
- * clear function.
+ * database error (already logged). Strings in the structs below are owned
+ * by the struct and freed by its clear function.
  *
  * A public header (include/fisbot): plugins may call the reading functions
- * marked FB_EXPORT, on the connection api->catalogue() gives them; opening,
- * writing and the remembered rooms are the core's (not exported).
+ * marked FB_EXPORT, on the connection api->catalogue() gives them; opening
+ * and the remembered rooms are the core's (not exported).
  */
 #ifndef FISBOT_CATALOGUE_H
 #define FISBOT_CATALOGUE_H
@@ -25,7 +31,8 @@
 
 struct catalogue;
 
-enum catalogue_mode { CATALOGUE_READ, CATALOGUE_WRITE };
+/* How catalogue_open opens a connection: always for reading. */
+enum catalogue_mode { CATALOGUE_READ };
 
 struct cat_file {
 	int64_t id;
@@ -80,24 +87,14 @@ FB_EXPORT void cat_file_clear(struct cat_file *f);
 FB_EXPORT void cat_page_clear(struct cat_page *p);
 
 /*
- * Opens the catalogue at path. CATALOGUE_WRITE creates it if missing and
- * migrates its schema; CATALOGUE_READ requires it to exist. A file that is
- * not a fisbot catalogue or is corrupt is refused, never recreated. Returns
- * NULL and sets *cause (caller frees) on failure.
+ * Opens the existing catalogue at path for reading (mode: CATALOGUE_READ,
+ * the only mode here; the writer opens with catalogue_open_writer). A file
+ * that is not a fisbot catalogue is refused. Returns NULL and sets *cause
+ * (caller frees) on failure.
  */
 struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
                                  char **cause);
 void catalogue_close(struct catalogue *c);
-
-/* With keep set, errors on c are not logged but kept, the last one for
- * catalogue_last_error: for the writer, which logs one line per failed
- * transaction itself. */
-void catalogue_keep_errors(struct catalogue *c, bool keep);
-/* The last error kept on c (a line naming the catalogue and the cause,
- * e.g. "the disk is full"), or NULL; valid until the next error or
- * catalogue_clear_error. */
-const char *catalogue_last_error(struct catalogue *c);
-void catalogue_clear_error(struct catalogue *c);
 
 /* --- reading ---------------------------------------------------------- */
 
@@ -108,6 +105,21 @@ FB_EXPORT int catalogue_get_by_path(struct catalogue *c, const char *path,
 /* Looks up "42", "#42" or a path relative to the share. */
 FB_EXPORT int catalogue_resolve(struct catalogue *c, const char *id_or_path,
                                 struct cat_file *out);
+/*
+ * Appends to out the details of f that `info` shows, in the chat and on the
+ * command line, one line each, every name and text sanitised:
+ *
+ *   name: song.ogg
+ *   path: music/live/song.ogg
+ *   size: 3.0 MiB (3145728 bytes)
+ *   date: 2024-05-01T12:00:00Z         (when it entered the catalogue)
+ *   sha-256: 0a1b...                   (or "(not computed yet)")
+ *   type: audio/ogg                    (or "(unknown)")
+ *   description: Live at home          (or "(none)")
+ *   downloads: 3
+ */
+FB_EXPORT void catalogue_info_lines(const struct cat_file *f,
+                                    struct strlist *out);
 /* Returns 1 if dir ("" for the root, no trailing '/') is a folder of the
  * catalogue. */
 FB_EXPORT int catalogue_is_dir(struct catalogue *c, const char *dir);
@@ -152,54 +164,8 @@ int catalogue_foreach_dir_under(struct catalogue *c, const char *dir,
 FB_EXPORT int catalogue_uploader_usage(struct catalogue *c,
                                        const char *uploader, uint64_t *bytes);
 
-/* --- writing (the writer connection only) ----------------------------- */
-
-int catalogue_begin(struct catalogue *c);
-int catalogue_commit(struct catalogue *c);
-int catalogue_rollback(struct catalogue *c);
-
-/* Inserts the file at f->path (with f->description and f->uploader, if
- * set, and its folders if missing), or updates its size, mtime, ctime, dev
- * and inode, and clears its hash if its content may have changed: size,
- * mtime or ctime differ (where a ctime is unknown, 0: the inode differs).
- * Sets f->id and, for a new row, f->added (now: the date added is set
- * here, so ids and dates added grow together). */
-int catalogue_upsert(struct catalogue *c, struct cat_file *f);
-/* Records a finished hash, unless the row changed since (size or mtime
- * differ): then returns 0 and sets *stale. */
-int catalogue_set_hash(struct catalogue *c, int64_t id, uint64_t size,
-                       int64_t mtime_ns, const unsigned char sha256[32],
-                       const char *media_type, bool *stale);
-/* Records f->sha256 and f->media_type for row f->id, unless the row is not
- * at f->path any more or its size, mtime or ctime differ from f's: then
- * returns 0 and sets *stale. (Ids of a rolled-back transaction may be
- * given again to other files: the path check keeps a hash computed before
- * a rollback from landing on another file.) */
-int catalogue_set_hash_of(struct catalogue *c, const struct cat_file *f,
-                          bool *stale);
-/* Records a new ctime for id and keeps its hash: for a file that was only
- * renamed (a rename changes the ctime, not the content). */
-int catalogue_set_ctime(struct catalogue *c, int64_t id, int64_t ctime_ns);
-int catalogue_remove(struct catalogue *c, int64_t id);
-/* Renames a file, or a folder and everything under it, keeping ids. A file
- * or folder already at `to` is replaced (removed first); the folders of `to`
- * are added if missing. Renaming something the catalogue does not hold does
- * nothing and returns 0. */
-int catalogue_rename(struct catalogue *c, const char *from, const char *to);
-/* Removes a folder and every file and folder under it. */
-int catalogue_remove_tree(struct catalogue *c, const char *dir);
-int catalogue_add_dir(struct catalogue *c, const char *dir);
-int catalogue_set_description(struct catalogue *c, int64_t id,
-                              const char *text);
-int catalogue_set_uploader(struct catalogue *c, int64_t id,
-                           const char *uploader);
-int catalogue_add_download(struct catalogue *c, int64_t id, uint64_t bytes,
-                           bool completed);
-
 /* --- rooms joined by invitation (remembered across restarts) ---------- */
 
-int catalogue_room_add(struct catalogue *c, const char *room, const char *nick);
-int catalogue_room_remove(struct catalogue *c, const char *room);
 /* Appends every remembered room to rooms and its nick to nicks (""
  * if none was given), in the order of the room JIDs. */
 int catalogue_room_list(struct catalogue *c, struct strlist *rooms,

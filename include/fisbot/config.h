@@ -1,5 +1,5 @@
 /*
- * The configuration (SPEC §4): an INI file parsed with inih into one plain
+ * The configuration (fisbot.conf): an INI file parsed with inih into one plain
  * struct. Every key is parsed and validated at load; every problem is
  * reported with file:line, and unknown sections or keys get a "did you
  * mean". Relative paths are made absolute against the file's folder.
@@ -17,17 +17,7 @@
 
 #include "fisbot_export.h"
 #include "log.h"
-
-/* A list of owned strings. */
-struct strlist {
-	char **v;
-	size_t n;
-};
-
-void strlist_add(struct strlist *l, const char *s);
-void strlist_free(struct strlist *l);
-/* Returns true if l holds a string equal to s. */
-FB_EXPORT bool strlist_contains(const struct strlist *l, const char *s);
+#include "strlist.h"
 
 enum tls_mode { TLS_REQUIRED, TLS_DIRECT, TLS_DISABLED };
 enum invite_policy { INVITES_NONE, INVITES_ALLOWLIST, INVITES_ANYONE };

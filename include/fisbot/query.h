@@ -1,6 +1,6 @@
 /*
- * The search syntax (SPEC §6), parsed once here and used by the CLI, the chat
- * commands and the XMPP search form:
+ * The search syntax of `search` and `@find`, parsed once here and used by
+ * the CLI, the chat commands and the XMPP search form:
  *
  *   word            substring of the path, case-insensitive
  *   "a phrase"      substring with spaces (it ends at the next ")

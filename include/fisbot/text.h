@@ -56,4 +56,17 @@ FB_EXPORT char *text_human_size(uint64_t bytes, char *buf);
  * that does not cut a UTF-8 sequence in two. */
 FB_EXPORT size_t text_utf8_prefix(const char *s, size_t len, size_t max);
 
+/* Writes the n bytes at bytes as lowercase hex digits and a NUL into out
+ * (2 * n + 1 bytes): SHA-256s as shown and in ETags. Returns out. */
+char *text_hex(const unsigned char *bytes, size_t n, char *out);
+
+/* Returns the len bytes at s percent-encoded with uppercase hex digits:
+ * every byte but those keep accepts (a NUL is always encoded). The caller
+ * frees it. */
+char *text_pct_encode(const char *s, size_t len, bool (*keep)(unsigned char));
+
+/* For text_pct_encode: true for what a URL path segment holds as it is,
+ * RFC 3986's unreserved characters (A-Z a-z 0-9 - . _ ~). */
+bool text_url_unreserved(unsigned char c);
+
 #endif

@@ -122,45 +122,20 @@ static void cmd_list(struct fb_request *req, int argc, char **argv)
 	show_page(req, dir, 0);
 }
 
-/* Replies "label: value" with value sanitised, or fallback if NULL. */
-static void reply_field(struct fb_request *req, const char *label,
-                        const char *value, const char *fallback)
-{
-	char *s;
-
-	if (value == NULL || value[0] == '\0') {
-		api->reply(req, "%s: %s", label, fallback);
-		return;
-	}
-	s = text_sanitize(value, strlen(value));
-	api->reply(req, "%s: %s", label, s);
-	free(s);
-}
-
 /* info ID|PATH */
 static void cmd_info(struct fb_request *req, int argc, char **argv)
 {
 	const struct cat_file *f = api->req_file(req);
-	char size[TEXT_SIZE_LEN], date[LISTING_DATE_LEN], hex[65];
-	const char *name;
+	struct strlist lines = {0};
 	char *line;
 
-	name = strrchr(f->path, '/');
-	name = name != NULL ? name + 1 : f->path;
 	line = listing_file(f);
 	api->reply(req, "%s", line);
 	free(line);
-	reply_field(req, "name", name, "");
-	reply_field(req, "path", f->path, "");
-	api->reply(req, "size: %s (%" PRIu64 " bytes)",
-	           text_human_size(f->size, size), f->size);
-	api->reply(req, "date: %s", listing_date(f->added, date));
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", f->sha256[i]);
-	api->reply(req, "sha-256: %s", f->hashed ? hex : "(not computed yet)");
-	reply_field(req, "type", f->media_type, "(unknown)");
-	reply_field(req, "description", f->description, "(none)");
-	api->reply(req, "downloads: %" PRIu64, f->downloads);
+	catalogue_info_lines(f, &lines);
+	for (size_t i = 0; i < lines.n; i++)
+		api->reply(req, "%s", lines.v[i]);
+	strlist_free(&lines);
 }
 
 static const char *const list_aliases[] = {"ls", NULL};

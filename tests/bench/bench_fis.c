@@ -23,7 +23,7 @@
 #include <strophe.h>
 
 #include "alloc.h"
-#include "catalogue.h"
+#include "catalogue_write.h"
 #include "fis.h"
 #include "fis_xml.h"
 
@@ -162,7 +162,7 @@ int main(int argc, char **argv)
 		path = xstrdup(db);
 	}
 	if (stat(path, &sb) == -1) {
-		c = catalogue_open(path, CATALOGUE_WRITE, &cause);
+		c = catalogue_open_writer(path, &cause);
 		if (c == NULL) {
 			fprintf(stderr, "%s\n", cause);
 			return 1;

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "catalogue.h"
+#include "catalogue_write.h"
 #include "query.h"
 
 /* A small deterministic generator (xorshift64*). */
@@ -268,7 +268,7 @@ int main(int argc, char **argv)
 		path = xasprintf("%s/bench.db", tmpl);
 	}
 	if (stat(path, &sb) == -1) {
-		w = catalogue_open(path, CATALOGUE_WRITE, &cause);
+		w = catalogue_open_writer(path, &cause);
 		if (w == NULL) {
 			fprintf(stderr, "%s\n", cause);
 			return 1;
@@ -278,7 +278,7 @@ int main(int argc, char **argv)
 	}
 	/* Opening for writing runs the integrity check: time it. */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	w = catalogue_open(path, CATALOGUE_WRITE, &cause);
+	w = catalogue_open_writer(path, &cause);
 	if (w == NULL) {
 		fprintf(stderr, "%s\n", cause);
 		return 1;

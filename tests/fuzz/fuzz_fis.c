@@ -16,7 +16,7 @@
 #include <strophe.h>
 
 #include "alloc.h"
-#include "catalogue.h"
+#include "catalogue_write.h"
 #include "fis.h"
 #include "fis_xml.h"
 #include "text.h"
@@ -84,7 +84,7 @@ static void init(void)
 	if (mkdtemp(tmp_dir) == NULL)
 		abort();
 	db = xasprintf("%s/fisbot.db", tmp_dir);
-	c = catalogue_open(db, CATALOGUE_WRITE, &cause);
+	c = catalogue_open_writer(db, &cause);
 	if (c == NULL) {
 		fprintf(stderr, "%s\n", cause);
 		abort();

@@ -1,13 +1,14 @@
 /*
- * The indexer when the catalogue cannot be written (SPEC §9), end to end on
- * a temporary share. The catalogue's disk fills up on demand: this program
- * links the full-disk shim of the adversarial tests (enospc_shim.c: writes
- * under a folder fail with ENOSPC while a flag file exists). The hash
- * pool's work is counted and held at its one posix_fadvise call per file
- * hashed, which this program also defines. Checks that the hashing stops
- * while the disk is full, that nothing is hashed twice (the results of the
- * failed transaction are kept), that other threads' jobs are replayed, and
- * that the catalogue converges once space returns.
+ * The indexer when the catalogue cannot be written (a full disk: writes
+ * retried with backoff, nothing hashed twice, the process idle meanwhile),
+ * end to end on a temporary share. The catalogue's disk fills up on demand:
+ * this program links the full-disk shim of the adversarial tests
+ * (enospc_shim.c: writes under a folder fail with ENOSPC while a flag file
+ * exists). The hash pool's work is counted and held at its one posix_fadvise
+ * call per file hashed, which this program also defines. Checks that the
+ * hashing stops while the disk is full, that nothing is hashed twice (the
+ * results of the failed transaction are kept), that other threads' jobs are
+ * replayed, and that the catalogue converges once space returns.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -16,7 +16,7 @@
 #include <sqlite3.h>
 
 #include "alloc.h"
-#include "catalogue.h"
+#include "catalogue_write.h"
 #include "config.h"
 #include "query.h"
 
@@ -35,7 +35,7 @@ static int setup(void **state)
 	if (mkdtemp(fx->dir) == NULL)
 		return -1;
 	fx->db = xasprintf("%s/fisbot.db", fx->dir);
-	fx->c = catalogue_open(fx->db, CATALOGUE_WRITE, &cause);
+	fx->c = catalogue_open_writer(fx->db, &cause);
 	if (fx->c == NULL) {
 		fprintf(stderr, "%s\n", cause);
 		return -1;
@@ -222,7 +222,7 @@ static void test_ids_never_reused(void **state)
 	{
 		char *cause = NULL;
 
-		fx->c = c = catalogue_open(fx->db, CATALOGUE_WRITE, &cause);
+		fx->c = c = catalogue_open_writer(fx->db, &cause);
 		assert_non_null(c);
 	}
 	assert_true(add(c, "c.txt", 1) > a2);
@@ -701,7 +701,7 @@ static void test_refuse_foreign(void **state)
 	/* Not a database at all: refused, left as it was. */
 	memset(junk, 'x', sizeof(junk));
 	write_file(path, junk, sizeof(junk));
-	assert_null(catalogue_open(path, CATALOGUE_WRITE, &cause));
+	assert_null(catalogue_open_writer(path, &cause));
 	assert_non_null(strstr(cause, "not a fisbot catalogue"));
 	free(cause);
 	assert_int_equal(stat(path, &sb), 0);
@@ -715,7 +715,7 @@ static void test_refuse_foreign(void **state)
 	assert_int_equal(
 	    sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	assert_null(catalogue_open(path, CATALOGUE_WRITE, &cause));
+	assert_null(catalogue_open_writer(path, &cause));
 	assert_non_null(strstr(cause, "not a fisbot catalogue"));
 	free(cause);
 
@@ -729,7 +729,7 @@ static void test_refuse_foreign(void **state)
 	                              NULL, NULL, NULL),
 	                 SQLITE_OK);
 	sqlite3_close(db);
-	assert_null(catalogue_open(path, CATALOGUE_WRITE, &cause));
+	assert_null(catalogue_open_writer(path, &cause));
 	assert_non_null(strstr(cause, "newer"));
 	free(cause);
 
@@ -738,11 +738,11 @@ static void test_refuse_foreign(void **state)
 		struct catalogue *tmp;
 
 		unlink(path);
-		tmp = catalogue_open(path, CATALOGUE_WRITE, &cause);
+		tmp = catalogue_open_writer(path, &cause);
 		assert_non_null(tmp);
 		catalogue_close(tmp);
 		assert_int_equal(chmod(path, 0444), 0);
-		assert_null(catalogue_open(path, CATALOGUE_WRITE, &cause));
+		assert_null(catalogue_open_writer(path, &cause));
 		assert_non_null(strstr(cause, "read-only"));
 		free(cause);
 		chmod(path, 0644);
@@ -787,10 +787,10 @@ static void test_refuse_corrupt(void **state)
 	assert_int_equal(pwrite(fd, junk, sizeof(junk), 40960),
 	                 (ssize_t)sizeof(junk));
 	close(fd);
-	assert_null(catalogue_open(fx->db, CATALOGUE_WRITE, &cause));
+	assert_null(catalogue_open_writer(fx->db, &cause));
 	assert_non_null(strstr(cause, "corrupt"));
 	free(cause);
-	fx->c = catalogue_open(":memory:", CATALOGUE_WRITE, &cause);
+	fx->c = catalogue_open_writer(":memory:", &cause);
 	assert_non_null(fx->c);
 }
 
@@ -870,7 +870,7 @@ static void test_ctime_migration(void **state)
 	assert_null(catalogue_open(fx->db, CATALOGUE_READ, &cause));
 	assert_non_null(strstr(cause, "old catalogue schema 1"));
 	free(cause);
-	fx->c = catalogue_open(fx->db, CATALOGUE_WRITE, &cause);
+	fx->c = catalogue_open_writer(fx->db, &cause);
 	assert_non_null(fx->c);
 	assert_true(sql_int(fx->db, "PRAGMA user_version") >= 2);
 	assert_int_equal(catalogue_get(fx->c, id, &f), 1);

@@ -1,5 +1,5 @@
-/* Unit tests for fisbot search, ls and info: exact output lines (SPEC §6)
- * and exit codes, on a temporary catalogue. */
+/* Unit tests for fisbot search, ls and info: exact output lines (those of
+ * the chat commands) and exit codes, on a temporary catalogue. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,13 +14,13 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "catalogue.h"
+#include "catalogue_write.h"
 #include "cli.h"
 #include "config.h"
 
 static char dir[] = "/tmp/fisbot-cli-XXXXXX";
 static struct config cfg;
-static int64_t song_id, hostile_id;
+static int64_t song_id, other_id, hostile_id;
 
 /* Adds a hashed file; returns its id. */
 static int64_t add(struct catalogue *c, const char *path, uint64_t size,
@@ -49,14 +49,16 @@ static int setup(void **state)
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	cfg.share.database = xasprintf("%s/fisbot.db", dir);
-	c = catalogue_open(cfg.share.database, CATALOGUE_WRITE, &cause);
+	c = catalogue_open_writer(cfg.share.database, &cause);
 	if (c == NULL)
 		return -1;
 	song_id = add(c, "music/live/song.ogg", 3 << 20, "audio/ogg");
-	add(c, "music/live/other.ogg", 12 << 20 | 1 << 19, "audio/ogg");
+	other_id = add(c, "music/live/other.ogg", 12 << 20 | 1 << 19, "");
 	catalogue_add_dir(c, "music/live/encores");
 	hostile_id = add(c, "bad/\xff<&>\n.txt", 10, "text/plain");
 	catalogue_set_description(c, song_id, "Live\tat home");
+	/* An admin's `describe ID ""` removes a description. */
+	catalogue_set_description(c, other_id, "");
 	catalogue_close(c);
 	return 0;
 }
@@ -154,6 +156,7 @@ static void test_info(void **state)
 {
 	char *by_id[] = {(char *)"#1"};
 	char *by_path[] = {(char *)"bad/\xff<&>\n.txt"};
+	char *by_other[] = {(char *)"music/live/other.ogg"};
 	char *missing[] = {(char *)"99"};
 	char *out;
 	int rc;
@@ -175,6 +178,12 @@ static void test_info(void **state)
 	assert_int_equal(rc, 0);
 	assert_non_null(strstr(out, "path: bad/\\xFF<&>\\x0A.txt\n"));
 	assert_non_null(strstr(out, "description: (none)\n"));
+	free(out);
+	/* No description and no type: said as the chat says it. */
+	out = capture(cli_info, 1, by_other, &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, "\ntype: (unknown)\n"
+	                            "description: (none)\n"));
 	free(out);
 	out = capture(cli_info, 1, missing, &rc);
 	assert_int_equal(rc, 1);

@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "catalogue_write.h"
 #include "cmdarg.h"
 #include "cmdline.h"
 #include "fisbot_plugin.h"
@@ -406,7 +407,7 @@ static int setup(void **state)
 	         tmp != NULL && strlen(tmp) < 32 ? tmp : "/tmp");
 	assert_non_null(mkdtemp(fk.dir));
 	path = xasprintf("%s/fisbot.db", fk.dir);
-	fk.cat = catalogue_open(path, CATALOGUE_WRITE, &cause);
+	fk.cat = catalogue_open_writer(path, &cause);
 	free(path);
 	if (fk.cat == NULL)
 		fail_msg("catalogue_open: %s", cause);

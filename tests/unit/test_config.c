@@ -15,6 +15,7 @@
 
 #include "alloc.h"
 #include "config.h"
+#include "exclude.h"
 
 /* The minimal valid configuration (5 lines); tests append to it. */
 #define MINIMAL                                                                \
@@ -704,6 +705,26 @@ static void test_served_files(void **state)
 	                 "exclude = .*, *.conf\n"
 	                 "[http]\nsecret_file = k.key\n",
 	                 "fisbot.conf:9: [http] secret_file: this file is "
+	                 "inside the share and would be served");
+
+	/* Served or not is judged by the indexer's own matcher: a glob
+	 * matches a leading dot like any other character, so these files are
+	 * excluded (never catalogued) and nothing is reported. */
+	cfg = load("[xmpp]\njid = a@b.org\npassword = x\n"
+	           "[share]\npath = .\ndatabase = .state/f.db\n"
+	           "exclude = *state, *.conf, *.key\n"
+	           "[http]\nsecret_file = .k.key\n",
+	           &problems);
+	assert_non_null(cfg);
+	assert_int_equal(problems.n, 0);
+	assert_true(exclude_path(&cfg->share.exclude, ".state/f.db"));
+	assert_true(exclude_path(&cfg->share.exclude, ".k.key"));
+	config_free(cfg);
+	/* Without those globs they would be served, and are reported. */
+	load_one_problem("[xmpp]\njid = a@b.org\npassword = x\n"
+	                 "[share]\npath = .\ndatabase = .state/f.db\n"
+	                 "exclude = *.conf, *.key\n",
+	                 "fisbot.conf:6: [share] database: this file is "
 	                 "inside the share and would be served");
 }
 

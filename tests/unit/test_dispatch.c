@@ -26,7 +26,7 @@
 #include <cmocka.h>
 
 #include "alloc.h"
-#include "catalogue.h"
+#include "catalogue_write.h"
 #include "config.h"
 #include "cron.h"
 #include "fisbot_plugin.h"
@@ -520,7 +520,7 @@ start_with_catalogue(const char *load, const char *const *paths, size_t n)
 	struct catalogue *w;
 	char *cause = NULL;
 
-	w = catalogue_open("fisbot.db", CATALOGUE_WRITE, &cause);
+	w = catalogue_open_writer("fisbot.db", &cause);
 	if (w == NULL)
 		fail_msg("catalogue_open: %s", cause);
 	for (size_t i = 0; i < n; i++)
@@ -1661,7 +1661,7 @@ static void test_real_plugins_on_workers(void **state)
 	struct catalogue *w;
 	char *cause = NULL, path[64], *b;
 
-	w = catalogue_open("fisbot.db", CATALOGUE_WRITE, &cause);
+	w = catalogue_open_writer("fisbot.db", &cause);
 	assert_non_null(w);
 	for (int i = 0; i < 12; i++) {
 		snprintf(path, sizeof(path), "music/song%02d.ogg", i);

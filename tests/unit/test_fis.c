@@ -19,7 +19,7 @@
 #include <strophe.h>
 
 #include "alloc.h"
-#include "catalogue.h"
+#include "catalogue_write.h"
 #include "fis.h"
 #include "fis_node.h"
 #include "fis_xml.h"
@@ -49,7 +49,7 @@ static int setup(void **state)
 	if (mkdtemp(fx->dir) == NULL)
 		return -1;
 	fx->db = xasprintf("%s/fisbot.db", fx->dir);
-	fx->c = catalogue_open(fx->db, CATALOGUE_WRITE, &cause);
+	fx->c = catalogue_open_writer(fx->db, &cause);
 	if (fx->c == NULL) {
 		fprintf(stderr, "%s\n", cause);
 		return -1;

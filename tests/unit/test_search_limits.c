@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "catalogue.h"
+#include "catalogue_write.h"
 #include "query.h"
 
 #define N_LONG 40 /* long paths that make hostile regexes expensive */
@@ -72,7 +72,7 @@ static int setup(void **state)
 	if (mkdtemp(fx->dir) == NULL)
 		return -1;
 	fx->db = xasprintf("%s/fisbot.db", fx->dir);
-	fx->c = catalogue_open(fx->db, CATALOGUE_WRITE, &cause);
+	fx->c = catalogue_open_writer(fx->db, &cause);
 	if (fx->c == NULL) {
 		fprintf(stderr, "%s\n", cause);
 		return -1;

@@ -181,6 +181,47 @@ static void test_utf8_prefix(void **state)
 	assert_int_equal(text_utf8_prefix("abc", 3, 10), 3);
 }
 
+/* Lowercase hex, as SHA-256s are shown. */
+static void test_hex(void **state)
+{
+	const unsigned char b[] = {0x00, 0x0f, 0xa5, 0xff};
+	char out[9];
+
+	assert_string_equal(text_hex(b, 4, out), "000fa5ff");
+	assert_string_equal(text_hex(b, 0, out), "");
+}
+
+/* Percent-encoding of URL path segments: only RFC 3986's unreserved
+ * characters stay, whatever the locale; a NUL is always encoded. */
+static bool keep_none(unsigned char c)
+{
+	return false;
+}
+
+static void test_pct_encode(void **state)
+{
+	char *s;
+
+	s = text_pct_encode("a-Z_0.~", 7, text_url_unreserved);
+	assert_string_equal(s, "a-Z_0.~");
+	free(s);
+	s = text_pct_encode("r\xc3\xa9sum\xc3\xa9 (1).pdf", 16,
+	                    text_url_unreserved);
+	assert_string_equal(s, "r%C3%A9sum%C3%A9%20%281%29.pdf");
+	free(s);
+	s = text_pct_encode("a/b?c#d%e&f+g", 13, text_url_unreserved);
+	assert_string_equal(s, "a%2Fb%3Fc%23d%25e%26f%2Bg");
+	free(s);
+	s = text_pct_encode("x\0y", 3, text_url_unreserved);
+	assert_string_equal(s, "x%00y");
+	free(s);
+	s = text_pct_encode("ab", 2, keep_none);
+	assert_string_equal(s, "%61%62");
+	free(s);
+	for (unsigned c = 0x80; c < 0x100; c++)
+		assert_false(text_url_unreserved((unsigned char)c));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +235,8 @@ int main(void)
 	    cmocka_unit_test(test_is_clean),
 	    cmocka_unit_test(test_human_size),
 	    cmocka_unit_test(test_utf8_prefix),
+	    cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_pct_encode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,6 +127,38 @@ static void test_wrong_key_and_sha(void **state)
 	token_key_free(other);
 }
 
+/* Tokens made by earlier versions keep working: links already handed out
+ * must not die with an upgrade. These were made by the code of the first
+ * release with this key and SHA-256 at 1700000000 (2023-11-14). */
+static void test_pinned(void **state)
+{
+	struct token_key *key = token_key_from_bytes(key_bytes);
+	const char *day = "AWwACPAAAAAAAAAAKmVVQoCpK7cKX9V22Q6w1e49MRXG";
+	const char *forever = "AWwACPAAAHBIhg3feQAAAAAKwKksTy3wc74JOGXyi38H";
+	char tok[TOKEN_LEN + 1];
+	struct token t;
+
+	assert_int_equal(token_key_id(key), 0x6c0008f0);
+	assert_int_equal(token_make(key, 42, sha, 1700000000, 86400, tok), 0);
+	assert_string_equal(tok, day);
+	assert_int_equal(
+	    token_make(key, 123456789012345LL, sha, 1700000000, 0, tok), 0);
+	assert_string_equal(tok, forever);
+
+	assert_int_equal(token_parse(day, TOKEN_LEN, &t), 0);
+	assert_int_equal(t.version, TOKEN_VERSION);
+	assert_int_equal(t.key_id, 0x6c0008f0);
+	assert_int_equal(t.file_id, 42);
+	assert_int_equal(t.expires, 1700086400);
+	assert_int_equal(token_verify(key, &t, sha, 1700086399), TOKEN_OK);
+	assert_int_equal(token_verify(key, &t, sha, 1700086400), TOKEN_EXPIRED);
+	assert_int_equal(token_parse(forever, TOKEN_LEN, &t), 0);
+	assert_int_equal(t.file_id, 123456789012345LL);
+	assert_int_equal(t.expires, 0);
+	assert_int_equal(token_verify(key, &t, sha, 2000000000), TOKEN_OK);
+	token_key_free(key);
+}
+
 static void test_malformed(void **state)
 {
 	struct token_key *key = token_key_from_bytes(key_bytes);
@@ -204,6 +236,7 @@ int main(void)
 	    cmocka_unit_test(test_lifetime_zero),
 	    cmocka_unit_test(test_bit_flips),
 	    cmocka_unit_test(test_wrong_key_and_sha),
+	    cmocka_unit_test(test_pinned),
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_key_file),
 	};

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "catalogue.h"
+#include "catalogue_write.h"
 #include "config.h"
 #include "token.h"
 #include "upload.h"
@@ -66,8 +66,7 @@ static int setup(void **state)
 	mkdir(path, 0755);
 	f->cfg = load(f, "enabled = yes\nallow = alice@example.org, "
 	                 "friends.example\nmax_file_size = 10K\nquota = 20K");
-	f->cat =
-	    catalogue_open(f->cfg->share.database, CATALOGUE_WRITE, &cause);
+	f->cat = catalogue_open_writer(f->cfg->share.database, &cause);
 	assert_non_null(f->cat);
 	f->key = token_key_from_bytes(key_bytes);
 	*state = f;

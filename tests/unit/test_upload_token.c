@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "b64url.h"
 #include "token.h"
 #include "upload_token.h"
 
@@ -150,6 +151,66 @@ static void test_not_a_link_token(void **state)
 	token_key_free(key);
 }
 
+/* Upload URLs made by earlier versions keep working while they are valid:
+ * tokens made by the code of the first release with this key at 1700000000
+ * for 300 s (the nonces were random), uploader lengths giving every
+ * base64url tail (none, one and two bytes). */
+static void test_pinned(void **state)
+{
+	static const struct {
+		const char *token, *uploader, *name;
+	} pinned[] = {
+	    {"AmwACPAn9eKwZrLDjWVT8QBlU_IsAAAAAAAQAAAAAAAAQAAAABFhbGlj"
+	     "ZUBleGFtcGxlLm9yZ1-QsPjot1pmsuS7MHX3ZHM",
+	     "alice@example.org", "report.pdf"},
+	    {"AmwACPBQyagqJOYYyGVT8QBlU_IsAAAAAAAQAAEAAAAAQAAAAAViQGUu"
+	     "bwiXK6ZxoGJruFHOGqFB9cI",
+	     "b@e.o", "report.pdf"},
+	    {"AmwACPDptvuzr6YOJmVT8QBlU_IsAAAAAAAQAAIAAAAAQAAAABFjYXJv"
+	     "bEBleGFtcGxlLm5ldDE-HA-JX0u0lFiI8qV5RFM",
+	     "carol@example.net", "caf\xc3\xa9 (1).txt"},
+	    {"AmwACPB3flNyVLnGjGVT8QBlU_IsAAAAAAAQAAMAAAAAQAAAAAdhQGUu"
+	     "b3JnFjcMRkoTYpkYBDQtHeM6Fw",
+	     "a@e.org", "report.pdf"},
+	    {"AmwACPD36rkowtV2RWVT8QBlU_IsAAAAAAAQAAQAAAAAQAAAAAZhYkBl"
+	     "Lm-OCIT-FO_ha8KAcOIUB5ME",
+	     "ab@e.o", "report.pdf"},
+	};
+	struct token_key *key = token_key_from_bytes(key_bytes);
+	unsigned char raw[UPLOAD_TOKEN_MAX_CHARS];
+	char again[UPLOAD_TOKEN_MAX_CHARS + 1];
+	struct upload_token t;
+	ssize_t n;
+
+	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+		const char *s = pinned[i].token;
+
+		/* The encoding: decoded and encoded again, the same text. */
+		n = b64url_decode(s, strlen(s), raw, sizeof(raw));
+		assert_true(n > 0);
+		b64url_encode(raw, (size_t)n, again);
+		assert_string_equal(again, s);
+
+		assert_int_equal(upload_token_parse(s, strlen(s), &t), 0);
+		assert_int_equal(t.key_id, 0x6c0008f0);
+		assert_int_equal(t.issued, 1700000000);
+		assert_int_equal(t.expires, 1700000300);
+		assert_int_equal(t.size, 1048576 + i);
+		assert_int_equal(t.quota, 1073741824);
+		assert_string_equal(t.uploader, pinned[i].uploader);
+		assert_int_equal(
+		    upload_token_verify(key, &t, pinned[i].name, 1700000001),
+		    UPLOAD_TOKEN_OK);
+		assert_int_equal(
+		    upload_token_verify(key, &t, "other.pdf", 1700000001),
+		    UPLOAD_TOKEN_BAD_MAC);
+		assert_int_equal(
+		    upload_token_verify(key, &t, pinned[i].name, 1700000300),
+		    UPLOAD_TOKEN_EXPIRED);
+	}
+	token_key_free(key);
+}
+
 static void test_malformed(void **state)
 {
 	struct token_key *key = token_key_from_bytes(key_bytes);
@@ -188,6 +249,7 @@ int main(void)
 	    cmocka_unit_test(test_bound_to_name_and_key),
 	    cmocka_unit_test(test_bit_flips),
 	    cmocka_unit_test(test_not_a_link_token),
+	    cmocka_unit_test(test_pinned),
 	    cmocka_unit_test(test_malformed),
 	};
 
