@@ -45,20 +45,20 @@
 
 #include <strophe.h>
 
-#include "alloc.h"
-#include "catalogue.h"
-#include "cli.h"
-#include "config.h"
-#include "cron.h"
-#include "fisbot_plugin.h"
-#include "host.h"
-#include "http.h"
-#include "indexer.h"
-#include "log.h"
-#include "queue.h"
-#include "session.h"
-#include "token.h"
-#include "upload.h"
+#include "base/cron.h"
+#include "base/queue.h"
+#include "chat/host.h"
+#include "cli/cli.h"
+#include "fisbot/alloc.h"
+#include "fisbot/catalogue.h"
+#include "fisbot/config.h"
+#include "fisbot/fisbot_plugin.h"
+#include "fisbot/log.h"
+#include "http/http.h"
+#include "http/token.h"
+#include "http/upload.h"
+#include "index/indexer.h"
+#include "xmpp/session.h"
 
 #define IDLE_WAIT_MS  250
 #define BUSY_WAIT_MS  2

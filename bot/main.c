@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "config.h"
-#include "log.h"
+#include "cli/cli.h"
+#include "fisbot/config.h"
+#include "fisbot/log.h"
 #include "version.h"
 
 static const char usage_text[] =

@@ -1,5 +1,5 @@
 /* Allocation wrappers that abort on out-of-memory. */
-#include "alloc.h"
+#include "fisbot/alloc.h"
 
 #include <stdint.h>
 #include <stdio.h>

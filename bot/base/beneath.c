@@ -14,7 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "fisbot/alloc.h"
 
 /* Set once openat2 was refused (ENOSYS, or EPERM that the walk did not
  * share): from then on, the walk only. */

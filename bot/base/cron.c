@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "alloc.h"
 #include "cron.h"
+#include "fisbot/alloc.h"
 
 struct cron_timer {
 	struct cron *cron;

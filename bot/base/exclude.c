@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "fisbot/alloc.h"
 
 /* The fnmatch flags of every exclude glob (see exclude.h). */
 #define EXCLUDE_FNM_FLAGS 0

@@ -15,7 +15,7 @@
 
 #include <stdbool.h>
 
-#include "strlist.h"
+#include "fisbot/strlist.h"
 
 /* Returns true if the path component name matches one of the globs. */
 bool exclude_name(const struct strlist *globs, const char *name);

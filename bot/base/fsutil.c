@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "fisbot/alloc.h"
 
 char *fsutil_join(const char *dir, const char *name)
 {

@@ -1,5 +1,5 @@
 /* Logging to standard error, one sanitised line per message. */
-#include "log.h"
+#include "fisbot/log.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
-#include "text.h"
+#include "fisbot/alloc.h"
+#include "fisbot/text.h"
 
 static enum log_level current = LOG_INFO;
 static const char *const names[] = {"error", "warn", "info", "debug"};

@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "log.h"
+#include "fisbot/alloc.h"
+#include "fisbot/log.h"
 #include "queue.h"
 
 struct queue {

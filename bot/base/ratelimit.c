@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "fisbot/alloc.h"
 #include "ratelimit.h"
 
 #define NBUCKETS 1024

@@ -1,10 +1,10 @@
 /* Lists of owned strings. */
-#include "strlist.h"
+#include "fisbot/strlist.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "fisbot/alloc.h"
 
 void strlist_add(struct strlist *l, const char *s)
 {

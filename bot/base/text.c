@@ -1,10 +1,10 @@
 /* The text sanitiser and small text helpers. */
-#include "text.h"
+#include "fisbot/text.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "fisbot/alloc.h"
 
 /*
  * Decodes one UTF-8 sequence at s (len > 0 bytes available). Returns its

@@ -1,5 +1,5 @@
 /* Parsers for durations and sizes. */
-#include "units.h"
+#include "fisbot/units.h"
 
 #include <ctype.h>
 #include <errno.h>

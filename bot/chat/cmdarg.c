@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "text.h"
+#include "fisbot/alloc.h"
+#include "fisbot/text.h"
 
 /* Returns true for the white space that separates arguments. */
 static bool is_space(char c)

@@ -7,8 +7,8 @@
 #ifndef FISBOT_CMDARG_H
 #define FISBOT_CMDARG_H
 
-#include "catalogue.h"
-#include "fisbot_plugin.h"
+#include "fisbot/catalogue.h"
+#include "fisbot/fisbot_plugin.h"
 
 /* Bytes of what the user typed that "no such file: ..." shows at most
  * (before escaping); longer names are cut and end with "…". */

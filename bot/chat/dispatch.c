@@ -46,13 +46,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include "alloc.h"
 #include "cmdarg.h"
 #include "cmdline.h"
+#include "fisbot/alloc.h"
+#include "fisbot/log.h"
+#include "fisbot/text.h"
 #include "host_internal.h"
-#include "log.h"
 #include "reply.h"
-#include "text.h"
 
 /* Longest reply that still goes to the room as the fallback of a refused
  * private message. */

@@ -35,11 +35,11 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "fisbot/alloc.h"
+#include "fisbot/log.h"
+#include "fisbot/text.h"
 #include "host_internal.h"
-#include "log.h"
 #include "reply.h"
-#include "text.h"
 #include "version.h"
 
 #define PLUGIN_NAME_MAX 64

@@ -25,10 +25,11 @@
 
 #include <strophe.h>
 
-#include "config.h"
-#include "session.h"
+#include "fisbot/config.h"
+#include "xmpp/session.h"
 
 struct host;
+struct cat_file;
 struct catalogue;
 struct cron;
 struct fb_upload;

@@ -12,11 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cron.h"
-#include "fisbot_plugin.h"
+#include "base/cron.h"
+#include "base/queue.h"
+#include "base/ratelimit.h"
+#include "fisbot/fisbot_plugin.h"
 #include "host.h"
-#include "queue.h"
-#include "ratelimit.h"
 
 /* One loaded plugin (the built-in commands have one too, dl == NULL). */
 struct fb_plugin {

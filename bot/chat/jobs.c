@@ -40,10 +40,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "catalogue.h"
+#include "fisbot/alloc.h"
+#include "fisbot/catalogue.h"
+#include "fisbot/log.h"
 #include "host_internal.h"
-#include "log.h"
 
 /* The worker the calling thread is, or NULL. */
 static _Thread_local struct host_worker *self;

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
+#include "fisbot/alloc.h"
+#include "fisbot/text.h"
 #include "reply.h"
-#include "text.h"
 
 #define NS_MUC_USER "http://jabber.org/protocol/muc#user"
 #define NS_OOB      "jabber:x:oob"

@@ -21,7 +21,7 @@
 
 #include <strophe.h>
 
-#include "catalogue.h"
+#include "fisbot/catalogue.h"
 
 #define REPLY_MAX_STANZA 65536
 #define REPLY_MAX_BODY   60000 /* bytes of the XML-escaped body */

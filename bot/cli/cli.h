@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#include "config.h"
+#include "fisbot/config.h"
 
 /* fisbot scan: bring the catalogue up to date, print the counts. */
 int cli_scan(const struct config *cfg);

@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "catalogue.h"
 #include "cli.h"
-#include "query.h"
-#include "text.h"
+#include "fisbot/alloc.h"
+#include "fisbot/catalogue.h"
+#include "fisbot/query.h"
+#include "fisbot/text.h"
 
 #define CLI_PAGE 1000 /* rows fetched at a time */
 

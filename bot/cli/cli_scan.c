@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "indexer.h"
-#include "log.h"
+#include "fisbot/log.h"
+#include "index/indexer.h"
 
 int cli_scan(const struct config *cfg)
 {

@@ -4,12 +4,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
-#include "catalogue.h"
 #include "cli.h"
-#include "http.h"
-#include "text.h"
-#include "token.h"
+#include "fisbot/alloc.h"
+#include "fisbot/catalogue.h"
+#include "fisbot/text.h"
+#include "http/http.h"
+#include "http/token.h"
 
 int cli_url(const struct config *cfg, int argc, char **argv)
 {

@@ -13,7 +13,7 @@
  * config_load fails at the end if there was any.
  */
 #define _GNU_SOURCE /* strchrnul */
-#include "config.h"
+#include "fisbot/config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -27,10 +27,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "exclude.h"
-#include "text.h"
-#include "units.h"
+#include "base/exclude.h"
+#include "fisbot/alloc.h"
+#include "fisbot/text.h"
+#include "fisbot/units.h"
 
 /* Longest line accepted; longer ones are reported, not truncated. */
 #define LINE_MAX_BYTES 16384

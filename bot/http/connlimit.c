@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "clock.h"
-#include "log.h"
+#include "base/clock.h"
+#include "fisbot/alloc.h"
+#include "fisbot/log.h"
 
 /* The two waiting lists. */
 enum { WAIT_NEW, WAIT_KEPT, WAIT_LISTS, WAIT_NONE = WAIT_LISTS };

@@ -89,13 +89,13 @@
 #include <microhttpd.h>
 #include <openssl/evp.h>
 
-#include "alloc.h"
-#include "beneath.h"
-#include "clock.h"
+#include "base/beneath.h"
+#include "base/clock.h"
 #include "connlimit.h"
-#include "log.h"
+#include "fisbot/alloc.h"
+#include "fisbot/log.h"
+#include "fisbot/text.h"
 #include "range.h"
-#include "text.h"
 #include "upload.h"
 
 /* Memory per connection (request line and headers must fit). */

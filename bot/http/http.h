@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "catalogue.h"
-#include "config.h"
+#include "fisbot/catalogue.h"
+#include "fisbot/config.h"
 #include "token.h"
 
 /*

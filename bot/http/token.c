@@ -15,9 +15,9 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include "alloc.h"
-#include "b64url.h"
-#include "text.h"
+#include "base/b64url.h"
+#include "fisbot/alloc.h"
+#include "fisbot/text.h"
 
 /* The longest message token_key_mac signs without allocating. */
 #define MAC_STACK_MSG 512

@@ -30,9 +30,9 @@
 
 #include <openssl/evp.h>
 
-#include "alloc.h"
-#include "log.h"
-#include "text.h"
+#include "fisbot/alloc.h"
+#include "fisbot/log.h"
+#include "fisbot/text.h"
 #include "upload_name.h"
 #include "upload_store.h"
 #include "upload_token.h"

@@ -42,8 +42,8 @@
 
 #include <microhttpd.h>
 
-#include "catalogue.h"
-#include "config.h"
+#include "fisbot/catalogue.h"
+#include "fisbot/config.h"
 #include "token.h"
 
 /* How long an upload URL may be used, in seconds. */

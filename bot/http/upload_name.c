@@ -8,9 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "alloc.h"
-#include "exclude.h"
-#include "text.h"
+#include "base/exclude.h"
+#include "fisbot/alloc.h"
+#include "fisbot/text.h"
 
 /* Longest extension kept whole by upload_name_variant, dot included. */
 #define EXT_MAX 16

@@ -6,7 +6,7 @@
 #ifndef FISBOT_UPLOAD_NAME_H
 #define FISBOT_UPLOAD_NAME_H
 
-#include "strlist.h"
+#include "fisbot/strlist.h"
 
 /* The longest name accepted, in bytes (the file system allows 255; the
  * rest is room for a " (N)" suffix). */

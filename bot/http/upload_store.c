@@ -15,8 +15,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "alloc.h"
-#include "log.h"
+#include "fisbot/alloc.h"
+#include "fisbot/log.h"
 #include "upload_name.h"
 
 #define FILE_MODE 0644

@@ -9,8 +9,8 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "alloc.h"
-#include "b64url.h"
+#include "base/b64url.h"
+#include "fisbot/alloc.h"
 
 #define RAW_MAX                                                                \
 	(UPLOAD_TOKEN_FIXED + UPLOAD_TOKEN_JID_MAX + UPLOAD_TOKEN_MAC_LEN)

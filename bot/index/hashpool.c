@@ -22,11 +22,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "beneath.h"
-#include "fsutil.h"
-#include "log.h"
-#include "mediatype.h"
+#include "base/beneath.h"
+#include "base/fsutil.h"
+#include "fisbot/alloc.h"
+#include "fisbot/log.h"
+#include "store/mediatype.h"
 
 #define HASH_BUF     (1024 * 1024)
 #define MAGIC_BYTES  (8 * 1024) /* libmagic slows down with more bytes */

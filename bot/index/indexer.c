@@ -65,15 +65,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "backoff.h"
-#include "beneath.h"
-#include "catalogue_write.h"
-#include "clock.h"
-#include "exclude.h"
-#include "fsutil.h"
+#include "base/backoff.h"
+#include "base/beneath.h"
+#include "base/clock.h"
+#include "base/exclude.h"
+#include "base/fsutil.h"
+#include "fisbot/alloc.h"
+#include "fisbot/log.h"
 #include "hashpool.h"
-#include "log.h"
+#include "store/catalogue_write.h"
 #include "watch.h"
 
 #define COMMIT_OPS       2000

@@ -25,7 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "fisbot/config.h"
 #include "scan.h"
 
 struct indexer;

@@ -16,12 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "beneath.h"
-#include "catalogue_write.h"
-#include "exclude.h"
-#include "fsutil.h"
-#include "log.h"
+#include "base/beneath.h"
+#include "base/exclude.h"
+#include "base/fsutil.h"
+#include "fisbot/alloc.h"
+#include "fisbot/log.h"
+#include "store/catalogue_write.h"
 
 void scan_list_free(struct scan_list *l)
 {

@@ -32,8 +32,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "catalogue.h"
-#include "config.h"
+#include "fisbot/catalogue.h"
+#include "fisbot/config.h"
 
 /* One file or folder found on disk. */
 struct scan_entry {

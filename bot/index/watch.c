@@ -40,10 +40,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "beneath.h"
-#include "exclude.h"
-#include "log.h"
+#include "base/beneath.h"
+#include "base/exclude.h"
+#include "fisbot/alloc.h"
+#include "fisbot/log.h"
 #include "scan.h"
 
 #define WATCH_EVENTS                                                           \

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "strlist.h"
+#include "fisbot/strlist.h"
 
 struct watch;
 

@@ -25,11 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
 #include "catalogue_int.h"
-#include "log.h"
-#include "query.h"
-#include "text.h"
+#include "fisbot/alloc.h"
+#include "fisbot/log.h"
+#include "fisbot/query.h"
+#include "fisbot/text.h"
 
 #define CATALOGUE_APP_ID  0x66697362 /* "fisb" */
 #define CATALOGUE_BUSY_MS 5000

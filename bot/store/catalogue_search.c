@@ -26,12 +26,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
-#include "catalogue.h"
+#include "base/clock.h"
 #include "catalogue_int.h"
-#include "clock.h"
-#include "query.h"
-#include "text.h"
+#include "fisbot/alloc.h"
+#include "fisbot/catalogue.h"
+#include "fisbot/query.h"
+#include "fisbot/text.h"
 
 #define FILE_COLUMNS                                                           \
 	"f.id, f.path, f.size, f.mtime_ns, f.dev, f.ino, f.sha256, "           \

@@ -4,14 +4,14 @@
  * index on files.path, so every page is one index range scan and a cursor
  * page costs the same wherever it starts.
  */
-#include "catalogue_tree.h"
+#include "fisbot/catalogue_tree.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
 #include "catalogue_int.h"
+#include "fisbot/alloc.h"
 
 /* Prepares sql on c. Returns NULL on error (logged). */
 static sqlite3_stmt *prepare(struct catalogue *c, const char *sql)

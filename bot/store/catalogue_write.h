@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "catalogue.h"
+#include "fisbot/catalogue.h"
 
 /*
  * Opens the catalogue at path as its writer: creates it if missing,

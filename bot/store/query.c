@@ -31,7 +31,7 @@
  * (long s, final sigma, ...) to that letter, so that a literal matched
  * caselessly is in the folded path as it is.
  */
-#include "query.h"
+#include "fisbot/query.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -48,10 +48,10 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "alloc.h"
-#include "clock.h"
-#include "text.h"
-#include "units.h"
+#include "base/clock.h"
+#include "fisbot/alloc.h"
+#include "fisbot/text.h"
+#include "fisbot/units.h"
 
 /* Put before every pattern: a callout at the start of each attempt. */
 #define REGEX_PREFIX     "(?C)"

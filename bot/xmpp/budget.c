@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "base/ratelimit.h"
 #include "budget.h"
-#include "ratelimit.h"
+#include "fisbot/alloc.h"
 
 #define ERRORS_PER_MS 60000 /* the error cap: iq_burst per minute */
 

@@ -11,8 +11,8 @@
 
 #include <openssl/evp.h>
 
-#include "alloc.h"
-#include "log.h"
+#include "fisbot/alloc.h"
+#include "fisbot/log.h"
 #include "session.h"
 #include "session_int.h"
 #include "version.h"

@@ -22,8 +22,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "alloc.h"
-#include "log.h"
+#include "fisbot/alloc.h"
+#include "fisbot/log.h"
 #include "session.h"
 #include "session_int.h"
 

@@ -6,9 +6,9 @@
  */
 #include <string.h>
 
-#include "alloc.h"
+#include "fisbot/alloc.h"
+#include "fisbot/text.h"
 #include "session_int.h"
-#include "text.h"
 
 /* Returns a new string: the bare part of jid. */
 char *jid_bare(const char *jid)

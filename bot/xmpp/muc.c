@@ -33,11 +33,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "alloc.h"
-#include "log.h"
+#include "fisbot/alloc.h"
+#include "fisbot/log.h"
+#include "fisbot/text.h"
 #include "session.h"
 #include "session_int.h"
-#include "text.h"
 
 #define MAX_NICK_TRIES      5
 #define KICK_DELAY_MS       5000

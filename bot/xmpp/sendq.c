@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "fisbot/alloc.h"
 #include "sendq.h"
 
 #define NBUCKETS  1024

@@ -47,14 +47,14 @@
 
 #include <openssl/rand.h>
 
-#include "alloc.h"
+#include "base/cron.h"
 #include "budget.h"
-#include "cron.h"
-#include "log.h"
+#include "fisbot/alloc.h"
+#include "fisbot/log.h"
+#include "fisbot/text.h"
 #include "sendq.h"
 #include "session.h"
 #include "session_int.h"
-#include "text.h"
 
 #define SEND_BURST          20
 #define SEND_RATE           20.0 /* stanzas per second once the burst is spent */

@@ -20,7 +20,7 @@
 
 #include <strophe.h>
 
-#include "config.h"
+#include "fisbot/config.h"
 
 struct session;
 struct cron;

@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "cron.h"
+#include "base/cron.h"
+#include "fisbot/config.h"
 #include "session.h"
 #include "session_test.h"
 

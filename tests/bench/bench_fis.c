@@ -22,10 +22,10 @@
 
 #include <strophe.h>
 
-#include "alloc.h"
-#include "catalogue_write.h"
 #include "fis.h"
 #include "fis_xml.h"
+#include "fisbot/alloc.h"
+#include "store/catalogue_write.h"
 
 /* Returns a monotonic time in microseconds. */
 static double now_us(void)

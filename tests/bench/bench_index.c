@@ -20,10 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "catalogue.h"
-#include "indexer.h"
-#include "log.h"
+#include "fisbot/alloc.h"
+#include "fisbot/catalogue.h"
+#include "fisbot/log.h"
+#include "index/indexer.h"
 
 static double now_s(void)
 {

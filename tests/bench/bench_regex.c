@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "query.h"
+#include "fisbot/alloc.h"
+#include "fisbot/query.h"
 
 /* Hostile patterns, as typed after "search ". */
 static const char *const hostile[] = {

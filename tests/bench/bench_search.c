@@ -23,9 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "catalogue_write.h"
-#include "query.h"
+#include "fisbot/alloc.h"
+#include "fisbot/query.h"
+#include "store/catalogue_write.h"
 
 /* A small deterministic generator (xorshift64*). */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmdline.h"
-#include "reply.h"
-#include "text.h"
+#include "chat/cmdline.h"
+#include "chat/reply.h"
+#include "fisbot/text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

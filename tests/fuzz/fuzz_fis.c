@@ -15,11 +15,11 @@
 
 #include <strophe.h>
 
-#include "alloc.h"
-#include "catalogue_write.h"
 #include "fis.h"
 #include "fis_xml.h"
-#include "text.h"
+#include "fisbot/alloc.h"
+#include "fisbot/text.h"
+#include "store/catalogue_write.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -17,12 +17,12 @@
 
 #include <strophe.h>
 
-#include "alloc.h"
-#include "config.h"
-#include "cron.h"
-#include "log.h"
-#include "session.h"
-#include "session_int.h"
+#include "base/cron.h"
+#include "fisbot/alloc.h"
+#include "fisbot/config.h"
+#include "fisbot/log.h"
+#include "xmpp/session.h"
+#include "xmpp/session_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "query.h"
-#include "text.h"
+#include "fisbot/alloc.h"
+#include "fisbot/query.h"
+#include "fisbot/text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,7 +25,8 @@ static const char *const raw_paths[] = {
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!",
     "\xc3\xa9t\xc3\xa9/\xc3\x89T\xc3\x89.txt",
     "Mu\xc5\xbfic/\xce\xbb\xcf\x8c\xce\xb3\xce\xbf\xcf\x82/"
-    "\xe2\x84\xaa" "elvin.TXT",
+    "\xe2\x84\xaa"
+    "elvin.TXT",
     "evil\xe2\x80\xaegpj.exe/line\xe2\x80\xa8sep",
     "x/(a)[b]{c}.*+?^$|\\d.txt",
 };

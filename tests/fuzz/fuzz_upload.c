@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "text.h"
-#include "token.h"
-#include "upload_name.h"
-#include "upload_token.h"
+#include "fisbot/text.h"
+#include "http/token.h"
+#include "http/upload_name.h"
+#include "http/upload_token.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

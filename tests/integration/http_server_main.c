@@ -19,11 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "http.h"
-#include "indexer.h"
-#include "log.h"
-#include "token.h"
+#include "fisbot/config.h"
+#include "fisbot/log.h"
+#include "http/http.h"
+#include "http/token.h"
+#include "index/indexer.h"
 
 /* Counts a download (from the server's threads). */
 static void on_download(void *arg, int64_t id, uint64_t bytes, bool completed)

@@ -22,13 +22,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "catalogue.h"
-#include "config.h"
-#include "http.h"
-#include "indexer.h"
-#include "log.h"
-#include "token.h"
-#include "upload.h"
+#include "fisbot/catalogue.h"
+#include "fisbot/config.h"
+#include "fisbot/log.h"
+#include "http/http.h"
+#include "http/token.h"
+#include "http/upload.h"
+#include "index/indexer.h"
 
 /* Counts a download (from a server thread). */
 static void on_download(void *arg, int64_t id, uint64_t bytes, bool completed)
