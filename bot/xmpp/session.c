@@ -30,7 +30,7 @@
  *   never gets the bot throttled, and only while libstrophe's own send
  *   queue is short (SEND_BACKLOG): if the server reads slowly, the backlog
  *   waits in the fair queue, not in libstrophe's FIFO. No stanza over
- *   SESSION_MAX_STANZA bytes ever leaves. A quiet requester's answer
+ *   FB_MAX_STANZA bytes ever leaves. A quiet requester's answer
  *   overtakes the floods (new lanes are served first), so at SEND_RATE it
  *   waits well under the second SPEC §9 allows; SEND_RATE is 20 stanzas/s
  *   so that even twenty floods at once hold it back about a second, and
@@ -122,9 +122,9 @@ static size_t stanza_length(xmpp_stanza_t *st, xmpp_ctx_t *ctx)
 static bool stanza_fits(struct session *s, xmpp_stanza_t *st, size_t *len)
 {
 	*len = stanza_length(st, s->ctx);
-	if (*len == 0 || *len > SESSION_MAX_STANZA) {
+	if (*len == 0 || *len > FB_MAX_STANZA) {
 		log_warnx("not sending a %s stanza of %zu bytes (limit %d)",
-		          xmpp_stanza_get_name(st), *len, SESSION_MAX_STANZA);
+		          xmpp_stanza_get_name(st), *len, FB_MAX_STANZA);
 		return false;
 	}
 	return true;

@@ -15,6 +15,7 @@
 
 #include "base/cron.h"
 #include "fisbot/config.h"
+#include "fisbot/fisbot_limits.h"
 #include "session.h"
 #include "session_test.h"
 
@@ -30,9 +31,6 @@
 #define NS_STANZAS     "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_DATA        "jabber:x:data"
 #define NS_OCCUPANT_ID "urn:xmpp:occupant-id:0"
-
-/* The largest stanza the bot sends (SPEC §9). */
-#define SESSION_MAX_STANZA 65536
 
 enum room_state {
 	ROOM_OFF,     /* not joined, nothing planned (waits for a reconnect) */

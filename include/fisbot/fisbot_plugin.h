@@ -26,7 +26,8 @@
  *
  * Handlers never build message stanzas: they answer through the request
  * (reply, reply_error, reply_link) and the host sends at most one message
- * per command, paced, sanitised and split so that no stanza exceeds 64 KiB.
+ * per command, paced, sanitised and split so that no stanza exceeds
+FB_MAX_STANZA (64 KiB, fisbot_limits.h).
  * IQ handlers do build their payload (with libstrophe, in api->iq_ctx())
  * and hand it to iq_result.
  *
@@ -80,6 +81,7 @@
 #include "catalogue_tree.h"
 #include "config.h"
 #include "fisbot_export.h"
+#include "fisbot_limits.h"
 #include "log.h"
 #include "query.h"
 #include "text.h"
