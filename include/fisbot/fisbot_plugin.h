@@ -61,7 +61,8 @@ FB_MAX_STANZA (64 KiB, fisbot_limits.h).
  *
  * Plugins may also call the core's functions marked FB_EXPORT in the
  * headers included here (catalogue.h and catalogue_tree.h: reading;
- * query.h, text.h, units.h, log.h, alloc.h, and config.h's lookups): the
+ * query.h, text.h, units.h, log.h, alloc.h, clock.h, and config.h's lookups):
+the
  * fisbot executable exports those and nothing else. They are safe on any
  * thread, each catalogue connection being used by one thread at a time.
  * FB_API_VERSION changes whenever any of these headers changes
@@ -79,6 +80,7 @@ FB_MAX_STANZA (64 KiB, fisbot_limits.h).
 #include "alloc.h"
 #include "catalogue.h"
 #include "catalogue_tree.h"
+#include "clock.h"
 #include "config.h"
 #include "fisbot_export.h"
 #include "fisbot_limits.h"
