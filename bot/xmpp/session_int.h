@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/backoff.h"
 #include "base/cron.h"
 #include "fisbot/config.h"
 #include "fisbot/fisbot_limits.h"
@@ -62,12 +63,12 @@ struct room {
 	bool subject_seen; /* the subject came before that answer */
 	enum room_state state;
 	unsigned nick_tries;
-	unsigned failures; /* consecutive failed joins, for the backoff */
-	int64_t rejoin_at; /* ms, ROOM_WAIT */
-	int64_t joined_at; /* ms, when our own presence came back */
-	int64_t next_ping; /* ms, next XEP-0410 self-ping */
-	char *ping_id;     /* id of the self-ping in flight */
-	int64_t ping_sent; /* ms, when it was sent */
+	struct backoff rejoin; /* consecutive failed joins */
+	int64_t rejoin_at;     /* ms, ROOM_WAIT */
+	int64_t joined_at;     /* ms, when our own presence came back */
+	int64_t next_ping;     /* ms, next XEP-0410 self-ping */
+	char *ping_id;         /* id of the self-ping in flight */
+	int64_t ping_sent;     /* ms, when it was sent */
 	struct occupant *occ;
 	size_t n_occ;
 };
@@ -95,9 +96,10 @@ struct session {
 
 	/* Connection state. */
 	bool started, connected, stopping, stopped, auth_failed;
-	char *failure;      /* a fatal problem: the daemon exits 1 */
-	unsigned attempts;  /* consecutive failed connection attempts */
-	int64_t connect_at; /* ms; 0: no reconnect planned */
+	char *failure;            /* a fatal problem: the daemon exits 1 */
+	struct backoff reconnect; /* the connection's failures in a row */
+	int64_t connected_at;     /* ms, when the connection came up */
+	int64_t connect_at;       /* ms; 0: no reconnect planned */
 	bool sasl_failed;
 	char *sasl_condition;
 	bool tls_missing;
