@@ -1,6 +1,6 @@
 /*
  * The dispatcher: turns a chat message into at most one command and at
- * most one reply (SPEC §6, §9).
+ * most one reply, within the requester's rate limit.
  *
  *   1. cmdline_parse decides whether the body is a command (the prefix is
  *      required in rooms, optional in private and direct chats; "@NAME" is

@@ -32,7 +32,8 @@
  *   waits in the fair queue, not in libstrophe's FIFO. No stanza over
  *   FB_MAX_STANZA bytes ever leaves. A quiet requester's answer
  *   overtakes the floods (new lanes are served first), so at SEND_RATE it
- *   waits well under the second SPEC §9 allows; SEND_RATE is 20 stanzas/s
+ *   waits well under a second (a flood from one JID never delays others'
+ *   answers by more than a second); SEND_RATE is 20 stanzas/s
  *   so that even twenty floods at once hold it back about a second, and
  *   20 typical replies (under 500 bytes) a second stay within Prosody's
  *   default c2s budget (10 KiB/s). Drops and refusals are logged as one
