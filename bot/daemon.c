@@ -463,7 +463,7 @@ int daemon_run(struct config *cfg, bool verbose)
 	d.ix = indexer_start(cfg, &iopt, &cause);
 	if (d.ix == NULL)
 		goto fail;
-	d.cat = catalogue_open(cfg->share.database, CATALOGUE_READ, &cause);
+	d.cat = catalogue_open(cfg->share.database, &cause);
 	if (d.cat == NULL)
 		goto fail;
 	d.key = token_key_load(cfg->http.secret_file, &cause);

@@ -116,8 +116,7 @@ int jobs_start(struct host *h, char **cause)
 
 		w->host = h;
 		if (h->deps.database != NULL) {
-			w->cat = catalogue_open(h->deps.database,
-			                        CATALOGUE_READ, cause);
+			w->cat = catalogue_open(h->deps.database, cause);
 			if (w->cat == NULL)
 				return -1;
 		}
