@@ -15,6 +15,7 @@
 
 #include "base/backoff.h"
 #include "base/cron.h"
+#include "base/jid.h"
 #include "fisbot/config.h"
 #include "fisbot/fisbot_limits.h"
 #include "session.h"
@@ -161,16 +162,6 @@ void session_send_now(struct session *s, xmpp_stanza_t *stanza);
 void session_limits_apply(struct session *s);
 /* Returns a new unique id (caller frees). */
 char *session_new_id(struct session *s);
-
-/* jid.c */
-/* Returns a new string: the bare part of jid. */
-char *jid_bare(const char *jid);
-/* Returns the resource of jid (inside jid), or NULL. */
-const char *jid_resource(const char *jid);
-/* Returns true if jid is a usable bare JID (node@domain, clean). */
-bool jid_is_bare_room(const char *jid);
-/* Returns a new lower-case string: the domain part of jid. */
-char *jid_domain(const char *jid);
 
 /* stanza.c */
 /* Returns the first child element of st in namespace ns named name
