@@ -262,17 +262,6 @@ static int store_room_remove(void *arg, const char *room)
 	return 0;
 }
 
-/* Returns true if two string lists hold the same strings in order. */
-static bool strlist_equal(const struct strlist *a, const struct strlist *b)
-{
-	if (a->n != b->n)
-		return false;
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->v[i], b->v[i]) != 0)
-			return false;
-	return true;
-}
-
 /* Logs what a reload changes besides rooms (the session logs those). */
 static void log_changes(const struct config *o, const struct config *n)
 {
@@ -474,7 +463,7 @@ int daemon_run(struct config *cfg, bool verbose)
 	d.ix = indexer_start(cfg, &iopt, &cause);
 	if (d.ix == NULL)
 		goto fail;
-	d.cat = catalogue_open(cfg->share.database, CATALOGUE_READ, &cause);
+	d.cat = catalogue_open(cfg->share.database, &cause);
 	if (d.cat == NULL)
 		goto fail;
 	d.key = token_key_load(cfg->http.secret_file, &cause);

@@ -8,8 +8,8 @@
  * all retry together.
  *
  * The indexer uses it for catalogue writes (without jitter: there is one
- * writer); the shape is the one of the XMPP reconnection (10 s cap for ten
- * minutes, then 60 s, with jitter) and of room rejoins.
+ * writer), the XMPP session for its reconnection (10 s cap for ten
+ * minutes, then 60 s, with jitter) and for room rejoins (with jitter).
  */
 #ifndef FISBOT_BACKOFF_H
 #define FISBOT_BACKOFF_H

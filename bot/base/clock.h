@@ -16,8 +16,7 @@
 #include <stdint.h>
 #include <time.h>
 
-/* Returns the monotonic clock in milliseconds. */
-int64_t clock_now_ms(void);
+#include "fisbot/clock.h" /* clock_now_ms, exported to plugins */
 
 /* Returns the monotonic clock in nanoseconds. */
 int64_t clock_now_ns(void);

@@ -10,8 +10,8 @@
  * the walk is over.
  */
 #include <stdlib.h>
-#include <time.h>
 
+#include "clock.h"
 #include "cron.h"
 #include "fisbot/alloc.h"
 
@@ -33,14 +33,11 @@ struct cron {
 	bool has_dead; /* timers to free once cron_run ends */
 };
 
-/* Returns CLOCK_MONOTONIC in milliseconds. */
+/* Returns the monotonic clock in milliseconds (clock_now_ms). */
 static uint64_t monotonic_ms(void *arg)
 {
-	struct timespec ts;
-
 	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)clock_now_ms();
 }
 
 struct cron *cron_new(uint64_t (*now_ms)(void *arg), void *arg)

@@ -9,8 +9,8 @@
  * A timer either repeats (a period: it is due again period ms after each
  * run) or is armed by hand (cron_at, cron_soon) for the next thing its
  * owner has to do, and disarmed (CRON_NEVER) when there is nothing. Times
- * are milliseconds of the cron's clock: CLOCK_MONOTONIC, or a clock the
- * tests set. Not thread-safe: the main thread only.
+ * are milliseconds of the cron's clock: the monotonic clock (clock_now_ms), or
+ * a clock the tests set. Not thread-safe: the main thread only.
  */
 #ifndef FISBOT_CRON_H
 #define FISBOT_CRON_H
@@ -28,7 +28,7 @@ struct cron_timer;
 typedef bool (*cron_fn)(void *arg);
 
 /* Returns an empty table on the clock now_ms(arg) (milliseconds, never
- * going back), or on CLOCK_MONOTONIC if now_ms is NULL. */
+ * going back), or on clock_now_ms if now_ms is NULL. */
 struct cron *cron_new(uint64_t (*now_ms)(void *arg), void *arg);
 /* Frees the table and the timers still in it. */
 void cron_free(struct cron *c);

@@ -7,8 +7,8 @@
  * not empty and read back when it becomes empty, both under the lock, so
  * it is readable exactly while items are queued: a loop that polls it
  * never misses an item and never spins on an empty queue. The condition
- * variable runs on CLOCK_MONOTONIC, so queue_pop's timeout survives a
- * change of the wall clock.
+ * variable runs on the monotonic clock (clock_cond_init), so queue_pop's
+ * timeout survives a change of the wall clock.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fisbot/alloc.h"
 #include "fisbot/log.h"
 #include "queue.h"
@@ -34,7 +35,6 @@ struct queue {
 struct queue *queue_new(char **cause)
 {
 	struct queue *q = xcalloc(1, sizeof(*q));
-	pthread_condattr_t attr;
 
 	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (q->efd == -1) {
@@ -43,10 +43,7 @@ struct queue *queue_new(char **cause)
 		return NULL;
 	}
 	pthread_mutex_init(&q->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&q->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	clock_cond_init(&q->cond);
 	return q;
 }
 
@@ -112,15 +109,8 @@ struct queue_item *queue_pop(struct queue *q, int timeout_ms)
 	struct queue_item *item = NULL;
 	struct timespec until;
 
-	if (timeout_ms > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += timeout_ms / 1000;
-		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
-	}
+	if (timeout_ms > 0)
+		until = clock_timespec(clock_deadline_ms(timeout_ms));
 	pthread_mutex_lock(&q->lock);
 	while (!q->closed && q->head == NULL && timeout_ms != 0) {
 		if (timeout_ms < 0)

@@ -28,3 +28,13 @@ bool strlist_contains(const struct strlist *l, const char *s)
 			return true;
 	return false;
 }
+
+bool strlist_equal(const struct strlist *a, const struct strlist *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return false;
+	return true;
+}

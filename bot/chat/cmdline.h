@@ -1,5 +1,5 @@
 /*
- * The command-line parser of chat messages (SPEC §6): decides whether a
+ * The command-line parser of chat messages: decides whether a
  * message body is a command and splits it into a name and arguments. It
  * knows nothing of the command tables; the dispatcher looks the name up.
  *

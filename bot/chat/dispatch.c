@@ -1,6 +1,6 @@
 /*
  * The dispatcher: turns a chat message into at most one command and at
- * most one reply (SPEC §6, §9).
+ * most one reply, within the requester's rate limit.
  *
  *   1. cmdline_parse decides whether the body is a command (the prefix is
  *      required in rooms, optional in private and direct chats; "@NAME" is
@@ -46,6 +46,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/jid.h"
 #include "cmdarg.h"
 #include "cmdline.h"
 #include "fisbot/alloc.h"
@@ -418,15 +419,6 @@ static void route_target(const struct fb_request *r, const char **type,
 	}
 }
 
-/* Returns the bare JID of jid; the caller frees it. */
-static char *bare_jid(const char *jid)
-{
-	const char *slash = strchr(jid, '/');
-
-	return xstrndup(jid,
-	                slash != NULL ? (size_t)(slash - jid) : strlen(jid));
-}
-
 /* Returns the occupant's nick, sanitised and cut to NICK_SHOWN bytes, for
  * "nick: " in front of room messages. The caller frees it. */
 static char *shown_nick(const struct fb_request *r)
@@ -466,7 +458,7 @@ static char *fallback_text(struct fb_request *r, const char *body, bool is_link)
 		free(nick);
 		return s;
 	}
-	bare = bare_jid(me != NULL ? me : "");
+	bare = jid_bare(me != NULL ? me : "");
 	s = xasprintf("%s: this room does not let me answer you privately; "
 	              "ask me in a direct chat%s%s",
 	              nick, bare[0] != '\0' ? " with " : "", bare);
@@ -658,9 +650,9 @@ request_new(struct host *h, const struct session_origin *o, struct cmdline *cl)
 	r->o.sender = xstrdup(o->sender);
 	r->o.own_nick = dup_or_null(o->own_nick);
 	if (o->real_jid != NULL)
-		r->real_jid = bare_jid(o->real_jid);
+		r->real_jid = jid_bare(o->real_jid);
 	else if (o->place == SESSION_DIRECT)
-		r->real_jid = bare_jid(o->from);
+		r->real_jid = jid_bare(o->from);
 	r->is_admin = o->place == SESSION_DIRECT &&
 	              host_jid_is_admin(h->cfg, r->real_jid);
 	return r;

@@ -536,7 +536,7 @@ static void api_iq_result(struct fb_iq *iq, xmpp_stanza_t *payload)
 		xmpp_stanza_add_child_ex(r, payload, 0);
 	/* No stanza the bot sends exceeds 64 KiB: refuse a bigger one. */
 	text = stanza_text(iq->ctx, r, &len);
-	if (text != NULL && len > REPLY_MAX_STANZA) {
+	if (text != NULL && len > FB_MAX_STANZA) {
 		log_warnx("an IQ answer of %zu bytes to %s is too large", len,
 		          iq->from);
 		xmpp_stanza_release(r);

@@ -71,9 +71,9 @@ struct host_more {
 #define HOST_MORE_MAX      1024   /* continuations kept at once */
 #define HOST_MORE_LIFETIME 600000 /* ms: 10 minutes */
 
-#define HOST_QUEUE_MAX 256   /* requests waiting for their turn, in all */
-#define HOST_LANE_MAX  32    /* requests of one requester at once */
-#define HOST_IQ_MAX    65536 /* bytes of an IQ queued for a worker */
+#define HOST_QUEUE_MAX 256 /* requests waiting for their turn, in all */
+#define HOST_LANE_MAX  32  /* requests of one requester at once */
+#define HOST_IQ_MAX    FB_MAX_STANZA /* bytes of an IQ queued for a worker */
 
 /* How a job runs once it is its requester's turn. */
 enum job_step {

@@ -1,6 +1,8 @@
 /*
- * The query workers and the requesters' turns (SPEC §9: no slow work on
- * the main thread).
+ * The query workers and the requesters' turns: no slow work on the main
+ * thread (searches, listings and counts run on workers, so that one
+ * user's slowest query never delays another user's reply by more than
+ * 50 ms).
  *
  * Design note. Every command and every query IQ becomes a job (struct
  * host_job, the head of a struct fb_request or of an IQ job) in its
@@ -114,8 +116,7 @@ int jobs_start(struct host *h, char **cause)
 
 		w->host = h;
 		if (h->deps.database != NULL) {
-			w->cat = catalogue_open(h->deps.database,
-			                        CATALOGUE_READ, cause);
+			w->cat = catalogue_open(h->deps.database, cause);
 			if (w->cat == NULL)
 				return -1;
 		}

@@ -5,7 +5,7 @@
  * stateless file sharing).
  *
  * Bounds: the XML-escaped body of a reply stays under REPLY_MAX_BODY bytes,
- * so that no stanza the bot sends exceeds 64 KiB (REPLY_MAX_STANZA) whatever
+ * so that no stanza the bot sends exceeds 64 KiB (FB_MAX_STANZA) whatever
  * the recipient's JID. Lines past the bound are dropped and the reply ends
  * with the line REPLY_TRUNCATED.
  *
@@ -22,11 +22,11 @@
 #include <strophe.h>
 
 #include "fisbot/catalogue.h"
+#include "fisbot/fisbot_limits.h"
 
-#define REPLY_MAX_STANZA 65536
-#define REPLY_MAX_BODY   60000 /* bytes of the XML-escaped body */
-#define REPLY_TRUNCATED  "\xe2\x80\xa6 (truncated)"
-#define REPLY_GUARD      "\xe2\x80\x8b" /* U+200B */
+#define REPLY_MAX_BODY  60000 /* bytes of the XML-escaped body */
+#define REPLY_TRUNCATED "\xe2\x80\xa6 (truncated)"
+#define REPLY_GUARD     "\xe2\x80\x8b" /* U+200B */
 
 /* The text of one reply. Zero-initialise it; free with reply_text_clear. */
 struct reply_text {

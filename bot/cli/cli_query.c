@@ -24,7 +24,7 @@ static struct catalogue *open_catalogue(const struct config *cfg)
 	struct catalogue *c;
 	char *cause = NULL;
 
-	c = catalogue_open(cfg->share.database, CATALOGUE_READ, &cause);
+	c = catalogue_open(cfg->share.database, &cause);
 	if (c == NULL) {
 		fprintf(stderr, "fisbot: %s\n", cause);
 		free(cause);

@@ -26,7 +26,7 @@ int cli_url(const struct config *cfg, int argc, char **argv)
 	key = token_key_load(cfg->http.secret_file, &cause);
 	if (key == NULL)
 		goto fail;
-	cat = catalogue_open(cfg->share.database, CATALOGUE_READ, &cause);
+	cat = catalogue_open(cfg->share.database, &cause);
 	if (cat == NULL)
 		goto fail;
 	found = catalogue_resolve(cat, argv[0], &f);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "base/exclude.h"
+#include "base/jid.h"
 #include "fisbot/alloc.h"
 #include "fisbot/text.h"
 #include "fisbot/units.h"
@@ -280,78 +281,6 @@ static int split_list(const char *value, struct strlist *out, char **cause)
 	return 0;
 }
 
-/* Returns a description of what is wrong with domain d, or NULL. */
-static const char *domain_problem(const char *d)
-{
-	size_t len = strlen(d), label = 0;
-
-	if (len == 0)
-		return "has no domain";
-	if (len > 1023)
-		return "has a domain longer than 1023 bytes";
-	if (d[0] == '[') {
-		struct in6_addr a6;
-		char buf[INET6_ADDRSTRLEN + 1];
-
-		if (d[len - 1] != ']' || len - 2 >= sizeof(buf))
-			return "has a bad IPv6 domain";
-		memcpy(buf, d + 1, len - 2);
-		buf[len - 2] = '\0';
-		return inet_pton(AF_INET6, buf, &a6) == 1
-		           ? NULL
-		           : "has a bad IPv6 domain";
-	}
-	if (!text_is_utf8(d, len))
-		return "is not valid UTF-8";
-	for (const char *p = d;; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c == '.' || c == '\0') {
-			if (label == 0)
-				return "has an empty domain label";
-			if (label > 63)
-				return "has a domain label longer than 63 "
-				       "bytes";
-			if (p[-1] == '-' || p[-(ptrdiff_t)label] == '-')
-				return "has a domain label that starts or "
-				       "ends with '-'";
-			if (c == '\0')
-				return NULL;
-			label = 0;
-			continue;
-		}
-		if (!(isalnum(c) || c == '-' || c == '_' || c >= 0x80))
-			return "has a character not allowed in a domain";
-		label++;
-	}
-}
-
-/* Returns a description of what is wrong with jid as a bare JID (node
- * required unless domain_ok), or NULL if it is fine. */
-static const char *jid_problem(const char *jid, bool domain_ok)
-{
-	const char *at = strchr(jid, '@');
-	size_t len = strlen(jid);
-
-	if (len == 0)
-		return "is empty";
-	if (strchr(jid, '/') != NULL)
-		return "has a resource (a bare JID is needed here)";
-	if (!text_is_clean(jid, len))
-		return "has control characters or invalid UTF-8";
-	if (at == NULL)
-		return domain_ok ? domain_problem(jid)
-		                 : "is not a bare JID (node@domain)";
-	if (at == jid)
-		return "has an empty node before '@'";
-	if (at - jid > 1023)
-		return "has a node longer than 1023 bytes";
-	for (const char *p = jid; p < at; p++)
-		if (strchr("\"&':<>@ \t", *p) != NULL)
-			return "has a character not allowed in a JID node";
-	return domain_problem(at + 1);
-}
-
 /* Parses a port number (min..65535) into *port. */
 static int parse_port(const char *s, unsigned min, uint16_t *port)
 {
@@ -396,7 +325,7 @@ static int parse_hostport(const char *s, bool need_port, unsigned min_port,
 			return -1; /* a bare IPv6 address: needs brackets */
 		he = colon != NULL ? colon : s + strlen(s);
 		name = xstrndup(s, (size_t)(he - s));
-		if (domain_problem(name) != NULL)
+		if (jid_domain_problem(name) != NULL)
 			goto fail;
 	}
 	if (colon == NULL ? need_port

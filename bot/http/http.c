@@ -258,7 +258,7 @@ static struct thread_state *thread_state(struct http *h)
 
 	if (ts != NULL)
 		return ts;
-	cat = catalogue_open(h->cfg->share.database, CATALOGUE_READ, &cause);
+	cat = catalogue_open(h->cfg->share.database, &cause);
 	if (cat == NULL) {
 		log_warnx("http: %s", cause);
 		free(cause);

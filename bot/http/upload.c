@@ -405,7 +405,7 @@ static unsigned claim(struct upload *u, struct put *p, const char **text)
 	unsigned rc = 0;
 
 	/* A connection of its own: this runs on a server thread. */
-	cat = catalogue_open(u->cfg->share.database, CATALOGUE_READ, &cause);
+	cat = catalogue_open(u->cfg->share.database, &cause);
 	if (cat == NULL) {
 		log_warnx("upload: %s", cause);
 		free(cause);

@@ -1,5 +1,5 @@
 /*
- * The hash pool. A FIFO of jobs under one mutex; each worker owns a read
+ * The hash pool. A FIFO of jobs (base/queue.h); each worker owns a read
  * buffer, an EVP_MD_CTX and a magic_t (libmagic handles are not shared
  * between threads). The media type comes from the extension table
  * (mediatype.c) when it knows the name: libmagic costs 0.2-1.6 ms a file,
@@ -24,6 +24,7 @@
 
 #include "base/beneath.h"
 #include "base/fsutil.h"
+#include "base/queue.h"
 #include "fisbot/alloc.h"
 #include "fisbot/log.h"
 #include "store/mediatype.h"
@@ -33,18 +34,15 @@
 #define DEFAULT_TYPE "application/octet-stream"
 
 struct qitem {
+	struct queue_item item; /* first */
 	struct hash_job *job;
-	struct qitem *next;
 };
 
 struct hashpool {
 	int rootfd;
 	void (*done)(struct hash_job *job, void *arg);
 	void *arg;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct qitem *head, *tail;
-	bool stopping;
+	struct queue *jobs; /* closed: the workers stop */
 	pthread_t *threads;
 	unsigned n;
 };
@@ -184,18 +182,9 @@ static void *worker(void *arg)
 		struct qitem *it;
 		struct hash_job *job;
 
-		pthread_mutex_lock(&p->lock);
-		while (p->head == NULL && !p->stopping)
-			pthread_cond_wait(&p->cond, &p->lock);
-		if (p->stopping) {
-			pthread_mutex_unlock(&p->lock);
-			break;
-		}
-		it = p->head;
-		p->head = it->next;
-		if (p->head == NULL)
-			p->tail = NULL;
-		pthread_mutex_unlock(&p->lock);
+		it = (struct qitem *)queue_pop(p->jobs, -1);
+		if (it == NULL)
+			break; /* stopping */
 		job = it->job;
 		free(it);
 		hash_one(p->rootfd, job, buf, md, &ms);
@@ -226,8 +215,11 @@ struct hashpool *hashpool_start(int rootfd, unsigned threads,
 	p->rootfd = rootfd;
 	p->done = done;
 	p->arg = arg;
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
+	p->jobs = queue_new(cause);
+	if (p->jobs == NULL) {
+		free(p);
+		return NULL;
+	}
 	p->threads = xcalloc(threads, sizeof(*p->threads));
 	for (p->n = 0; p->n < threads; p->n++) {
 		int err = pthread_create(&p->threads[p->n], NULL, worker, p);
@@ -247,27 +239,15 @@ void hashpool_submit(struct hashpool *p, struct hash_job *job)
 	struct qitem *it = xmalloc(sizeof(*it));
 
 	it->job = job;
-	it->next = NULL;
-	pthread_mutex_lock(&p->lock);
-	if (p->tail != NULL)
-		p->tail->next = it;
-	else
-		p->head = it;
-	p->tail = it;
-	pthread_cond_signal(&p->cond);
-	pthread_mutex_unlock(&p->lock);
+	queue_push(p->jobs, &it->item);
 }
 
 void hashpool_cancel(struct hashpool *p)
 {
 	struct qitem *it, *next;
 
-	pthread_mutex_lock(&p->lock);
-	it = p->head;
-	p->head = p->tail = NULL;
-	pthread_mutex_unlock(&p->lock);
-	for (; it != NULL; it = next) {
-		next = it->next;
+	for (it = (struct qitem *)queue_take(p->jobs); it != NULL; it = next) {
+		next = (struct qitem *)it->item.next;
 		it->job->status = HASH_CANCELLED;
 		p->done(it->job, p->arg);
 		free(it);
@@ -280,19 +260,15 @@ void hashpool_stop(struct hashpool *p)
 
 	if (p == NULL)
 		return;
-	pthread_mutex_lock(&p->lock);
-	p->stopping = true;
-	pthread_cond_broadcast(&p->cond);
-	pthread_mutex_unlock(&p->lock);
+	queue_close(p->jobs);
 	for (unsigned i = 0; i < p->n; i++)
 		pthread_join(p->threads[i], NULL);
-	for (it = p->head; it != NULL; it = next) {
-		next = it->next;
+	for (it = (struct qitem *)queue_take(p->jobs); it != NULL; it = next) {
+		next = (struct qitem *)it->item.next;
 		hash_job_free(it->job);
 		free(it);
 	}
-	pthread_mutex_destroy(&p->lock);
-	pthread_cond_destroy(&p->cond);
+	queue_free(p->jobs);
 	free(p->threads);
 	free(p);
 }

@@ -2,12 +2,19 @@
  * The indexer, the catalogue's single writer.
  *
  * Design. One thread loops over a message queue (mutex + condition
- * variable). Messages are file-system facts ("look at path", "from was
- * renamed to to", "reconcile everything"), hash results and jobs from
- * other threads. The disk is the source of truth: for every fact the
- * indexer looks at the disk again (beneath the share root, never through a
- * link) and brings the catalogue in line, so a lost or duplicated event
- * costs a stat, never a wrong row.
+ * variable). It is not base/queue: the same lock keeps the queue, the
+ * idle flag that indexer_wait_idle reads and the rescan interval
+ * together, so that posting a message clears idle atomically (with two
+ * locks, "fisbot scan" could see the indexer idle before a message it
+ * must wait for is queued), a change of the rescan interval wakes the
+ * thread without a message, and the thread takes the whole batch at once
+ * and waits until the earliest of its deadlines (settles, commit, rescan,
+ * retry), which queue_pop's timeout could only approximate. Messages are
+ * file-system facts ("look at path", "from was renamed to to", "reconcile
+ * everything"), hash results and jobs from other threads. The disk is the
+ * source of truth: for every fact the indexer looks at the disk again (beneath
+ * the share root, never through a link) and brings the catalogue in line, so a
+ * lost or duplicated event costs a stat, never a wrong row.
  *
  * Files waiting to be hashed live in a table keyed by path (struct pend)
  * and in a min-heap of deadlines. A file is hashed once it is settled: its

@@ -573,10 +573,8 @@ fail:
 	return NULL;
 }
 
-struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
-                                 char **cause)
+struct catalogue *catalogue_open(const char *path, char **cause)
 {
-	(void)mode; /* CATALOGUE_READ: the only mode of the read API */
 	return open_as(path, false, cause);
 }
 

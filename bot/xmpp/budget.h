@@ -1,5 +1,5 @@
 /*
- * The IQ budget (SPEC §9): every IQ get/set a requester sends takes a token
+ * The IQ budget: every IQ get/set a requester sends takes a token
  * from its own bucket ([limits] iq_burst, then iq_rate). Past it the IQ is
  * refused with a wait/resource-constraint error, and those errors are
  * themselves capped per requester (iq_burst a minute): beyond that the IQ

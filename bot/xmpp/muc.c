@@ -39,10 +39,17 @@
 #include "session.h"
 #include "session_int.h"
 
-#define MAX_NICK_TRIES      5
-#define KICK_DELAY_MS       5000
-#define REJOIN_BASE_MS      2000
-#define REJOIN_MAX_MS       300000
+#define MAX_NICK_TRIES 5
+#define KICK_DELAY_MS  5000
+#define REJOIN_BASE_MS 2000
+#define REJOIN_MAX_MS  300000
+
+/* A room's rejoins: 2 s doubling up to 5 minutes, with jitter. */
+static const struct backoff_policy rejoin_policy = {
+    .first_ms = REJOIN_BASE_MS,
+    .max_ms = REJOIN_MAX_MS,
+    .jitter = true,
+};
 #define SUBJECT_WAIT_MS     10000
 #define SELFPING_MS         300000
 #define SELFPING_TIMEOUT_MS 60000
@@ -86,6 +93,7 @@ struct room *muc_add(struct session *s, const char *jid, const char *nick,
 	r->cur_nick = xstrdup(r->nick);
 	r->password = password ? xstrdup(password) : NULL;
 	r->state = ROOM_OFF;
+	backoff_init(&r->rejoin, &rejoin_policy);
 	s->rooms = xreallocarray(s->rooms, s->n_rooms + 1, sizeof(*s->rooms));
 	s->rooms[s->n_rooms++] = r;
 	return r;
@@ -273,17 +281,8 @@ static void rejoin_later(struct session *s, struct room *r, int64_t delay,
 	int64_t now = session_now(s);
 
 	room_left_event(s, r);
-	if (delay < 0) {
-		delay = REJOIN_BASE_MS;
-		for (unsigned i = 0; i < r->failures && delay < REJOIN_MAX_MS;
-		     i++)
-			delay *= 2;
-		if (delay > REJOIN_MAX_MS)
-			delay = REJOIN_MAX_MS;
-		/* Jitter over the upper half. */
-		delay = delay / 2 + (now % (delay / 2 + 1));
-		r->failures++;
-	}
+	if (delay < 0)
+		delay = backoff_next(&r->rejoin, now);
 	r->state = ROOM_WAIT;
 	r->rejoin_at = now + delay;
 	occupants_clear(r);
@@ -611,7 +610,7 @@ bool muc_presence(struct session *s, xmpp_stanza_t *st)
 			}
 			r->state = ROOM_JOINED;
 			r->joined_at = now;
-			r->failures = 0;
+			backoff_reset(&r->rejoin);
 			r->next_ping = now + SELFPING_MS;
 			log_info("joined %s as %s", r->jid, r->cur_nick);
 			muc_schedule(s);

@@ -2,7 +2,7 @@
  * Origin checks: is a service (a domain) a room service? Any peer can send
  * a muc#user element, so a mediated invitation, and a room remembered from
  * one, are believed only once XEP-0030 disco#info shows that the sender's
- * service has an identity of category "conference" (SPEC §7).
+ * service has an identity of category "conference".
  *
  * Design note: the answers are cached per service, positive and negative,
  * each for its time to live, in at most ORIGIN_MAX entries (the least

@@ -1,5 +1,7 @@
 /*
- * A bounded fair queue for what the bot sends (SPEC §9). Every item is
+ * A bounded fair queue for what the bot sends: bounded per requester and
+ * in total, served round robin, so that a flood from one JID never delays
+ * others' answers by more than a second. Every item is
  * tagged with the requester it answers: its lane. Items that answer nobody
  * (joins, presences, room announcements, protocol traffic) go in the bot's
  * own lane (a NULL key). Lanes are served one item at a time, round robin,

@@ -1,9 +1,9 @@
 /*
  * The XMPP session's connection: it owns the libstrophe context and
  * connection, connects with the TLS policy of [xmpp], reconnects with a
- * jittered exponential backoff, routes incoming stanzas (rooms, invitations,
- * origin checks, disco, and the events for the layer above: messages and
- * IQs) and paces everything it sends.
+ * jittered exponential backoff (base/backoff.h), routes incoming stanzas
+ * (rooms, invitations, origin checks, disco, and the events for the layer
+ * above: messages and IQs) and paces everything it sends.
  *
  * Design notes:
  * - Only the main thread calls into this file; the daemon's loop runs
@@ -30,9 +30,10 @@
  *   never gets the bot throttled, and only while libstrophe's own send
  *   queue is short (SEND_BACKLOG): if the server reads slowly, the backlog
  *   waits in the fair queue, not in libstrophe's FIFO. No stanza over
- *   SESSION_MAX_STANZA bytes ever leaves. A quiet requester's answer
+ *   FB_MAX_STANZA bytes ever leaves. A quiet requester's answer
  *   overtakes the floods (new lanes are served first), so at SEND_RATE it
- *   waits well under the second SPEC §9 allows; SEND_RATE is 20 stanzas/s
+ *   waits well under a second (a flood from one JID never delays others'
+ *   answers by more than a second); SEND_RATE is 20 stanzas/s
  *   so that even twenty floods at once hold it back about a second, and
  *   20 typical replies (under 500 bytes) a second stay within Prosody's
  *   default c2s budget (10 KiB/s). Drops and refusals are logged as one
@@ -47,6 +48,7 @@
 
 #include <openssl/rand.h>
 
+#include "base/backoff.h"
 #include "base/cron.h"
 #include "budget.h"
 #include "fisbot/alloc.h"
@@ -65,9 +67,20 @@
 #define QUEUE_BYTES         (16 << 20)
 #define REPORT_MS           10000
 #define BACKLOG_RETRY_MS    20
-#define BACKOFF_MAX_MS      60000
+#define STABLE_MS           60000 /* up this long: the outage is over */
 #define PRIVATE_PENDING_MS  60000
 #define PRIVATE_PENDING_MAX 256
+
+/* The reconnection: 1 s doubling, capped at 10 s for the first 10 minutes
+ * of an outage, then at 60 s, with jitter; reset once a connection has
+ * held for STABLE_MS. */
+static const struct backoff_policy reconnect_policy = {
+    .first_ms = 1000,
+    .max_ms = 10000,
+    .long_after_ms = 600000,
+    .long_max_ms = 60000,
+    .jitter = true,
+};
 
 /* Returns the time in ms on the session's clock (its cron's). */
 int64_t session_now(const struct session *s)
@@ -96,16 +109,6 @@ char *session_new_id(struct session *s)
 	return id;
 }
 
-/* Returns a uniformly random number in [0, n). */
-static uint64_t random_below(uint64_t n)
-{
-	uint64_t r;
-
-	if (n == 0 || RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-		return 0;
-	return r % n;
-}
-
 /* Serialises st; returns its length, or 0 if it cannot be serialised. */
 static size_t stanza_length(xmpp_stanza_t *st, xmpp_ctx_t *ctx)
 {
@@ -122,9 +125,9 @@ static size_t stanza_length(xmpp_stanza_t *st, xmpp_ctx_t *ctx)
 static bool stanza_fits(struct session *s, xmpp_stanza_t *st, size_t *len)
 {
 	*len = stanza_length(st, s->ctx);
-	if (*len == 0 || *len > SESSION_MAX_STANZA) {
+	if (*len == 0 || *len > FB_MAX_STANZA) {
 		log_warnx("not sending a %s stanza of %zu bytes (limit %d)",
-		          xmpp_stanza_get_name(st), *len, SESSION_MAX_STANZA);
+		          xmpp_stanza_get_name(st), *len, FB_MAX_STANZA);
 		return false;
 	}
 	return true;
@@ -296,19 +299,14 @@ static void private_refused(struct session *s, xmpp_stanza_t *st)
 	free(bare);
 }
 
-/* Plans the next connection attempt after a jittered backoff. */
+/* Plans the next connection attempt after a jittered backoff: capped at
+ * 10 s for the first 10 minutes of an outage, then at 60 s. */
 static void schedule_reconnect(struct session *s, const char *why)
 {
-	uint64_t delay = 1000;
+	int64_t now = session_now(s), delay;
 
-	for (unsigned i = 0; i < s->attempts && delay < BACKOFF_MAX_MS; i++)
-		delay *= 2;
-	if (delay > BACKOFF_MAX_MS)
-		delay = BACKOFF_MAX_MS;
-	/* Full jitter over the upper half: never a thundering herd. */
-	delay = delay / 2 + random_below(delay / 2 + 1);
-	s->attempts++;
-	s->connect_at = session_now(s) + (int64_t)delay;
+	delay = backoff_next(&s->reconnect, now);
+	s->connect_at = now + delay;
 	cron_at(s->t_connect, (uint64_t)s->connect_at);
 	log_warnx("XMPP connection %s; retrying in %.1fs", why,
 	          (double)delay / 1000.0);
@@ -334,8 +332,8 @@ static void send_initial_presence(struct session *s)
 static void on_connect(struct session *s, const char *jid, bool secured)
 {
 	s->connected = true;
-	s->attempts = 0;
-	s->refilled_at = session_now(s);
+	s->connected_at = session_now(s);
+	s->refilled_at = s->connected_at;
 	s->tokens = SEND_BURST;
 	free(s->jid);
 	s->jid = xstrdup(jid ? jid : s->cfg->xmpp.jid);
@@ -353,6 +351,9 @@ static void on_disconnect(struct session *s, int error, xmpp_stream_error_t *se)
 	char *why;
 
 	s->connected = false;
+	/* A connection that held ends the outage; a flapping one does not. */
+	if (was_connected && session_now(s) - s->connected_at >= STABLE_MS)
+		backoff_reset(&s->reconnect);
 	queue_clear(s);
 	muc_disconnected(s);
 	invite_disconnected(s);
@@ -792,6 +793,7 @@ struct session *session_new(const struct config *cfg, struct cron *cron,
 		return NULL;
 	}
 	s = xcalloc(1, sizeof(*s));
+	backoff_init(&s->reconnect, &reconnect_policy);
 	s->cfg = cfg;
 	if (events != NULL)
 		s->events = *events;

@@ -127,7 +127,7 @@ void session_send(struct session *s, xmpp_stanza_t *stanza);
 /* Queues a stanza that answers requester (session_origin.sender, or the
  * key of an IQ's sender) in that requester's lane: lanes are bounded and
  * served round robin, so one requester's flood never holds back another's
- * answers (SPEC §9). A NULL requester is session_send. */
+ * answers by more than a second. A NULL requester is session_send. */
 void session_send_to(struct session *s, xmpp_stanza_t *stanza,
                      const char *requester);
 /* Queues a private message stanza to an occupant of a room, in

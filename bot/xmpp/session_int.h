@@ -13,8 +13,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/backoff.h"
 #include "base/cron.h"
+#include "base/jid.h"
 #include "fisbot/config.h"
+#include "fisbot/fisbot_limits.h"
 #include "session.h"
 #include "session_test.h"
 
@@ -30,9 +33,6 @@
 #define NS_STANZAS     "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_DATA        "jabber:x:data"
 #define NS_OCCUPANT_ID "urn:xmpp:occupant-id:0"
-
-/* The largest stanza the bot sends (SPEC §9). */
-#define SESSION_MAX_STANZA 65536
 
 enum room_state {
 	ROOM_OFF,     /* not joined, nothing planned (waits for a reconnect) */
@@ -64,12 +64,12 @@ struct room {
 	bool subject_seen; /* the subject came before that answer */
 	enum room_state state;
 	unsigned nick_tries;
-	unsigned failures; /* consecutive failed joins, for the backoff */
-	int64_t rejoin_at; /* ms, ROOM_WAIT */
-	int64_t joined_at; /* ms, when our own presence came back */
-	int64_t next_ping; /* ms, next XEP-0410 self-ping */
-	char *ping_id;     /* id of the self-ping in flight */
-	int64_t ping_sent; /* ms, when it was sent */
+	struct backoff rejoin; /* consecutive failed joins */
+	int64_t rejoin_at;     /* ms, ROOM_WAIT */
+	int64_t joined_at;     /* ms, when our own presence came back */
+	int64_t next_ping;     /* ms, next XEP-0410 self-ping */
+	char *ping_id;         /* id of the self-ping in flight */
+	int64_t ping_sent;     /* ms, when it was sent */
 	struct occupant *occ;
 	size_t n_occ;
 };
@@ -97,9 +97,10 @@ struct session {
 
 	/* Connection state. */
 	bool started, connected, stopping, stopped, auth_failed;
-	char *failure;      /* a fatal problem: the daemon exits 1 */
-	unsigned attempts;  /* consecutive failed connection attempts */
-	int64_t connect_at; /* ms; 0: no reconnect planned */
+	char *failure;            /* a fatal problem: the daemon exits 1 */
+	struct backoff reconnect; /* the connection's failures in a row */
+	int64_t connected_at;     /* ms, when the connection came up */
+	int64_t connect_at;       /* ms; 0: no reconnect planned */
 	bool sasl_failed;
 	char *sasl_condition;
 	bool tls_missing;
@@ -161,16 +162,6 @@ void session_send_now(struct session *s, xmpp_stanza_t *stanza);
 void session_limits_apply(struct session *s);
 /* Returns a new unique id (caller frees). */
 char *session_new_id(struct session *s);
-
-/* jid.c */
-/* Returns a new string: the bare part of jid. */
-char *jid_bare(const char *jid);
-/* Returns the resource of jid (inside jid), or NULL. */
-const char *jid_resource(const char *jid);
-/* Returns true if jid is a usable bare JID (node@domain, clean). */
-bool jid_is_bare_room(const char *jid);
-/* Returns a new lower-case string: the domain part of jid. */
-char *jid_domain(const char *jid);
 
 /* stanza.c */
 /* Returns the first child element of st in namespace ns named name

@@ -31,9 +31,6 @@
 
 struct catalogue;
 
-/* How catalogue_open opens a connection: always for reading. */
-enum catalogue_mode { CATALOGUE_READ };
-
 struct cat_file {
 	int64_t id;
 	char *path; /* relative to the share, raw bytes as on disk */
@@ -87,13 +84,12 @@ FB_EXPORT void cat_file_clear(struct cat_file *f);
 FB_EXPORT void cat_page_clear(struct cat_page *p);
 
 /*
- * Opens the existing catalogue at path for reading (mode: CATALOGUE_READ,
- * the only mode here; the writer opens with catalogue_open_writer). A file
+ * Opens the existing catalogue at path for reading (the writer opens with
+ * catalogue_open_writer). A file
  * that is not a fisbot catalogue is refused. Returns NULL and sets *cause
  * (caller frees) on failure.
  */
-struct catalogue *catalogue_open(const char *path, enum catalogue_mode mode,
-                                 char **cause);
+struct catalogue *catalogue_open(const char *path, char **cause);
 void catalogue_close(struct catalogue *c);
 
 /* --- reading ---------------------------------------------------------- */

@@ -26,7 +26,8 @@
  *
  * Handlers never build message stanzas: they answer through the request
  * (reply, reply_error, reply_link) and the host sends at most one message
- * per command, paced, sanitised and split so that no stanza exceeds 64 KiB.
+ * per command, paced, sanitised and split so that no stanza exceeds
+FB_MAX_STANZA (64 KiB, fisbot_limits.h).
  * IQ handlers do build their payload (with libstrophe, in api->iq_ctx())
  * and hand it to iq_result.
  *
@@ -60,7 +61,8 @@
  *
  * Plugins may also call the core's functions marked FB_EXPORT in the
  * headers included here (catalogue.h and catalogue_tree.h: reading;
- * query.h, text.h, units.h, log.h, alloc.h, and config.h's lookups): the
+ * query.h, text.h, units.h, log.h, alloc.h, clock.h, and config.h's lookups):
+the
  * fisbot executable exports those and nothing else. They are safe on any
  * thread, each catalogue connection being used by one thread at a time.
  * FB_API_VERSION changes whenever any of these headers changes
@@ -78,8 +80,10 @@
 #include "alloc.h"
 #include "catalogue.h"
 #include "catalogue_tree.h"
+#include "clock.h"
 #include "config.h"
 #include "fisbot_export.h"
+#include "fisbot_limits.h"
 #include "log.h"
 #include "query.h"
 #include "text.h"

@@ -21,5 +21,7 @@ void strlist_add(struct strlist *l, const char *s);
 FB_EXPORT void strlist_free(struct strlist *l);
 /* Returns true if l holds a string equal to s. */
 FB_EXPORT bool strlist_contains(const struct strlist *l, const char *s);
+/* Returns true if a and b hold the same strings in the same order. */
+bool strlist_equal(const struct strlist *a, const struct strlist *b);
 
 #endif

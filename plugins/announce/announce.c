@@ -14,7 +14,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fisbot_plugin.h"
 #include "listing.h"
@@ -34,19 +33,15 @@ static const struct fb_api *api;
 struct announce_state {
 	int64_t ids[ANNOUNCE_KEEP];
 	size_t n;
-	uint64_t extra;          /* new files past ANNOUNCE_KEEP */
-	struct timespec started; /* CLOCK_MONOTONIC, when the batch began */
+	uint64_t extra;  /* new files past ANNOUNCE_KEEP */
+	int64_t started; /* clock_now_ms(), when the batch began */
 };
 
-/* Returns the milliseconds since *t. */
-static uint64_t ms_since(const struct timespec *t)
+/* Returns the milliseconds since t (a clock_now_ms time). */
+static uint64_t ms_since(int64_t t)
 {
-	struct timespec now;
-	int64_t ms;
+	int64_t ms = clock_now_ms() - t;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (int64_t)(now.tv_sec - t->tv_sec) * 1000 +
-	     (now.tv_nsec - t->tv_nsec) / 1000000;
 	return ms > 0 ? (uint64_t)ms : 0;
 }
 
@@ -70,7 +65,7 @@ static void on_file(struct fb_plugin *p, enum fb_event ev,
 	if (!api->config(p)->announce.enabled)
 		return;
 	if (st->n == 0 && st->extra == 0)
-		clock_gettime(CLOCK_MONOTONIC, &st->started);
+		st->started = clock_now_ms();
 	if (st->n < ANNOUNCE_KEEP)
 		st->ids[st->n++] = data->file_id;
 	else
@@ -159,7 +154,7 @@ static bool tick(struct fb_plugin *p, void *arg)
 		st->extra = 0;
 		return true;
 	}
-	if (ms_since(&st->started) < cfg->announce.batch_ms)
+	if (ms_since(st->started) < cfg->announce.batch_ms)
 		return true;
 	text = announcement(p, st);
 	st->n = 0;

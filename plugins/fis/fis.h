@@ -14,6 +14,7 @@
 #include <strophe.h>
 
 #include "catalogue.h"
+#include "fisbot_limits.h"
 
 #define FIS_NS    "urn:xmpp:fis:0"
 #define SEARCH_NS "jabber:iq:search"
@@ -22,9 +23,6 @@
  * without RSM, and the most an RSM max can ask for. */
 #define FIS_PAGE_LIMIT     100
 #define FIS_PAGE_LIMIT_MAX 1000
-
-/* No stanza the bot sends exceeds this. */
-#define FIS_STANZA_MAX 65536
 
 /* What a request handler works with. */
 struct fis_env {
@@ -55,7 +53,7 @@ int fis_reply_error(struct fis_reply *r, const char *type,
 void fis_reply_clear(struct fis_reply *r);
 
 /* Returns the bytes left for the payload of the reply to iq under
- * FIS_STANZA_MAX, after its envelope (id and addresses, escaped in the worst
+ * FB_MAX_STANZA, after its envelope (id and addresses, escaped in the worst
  * case) and a margin; 0 if the envelope alone is too large. */
 size_t fis_reply_budget(xmpp_stanza_t *iq);
 

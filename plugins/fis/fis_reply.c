@@ -45,7 +45,7 @@ size_t fis_reply_budget(xmpp_stanza_t *iq)
 	    ENVELOPE_MARGIN + 6 * (attr_len(iq, "id") + attr_len(iq, "from") +
 	                           attr_len(iq, "to"));
 
-	return envelope >= FIS_STANZA_MAX ? 0 : FIS_STANZA_MAX - envelope;
+	return envelope >= FB_MAX_STANZA ? 0 : FB_MAX_STANZA - envelope;
 }
 
 xmpp_stanza_t *fis_reply_payload_of(xmpp_stanza_t *iq, const char *name,

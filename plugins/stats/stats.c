@@ -7,7 +7,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fisbot_plugin.h"
 #include "listing.h"
@@ -20,19 +19,16 @@ static const struct fb_api *api;
 
 /* The plugin's state: when the bot started (plugins load at start). */
 struct stats_state {
-	struct timespec started; /* CLOCK_MONOTONIC */
+	int64_t started; /* clock_now_ms() */
 };
 
 /* Returns the seconds since the plugin was loaded. */
 static uint64_t uptime(struct fb_plugin *p)
 {
 	const struct stats_state *st = api->data(p);
-	struct timespec now;
+	int64_t ms = clock_now_ms() - st->started;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec < st->started.tv_sec)
-		return 0;
-	return (uint64_t)(now.tv_sec - st->started.tv_sec);
+	return ms > 0 ? (uint64_t)ms / 1000 : 0;
 }
 
 /* stats */
@@ -126,7 +122,7 @@ int fisbot_plugin_init(struct fb_plugin *p, const struct fb_api *a,
 	struct stats_state *st;
 
 	st = xcalloc(1, sizeof(*st));
-	clock_gettime(CLOCK_MONOTONIC, &st->started);
+	st->started = clock_now_ms();
 	api->set_data(p, st);
 	return 0;
 }

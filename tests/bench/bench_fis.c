@@ -171,7 +171,7 @@ int main(int argc, char **argv)
 		generate(c, n);
 		catalogue_close(c);
 	}
-	c = catalogue_open(path, CATALOGUE_READ, &cause);
+	c = catalogue_open(path, &cause);
 	if (c == NULL) {
 		fprintf(stderr, "%s\n", cause);
 		return 1;

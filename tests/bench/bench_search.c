@@ -288,7 +288,7 @@ int main(int argc, char **argv)
 	stat(path, &sb);
 	printf("database: %.0f MiB\n", (double)sb.st_size / (1 << 20));
 
-	r = catalogue_open(path, CATALOGUE_READ, &cause);
+	r = catalogue_open(path, &cause);
 	if (r == NULL) {
 		fprintf(stderr, "%s\n", cause);
 		return 1;

@@ -43,8 +43,6 @@
 #define BOT      "bot@example.org/fisbot"
 #define MUC_USER "http://jabber.org/protocol/muc#user"
 #define MAX_SENT 512
-/* HOST_IQ_MAX (host_internal.h): the largest IQ queued for a worker. */
-#define HOST_IQ_TEST_MAX 65536
 
 static char tmpdir[PATH_MAX], olddir[PATH_MAX];
 static uint64_t now;
@@ -799,8 +797,8 @@ static void test_reply_bounds(void **state)
 	/* 200 KB of lines: one stanza under 64 KiB, marked truncated. */
 	say(FB_DIRECT, "big 2000");
 	assert_int_equal(n_sent, 1);
-	assert_true(stanza_size(0) <= REPLY_MAX_STANZA);
-	assert_true(stanza_size(0) > REPLY_MAX_STANZA / 2);
+	assert_true(stanza_size(0) <= FB_MAX_STANZA);
+	assert_true(stanza_size(0) > FB_MAX_STANZA / 2);
 	b = body(0);
 	assert_non_null(strstr(b, "\n" REPLY_TRUNCATED));
 	assert_string_equal(b + strlen(b) - strlen(REPLY_TRUNCATED),
@@ -811,7 +809,7 @@ static void test_reply_bounds(void **state)
 	/* One line that grows five-fold when escaped. */
 	say(FB_DIRECT, "huge");
 	assert_int_equal(n_sent, 1);
-	assert_true(stanza_size(0) <= REPLY_MAX_STANZA);
+	assert_true(stanza_size(0) <= FB_MAX_STANZA);
 	b = body(0);
 	assert_true(strlen(b) > 10000);
 	assert_string_equal(b + strlen(b) - strlen(REPLY_TRUNCATED),
@@ -821,7 +819,7 @@ static void test_reply_bounds(void **state)
 
 	/* The same in a room, where the body gets "alice: " in front. */
 	say(FB_ROOM, "!big 2000");
-	assert_true(stanza_size(0) <= REPLY_MAX_STANZA);
+	assert_true(stanza_size(0) <= FB_MAX_STANZA);
 	sent_reset();
 }
 
@@ -1532,18 +1530,18 @@ static void test_iq_on_worker(void **state)
 	e = xmpp_stanza_get_child_by_name(r, "error");
 	assert_non_null(
 	    xmpp_stanza_get_child_by_name(e, "resource-constraint"));
-	assert_true(stanza_size(0) < REPLY_MAX_STANZA);
+	assert_true(stanza_size(0) < FB_MAX_STANZA);
 	r = sent[1].stanza;
 	assert_string_equal(xmpp_stanza_get_id(r), "w4");
 	assert_string_equal(xmpp_stanza_get_type(r), "result");
 	sent_reset();
 
 	/* A request too large to queue is refused at once. */
-	big = xmalloc(HOST_IQ_TEST_MAX + 100);
-	snprintf(big, HOST_IQ_TEST_MAX + 100,
+	big = xmalloc(FB_MAX_STANZA + 100);
+	snprintf(big, FB_MAX_STANZA + 100,
 	         "<iq type='get' id='w5'><answer xmlns='urn:fisbot:test:query' "
 	         "pad='%0*d'/></iq>",
-	         HOST_IQ_TEST_MAX, 0);
+	         FB_MAX_STANZA, 0);
 	q = iq(big);
 	free(big);
 	send_iq(q, "frank@example.org/x");

@@ -103,7 +103,7 @@ static void sleep_ms(long ms)
 static void state(uint64_t *files, uint64_t *hashed, struct cat_file *f00)
 {
 	char *cause = NULL;
-	struct catalogue *c = catalogue_open(dbpath, CATALOGUE_READ, &cause);
+	struct catalogue *c = catalogue_open(dbpath, &cause);
 	struct cat_page p;
 
 	assert_non_null(c);

@@ -98,7 +98,7 @@ static void mv(const char *from, const char *to)
 static int lookup(const char *path, struct cat_file *out)
 {
 	char *cause = NULL;
-	struct catalogue *c = catalogue_open(dbpath, CATALOGUE_READ, &cause);
+	struct catalogue *c = catalogue_open(dbpath, &cause);
 	struct cat_file f = {0};
 	int found;
 

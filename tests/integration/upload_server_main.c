@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 	if (ix == NULL)
 		fatalx("%s", cause);
 	indexer_wait_idle(ix, NULL);
-	cat = catalogue_open(cfg->share.database, CATALOGUE_READ, &cause);
+	cat = catalogue_open(cfg->share.database, &cause);
 	if (cat == NULL)
 		fatalx("%s", cause);
 	key = token_key_load(cfg->http.secret_file, &cause);

@@ -34,7 +34,7 @@ TOP = "top"  # bot/daemon.c, bot/main.c: may include anything
 # The public headers and the layer each belongs to.
 PUBLIC = {
     "alloc.h": "base", "log.h": "base", "text.h": "base", "units.h": "base",
-    "fisbot_export.h": "base", "strlist.h": "base", "config.h": "config",
+    "clock.h": "base", "fisbot_export.h": "base", "fisbot_limits.h": "base", "strlist.h": "base", "config.h": "config",
     "catalogue.h": "store",
     "catalogue_tree.h": "store", "query.h": "store",
     "fisbot_plugin.h": "chat",

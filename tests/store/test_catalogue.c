@@ -706,7 +706,7 @@ static void test_refuse_foreign(void **state)
 	free(cause);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_size, sizeof(junk));
-	assert_null(catalogue_open(path, CATALOGUE_READ, &cause));
+	assert_null(catalogue_open(path, &cause));
 	free(cause);
 
 	/* Another application's database. */
@@ -750,7 +750,7 @@ static void test_refuse_foreign(void **state)
 
 	/* Missing, for a reader. */
 	unlink(path);
-	assert_null(catalogue_open(path, CATALOGUE_READ, &cause));
+	assert_null(catalogue_open(path, &cause));
 	assert_non_null(strstr(cause, "no catalogue"));
 	free(cause);
 	free(path);
@@ -805,7 +805,7 @@ static void test_reader_while_writing(void **state)
 	int64_t a, b;
 
 	a = add_hashed(fx->c, "one.txt", 1, "text/plain");
-	r = catalogue_open(fx->db, CATALOGUE_READ, &cause);
+	r = catalogue_open(fx->db, &cause);
 	assert_non_null(r);
 	/* The writer holds a transaction; the reader sees the old state. */
 	assert_int_equal(catalogue_begin(fx->c), 0);
@@ -867,7 +867,7 @@ static void test_ctime_migration(void **state)
 	sqlite3_close(db);
 
 	/* A reader asks for the upgrade; the writer upgrades in place. */
-	assert_null(catalogue_open(fx->db, CATALOGUE_READ, &cause));
+	assert_null(catalogue_open(fx->db, &cause));
 	assert_non_null(strstr(cause, "old catalogue schema 1"));
 	free(cause);
 	fx->c = catalogue_open_writer(fx->db, &cause);
