@@ -41,10 +41,10 @@
 #include "host_internal.h"
 #include "reply.h"
 #include "version.h"
+#include "xmpp/stanza.h"
 
 #define PLUGIN_NAME_MAX 64
 #define EXPIRE_MS       10000 /* how often buckets and continuations expire */
-#define NS_STANZAS      "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 /* One IQ being answered by a plugin. */
 struct fb_iq {
@@ -438,35 +438,16 @@ static const char *api_iq_from(struct fb_iq *iq)
 	return iq->from;
 }
 
-/* Returns a new IQ error to to in answer to the IQ id, built in ctx. */
+/* Returns a new IQ error to to in answer to the IQ id, built in ctx, its
+ * text (if any) sanitised. */
 static xmpp_stanza_t *iq_error_stanza(xmpp_ctx_t *ctx, const char *id,
                                       const char *to, const char *type,
                                       const char *condition, const char *text)
 {
-	xmpp_stanza_t *r, *e, *c;
+	char *clean = text != NULL ? text_sanitize(text, strlen(text)) : NULL;
+	xmpp_stanza_t *r = stanza_iq_error(ctx, id, to, type, condition, clean);
 
-	r = xmpp_iq_new(ctx, "error", id);
-	xmpp_stanza_set_to(r, to);
-	e = xmpp_stanza_new(ctx);
-	xmpp_stanza_set_name(e, "error");
-	xmpp_stanza_set_type(e, type);
-	c = xmpp_stanza_new(ctx);
-	xmpp_stanza_set_name(c, condition);
-	xmpp_stanza_set_ns(c, NS_STANZAS);
-	xmpp_stanza_add_child_ex(e, c, 0);
-	if (text != NULL) {
-		char *clean = text_sanitize(text, strlen(text));
-		xmpp_stanza_t *t = xmpp_stanza_new(ctx), *body;
-
-		xmpp_stanza_set_name(t, "text");
-		xmpp_stanza_set_ns(t, NS_STANZAS);
-		body = xmpp_stanza_new(ctx);
-		xmpp_stanza_set_text(body, clean);
-		xmpp_stanza_add_child_ex(t, body, 0);
-		xmpp_stanza_add_child_ex(e, t, 0);
-		free(clean);
-	}
-	xmpp_stanza_add_child_ex(r, e, 0);
+	free(clean);
 	return r;
 }
 

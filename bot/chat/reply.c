@@ -11,8 +11,8 @@
 #include "fisbot/alloc.h"
 #include "fisbot/text.h"
 #include "reply.h"
+#include "xmpp/stanza.h"
 
-#define NS_MUC_USER "http://jabber.org/protocol/muc#user"
 #define NS_OOB      "jabber:x:oob"
 #define NS_SFS      "urn:xmpp:sfs:0"
 #define NS_FILEMETA "urn:xmpp:file:metadata:0"
@@ -146,33 +146,6 @@ const char *reply_text_body(struct reply_text *t)
 	return t->buf != NULL ? t->buf : "";
 }
 
-/* Adds a new child element name (namespace ns, may be NULL) to parent and
- * returns it (owned by parent). */
-static xmpp_stanza_t *add_elem(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
-                               const char *name, const char *ns)
-{
-	xmpp_stanza_t *e = xmpp_stanza_new(ctx);
-
-	xmpp_stanza_set_name(e, name);
-	if (ns != NULL)
-		xmpp_stanza_set_ns(e, ns);
-	xmpp_stanza_add_child_ex(parent, e, 0);
-	return e;
-}
-
-/* Adds <name>text</name> to parent; returns the new element. */
-static xmpp_stanza_t *add_text_elem(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
-                                    const char *name, const char *ns,
-                                    const char *text)
-{
-	xmpp_stanza_t *e = add_elem(ctx, parent, name, ns);
-	xmpp_stanza_t *t = xmpp_stanza_new(ctx);
-
-	xmpp_stanza_set_text(t, text);
-	xmpp_stanza_add_child_ex(e, t, 0);
-	return e;
-}
-
 /* Builds a text message (see reply.h). */
 xmpp_stanza_t *reply_message(xmpp_ctx_t *ctx, const char *type, const char *to,
                              const char *body, bool muc_user)
@@ -181,7 +154,7 @@ xmpp_stanza_t *reply_message(xmpp_ctx_t *ctx, const char *type, const char *to,
 
 	xmpp_message_set_body(m, body);
 	if (muc_user)
-		add_elem(ctx, m, "x", NS_MUC_USER);
+		stanza_add_element(ctx, m, "x", NS_MUC_USER);
 	return m;
 }
 
@@ -208,48 +181,48 @@ xmpp_stanza_t *reply_link_message(xmpp_ctx_t *ctx, const char *type,
 
 	m = reply_message(ctx, type, to, curl, muc_user);
 
-	x = add_elem(ctx, m, "x", NS_OOB);
-	add_text_elem(ctx, x, "url", NULL, curl);
+	x = stanza_add_element(ctx, m, "x", NS_OOB);
+	stanza_add_text(ctx, x, "url", NULL, curl);
 	desc = xasprintf("%s (%s)", name, text_human_size(f->size, size));
-	add_text_elem(ctx, x, "desc", NULL, desc);
+	stanza_add_text(ctx, x, "desc", NULL, desc);
 	free(desc);
 
-	sfs = add_elem(ctx, m, "file-sharing", NS_SFS);
+	sfs = stanza_add_element(ctx, m, "file-sharing", NS_SFS);
 	xmpp_stanza_set_attribute(sfs, "disposition", "attachment");
-	file = add_elem(ctx, sfs, "file", NS_FILEMETA);
+	file = stanza_add_element(ctx, sfs, "file", NS_FILEMETA);
 	if (f->media_type != NULL) {
 		char *mt = text_sanitize(f->media_type, strlen(f->media_type));
 
-		add_text_elem(ctx, file, "media-type", NULL, mt);
+		stanza_add_text(ctx, file, "media-type", NULL, mt);
 		free(mt);
 	}
-	add_text_elem(ctx, file, "name", NULL, name);
+	stanza_add_text(ctx, file, "name", NULL, name);
 	snprintf(num, sizeof(num), "%" PRIu64, f->size);
-	add_text_elem(ctx, file, "size", NULL, num);
+	stanza_add_text(ctx, file, "size", NULL, num);
 	if (gmtime_r(&secs, &tm) != NULL &&
 	    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
-		add_text_elem(ctx, file, "date", NULL, date);
+		stanza_add_text(ctx, file, "date", NULL, date);
 	if (f->description != NULL && f->description[0] != '\0') {
 		char *d = text_sanitize(f->description, strlen(f->description));
 
-		add_text_elem(ctx, file, "desc", NULL, d);
+		stanza_add_text(ctx, file, "desc", NULL, d);
 		free(d);
 	}
 	if (f->hashed) {
 		char *b64 =
 		    xmpp_base64_encode(ctx, f->sha256, sizeof(f->sha256));
 
-		hash = add_text_elem(ctx, file, "hash", NS_HASHES, b64);
+		hash = stanza_add_text(ctx, file, "hash", NS_HASHES, b64);
 		xmpp_stanza_set_attribute(hash, "algo", "sha-256");
 		xmpp_free(ctx, b64);
 	}
-	sources = add_elem(ctx, sfs, "sources", NULL);
-	ud = add_elem(ctx, sources, "url-data", NS_URLDATA);
+	sources = stanza_add_element(ctx, sfs, "sources", NULL);
+	ud = stanza_add_element(ctx, sources, "url-data", NS_URLDATA);
 	xmpp_stanza_set_attribute(ud, "target", curl);
 
-	fb = add_elem(ctx, m, "fallback", NS_FALLBACK);
+	fb = stanza_add_element(ctx, m, "fallback", NS_FALLBACK);
 	xmpp_stanza_set_attribute(fb, "for", NS_SFS);
-	add_elem(ctx, fb, "body", NULL);
+	stanza_add_element(ctx, fb, "body", NULL);
 
 	free(name);
 	free(curl);

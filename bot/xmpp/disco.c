@@ -138,8 +138,8 @@ static void version_info(struct session *s, xmpp_stanza_t *iq,
 	xmpp_stanza_t *q = stanza_element(s->ctx, "query", NS_VERSION);
 
 	xmpp_stanza_set_type(res, "result");
-	stanza_add_text(s->ctx, q, "name", "fisbot");
-	stanza_add_text(s->ctx, q, "version", FISBOT_VERSION);
+	stanza_add_text(s->ctx, q, "name", NULL, "fisbot");
+	stanza_add_text(s->ctx, q, "version", NULL, FISBOT_VERSION);
 	xmpp_stanza_add_child_ex(res, q, 0);
 	session_send_to(s, res, requester);
 }

@@ -183,7 +183,7 @@ void muc_join(struct session *s, struct room *r)
 	xmpp_stanza_set_attribute(h, "maxstanzas", "0");
 	xmpp_stanza_add_child_ex(x, h, 0);
 	if (r->password != NULL)
-		stanza_add_text(s->ctx, x, "password", r->password);
+		stanza_add_text(s->ctx, x, "password", NULL, r->password);
 	xmpp_stanza_add_child_ex(p, x, 0);
 	r->state = ROOM_JOINING;
 	free(r->ping_id);
@@ -227,7 +227,7 @@ static void send_leave(struct session *s, struct room *r, const char *status)
 	xmpp_stanza_set_to(p, to);
 	xmpp_stanza_set_type(p, "unavailable");
 	if (status != NULL)
-		stanza_add_text(s->ctx, p, "status", status);
+		stanza_add_text(s->ctx, p, "status", NULL, status);
 	session_send_now(s, p);
 	free(to);
 }

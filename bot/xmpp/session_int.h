@@ -20,9 +20,9 @@
 #include "fisbot/fisbot_limits.h"
 #include "session.h"
 #include "session_test.h"
+#include "stanza.h"
 
 #define NS_MUC         "http://jabber.org/protocol/muc"
-#define NS_MUC_USER    "http://jabber.org/protocol/muc#user"
 #define NS_MUC_OWNER   "http://jabber.org/protocol/muc#owner"
 #define NS_DELAY       "urn:xmpp:delay"
 #define NS_CONFERENCE  "jabber:x:conference"
@@ -30,7 +30,6 @@
 #define NS_DISCO_INFO  "http://jabber.org/protocol/disco#info"
 #define NS_CAPS        "http://jabber.org/protocol/caps"
 #define NS_VERSION     "jabber:iq:version"
-#define NS_STANZAS     "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_DATA        "jabber:x:data"
 #define NS_OCCUPANT_ID "urn:xmpp:occupant-id:0"
 
@@ -162,20 +161,6 @@ void session_send_now(struct session *s, xmpp_stanza_t *stanza);
 void session_limits_apply(struct session *s);
 /* Returns a new unique id (caller frees). */
 char *session_new_id(struct session *s);
-
-/* stanza.c */
-/* Returns the first child element of st in namespace ns named name
- * (NULL name: any name). */
-xmpp_stanza_t *stanza_child_ns(xmpp_stanza_t *st, const char *name,
-                               const char *ns);
-/* The error condition of an error stanza (e.g. "conflict"), or "". */
-const char *stanza_error_condition(xmpp_stanza_t *st);
-/* Returns a new element <name xmlns=ns/> (ns may be NULL). */
-xmpp_stanza_t *stanza_element(xmpp_ctx_t *ctx, const char *name,
-                              const char *ns);
-/* Adds <name>text</name> to parent. */
-void stanza_add_text(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name,
-                     const char *text);
 
 /* muc.c */
 struct room *muc_find(struct session *s, const char *jid);

@@ -1,11 +1,9 @@
 /*
- * Small helpers over libstrophe's stanzas that the session's files share:
- * finding a child by namespace, reading an error's condition, and
- * building the elements they send.
+ * Small helpers over libstrophe's stanzas (see stanza.h).
  */
-#include <string.h>
+#include "stanza.h"
 
-#include "session_int.h"
+#include <string.h>
 
 /* Returns the first child element of st named name (any name if NULL) in
  * namespace ns. */
@@ -52,14 +50,42 @@ xmpp_stanza_t *stanza_element(xmpp_ctx_t *ctx, const char *name, const char *ns)
 	return e;
 }
 
-/* Adds <name>text</name> to parent. */
-void stanza_add_text(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name,
-                     const char *text)
+/* Adds a new element to parent; returns it. */
+xmpp_stanza_t *stanza_add_element(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
+                                  const char *name, const char *ns)
 {
-	xmpp_stanza_t *e = stanza_element(ctx, name, NULL);
+	xmpp_stanza_t *e = stanza_element(ctx, name, ns);
+
+	xmpp_stanza_add_child_ex(parent, e, 0);
+	return e;
+}
+
+/* Adds <name xmlns=ns>text</name> to parent; returns it. */
+xmpp_stanza_t *stanza_add_text(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
+                               const char *name, const char *ns,
+                               const char *text)
+{
+	xmpp_stanza_t *e = stanza_add_element(ctx, parent, name, ns);
 	xmpp_stanza_t *t = xmpp_stanza_new(ctx);
 
 	xmpp_stanza_set_text(t, text);
 	xmpp_stanza_add_child_ex(e, t, 0);
-	xmpp_stanza_add_child_ex(parent, e, 0);
+	return e;
+}
+
+/* Builds an IQ error answering id (see stanza.h). */
+xmpp_stanza_t *stanza_iq_error(xmpp_ctx_t *ctx, const char *id, const char *to,
+                               const char *type, const char *condition,
+                               const char *text)
+{
+	xmpp_stanza_t *r = xmpp_iq_new(ctx, "error", id);
+	xmpp_stanza_t *e;
+
+	xmpp_stanza_set_to(r, to);
+	e = stanza_add_element(ctx, r, "error", NULL);
+	xmpp_stanza_set_type(e, type);
+	stanza_add_element(ctx, e, condition, NS_STANZAS);
+	if (text != NULL)
+		stanza_add_text(ctx, e, "text", NS_STANZAS, text);
+	return r;
 }
