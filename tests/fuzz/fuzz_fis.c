@@ -4,7 +4,7 @@
  * jabber:iq:search handlers, which answer from a temporary catalogue with
  * ordinary and hostile file names. An answer must be a payload within the
  * byte budget, or an error with a condition and a clean one-line text.
- * Seeds: tests/fuzz/corpus_fis.
+ * Seeds: tests/fuzz/corpus/fis.
  */
 #include <stddef.h>
 #include <stdint.h>
