@@ -28,17 +28,22 @@ const char *jid_resource(const char *jid)
 	return slash ? slash + 1 : NULL;
 }
 
+/* Lower-cases jid's ASCII letters in place. */
+char *jid_fold(char *jid)
+{
+	for (char *p = jid; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return jid;
+}
+
 /* Returns a new lower-case string: the domain part of jid. */
 char *jid_domain(const char *jid)
 {
 	const char *at = strchr(jid, '@');
 	const char *start = at != NULL ? at + 1 : jid;
-	char *d = xstrndup(start, strcspn(start, "/"));
 
-	for (char *p = d; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-	return d;
+	return jid_fold(xstrndup(start, strcspn(start, "/")));
 }
 
 /* Returns true if jid is a usable bare JID: node@domain, no resource, no

@@ -10,6 +10,9 @@
 
 #include <stdbool.h>
 
+/* Lower-cases the ASCII letters of jid in place and returns it, so that
+ * JIDs compare as the server treats them (jid_fold(jid_bare(from))). */
+char *jid_fold(char *jid);
 /* Returns a new string: the bare part of jid. */
 char *jid_bare(const char *jid);
 /* Returns the resource of jid (inside jid), or NULL. */

@@ -139,7 +139,7 @@ struct host_worker {
 
 /* The query workers, their queue and the requesters' lanes. */
 struct host_pool {
-	struct queue *todo; /* for the workers; NULL until jobs_start */
+	struct queue *queued; /* jobs for the workers; NULL until jobs_start */
 	struct host_worker *workers;
 	size_t n_workers;
 	/* Main thread only. */

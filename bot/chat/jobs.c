@@ -72,7 +72,7 @@ static void *worker_main(void *arg)
 	struct queue_item *item;
 
 	self = w;
-	while ((item = queue_pop(h->pool.todo, -1)) != NULL) {
+	while ((item = queue_pop(h->pool.queued, -1)) != NULL) {
 		struct host_job *j = job_of(item);
 
 		w->job = j;
@@ -106,8 +106,8 @@ int jobs_start(struct host *h, char **cause)
 	size_t n = worker_count(h);
 	int rc;
 
-	pool->todo = queue_new(cause);
-	if (pool->todo == NULL)
+	pool->queued = queue_new(cause);
+	if (pool->queued == NULL)
 		return -1;
 	pool->workers = xcalloc(n, sizeof(*pool->workers));
 	pool->n_workers = n;
@@ -149,19 +149,19 @@ void jobs_stop(struct host *h)
 	struct host_pool *pool = &h->pool;
 	struct host_lane *l, *next_lane;
 
-	if (pool->todo == NULL)
+	if (pool->queued == NULL)
 		return; /* never started */
 	/* A worker finishes the job it runs (a search stops within its
 	 * cap); queued jobs are dropped. */
-	queue_close(pool->todo);
+	queue_close(pool->queued);
 	for (size_t i = 0; i < pool->n_workers; i++)
 		if (pool->workers[i].started)
 			pthread_join(pool->workers[i].thread, NULL);
 	/* Every job is in a lane: those in the queues are only unlinked
 	 * there (finished ones from the inbox, which outlives the host). */
 	queue_remove(h->deps.inbox, is_done_job, h);
-	queue_free(pool->todo);
-	pool->todo = NULL;
+	queue_free(pool->queued);
+	pool->queued = NULL;
 	for (l = pool->lanes; l != NULL; l = next_lane) {
 		struct host_job *j, *next;
 
@@ -238,7 +238,7 @@ static void queue_for_workers(struct host *h, struct host_job *j)
 {
 	j->state = JOB_OUT;
 	h->pool.n_out++;
-	queue_push(h->pool.todo, &j->item);
+	queue_push(h->pool.queued, &j->item);
 }
 
 /* Runs the jobs of l whose turn it is, until one goes to a worker or the

@@ -16,7 +16,6 @@
 #define _GNU_SOURCE
 #include "upload.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -30,6 +29,7 @@
 
 #include <openssl/evp.h>
 
+#include "base/jid.h"
 #include "fisbot/alloc.h"
 #include "fisbot/log.h"
 #include "fisbot/text.h"
@@ -151,17 +151,6 @@ int upload_folder_check(const struct config *cfg, char **cause)
 
 /* --- offers ------------------------------------------------------------ */
 
-/* Returns a copy of a bare JID with ASCII letters in lower case, the form
- * recorded as uploader. */
-static char *jid_key(const char *jid)
-{
-	char *k = xstrdup(jid);
-
-	for (char *p = k; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return k;
-}
-
 char *upload_offer(const struct config *cfg, const struct token_key *key,
                    struct catalogue *cat, const char *uploader,
                    const char *name, uint64_t size, time_t now,
@@ -181,7 +170,7 @@ char *upload_offer(const struct config *cfg, const struct token_key *key,
 		                 "direct chat");
 		return NULL;
 	}
-	who = jid_key(uploader);
+	who = jid_fold(xstrdup(uploader)); /* as recorded as uploader */
 	if (!config_jid_matches(&cfg->upload.allow, who)) {
 		*cause = xstrdup("you are not allowed to upload");
 		goto out;

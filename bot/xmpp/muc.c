@@ -28,7 +28,6 @@
  *   room is ready for commands once both its subject and that answer came,
  *   so a requester's key does not change under it.
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -56,16 +55,6 @@ static const struct backoff_policy rejoin_policy = {
 #define MAX_OCCUPANTS       10000
 #define MAX_OCCUPANT_ID     128
 
-/* Returns a lower-case copy of a bare JID. */
-static char *jid_lower(const char *jid)
-{
-	char *s = xstrdup(jid);
-
-	for (char *p = s; *p != '\0'; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return s;
-}
-
 struct room *muc_find(struct session *s, const char *jid)
 {
 	for (size_t i = 0; i < s->n_rooms; i++)
@@ -86,7 +75,7 @@ struct room *muc_add(struct session *s, const char *jid, const char *nick,
 		return NULL;
 	}
 	r = xcalloc(1, sizeof(*r));
-	r->jid = jid_lower(jid);
+	r->jid = jid_fold(xstrdup(jid));
 	r->nick = xstrdup(nick && *nick       ? nick
 	                  : s->cfg->xmpp.nick ? s->cfg->xmpp.nick
 	                                      : "fisbot");

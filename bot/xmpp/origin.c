@@ -84,10 +84,7 @@ static struct origin_entry *origin_new(struct session *s, const char *service)
 	e = &s->origins[s->n_origins++];
 	memset(e, 0, sizeof(*e));
 	e->used = ++s->origin_clock;
-	e->service = xstrdup(service);
-	for (char *p = e->service; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
+	e->service = jid_fold(xstrdup(service));
 	return e;
 }
 

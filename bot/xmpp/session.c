@@ -568,13 +568,10 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
  * caller frees it. */
 static char *iq_requester(struct session *s, const char *from)
 {
-	char *key = jid_bare(from);
+	char *key = jid_fold(jid_bare(from));
 	const char *nick = jid_resource(from);
 	struct room *r;
 
-	for (char *p = key; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
 	if (nick != NULL && (r = muc_find(s, key)) != NULL) {
 		free(key);
 		key = muc_requester_key(r, nick);
