@@ -48,6 +48,8 @@ enum sect {
 	S_LIMITS,
 	S_ANNOUNCE,
 	S_UPLOAD,
+	S_TRANSFERS,
+	S_WEB,
 	S_PLUGINS,
 	S_LOG,
 	S_ROOM,
@@ -58,8 +60,9 @@ enum sect {
 };
 
 static const char *const sect_names[S_COUNT] = {
-    "xmpp",     "invites", "admins",  "share", "http", "commands", "limits",
-    "announce", "upload",  "plugins", "log",   "room", "plugin",
+    "xmpp",     "invites", "admins",   "share",  "http",
+    "commands", "limits",  "announce", "upload", "transfers",
+    "web",      "plugins", "log",      "room",   "plugin",
 };
 
 /* A key or section seen so far, for duplicates and required keys. */
@@ -862,6 +865,87 @@ static int p_url(struct loader *ld, const struct key *k, void *field,
 	return 0;
 }
 
+/* One address or CIDR block ("10.0.0.0/8", "::1", "fd00::/8"); returns a
+ * reason it is not one, or NULL. */
+static const char *addr_problem(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	const char *slash = strchr(s, '/');
+	char *addr = slash ? xstrndup(s, (size_t)(slash - s)) : xstrdup(s);
+	int family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	unsigned max = family == AF_INET6 ? 128 : 32;
+	const char *why = NULL;
+	char *end;
+	unsigned long bits;
+
+	if (inet_pton(family, addr, buf) != 1) {
+		why = "is not an IPv4 or IPv6 address";
+	} else if (slash != NULL) {
+		errno = 0;
+		bits = strtoul(slash + 1, &end, 10);
+		if (slash[1] < '0' || slash[1] > '9' || *end != '\0' ||
+		    errno != 0 || bits > max)
+			why = family == AF_INET6 ? "has a prefix length "
+			                           "not within 0 to 128"
+			                         : "has a prefix length "
+			                           "not within 0 to 32";
+	}
+	free(addr);
+	return why;
+}
+
+/* A list of IP addresses or CIDR blocks (may be empty). */
+static int p_addrlist(struct loader *ld, const struct key *k, void *field,
+                      const char *v, char **cause)
+{
+	struct strlist items = {0}, *dst = field;
+
+	if (*v != '\0' && split_list(v, &items, cause) == -1)
+		return -1;
+	for (size_t i = 0; i < items.n; i++) {
+		const char *why = addr_problem(items.v[i]);
+		char *q;
+
+		if (why == NULL)
+			continue;
+		q = quote(items.v[i]);
+		*cause = xasprintf("%s %s", q, why);
+		free(q);
+		strlist_free(&items);
+		return -1;
+	}
+	strlist_free(dst);
+	*dst = items;
+	return 0;
+}
+
+/* An absolute URL path ("/fisbot-files"), kept without a trailing slash. */
+static int p_urlpath(struct loader *ld, const struct key *k, void *field,
+                     const char *v, char **cause)
+{
+	char **dst = field, *path, *q;
+	size_t len;
+
+	if (*v != '/' || strpbrk(v, " \t?#%\\") != NULL ||
+	    !text_is_clean(v, strlen(v)) || strstr(v, "/../") != NULL ||
+	    strstr(v, "//") != NULL) {
+		q = quote(v);
+		*cause = xasprintf("%s is not a path starting with '/' (no "
+		                   "spaces, '?', '#', '%%', '\\\\', \"//\" or "
+		                   "\"..\")",
+		                   q);
+		free(q);
+		return -1;
+	}
+	path = xstrdup(v);
+	len = strlen(path);
+	while (len > 1 && path[len - 1] == '/')
+		path[--len] = '\0';
+	free(*dst);
+	*dst = path;
+	return 0;
+}
+
 /* Returns the period that goes with a rate's count field. */
 static uint64_t *rate_period(struct config *cfg, void *field)
 {
@@ -909,6 +993,9 @@ bad:
 /* --- the keys ---------------------------------------------------------- */
 
 static const char *const tls_names[] = {"required", "direct", "disabled", NULL};
+static const char *const subs_names[] = {"anyone", "allowlist", "none", NULL};
+static const char *const offload_names[] = {"none", "x-accel", NULL};
+static const char *const access_names[] = {"link", "public", NULL};
 static const char *const accept_names[] = {"none", "allowlist", "anyone", NULL};
 static const char *const replies_names[] = {"private", "room", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug",
@@ -928,6 +1015,7 @@ static const struct key keys[] = {
     {S_XMPP, "resource", p_string, C(xmpp.resource), 0, 1023, NULL},
     {S_XMPP, "nick", p_string, C(xmpp.nick), 0, 1023, NULL},
     {S_XMPP, "rooms", p_jidlist, C(xmpp.rooms), 0, 0, NULL},
+    {S_XMPP, "subscriptions", p_enum, C(xmpp.subscriptions), 0, 0, subs_names},
 
     {S_ROOM, "nick", p_string, R(nick), 0, 1023, NULL},
     {S_ROOM, "password", p_password, R(password), 0, 0, NULL},
@@ -956,6 +1044,12 @@ static const struct key keys[] = {
     {S_HTTP, "timeout", p_duration, C(http.timeout_ms), 1000, DAY, NULL},
     {S_HTTP, "header_timeout", p_duration, C(http.header_timeout_ms), 1000,
      3600000, NULL},
+    {S_HTTP, "trusted_proxies", p_addrlist, C(http.trusted_proxies), 0, 0,
+     NULL},
+    {S_HTTP, "offload", p_enum, C(http.offload), 0, 0, offload_names},
+    {S_HTTP, "offload_prefix", p_urlpath, C(http.offload_prefix), 0, 0, NULL},
+    {S_HTTP, "tls_cert", p_opt_path, C(http.tls_cert), 0, 0, NULL},
+    {S_HTTP, "tls_key", p_opt_path, C(http.tls_key), 0, 0, NULL},
 
     {S_COMMANDS, "prefix", p_prefix, C(commands.prefix), 0, 8, NULL},
     {S_COMMANDS, "page_size", p_uint, C(commands.page_size), 1, 100, NULL},
@@ -980,6 +1074,25 @@ static const struct key keys[] = {
      NULL},
     {S_UPLOAD, "quota", p_size, C(upload.quota), 1, UINT64_MAX, NULL},
     {S_UPLOAD, "folder", p_folder, C(upload.folder), 0, 0, NULL},
+
+    {S_TRANSFERS, "max_rate", p_size, C(transfers.max_rate), 0, UINT64_MAX,
+     NULL},
+    {S_TRANSFERS, "download_rate", p_size, C(transfers.download_rate), 0,
+     UINT64_MAX, NULL},
+    {S_TRANSFERS, "slots", p_uint, C(transfers.slots), 0, 100000, NULL},
+    {S_TRANSFERS, "slots_per_user", p_uint, C(transfers.slots_per_user), 0,
+     100000, NULL},
+    {S_TRANSFERS, "queue", p_uint, C(transfers.queue), 0, 100000, NULL},
+    {S_TRANSFERS, "queue_per_user", p_uint, C(transfers.queue_per_user), 0,
+     100000, NULL},
+    {S_TRANSFERS, "slot_hold", p_duration, C(transfers.slot_hold_ms), 0, DAY,
+     NULL},
+
+    {S_WEB, "enabled", p_bool, C(web.enabled), 0, 0, NULL},
+    {S_WEB, "access", p_enum, C(web.access), 0, 0, access_names},
+    {S_WEB, "link_lifetime", p_duration, C(web.link_lifetime_ms), 0, 3650 * DAY,
+     NULL},
+    {S_WEB, "title", p_string, C(web.title), 1, 200, NULL},
 
     {S_PLUGINS, "path", p_opt_path, C(plugins.path), 0, 0, NULL},
     {S_PLUGINS, "load", p_names, C(plugins.load), 0, 0, NULL},
@@ -1321,6 +1434,8 @@ static void set_defaults(struct config *cfg)
 	cfg->http.max_per_ip = 16;
 	cfg->http.timeout_ms = 30000;
 	cfg->http.header_timeout_ms = 10000;
+	cfg->http.offload = OFFLOAD_NONE;
+	cfg->http.offload_prefix = xstrdup("/fisbot-files");
 	cfg->commands.prefix = xstrdup("!");
 	cfg->commands.page_size = 10;
 	cfg->commands.find_min_length = 3;
@@ -1338,6 +1453,13 @@ static void set_defaults(struct config *cfg)
 	cfg->upload.max_file_size = 100ULL << 20;
 	cfg->upload.quota = 1ULL << 30;
 	cfg->upload.folder = xstrdup("incoming");
+	cfg->transfers.queue = 100;
+	cfg->transfers.queue_per_user = 3;
+	cfg->transfers.slot_hold_ms = 2 * 60 * 1000;
+	cfg->web.enabled = false;
+	cfg->web.access = WEB_LINK;
+	cfg->web.link_lifetime_ms = 7 * DAY;
+	cfg->web.title = xstrdup("fisbot");
 	for (size_t i = 0; i < sizeof(load) / sizeof(load[0]); i++)
 		strlist_add(&cfg->plugins.load, load[i]);
 	cfg->log.level = LOG_INFO;
@@ -1405,6 +1527,27 @@ static void check_whole(struct loader *ld)
 		    "uploads would never be catalogued",
 		    cfg->upload.folder);
 	}
+	if ((cfg->http.tls_cert == NULL) != (cfg->http.tls_key == NULL)) {
+		bool cert = cfg->http.tls_cert != NULL;
+
+		problem(ld,
+		        seen_line(ld, "[http]", cert ? "tls_cert" : "tls_key"),
+		        "[http] %s: given without %s (both or neither)",
+		        cert ? "tls_cert" : "tls_key",
+		        cert ? "tls_key" : "tls_cert");
+	}
+	if (cfg->transfers.slots != 0 &&
+	    cfg->transfers.slots_per_user > cfg->transfers.slots)
+		problem(
+		    ld, seen_line(ld, "[transfers]", "slots_per_user"),
+		    "[transfers] slots_per_user: %u is more than slots (%u)",
+		    cfg->transfers.slots_per_user, cfg->transfers.slots);
+	line = seen_line(ld, "[transfers]", "queue_per_user");
+	if (cfg->transfers.queue_per_user > cfg->transfers.queue)
+		problem(
+		    ld, line ? line : seen_line(ld, "[transfers]", "queue"),
+		    "[transfers] queue_per_user: %u is more than queue (%u)",
+		    cfg->transfers.queue_per_user, cfg->transfers.queue);
 	if (cfg->http.max_per_ip > cfg->http.max_connections)
 		problem(ld, seen_line(ld, "[http]", "max_per_ip"),
 		        "[http] max_per_ip: %u is more than max_connections "
@@ -1419,8 +1562,9 @@ static void derive(struct config *cfg)
 		bool v6 = strchr(cfg->http.listen_host, ':') != NULL;
 
 		cfg->http.base_url = xasprintf(
-		    "http://%s%s%s:%u", v6 ? "[" : "", cfg->http.listen_host,
-		    v6 ? "]" : "", cfg->http.listen_port);
+		    "%s://%s%s%s:%u", cfg->http.tls_cert ? "https" : "http",
+		    v6 ? "[" : "", cfg->http.listen_host, v6 ? "]" : "",
+		    cfg->http.listen_port);
 	}
 }
 
@@ -1525,6 +1669,11 @@ void config_free(struct config *cfg)
 	free(cfg->http.listen_host);
 	free(cfg->http.base_url);
 	free(cfg->http.secret_file);
+	strlist_free(&cfg->http.trusted_proxies);
+	free(cfg->http.offload_prefix);
+	free(cfg->http.tls_cert);
+	free(cfg->http.tls_key);
+	free(cfg->web.title);
 	free(cfg->commands.prefix);
 	strlist_free(&cfg->upload.allow);
 	free(cfg->upload.folder);

@@ -22,6 +22,9 @@
 enum tls_mode { TLS_REQUIRED, TLS_DIRECT, TLS_DISABLED };
 enum invite_policy { INVITES_NONE, INVITES_ALLOWLIST, INVITES_ANYONE };
 enum room_replies { REPLIES_PRIVATE, REPLIES_ROOM };
+enum subscriptions_policy { SUBS_ANYONE, SUBS_ALLOWLIST, SUBS_NONE };
+enum offload_mode { OFFLOAD_NONE, OFFLOAD_XACCEL };
+enum web_access { WEB_LINK, WEB_PUBLIC };
 
 /* [room "JID"]: per-room settings; NULL or -1 means "not set". */
 struct room_config {
@@ -53,6 +56,8 @@ struct config {
 		char *resource;       /* default "fisbot" */
 		char *nick;           /* default "fisbot" */
 		struct strlist rooms; /* bare room JIDs */
+		/* presence subscriptions approved: default SUBS_ANYONE */
+		enum subscriptions_policy subscriptions;
 	} xmpp;
 
 	struct room_config *rooms; /* [room "..."] sections */
@@ -91,6 +96,15 @@ struct config {
 		/* a request's headers must be complete this long after
 		 * accept, however slowly they come; default 10s */
 		uint64_t header_timeout_ms;
+		/* addresses or CIDR blocks ("10.0.0.0/8", "::1") whose
+		 * X-Forwarded-For names the client; empty: none */
+		struct strlist trusted_proxies;
+		enum offload_mode offload; /* default OFFLOAD_NONE */
+		/* the internal nginx location for x-accel: starts with '/',
+		 * no trailing slash; default "/fisbot-files" */
+		char *offload_prefix;
+		char *tls_cert; /* NULL: plain HTTP; else with tls_key */
+		char *tls_key;
 	} http;
 
 	struct {
@@ -122,6 +136,23 @@ struct config {
 		uint64_t quota;         /* default 1G */
 		char *folder; /* relative to the share, default "incoming" */
 	} upload;
+
+	struct {
+		uint64_t max_rate;      /* bytes/s, all downloads; 0 = no cap */
+		uint64_t download_rate; /* bytes/s, one connection; 0 = none */
+		unsigned slots;         /* downloads at once; 0 = unlimited */
+		unsigned slots_per_user; /* per requester; 0 = unlimited */
+		unsigned queue;          /* waiting requests; default 100 */
+		unsigned queue_per_user; /* default 3 */
+		uint64_t slot_hold_ms;   /* default 2m */
+	} transfers;
+
+	struct {
+		bool enabled;              /* default no */
+		enum web_access access;    /* default WEB_LINK */
+		uint64_t link_lifetime_ms; /* default 7d; 0 = never expire */
+		char *title;               /* default "fisbot" */
+	} web;
 
 	struct {
 		char *path; /* NULL: the default plugin folder */

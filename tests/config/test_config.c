@@ -156,6 +156,12 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->http.max_per_ip, 16);
 	assert_int_equal(cfg->http.timeout_ms, 30000);
 	assert_int_equal(cfg->http.header_timeout_ms, 10000);
+	assert_int_equal(cfg->http.trusted_proxies.n, 0);
+	assert_int_equal(cfg->http.offload, OFFLOAD_NONE);
+	assert_string_equal(cfg->http.offload_prefix, "/fisbot-files");
+	assert_null(cfg->http.tls_cert);
+	assert_null(cfg->http.tls_key);
+	assert_int_equal(cfg->xmpp.subscriptions, SUBS_ANYONE);
 
 	assert_string_equal(cfg->commands.prefix, "!");
 	assert_int_equal(cfg->commands.page_size, 10);
@@ -175,6 +181,17 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->upload.max_file_size, 100 << 20);
 	assert_int_equal(cfg->upload.quota, 1ULL << 30);
 	assert_string_equal(cfg->upload.folder, "incoming");
+	assert_int_equal(cfg->transfers.max_rate, 0);
+	assert_int_equal(cfg->transfers.download_rate, 0);
+	assert_int_equal(cfg->transfers.slots, 0);
+	assert_int_equal(cfg->transfers.slots_per_user, 0);
+	assert_int_equal(cfg->transfers.queue, 100);
+	assert_int_equal(cfg->transfers.queue_per_user, 3);
+	assert_int_equal(cfg->transfers.slot_hold_ms, 120000);
+	assert_false(cfg->web.enabled);
+	assert_int_equal(cfg->web.access, WEB_LINK);
+	assert_int_equal(cfg->web.link_lifetime_ms, 7 * 24 * 3600 * 1000ULL);
+	assert_string_equal(cfg->web.title, "fisbot");
 	assert_null(cfg->plugins.path);
 	assert_int_equal(cfg->plugins.load.n, 9);
 	assert_string_equal(cfg->plugins.load.v[0], "help");
@@ -203,6 +220,7 @@ static void test_every_key(void **state)
 	              "resource = res\n"
 	              "nick = Bot Nick\n"
 	              "rooms = a@conf.example.org , b@conf.example.org\n"
+	              "subscriptions = allowlist\n"
 	              "  [invites]  \n"
 	              "accept = anyone\n"
 	              "allow = alice@example.org, example.net\n"
@@ -224,6 +242,11 @@ static void test_every_key(void **state)
 	              "max_per_ip = 100\n"
 	              "timeout = 1m\n"
 	              "header_timeout = 5s\n"
+	              "trusted_proxies = 127.0.0.1, 10.0.0.0/8, ::1\n"
+	              "offload = x-accel\n"
+	              "offload_prefix = /internal/files/\n"
+	              "tls_cert = tls/cert.pem\n"
+	              "tls_key = tls/key.pem\n"
 	              "[commands]\n"
 	              "prefix = .\n"
 	              "page_size = 25\n"
@@ -244,6 +267,19 @@ static void test_every_key(void **state)
 	              "max_file_size = 5M\n"
 	              "quota = 2G\n"
 	              "folder = up//loads/\n"
+	              "[transfers]\n"
+	              "max_rate = 20M\n"
+	              "download_rate = 512K\n"
+	              "slots = 4\n"
+	              "slots_per_user = 1\n"
+	              "queue = 10\n"
+	              "queue_per_user = 2\n"
+	              "slot_hold = 30s\n"
+	              "[web]\n"
+	              "enabled = yes\n"
+	              "access = public\n"
+	              "link_lifetime = 1d\n"
+	              "title = My files\n"
 	              "[plugins]\n"
 	              "path = plugins\n"
 	              "load = help, get\n"
@@ -281,6 +317,24 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg->http.max_per_ip, 100);
 	assert_int_equal(cfg->http.timeout_ms, 60000);
 	assert_int_equal(cfg->http.header_timeout_ms, 5000);
+	assert_int_equal(cfg->http.trusted_proxies.n, 3);
+	assert_string_equal(cfg->http.trusted_proxies.v[1], "10.0.0.0/8");
+	assert_int_equal(cfg->http.offload, OFFLOAD_XACCEL);
+	assert_string_equal(cfg->http.offload_prefix, "/internal/files");
+	assert_in_tmp(cfg->http.tls_cert, "/tls/cert.pem");
+	assert_in_tmp(cfg->http.tls_key, "/tls/key.pem");
+	assert_int_equal(cfg->xmpp.subscriptions, SUBS_ALLOWLIST);
+	assert_int_equal(cfg->transfers.max_rate, 20 << 20);
+	assert_int_equal(cfg->transfers.download_rate, 512 << 10);
+	assert_int_equal(cfg->transfers.slots, 4);
+	assert_int_equal(cfg->transfers.slots_per_user, 1);
+	assert_int_equal(cfg->transfers.queue, 10);
+	assert_int_equal(cfg->transfers.queue_per_user, 2);
+	assert_int_equal(cfg->transfers.slot_hold_ms, 30000);
+	assert_true(cfg->web.enabled);
+	assert_int_equal(cfg->web.access, WEB_PUBLIC);
+	assert_int_equal(cfg->web.link_lifetime_ms, 24 * 3600 * 1000ULL);
+	assert_string_equal(cfg->web.title, "My files");
 	assert_string_equal(cfg->commands.prefix, ".");
 	assert_int_equal(cfg->commands.page_size, 25);
 	assert_int_equal(cfg->commands.find_min_length, 2);
@@ -499,6 +553,33 @@ static void test_invalid_values(void **state)
 	     "-)"},
 	    {NULL, "[plugins]\nload = help, help\n",
 	     "[plugins] load: \"help\" is listed twice"},
+	    {NULL, "[xmpp]\nsubscriptions = some\n",
+	     "[xmpp] subscriptions: \"some\" is not one of anyone, allowlist "
+	     "or none"},
+	    {NULL, "[http]\ntrusted_proxies = 10.0.0.0/8, ::1, fd00::/8\n",
+	     NULL},
+	    {NULL, "[http]\ntrusted_proxies = 10.0.0.1, proxy.lan\n",
+	     "[http] trusted_proxies: \"proxy.lan\" is not an IPv4 or IPv6 "
+	     "address"},
+	    {NULL, "[http]\ntrusted_proxies = 10.0.0.0/33\n",
+	     "[http] trusted_proxies: \"10.0.0.0/33\" has a prefix length not "
+	     "within 0 to 32"},
+	    {NULL, "[http]\noffload = sendfile\n",
+	     "[http] offload: \"sendfile\" is not one of none or x-accel"},
+	    {NULL, "[http]\noffload_prefix = files\n",
+	     "[http] offload_prefix: \"files\" is not a path starting with "
+	     "'/' (no spaces, '?', '#', '%', '\\\\', \"//\" or \"..\")"},
+	    {NULL, "[http]\ntls_cert = cert.pem\n",
+	     "[http] tls_cert: given without tls_key (both or neither)"},
+	    {NULL, "[transfers]\nmax_rate = fast\n",
+	     "[transfers] max_rate: \"fast\" is not a size (like 512, 10K, "
+	     "5M, 2G)"},
+	    {NULL, "[transfers]\nslots_per_user = 3\nslots = 2\n",
+	     "[transfers] slots_per_user: 3 is more than slots (2)"},
+	    {NULL, "[transfers]\nqueue = 2\n",
+	     "[transfers] queue_per_user: 3 is more than queue (2)"},
+	    {NULL, "[web]\naccess = open\n",
+	     "[web] access: \"open\" is not one of link or public"},
 	    {NULL, "[log]\nlevel = verbose\n",
 	     "[log] level: \"verbose\" is not one of error, warn, info or "
 	     "debug"},
