@@ -7,11 +7,16 @@
  * log_warn and log_error append ": strerror(errno)"; the x variants do not.
  * fatal and fatalx log at error level and exit(1): only for start-up
  * failures and broken invariants.
+ *
+ * When standard error is the journal's stream (systemd's JOURNAL_STREAM
+ * names it), lines have no time stamp of their own (the journal adds one)
+ * and start with their syslog priority instead ("<3>error: ...").
  */
 #ifndef FISBOT_LOG_H
 #define FISBOT_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 #include "fisbot_export.h"
 
@@ -23,6 +28,8 @@ void log_set_level(enum log_level level);
 FB_EXPORT enum log_level log_get_level(void);
 /* Parses "error", "warn", "info", "debug"; returns 0, or -1 if unknown. */
 int log_level_parse(const char *name, enum log_level *level);
+/* True when standard error is the journal's stream (JOURNAL_STREAM). */
+bool log_to_journal(void);
 
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 FB_EXPORT void log_error(const char *fmt, ...) LOG_PRINTF(1, 2);
