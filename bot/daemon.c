@@ -32,6 +32,12 @@
  * and the dispatcher answers it (or queues it) at once, whatever the
  * workers do. Idle and connected, the bot wakes a few times a second and
  * uses no measurable CPU.
+ *
+ * systemd (Type=notify): sd_notify() reports READY=1 once the catalogue
+ * is open, the HTTP server listens and the session has started (so a unit
+ * ordered after fisbot finds its links served), RELOADING=1 then READY=1
+ * around a SIGHUP reload, and STOPPING=1 on SIGTERM/SIGINT. Without
+ * NOTIFY_SOCKET (not started by systemd) these do nothing.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -44,7 +50,9 @@
 #include <unistd.h>
 
 #include <strophe.h>
+#include <systemd/sd-daemon.h>
 
+#include "base/clock.h"
 #include "base/cron.h"
 #include "base/queue.h"
 #include "chat/host.h"
@@ -359,10 +367,13 @@ static int signals_read(struct daemon *d, int sfd)
 			char *cause = NULL;
 
 			log_info("SIGHUP: reloading the configuration");
+			sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+			           (unsigned long long)clock_now_ns() / 1000);
 			if (do_reload(d, &cause) != 0) {
 				log_warnx("reload failed: %s", cause);
 				free(cause);
 			}
+			sd_notify(0, "READY=1");
 		} else {
 			term = (int)si.ssi_signo;
 		}
@@ -409,6 +420,7 @@ static int main_loop(struct daemon *d, int sfd)
 		if (sig != 0) {
 			log_info("%s: leaving rooms and stopping",
 			         sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			sd_notify(0, "STOPPING=1");
 			break;
 		}
 		/* Until the next deadline; see the design note for the
@@ -509,6 +521,8 @@ int daemon_run(struct config *cfg, bool verbose)
 		goto fail;
 	log_info("fisbot running: share %s, HTTP port %u", cfg->share.path,
 	         (unsigned)http_port(d.http));
+	sd_notifyf(0, "READY=1\nSTATUS=running, HTTP port %u",
+	           (unsigned)http_port(d.http));
 
 	rc = main_loop(&d, sfd);
 	goto out;
