@@ -136,3 +136,13 @@ def test_groff_clean(page):
                                 "LANG": "C.UTF-8"})
         assert r.returncode == 0 and r.stderr == "", r.stderr
         assert "fisbot" in r.stdout
+
+
+@pytest.mark.parametrize("page", [MAN8, MAN5], ids=lambda p: p.name)
+def test_version_is_the_project_version(page):
+    """The .TH line names the version CMakeLists.txt builds."""
+    version = re.search(r"project\(fisbot VERSION ([0-9.]+)",
+                        (ROOT / "CMakeLists.txt").read_text()).group(1)
+    th = next(line for line in page.read_text().splitlines()
+              if line.startswith(".TH "))
+    assert f'"fisbot {version}"' in th, th
