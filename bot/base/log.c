@@ -43,6 +43,8 @@ enum log_level log_get_level(void)
 	return current;
 }
 
+/* Compares JOURNAL_STREAM ("DEV:INO") with standard error's device and
+ * inode. */
 bool log_to_journal(void)
 {
 	const char *env = getenv("JOURNAL_STREAM");
