@@ -490,3 +490,70 @@ def test_disabled_serves_no_pages(make_web):
     s = make_web(SHARE, enabled=False)
     for p in ("/", "/feed.atom", "/index.json", "/music/", "/w/x/"):
         assert s.get(p)[0].status == 404, p
+
+
+def test_web_command(tmp_path):
+    """The `web` command of the real bot: a personal link that opens the
+    index (and none in a room's groupchat); with [web] off it says so."""
+    from commands_fixture import MUC, Chat, Fisbot, Prosody, account
+    room = f"webroom@{MUC}"
+    prosody = Prosody(tmp_path / "prosody").start()
+    bots, alice = [], None
+    try:
+        for name, web in (("bot", "enabled = yes\naccess = link\n"),
+                          ("off", "enabled = no\n")):
+            bot = Fisbot(tmp_path / name, prosody, name, rooms=(room,),
+                         extra="[web]\n" + web)
+            text = bot.config.read_text()
+            text = re.sub(r"^load = (.*)$", r"load = \1, web", text,
+                          flags=re.M)
+            bot.config.write_text(text)
+            (bot.share / "docs").mkdir()
+            (bot.share / "docs" / "a.txt").write_bytes(b"hello")
+            bots.append(bot.start())
+        alice = Chat(account(prosody, "alice"), prosody)
+        on, off = bots
+
+        def direct(bot, body):
+            deadline = time.monotonic() + 30
+            while True:  # the bot may not be online yet
+                alice.drain()
+                alice.send(bot.jid, body)
+                try:
+                    return alice.wait(lambda m: m.bare == bot.jid and
+                                      m.type == "chat", 3)
+                except TimeoutError:
+                    if time.monotonic() > deadline:
+                        raise
+
+        m = direct(on, "web")
+        lines = m.lines()
+        assert lines[0].startswith("your personal link to the web index, "
+                                   "valid 7 days"), m.body
+        assert re.fullmatch(re.escape(on.base_url) +
+                            r"/w/[A-Za-z0-9_-]{44}/", lines[1]), m.body
+        c = http.client.HTTPConnection("127.0.0.1", on.http_port, timeout=30)
+        c.request("GET", lines[1][len(on.base_url):] + "docs/")
+        r = c.getresponse()
+        assert r.status == 200 and b"a.txt" in r.read()
+        c.close()
+        assert "web" in direct(on, "help").body
+        # In the room's groupchat the link would be everyone's.
+        alice.join(room, "alice")
+        alice.drain()
+        deadline = time.monotonic() + 20
+        reply = None
+        while reply is None and time.monotonic() < deadline:
+            alice.room(room, "!web")
+            try:
+                reply = alice.wait(lambda m: "personal" in (m.body or ""), 3)
+            except TimeoutError:
+                pass
+        assert reply is not None and "/w/" not in reply.body
+        assert direct(off, "web").body == "the web index is disabled here"
+    finally:
+        if alice is not None:
+            alice.close()
+        for bot in bots:
+            assert bot.stop() == 0, bot.log_text()[-2000:]
+        prosody.stop()
