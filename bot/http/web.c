@@ -280,14 +280,12 @@ static void add_pager(struct web *w, struct web_buf *out, const char *base,
 		free(href);
 	}
 	snprintf(pagebuf, sizeof(pagebuf), "%" PRIu64, page);
-	{
-		const struct web_var v[] = {{"prev", prev.s},
-		                            {"next", next.s},
-		                            {"page", pagebuf},
-		                            {"pages", pages}};
+	const struct web_var v[] = {{"prev", prev.s},
+	                            {"next", next.s},
+	                            {"page", pagebuf},
+	                            {"pages", pages}};
 
-		render(w, T_PAGER, out, v, 4);
-	}
+	render(w, T_PAGER, out, v, 4);
 	web_buf_free(&prev);
 	web_buf_free(&next);
 }
@@ -336,29 +334,25 @@ static void add_file_row(struct web_req *wr, struct web_buf *out,
 	free(name);
 }
 
-/* Appends the breadcrumbs of folder dir ("" for the root) to out. */
+/* Appends the breadcrumbs of folder dir ("" for the root) to out: one
+ * link per component, to the folder it ends. */
 static void add_crumbs(struct web_req *wr, struct web_buf *out, const char *dir)
 {
 	const char *p = dir, *slash;
 
 	while (*p) {
-		char *prefix, *name, *href;
-
 		slash = strchr(p, '/');
 		if (slash == NULL)
 			slash = p + strlen(p);
-		prefix = xstrndup(dir, (size_t)(slash - dir));
-		name = xstrndup(p, (size_t)(slash - p));
-		{
-			char *shown = clean(name);
-			const struct web_var v[] = {
-			    {"href", href = url_of(wr->root, prefix, "/")},
-			    {"name", shown}};
+		char *prefix = xstrndup(dir, (size_t)(slash - dir));
+		char *name = xstrndup(p, (size_t)(slash - p));
+		char *shown = clean(name);
+		char *href = url_of(wr->root, prefix, "/");
+		const struct web_var v[] = {{"href", href}, {"name", shown}};
 
-			render(wr->w, T_CRUMB, out, v, 2);
-			free(shown);
-		}
+		render(wr->w, T_CRUMB, out, v, 2);
 		free(href);
+		free(shown);
 		free(prefix);
 		free(name);
 		p = *slash ? slash + 1 : slash;
@@ -545,7 +539,52 @@ out : {
 	return ret;
 }
 
-/* Answers feed.atom: the WEB_FEED_SIZE newest files. */
+/* Appends the feed entry of f (hashed) to out. Returns false if it has
+ * no link (logged). */
+static bool add_entry(struct web_req *wr, struct web_buf *out,
+                      const struct cat_file *f)
+{
+	const struct config *cfg = wr->w->cfg;
+	char hex[65], date[32], iso[32], size[TEXT_SIZE_LEN], length[24];
+	char *cause = NULL, *href, *eid, *name, *path;
+
+	href = http_url_for(cfg, wr->w->key, f, wr->now, &cause);
+	if (href == NULL) {
+		log_warnx("web: no link for #%" PRId64 ": %s", f->id, cause);
+		free(cause);
+		return false;
+	}
+	name = clean(last_name(f->path));
+	path = clean(f->path);
+	text_hex(f->sha256, 32, hex);
+	eid = xasprintf("%s/feed.atom#%" PRId64 "-%.16s", cfg->http.base_url,
+	                f->id, hex);
+	format_time(f->added, date, iso);
+	snprintf(length, sizeof(length), "%" PRIu64, f->size);
+	text_human_size(f->size, size);
+	const struct web_var v[] = {
+	    {"id", eid},
+	    {"name", name},
+	    {"updated", iso},
+	    {"href", href},
+	    {"length", length},
+	    {"type", media_type_ok(f->media_type) ? f->media_type
+	                                          : "application/octet-stream"},
+	    {"path", path},
+	    {"size", size},
+	    {"sha256", hex},
+	};
+
+	render(wr->w, T_ENTRY, out, v, sizeof(v) / sizeof(v[0]));
+	free(eid);
+	free(href);
+	free(name);
+	free(path);
+	return true;
+}
+
+/* Answers feed.atom: the WEB_FEED_SIZE newest files (Atom 1.0, RFC 4287:
+ * each entry dated when its file entered the catalogue). */
 static enum MHD_Result feed(struct web_req *wr)
 {
 	const struct config *cfg = wr->w->cfg;
@@ -558,62 +597,19 @@ static enum MHD_Result feed(struct web_req *wr)
 	if (catalogue_newest(wr->cat, WEB_FEED_SIZE, &pg) != 1)
 		return reply_text(wr, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		                  "catalogue error\n");
-	for (size_t i = 0; i < pg.n; i++) {
-		const struct cat_file *f = &pg.v[i].file;
-		char *name = clean(last_name(f->path)), *path = clean(f->path);
-		char *cause = NULL, *href, *eid, hex[65], iso[32];
-		char size[TEXT_SIZE_LEN], length[24];
-
-		href = http_url_for(cfg, wr->w->key, f, wr->now, &cause);
-		if (href == NULL) {
-			free(cause);
-			free(name);
-			free(path);
-			continue;
-		}
-		text_hex(f->sha256, 32, hex);
-		eid = xasprintf("%s/feed.atom#%" PRId64 "-%.16s",
-		                cfg->http.base_url, f->id, hex);
-		format_time(f->added, date, iso);
-		if (f->added > newest)
-			newest = f->added;
-		snprintf(length, sizeof(length), "%" PRIu64, f->size);
-		text_human_size(f->size, size);
-		{
-			const struct web_var v[] = {
-			    {"id", eid},
-			    {"name", name},
-			    {"updated", iso},
-			    {"href", href},
-			    {"length", length},
-			    {"type", media_type_ok(f->media_type)
-			                 ? f->media_type
-			                 : "application/octet-stream"},
-			    {"path", path},
-			    {"size", size},
-			    {"sha256", hex},
-			};
-
-			render(wr->w, T_ENTRY, &entries, v,
-			       sizeof(v) / sizeof(v[0]));
-		}
-		free(eid);
-		free(href);
-		free(name);
-		free(path);
-	}
+	for (size_t i = 0; i < pg.n; i++)
+		if (add_entry(wr, &entries, &pg.v[i].file) &&
+		    pg.v[i].file.added > newest)
+			newest = pg.v[i].file.added;
 	format_time(newest > 0 ? newest : (int64_t)wr->now, date, updated);
 	self = xasprintf("%sfeed.atom", wr->root);
 	id = xasprintf("%s/feed.atom", cfg->http.base_url);
-	{
-		const struct web_var v[] = {
-		    {"id", id},           {"title", cfg->web.title},
-		    {"updated", updated}, {"self", self},
-		    {"home", wr->root},   {"entries", entries.s},
-		};
+	const struct web_var v[] = {
+	    {"id", id},     {"title", cfg->web.title}, {"updated", updated},
+	    {"self", self}, {"home", wr->root},        {"entries", entries.s},
+	};
 
-		render(wr->w, T_FEED, &out, v, sizeof(v) / sizeof(v[0]));
-	}
+	render(wr->w, T_FEED, &out, v, sizeof(v) / sizeof(v[0]));
 	ret = reply_buf(wr, MHD_HTTP_OK, &out,
 	                "application/atom+xml; charset=utf-8", WEB_CSP_DATA);
 	free(self);
