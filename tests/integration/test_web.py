@@ -180,6 +180,16 @@ def browser():
     shutil.rmtree(downloads, ignore_errors=True)
 
 
+def wait_url(driver, want):
+    """Waits (up to 30 s) until the browser shows the page want (a
+    click or a submit returns before the next page is there)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    WebDriverWait(driver, 30).until(lambda d: want(d.current_url) and
+                                    d.execute_script(
+                                        "return document.readyState")
+                                    == "complete")
+
+
 def rows(driver):
     """The rows of the page's table: (class, name cell text, link href)."""
     from selenium.webdriver.common.by import By
@@ -215,11 +225,11 @@ def test_browse_search_download(make_web, browser):
     assert [x[1].split(" #")[0] for x in r] == ["docs/", "music/", "top.bin"]
     # Follow a folder, then the next one.
     r[1][3].find_element(By.TAG_NAME, "a").click()
-    assert browser.current_url == s.url + "music/"
+    wait_url(browser, lambda u: u == s.url + "music/")
     r = rows(browser)
     assert [x[1].split(" #")[0] for x in r] == ["live/", "studio.flac"]
     r[0][3].find_element(By.TAG_NAME, "a").click()
-    assert browser.current_url == s.url + "music/live/"
+    wait_url(browser, lambda u: u == s.url + "music/live/")
     crumbs = browser.find_element(By.CSS_SELECTOR, "nav.crumbs")
     assert [a.text for a in crumbs.find_elements(By.TAG_NAME, "a")] == \
         ["fisbot", "music", "live"]
@@ -242,7 +252,7 @@ def test_browse_search_download(make_web, browser):
     box = browser.find_element(By.CSS_SELECTOR, "form.search input[name=q]")
     box.send_keys("*.ogg")
     box.submit()
-    assert "q=*.ogg" in urllib.parse.unquote(browser.current_url)
+    wait_url(browser, lambda u: "q=*.ogg" in urllib.parse.unquote(u))
     r = rows(browser)
     assert sorted(x[1].split(" #")[0] for x in r) == \
         ["music/live/encore.ogg", "music/live/song.ogg"]
