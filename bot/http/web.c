@@ -83,6 +83,7 @@ static const char *const tpl_names[T_COUNT] = {
 struct web {
 	const struct config *cfg;
 	const struct token_key *key;
+	char *title; /* [web] title, sanitised */
 	const char *tpl[T_COUNT];
 	size_t tpl_len[T_COUNT];
 };
@@ -105,11 +106,14 @@ struct web *web_new(const struct config *cfg, const struct token_key *key,
 
 	w->cfg = cfg;
 	w->key = key;
+	w->title = cfg->web.title != NULL
+	               ? text_sanitize(cfg->web.title, strlen(cfg->web.title))
+	               : xstrdup("fisbot");
 	for (int i = 0; i < T_COUNT; i++) {
 		w->tpl[i] = web_template(tpl_names[i], &w->tpl_len[i]);
 		if (w->tpl[i] == NULL) {
 			*cause = xasprintf("web: no template %s", tpl_names[i]);
-			free(w);
+			web_free(w);
 			return NULL;
 		}
 	}
@@ -118,6 +122,9 @@ struct web *web_new(const struct config *cfg, const struct token_key *key,
 
 void web_free(struct web *w)
 {
+	if (w == NULL)
+		return;
+	free(w->title);
 	free(w);
 }
 
@@ -369,14 +376,9 @@ static enum MHD_Result reply_page(struct web_req *wr, unsigned status,
 
 	add_crumbs(wr, &crumbs, dir);
 	const struct web_var v[] = {
-	    {"title", wr->w->cfg->web.title},
-	    {"root", wr->root},
-	    {"heading", heading},
-	    {"summary", summary},
-	    {"query", query},
-	    {"crumbs", crumbs.s},
-	    {"rows", rows->s},
-	    {"pager", pager->s},
+	    {"title", wr->w->title}, {"root", wr->root},  {"heading", heading},
+	    {"summary", summary},    {"query", query},    {"crumbs", crumbs.s},
+	    {"rows", rows->s},       {"pager", pager->s},
 	};
 
 	render(wr->w, T_PAGE, &page, v, sizeof(v) / sizeof(v[0]));
@@ -605,8 +607,8 @@ static enum MHD_Result feed(struct web_req *wr)
 	self = xasprintf("%sfeed.atom", wr->root);
 	id = xasprintf("%s/feed.atom", cfg->http.base_url);
 	const struct web_var v[] = {
-	    {"id", id},     {"title", cfg->web.title}, {"updated", updated},
-	    {"self", self}, {"home", wr->root},        {"entries", entries.s},
+	    {"id", id},     {"title", wr->w->title}, {"updated", updated},
+	    {"self", self}, {"home", wr->root},      {"entries", entries.s},
 	};
 
 	render(wr->w, T_FEED, &out, v, sizeof(v) / sizeof(v[0]));
