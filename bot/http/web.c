@@ -157,6 +157,29 @@ static char *url_of(const char *root, const char *path, const char *suffix)
 	return url;
 }
 
+/*
+ * Returns the URL of the page of folder dir ("" for the root); with query,
+ * ready for a query argument ("...?" or "...&"). With access = public, a
+ * folder whose first component is "f" or "u" cannot live below the root's
+ * path (those are the file links' and the uploads'), so it is named by
+ * ?dir= instead (caller frees).
+ */
+static char *folder_url(const struct web_req *wr, const char *dir, bool query)
+{
+	char *enc, *url;
+
+	if (wr->w->cfg->web.access == WEB_PUBLIC && strcspn(dir, "/") == 1 &&
+	    (dir[0] == 'f' || dir[0] == 'u')) {
+		enc = text_pct_encode(dir, strlen(dir), text_url_unreserved);
+		url = xasprintf("%s?dir=%s%s", wr->root, enc, query ? "&" : "");
+		free(enc);
+		return url;
+	}
+	if (*dir == '\0')
+		return xasprintf("%s%s", wr->root, query ? "?" : "");
+	return url_of(wr->root, dir, query ? "/?" : "/");
+}
+
 /* Returns the last component of a path. */
 static const char *last_name(const char *path)
 {
@@ -354,7 +377,7 @@ static void add_crumbs(struct web_req *wr, struct web_buf *out, const char *dir)
 		char *prefix = xstrndup(dir, (size_t)(slash - dir));
 		char *name = xstrndup(p, (size_t)(slash - p));
 		char *shown = clean(name);
-		char *href = url_of(wr->root, prefix, "/");
+		char *href = folder_url(wr, prefix, false);
 		const struct web_var v[] = {{"href", href}, {"name", shown}};
 
 		render(wr->w, T_CRUMB, out, v, 2);
@@ -433,7 +456,7 @@ static enum MHD_Result folder_page(struct web_req *wr, const char *dir)
 
 		if (e->is_dir) {
 			char *name = clean(last_name(e->dir_path));
-			char *href = url_of(wr->root, e->dir_path, "/");
+			char *href = folder_url(wr, e->dir_path, false);
 			const struct web_var v[] = {{"href", href},
 			                            {"name", name}};
 
@@ -445,7 +468,7 @@ static enum MHD_Result folder_page(struct web_req *wr, const char *dir)
 	}
 	pages = (pg.total + WEB_PAGE_SIZE - 1) / WEB_PAGE_SIZE;
 	if (pages > 1) {
-		char *base = url_of(wr->root, dir, *dir ? "/?" : "?");
+		char *base = folder_url(wr, dir, true);
 
 		snprintf(pagesbuf, sizeof(pagesbuf), "%" PRIu64, pages);
 		add_pager(wr->w, &pager, base, page, pagesbuf, page < pages);
@@ -749,7 +772,7 @@ static enum MHD_Result stylesheet(struct web_req *wr)
 /* Answers what lies below the root: rest is the path after it. */
 static enum MHD_Result below_root(struct web_req *wr, const char *rest)
 {
-	const char *q;
+	const char *q, *d;
 	size_t len = strlen(rest);
 	enum MHD_Result ret;
 	char *dir;
@@ -768,6 +791,15 @@ static enum MHD_Result below_root(struct web_req *wr, const char *rest)
 	q = MHD_lookup_connection_value(wr->c, MHD_GET_ARGUMENT_KIND, "q");
 	if (q != NULL && *q != '\0')
 		return search_page(wr, q);
+	/* ?dir=PATH: a folder named in the query (folder_url). */
+	d = MHD_lookup_connection_value(wr->c, MHD_GET_ARGUMENT_KIND, "dir");
+	if (len == 0 && d != NULL) {
+		if (*d == '\0' || *d == '/' || d[strlen(d) - 1] == '/' ||
+		    strstr(d, "//") != NULL)
+			return reply_text(wr, MHD_HTTP_NOT_FOUND,
+			                  "no such folder\n");
+		return folder_page(wr, d);
+	}
 	dir = xstrndup(rest, len > 0 ? len - 1 : 0);
 	if (len > 0 && (dir[0] == '\0' || strstr(rest, "//") != NULL)) {
 		free(dir);

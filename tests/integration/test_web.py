@@ -331,8 +331,10 @@ def test_page_headers_and_markup(make_web):
     assert 0 < len(css) < 4096
     r, body = s.get("/music/", "HEAD")
     assert r.status == 200 and body == b""
-    for bad in ("/nowhere/", "/top.bin", "/music", "/music//live/"):
+    for bad in ("/nowhere/", "/top.bin", "/music", "/music//live/",
+                "/?dir=nowhere", "/?dir=music/", "/?dir=/music"):
         assert s.get(bad)[0].status == 404, bad
+    assert b"live/" in s.get("/?dir=music")[1]
     assert s.get("/?page=0")[0].status == 400
     assert s.get("/?page=x")[0].status == 400
     r, body = s.get("/?q=%2F(%2F")  # a bad regex: a clear error
@@ -342,6 +344,30 @@ def test_page_headers_and_markup(make_web):
     r = c.getresponse()
     assert r.status == 405 and r.headers["Allow"] == "GET, HEAD"
     c.close()
+
+
+def test_folders_named_like_routes(make_web):
+    """Top-level folders named f and u (the file links' and the uploads'
+    paths) are still reachable from the pages, and so are their pages."""
+    files = {"f/inside.txt": b"in f", "u/deeper/x.txt": b"in u",
+             "w/y.txt": b"in w"}
+    files.update({f"f/many{i:02}.txt": b"m" for i in range(60)})
+    s = make_web(files)
+    html = s.get("/")[1].decode()
+    links = dict((name, href.replace("&amp;", "&")) for href, name in
+                 re.findall(r'<a href="([^"]+)">([^<]*)/</a></td>', html))
+    assert set(links) == {"f", "u", "w"}
+    r, body = s.get(s.path(links["f"]))
+    assert r.status == 200 and b"inside.txt" in body and b"page 1 of 2" in body
+    nxt = re.search(r'<a href="([^"]+)" rel="next"', body.decode()).group(1)
+    r, body = s.get(s.path(nxt.replace("&amp;", "&")))
+    assert r.status == 200 and b"page 2 of 2" in body
+    r, body = s.get(s.path(links["u"]))
+    assert r.status == 200 and b"deeper/" in body
+    deeper = re.search(r'<a href="([^"]+)">deeper/</a>', body.decode())
+    r, body = s.get(s.path(deeper.group(1).replace("&amp;", "&")))
+    assert r.status == 200 and b"x.txt" in body
+    assert b"y.txt" in s.get(s.path(links["w"]))[1]
 
 
 def test_pagination(make_web):
