@@ -65,6 +65,7 @@
 #include "http/http.h"
 #include "http/token.h"
 #include "http/upload.h"
+#include "http/web.h"
 #include "index/indexer.h"
 #include "xmpp/session.h"
 
@@ -222,6 +223,15 @@ static int upload_url(void *arg, const struct config *cfg,
 		return -1;
 	out->lifetime_s = UPLOAD_URL_LIFETIME;
 	return 0;
+}
+
+/* Host, on any thread: the web index's URL for requester under cfg. */
+static char *web_url(void *arg, const struct config *cfg, const char *requester,
+                     char **cause)
+{
+	struct daemon *d = arg;
+
+	return web_url_for(cfg, d->key, requester, time(NULL), cause);
 }
 
 /* Host (admin rescan). */
@@ -494,6 +504,7 @@ int daemon_run(struct config *cfg, bool verbose)
 	deps.database = cfg->share.database;
 	deps.file_url = file_url;
 	deps.upload_url = upload_url;
+	deps.web_url = web_url;
 	deps.rescan = do_rescan;
 	deps.describe = do_describe;
 	deps.reload = do_reload;

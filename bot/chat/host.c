@@ -421,6 +421,19 @@ static int api_upload_url(struct fb_plugin *p, const char *uploader,
 	                          cause);
 }
 
+/* fb_api.web_url: the URL of the web index for requester. */
+static char *api_web_url(struct fb_plugin *p, const char *requester,
+                         char **cause)
+{
+	struct host *h = p->host;
+
+	if (h->deps.web_url == NULL) {
+		*cause = xstrdup("the web index is not available");
+		return NULL;
+	}
+	return h->deps.web_url(h->deps.arg, host_config(h), requester, cause);
+}
+
 /* --- IQs ----------------------------------------------------------------- */
 
 static xmpp_stanza_t *api_iq_stanza(struct fb_iq *iq)
@@ -1003,6 +1016,7 @@ static void fill_api(struct fb_api *api)
 	api->catalogue = api_catalogue;
 	api->file_url = api_file_url;
 	api->upload_url = api_upload_url;
+	api->web_url = api_web_url;
 	api->iq_stanza = api_iq_stanza;
 	api->iq_ctx = api_iq_ctx;
 	api->iq_from = api_iq_from;

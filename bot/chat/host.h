@@ -56,6 +56,11 @@ struct host_deps {
 	                  struct catalogue *cat, const char *uploader,
 	                  const char *name, uint64_t size,
 	                  struct fb_upload *out, char **cause);
+	/* Makes the URL of the web index for requester under cfg
+	 * (fb_api.web_url). Returns NULL with *cause for the user. Called on
+	 * query workers too: it must be thread-safe. NULL: no web index. */
+	char *(*web_url)(void *arg, const struct config *cfg,
+	                 const char *requester, char **cause);
 	/* Posts work to the indexer (admin commands). */
 	int (*rescan)(void *arg, char **cause);
 	int (*describe)(void *arg, int64_t id, const char *text, char **cause);

@@ -1412,9 +1412,9 @@ static int ld_key(void *user, const char *section, const char *name,
 static void set_defaults(struct config *cfg)
 {
 	static const char *const exclude[] = {".*", "*.part", "*.tmp", "*~"};
-	static const char *const load[] = {"help", "browse", "search",
-	                                   "get",  "stats",  "announce",
-	                                   "fis",  "admin",  "upload"};
+	static const char *const load[] = {
+	    "help",     "browse", "search", "get",    "stats",
+	    "announce", "fis",    "admin",  "upload", "web"};
 
 	cfg->xmpp.tls = TLS_REQUIRED;
 	cfg->xmpp.resource = xstrdup("fisbot");

@@ -64,6 +64,8 @@
  * - Each thread caches the rows it read for HTTP_ROW_TTL_MS, with their
  *   header values and the last token whose MAC matched; a cached row is
  *   still checked against the file's fstat, and read again on any failure.
+ * - The web index (web.h): with [web] enabled, every other GET or HEAD
+ *   goes to web_serve, with this thread's catalogue connection.
  * - Accounting: NOTIFY_COMPLETED tells whether a response was sent in full;
  *   the body length of a full GET response is then reported through
  *   hooks->on_download, and one access-log line is written per request:
@@ -97,6 +99,7 @@
 #include "fisbot/text.h"
 #include "range.h"
 #include "upload.h"
+#include "web.h"
 
 /* Memory per connection (request line and headers must fit). */
 #define HTTP_CONN_MEMORY (32 * 1024)
@@ -126,6 +129,7 @@ struct http {
 	pthread_key_t cat_key;
 	struct upload *upload;    /* PUT /u/... */
 	struct connlimit *limits; /* counts, header deadlines */
+	struct web *web;          /* the web index ([web] enabled), or NULL */
 };
 
 /* Per connection: its record in the limits, and whether it is over one. */
@@ -946,6 +950,12 @@ static enum MHD_Result route_request(struct http *h, struct MHD_Connection *c,
 	if (strncmp(url, "/u/", 3) == 0)
 		return reply_text(c, r, MHD_HTTP_METHOD_NOT_ALLOWED,
 		                  "only PUT here\n", "Allow", "PUT");
+	if (h->web != NULL) { /* the web index, on this thread's catalogue */
+		struct thread_state *ts = thread_state(h);
+
+		return web_serve(h->web, c, ts ? ts->cat : NULL, url, method,
+		                 &r->status, &r->body);
+	}
 	return reply_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n", NULL, NULL);
 }
 
@@ -1213,6 +1223,8 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 	h->limits = connlimit_new(&lo, cause);
 	if (h->limits == NULL)
 		goto fail;
+	if (cfg->web.enabled && (h->web = web_new(cfg, key, cause)) == NULL)
+		goto fail;
 
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	threads = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (unsigned)ncpu;
@@ -1245,6 +1257,7 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 	         cfg->http.listen_host, h->port, threads);
 	return h;
 fail:
+	web_free(h->web);
 	connlimit_free(h->limits);
 	upload_free(h->upload);
 	if (h->root_fd != -1)
@@ -1266,6 +1279,7 @@ void http_stop(struct http *h)
 	MHD_stop_daemon(h->mhd);
 	connlimit_free(h->limits);
 	upload_free(h->upload);
+	web_free(h->web);
 	close(h->root_fd);
 	pthread_key_delete(h->cat_key);
 	free(h);

@@ -162,3 +162,28 @@ int catalogue_tree_page(struct catalogue *c, const char *dir,
 		reverse(out);
 	return 1;
 }
+
+int catalogue_tree_after_id(struct catalogue *c, int64_t after_id,
+                            unsigned limit, struct cat_page *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	st = prepare(c, "SELECT " CAT_FILE_COLUMNS " FROM files WHERE id > ?1"
+	                " AND sha256 IS NOT NULL ORDER BY id LIMIT ?2");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, after_id);
+	sqlite3_bind_int64(st, 2, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cat_read_file(st, &cat_page_add(out)->file);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		cat_log_error(c, "reading files by id");
+		cat_page_clear(out);
+		return -1;
+	}
+	out->total = out->n;
+	return 1;
+}

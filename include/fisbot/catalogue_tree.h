@@ -43,4 +43,14 @@ FB_EXPORT int catalogue_tree_page(struct catalogue *c, const char *dir,
                                   uint64_t offset, unsigned limit,
                                   struct cat_page *out);
 
+/*
+ * Fills out with up to limit hashed files whose id is above after_id, in
+ * ascending id order (a keyset cursor over the primary key: each page is
+ * one short range scan, so the whole catalogue can be read in pages
+ * without holding a read transaction open between them). out->total is
+ * out->n. Returns 1 or -1.
+ */
+int catalogue_tree_after_id(struct catalogue *c, int64_t after_id,
+                            unsigned limit, struct cat_page *out);
+
 #endif

@@ -157,7 +157,7 @@ struct config {
 	struct {
 		char *path; /* NULL: the default plugin folder */
 		/* default help, browse, search, get, stats, announce, fis,
-		 * admin, upload */
+		 * admin, upload, web */
 		struct strlist load;
 	} plugins;
 

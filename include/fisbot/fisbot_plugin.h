@@ -342,6 +342,16 @@ struct fb_api {
 	                         void (*fn)(const struct fb_command *cmd,
 	                                    void *arg),
 	                         void *arg);
+
+	/* --- appended (older plugins of this version never read it) ------ */
+
+	/* Returns the URL of the web index ([web], SPEC §11) for requester
+	 * (req_sender): {base_url}/ with access = public, else a personal
+	 * signed {base_url}/w/{token}/ valid [web] link_lifetime. Returns
+	 * NULL with *cause for the user (e.g. the web index is disabled);
+	 * the caller frees both [any thread]. */
+	char *(*web_url)(struct fb_plugin *p, const char *requester,
+	                 char **cause);
 };
 
 /* What FISBOT_PLUGIN(name, commands) declares besides the name and the

@@ -193,9 +193,10 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->web.link_lifetime_ms, 7 * 24 * 3600 * 1000ULL);
 	assert_string_equal(cfg->web.title, "fisbot");
 	assert_null(cfg->plugins.path);
-	assert_int_equal(cfg->plugins.load.n, 9);
+	assert_int_equal(cfg->plugins.load.n, 10);
 	assert_string_equal(cfg->plugins.load.v[0], "help");
 	assert_string_equal(cfg->plugins.load.v[8], "upload");
+	assert_string_equal(cfg->plugins.load.v[9], "web");
 	assert_int_equal(cfg->n_plugin_settings, 0);
 	assert_int_equal(cfg->log.level, LOG_INFO);
 

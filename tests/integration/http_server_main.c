@@ -10,7 +10,8 @@
  * printed on standard output. Downloads are posted to the indexer, which
  * counts them in the catalogue; a stale file is logged ("stale #ID") and
  * posted to the indexer to be looked at again, and the indexer tells which
- * files wait to be hashed again.
+ * files wait to be hashed again. With [web] enabled, "web URL" follows:
+ * the web index's address, as the `web` command gives it.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -18,11 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fisbot/config.h"
 #include "fisbot/log.h"
 #include "http/http.h"
 #include "http/token.h"
+#include "http/web.h"
 #include "index/indexer.h"
 
 /* Counts a download (from the server's threads). */
@@ -92,6 +95,14 @@ int main(int argc, char **argv)
 	if (h == NULL)
 		fatalx("%s", cause);
 	printf("port %u\n", http_port(h));
+	if (cfg->web.enabled) { /* the web index's link, as `web` gives it */
+		char *url = web_url_for(cfg, key, "tester", time(NULL), &cause);
+
+		if (url == NULL)
+			fatalx("%s", cause);
+		printf("web %s\n", url);
+		free(url);
+	}
 	fflush(stdout);
 	sigwait(&set, &sig);
 	http_stop(h);
