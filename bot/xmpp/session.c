@@ -57,7 +57,12 @@
  *   not resumed (the server restarted, the session expired) is a fresh
  *   one: only then are the rooms left (events) and joined again, and the
  *   queue dropped. Mistaking a resumption for a fresh stream would only
- *   rejoin rooms the bot is in, the harmless side.
+ *   rejoin rooms the bot is in, the harmless side. libstrophe 0.12
+ *   forgets the stream's id when an attempt fails, so while suspended
+ *   (for PROBE_FOR_MS) each attempt first probes the last connection's
+ *   peer address with a non-blocking TCP connect (polled from the
+ *   connection timer, never blocking the loop), and only a server that
+ *   answers gets the stream.
  * - A connection can die without TCP noticing (a black hole). A XEP-0199
  *   ping goes to the server once nothing came from it for PING_MS
  *   (FISBOT_TEST_PING_MS in the environment shortens it, for the tests);
@@ -68,10 +73,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -99,6 +106,9 @@
 #define PRIVATE_PENDING_MAX 256
 #define PING_MS             60000 /* silence that makes us ping the server */
 #define UNSENT_MAX          256   /* unwritten stanzas kept for a resume */
+#define PROBE_POLL_MS       50
+#define PROBE_TIMEOUT_MS    5000
+#define PROBE_FOR_MS        300000 /* then resume without probing */
 
 /* The reconnection: 1 s doubling, capped at 10 s for the first 10 minutes
  * of an outage, then at 60 s, with jitter; reset once a connection has
@@ -440,6 +450,11 @@ static void on_connect(struct session *s, const char *jid, bool secured)
 	free(s->jid);
 	s->jid = xstrdup(jid ? jid : s->cfg->xmpp.jid);
 	s->heard_at = s->connected_at;
+	s->peer_len = sizeof(s->peer);
+	if (s->sock_fd < 0 ||
+	    getpeername(s->sock_fd, (struct sockaddr *)&s->peer,
+	                &s->peer_len) != 0)
+		s->peer_len = 0;
 	ping_arm(s);
 	if (resumed) {
 		log_info("stream resumed as %s%s: still in the rooms", s->jid,
@@ -478,6 +493,8 @@ static void on_disconnect(struct session *s, int error, xmpp_stream_error_t *se)
 		backoff_reset(&s->reconnect);
 	if (!s->stopping && s->sm_resumable &&
 	    (was_connected || s->suspended)) {
+		if (was_connected)
+			s->suspended_at = session_now(s);
 		s->suspended = true;
 		cron_at(s->t_send, CRON_NEVER);
 	} else
@@ -879,7 +896,87 @@ static void pending_expire(struct session *s, int64_t now)
 
 static void conn_create(struct session *s);
 
-/* The connection timer: the backoff after a failed attempt is over. */
+/* Closes the reachability probe, if any. */
+static void probe_close(struct session *s)
+{
+	if (s->probe_fd >= 0)
+		close(s->probe_fd);
+	s->probe_fd = -1;
+}
+
+/* Starts a connection attempt (resuming the suspended stream, if any). */
+static void attempt_now(struct session *s)
+{
+	conn_create(s);
+	connect_now(s);
+}
+
+/* Starts a plain TCP connection to the server's address (the last
+ * connection's peer): the suspended stream is handed to libstrophe only
+ * once the server can be reached, since a failed attempt makes libstrophe
+ * 0.12 forget it. */
+static void probe_start(struct session *s)
+{
+	int fd = socket(s->peer.ss_family,
+	                SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	char *why;
+
+	if (fd < 0) {
+		attempt_now(s);
+		return;
+	}
+	if (connect(fd, (struct sockaddr *)&s->peer, s->peer_len) == 0) {
+		close(fd);
+		attempt_now(s);
+		return;
+	}
+	if (errno != EINPROGRESS) {
+		why = xasprintf("failed (%s)", strerror(errno));
+		close(fd);
+		schedule_reconnect(s, why);
+		free(why);
+		return;
+	}
+	s->probe_fd = fd;
+	s->probe_started = session_now(s);
+	s->connect_at = s->probe_started + PROBE_POLL_MS;
+	cron_at(s->t_connect, (uint64_t)s->connect_at);
+}
+
+/* Looks at the probe: the server reached, the stream is resumed; refused
+ * or too slow, another attempt is planned. */
+static void probe_check(struct session *s)
+{
+	struct pollfd p = {.fd = s->probe_fd, .events = POLLOUT};
+	int err = 0, n = poll(&p, 1, 0);
+	socklen_t len = sizeof(err);
+	int64_t now = session_now(s);
+	char *why;
+
+	if (n == 0 && now - s->probe_started < PROBE_TIMEOUT_MS) {
+		s->connect_at = now + PROBE_POLL_MS;
+		cron_at(s->t_connect, (uint64_t)s->connect_at);
+		return;
+	}
+	if (n == 0)
+		err = ETIMEDOUT;
+	else if (n < 0 ||
+	         getsockopt(s->probe_fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		err = errno;
+	probe_close(s);
+	if (err == 0) {
+		attempt_now(s);
+		return;
+	}
+	why = xasprintf("failed (%s)", strerror(err));
+	schedule_reconnect(s, why);
+	free(why);
+}
+
+/* The connection timer: the backoff after a failed attempt is over (or
+ * the reachability probe is to be looked at). While a stream is
+ * suspended, and for PROBE_FOR_MS at most, the server is probed before
+ * the stream is handed to an attempt. */
 static bool connect_due(void *arg)
 {
 	struct session *s = arg;
@@ -888,8 +985,13 @@ static bool connect_due(void *arg)
 	    s->connect_at == 0)
 		return true;
 	s->connect_at = 0;
-	conn_create(s);
-	connect_now(s);
+	if (s->probe_fd >= 0)
+		probe_check(s);
+	else if (s->suspended && s->out == NULL && s->peer_len > 0 &&
+	         session_now(s) - s->suspended_at < PROBE_FOR_MS)
+		probe_start(s);
+	else
+		attempt_now(s);
 	return true;
 }
 
@@ -1054,6 +1156,7 @@ struct session *session_new(const struct config *cfg, struct cron *cron,
 	if ((env = getenv("FISBOT_TEST_PING_MS")) != NULL && atoi(env) > 0)
 		s->ping_ms = atoi(env);
 	s->sock_fd = -1;
+	s->probe_fd = -1;
 	s->q = sendq_new(&lim, stanza_free);
 	s->iq_budget = budget_new(cfg->limits.iq_burst, cfg->limits.iq_rate,
 	                          cfg->limits.iq_per_ms);
@@ -1129,6 +1232,7 @@ void session_free(struct session *s)
 	cron_del(s->t_origin);
 	cron_del(s->t_house);
 	cron_del(s->t_ping);
+	probe_close(s);
 	unsent_clear(s);
 	free(s->ping_id);
 	xmpp_ctx_free(s->ctx);
@@ -1157,6 +1261,7 @@ void session_stop(struct session *s)
 		return;
 	s->stopping = true;
 	s->connect_at = 0;
+	probe_close(s);
 	if (!s->connected) {
 		if (s->suspended)
 			stream_lost(s);

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "base/backoff.h"
 #include "base/cron.h"
@@ -116,6 +117,14 @@ struct session {
 	char **unsent;
 	size_t n_unsent;
 	int sock_fd; /* the connection's socket, or -1 */
+	/* While suspended (since suspended_at), the server's address (the
+	 * last connection's peer) is probed with a plain TCP connection
+	 * (probe_fd, since probe_started) before an attempt resumes. */
+	struct sockaddr_storage peer;
+	socklen_t peer_len; /* 0: unknown */
+	int64_t suspended_at;
+	int probe_fd;
+	int64_t probe_started;
 
 	/* XEP-0199 pings to the server: one once nothing came from it for
 	 * ping_ms (heard_at: when something last did); one still unanswered

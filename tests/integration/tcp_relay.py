@@ -9,8 +9,10 @@ network does:
                   path TCP does not notice (what arrives is read and
                   thrown away; when fisbot gives up on it, the server is
                   not told)
+    refuse()      new connections refused (the path still down), until
+    listen()      accepts them again on the same port
 
-New connections are forwarded normally after either.
+New connections are forwarded normally after cut() and black_hole().
 
     relay = Relay(server.port)
     ... relay.port ...
@@ -19,6 +21,7 @@ New connections are forwarded normally after either.
 import select
 import socket
 import threading
+import time
 
 
 class Relay:
@@ -26,11 +29,9 @@ class Relay:
 
     def __init__(self, target_port: int):
         self.target = ("127.0.0.1", target_port)
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
+        self.port = 0
+        self.listener = None
+        self.listen()
         self.lock = threading.Lock()
         self.peer = {}      # socket -> the socket on the other side
         self.holes = set()  # sockets whose traffic is thrown away
@@ -39,8 +40,26 @@ class Relay:
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
-    def _accept(self):
-        client, _ = self.listener.accept()
+    def listen(self):
+        """Accepts connections (again) on self.port."""
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self.port = listener.getsockname()[1]
+        self.listener = listener
+
+    def refuse(self):
+        """Refuses new connections until listen()."""
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.close()
+
+    def _accept(self, listener):
+        try:
+            client, _ = listener.accept()
+        except OSError:
+            return
         try:
             upstream = socket.create_connection(self.target, timeout=5)
         except OSError:
@@ -72,14 +91,17 @@ class Relay:
         while not self.stopping:
             with self.lock:
                 socks = [s for s in self.peer if s.fileno() >= 0]
+            listener = self.listener
+            if listener is not None:
+                socks.append(listener)
             try:
-                ready, _, _ = select.select([self.listener] + socks, [], [],
-                                            0.1)
+                ready, _, _ = select.select(socks, [], [], 0.1)
             except (OSError, ValueError):
+                time.sleep(0.05)
                 continue
             for s in ready:
-                if s is self.listener:
-                    self._accept()
+                if s is listener:
+                    self._accept(listener)
                     continue
                 try:
                     data = s.recv(65536)
@@ -120,4 +142,4 @@ class Relay:
         self.stopping = True
         self.thread.join(5)
         self.cut()
-        self.listener.close()
+        self.refuse()

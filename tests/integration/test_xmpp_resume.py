@@ -177,6 +177,9 @@ def test_resumption_refused_rejoins(server, tmp_path, monkeypatch):
     alice.close()
     offset = len(bot.log())
     server.restart()
+    took = wait_log_after(bot, offset, f"joined {ROOM} as fisbot\n",
+                          timeout=40)
+    print(f"back in the room {took:.2f}s after the restart")
     alice = Client(server, "alice", "pw")
     try:
         mark = alice.mark()
@@ -197,6 +200,33 @@ def test_resumption_refused_rejoins(server, tmp_path, monkeypatch):
         mark = alice.mark()
         alice.groupchat(ROOM, "!help")
         alice.wait_message(lambda m: m.frm == f"{ROOM}/fisbot", since=mark)
+        assert bot.stop() == 0
+    finally:
+        alice.close()
+        bot.stop()
+
+
+def test_path_down_for_a_while(server, relay, tmp_path, monkeypatch):
+    """The connection cut and the path down a few seconds: the attempts
+    that cannot reach the server do not spend the stream, which is
+    resumed once the path is back."""
+    bot, alice = start_bot(monkeypatch, server, relay, tmp_path)
+    try:
+        offset = len(bot.log())
+        mark = alice.mark()
+        relay.refuse()
+        assert relay.cut() == 1
+        alice.groupchat(ROOM, "!help")
+        wait_log_after(bot, offset, "XMPP connection failed", timeout=15)
+        wait_log_after(bot, len(bot.log()), "XMPP connection failed",
+                       timeout=15)
+        relay.listen()
+        alice.wait_message(lambda m: m.frm == f"{ROOM}/fisbot", since=mark,
+                           timeout=30)
+        log = bot.log()[offset:]
+        assert "stream resumed" in log, log
+        assert "could not be resumed" not in log, log
+        assert bot_presences(alice, mark) == []
         assert bot.stop() == 0
     finally:
         alice.close()
