@@ -137,6 +137,12 @@ def test_cut_while_a_command_is_sent(server, relay, tmp_path, monkeypatch,
         # Still in the room all along: no leave, no rejoin, no presence.
         alice.none(lambda s: s.kind == "presence" and
                    s.frm.startswith(ROOM + "/fisbot"), 2, since=mark)
+        # One answer: nothing resent twice.
+        with alice.cond:
+            answers = [s for s in alice.received[mark:]
+                       if s.kind == "message" and s.body is not None and
+                       s.frm == f"{ROOM}/fisbot"]
+        assert len(answers) == 1, answers
         # And it goes on answering.
         mark = alice.mark()
         alice.groupchat(ROOM, "!help")
