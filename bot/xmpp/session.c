@@ -108,7 +108,7 @@
 #define UNSENT_MAX          256   /* unwritten stanzas kept for a resume */
 #define PROBE_POLL_MS       50
 #define PROBE_TIMEOUT_MS    5000
-#define PROBE_FOR_MS        300000 /* then resume without probing */
+#define PROBE_FOR_MS        120000 /* then attempts as usual */
 
 /* The reconnection: 1 s doubling, capped at 10 s for the first 10 minutes
  * of an outage, then at 60 s, with jitter; reset once a connection has
@@ -1311,9 +1311,11 @@ void session_reconfigure(struct session *s, const struct config *cfg)
 	        (cfg->xmpp.server_host == NULL) ||
 	    (old->xmpp.server_host != NULL &&
 	     strcmp(old->xmpp.server_host, cfg->xmpp.server_host) != 0) ||
-	    old->xmpp.server_port != cfg->xmpp.server_port)
+	    old->xmpp.server_port != cfg->xmpp.server_port) {
 		log_warnx("reload: [xmpp] connection settings changed; they "
 		          "take effect at the next reconnection");
+		s->peer_len = 0; /* no probing of the old address */
+	}
 	xmpp_conn_set_pass(s->conn,
 	                   cfg->xmpp.password ? cfg->xmpp.password : "");
 	muc_reconfigure(s);
