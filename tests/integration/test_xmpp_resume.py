@@ -97,9 +97,12 @@ def bot_presences(alice, since, room=ROOM):
 def kill_socket(server, pid):
     """Destroys fisbot's TCP connection to server with ss -K (SOCK_DESTROY,
     as root); returns False if that cannot be done here."""
-    r = subprocess.run(["ss", "-tnpH", "state", "established", "dst",
-                        f"127.0.0.1:{server.port}"],
-                       capture_output=True, text=True)
+    try:
+        r = subprocess.run(["ss", "-tnpH", "state", "established", "dst",
+                            f"127.0.0.1:{server.port}"],
+                           capture_output=True, text=True)
+    except FileNotFoundError:  # no iproute2
+        return False
     ports = [m.group(1) for line in r.stdout.splitlines()
              if f"pid={pid}," in line
              for m in [re.search(r"127\.0\.0\.1:(\d+)\s", line)] if m]
