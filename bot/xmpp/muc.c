@@ -658,8 +658,7 @@ bool muc_message(struct session *s, xmpp_stanza_t *st)
 		}
 		return true;
 	}
-	if (nick == NULL || !has_body ||
-	    stanza_child_ns(st, "delay", NS_DELAY) != NULL ||
+	if (nick == NULL || !has_body || session_delayed(s, st) ||
 	    strcmp(nick, r->cur_nick) == 0)
 		return true;
 	if (groupchat ? r->state != ROOM_READY : !room_in(r))

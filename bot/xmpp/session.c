@@ -40,11 +40,45 @@
  *   summary every REPORT_MS. While stanzas wait, the send timer is armed
  *   for the next token (at most 1000 / SEND_RATE ms away), or, when
  *   libstrophe's backlog is what holds them, BACKLOG_RETRY_MS later.
+ * - Stream management (XEP-0198) is libstrophe's: it enables it when the
+ *   server offers it, answers the server's <r/> and keeps what the server
+ *   has not acknowledged. A dropped connection whose stream can be
+ *   resumed (the server said resume="true") leaves the session suspended:
+ *   the rooms, the fair queue, the checks in flight and the pending
+ *   private messages stay as they are, nothing is reported to the layer
+ *   above, and the next connection object gets the old one's SM state
+ *   (xmpp_conn_get_sm_state / xmpp_conn_set_sm_state), so libstrophe asks
+ *   to resume the stream and resends what the server had not
+ *   acknowledged. What libstrophe had queued but not yet written when the
+ *   connection dropped is not in its SM state: it is taken off the old
+ *   connection and written again once the stream is resumed. libstrophe
+ *   tells whether it resumed only in its log ("Session resumed
+ *   successfully."), watched like the SASL failures; a stream that was
+ *   not resumed (the server restarted, the session expired) is a fresh
+ *   one: only then are the rooms left (events) and joined again, and the
+ *   queue dropped. Mistaking a resumption for a fresh stream would only
+ *   rejoin rooms the bot is in, the harmless side. libstrophe 0.12
+ *   forgets the stream's id when an attempt fails, so while suspended
+ *   (for PROBE_FOR_MS) each attempt first probes the last connection's
+ *   peer address with a non-blocking TCP connect (polled from the
+ *   connection timer, never blocking the loop), and only a server that
+ *   answers gets the stream.
+ * - A connection can die without TCP noticing (a black hole). A XEP-0199
+ *   ping goes to the server once nothing came from it for PING_MS
+ *   (FISBOT_TEST_PING_MS in the environment shortens it, for the tests);
+ *   if it is still unanswered PING_MS later, the socket is shut down, which
+ *   libstrophe sees as a dropped connection (no </stream:stream> is
+ *   sent, so the stream can still be resumed): a dead connection is
+ *   detected within two ping intervals.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -70,6 +104,11 @@
 #define STABLE_MS           60000 /* up this long: the outage is over */
 #define PRIVATE_PENDING_MS  60000
 #define PRIVATE_PENDING_MAX 256
+#define PING_MS             60000 /* silence that makes us ping the server */
+#define UNSENT_MAX          256   /* unwritten stanzas kept for a resume */
+#define PROBE_POLL_MS       50
+#define PROBE_TIMEOUT_MS    5000
+#define PROBE_FOR_MS        120000 /* then attempts as usual */
 
 /* The reconnection: 1 s doubling, capped at 10 s for the first 10 minutes
  * of an outage, then at 60 s, with jitter; reset once a connection has
@@ -217,7 +256,9 @@ void session_send_to(struct session *s, xmpp_stanza_t *stanza,
 {
 	size_t len;
 
-	if (!s->connected || s->stopping || !stanza_fits(s, stanza, &len)) {
+	/* While a stream is suspended its replies wait for it. */
+	if ((!s->connected && !s->suspended) || s->stopping ||
+	    !stanza_fits(s, stanza, &len)) {
 		xmpp_stanza_release(stanza);
 		return;
 	}
@@ -328,36 +369,136 @@ static void send_initial_presence(struct session *s)
 	session_send(s, muc_presence_stanza(s, NULL));
 }
 
-/* The connection came up, bound to jid (NULL: the configured one). */
+/* Forgets the stanzas kept for a resumed stream. */
+static void unsent_clear(struct session *s)
+{
+	for (size_t i = 0; i < s->n_unsent; i++)
+		free(s->unsent[i]);
+	free(s->unsent);
+	s->unsent = NULL;
+	s->n_unsent = 0;
+}
+
+/* Takes what libstrophe had queued but not written off the dropped
+ * connection, to write it again on the resumed stream. */
+static void unsent_take(struct session *s)
+{
+	char *raw;
+
+	while ((raw = xmpp_conn_send_queue_drop_element(
+	            s->conn, XMPP_QUEUE_OLDEST)) != NULL) {
+		if (s->n_unsent < UNSENT_MAX) {
+			s->unsent = xreallocarray(s->unsent, s->n_unsent + 1,
+			                          sizeof(*s->unsent));
+			s->unsent[s->n_unsent++] = xstrdup(raw);
+		}
+		xmpp_free(s->ctx, raw);
+	}
+}
+
+/* Writes the stanzas kept for the resumed stream, in their order. */
+static void unsent_send(struct session *s)
+{
+	if (s->n_unsent > 0)
+		log_debug("writing again %zu stanzas not written before the "
+		          "connection dropped",
+		          s->n_unsent);
+	for (size_t i = 0; s->out == NULL && i < s->n_unsent; i++)
+		xmpp_send_raw(s->conn, s->unsent[i], strlen(s->unsent[i]));
+	unsent_clear(s);
+}
+
+/* The stream is gone for good: rooms are left (events), the queue, the
+ * checks in flight and what was kept for a resumption are dropped. */
+static void stream_lost(struct session *s)
+{
+	s->suspended = false;
+	queue_clear(s);
+	unsent_clear(s);
+	muc_disconnected(s);
+	invite_disconnected(s);
+	origin_disconnected(s);
+}
+
+/* Plans the next ping to the server, none in flight. */
+static void ping_arm(struct session *s)
+{
+	free(s->ping_id);
+	s->ping_id = NULL;
+	cron_at(s->t_ping, (uint64_t)(session_now(s) + s->ping_ms));
+}
+
+/* Stops pinging (the connection is gone). */
+static void ping_stop(struct session *s)
+{
+	free(s->ping_id);
+	s->ping_id = NULL;
+	cron_at(s->t_ping, CRON_NEVER);
+}
+
+/* The connection came up, bound to jid (NULL: the configured one): either
+ * the suspended stream resumed, and everything carries on, or a fresh
+ * stream, and the bot announces itself and joins its rooms. */
 static void on_connect(struct session *s, const char *jid, bool secured)
 {
+	bool resumed = s->resumed && s->suspended;
+
 	s->connected = true;
 	s->connected_at = session_now(s);
 	s->refilled_at = s->connected_at;
 	s->tokens = SEND_BURST;
 	free(s->jid);
 	s->jid = xstrdup(jid ? jid : s->cfg->xmpp.jid);
+	s->heard_at = s->connected_at;
+	s->peer_len = sizeof(s->peer);
+	if (s->sock_fd < 0 ||
+	    getpeername(s->sock_fd, (struct sockaddr *)&s->peer,
+	                &s->peer_len) != 0)
+		s->peer_len = 0;
+	ping_arm(s);
+	if (resumed) {
+		log_info("stream resumed as %s%s: still in the rooms", s->jid,
+		         secured ? " (TLS)" : "");
+		s->suspended = false;
+		unsent_send(s);
+		queue_drain(s);
+		muc_schedule(s);
+		return;
+	}
+	if (s->suspended) {
+		log_info("the stream could not be resumed: joining the rooms "
+		         "again");
+		stream_lost(s);
+	}
+	/* Until the server enables resumption on this stream. */
+	s->sm_resumable = false;
 	log_info("connected as %s%s", s->jid, secured ? " (TLS)" : "");
 	send_initial_presence(s);
 	muc_join_all(s);
 }
 
 /* The connection went away (error: libstrophe's, se: the stream error if
- * any): rooms are left, and unless it was for good, another attempt is
- * planned. */
+ * any): a stream that can be resumed is suspended, else the rooms are
+ * left; unless it was for good, another attempt is planned. */
 static void on_disconnect(struct session *s, int error, xmpp_stream_error_t *se)
 {
 	bool was_connected = s->connected;
 	char *why;
 
 	s->connected = false;
+	s->sock_fd = -1;
+	ping_stop(s);
 	/* A connection that held ends the outage; a flapping one does not. */
 	if (was_connected && session_now(s) - s->connected_at >= STABLE_MS)
 		backoff_reset(&s->reconnect);
-	queue_clear(s);
-	muc_disconnected(s);
-	invite_disconnected(s);
-	origin_disconnected(s);
+	if (!s->stopping && s->sm_resumable &&
+	    (was_connected || s->suspended)) {
+		if (was_connected)
+			s->suspended_at = session_now(s);
+		s->suspended = true;
+		cron_at(s->t_send, CRON_NEVER);
+	} else
+		stream_lost(s);
 	if (s->stopping) {
 		s->stopped = true;
 		return;
@@ -394,8 +535,10 @@ static void on_disconnect(struct session *s, int error, xmpp_stream_error_t *se)
 		                (int)se->type, se->text ? ": " : "",
 		                se->text ? se->text : "");
 	else if (was_connected)
-		why = error != 0 ? xasprintf("lost (error %d)", error)
-		                 : xstrdup("lost");
+		why = error != 0 ? xasprintf("lost (error %d)%s", error,
+		                             s->suspended ? "; resuming" : "")
+		                 : xasprintf("lost%s",
+		                             s->suspended ? "; resuming" : "");
 	else
 		why = error != 0 ? xasprintf("failed (error %d)", error)
 		                 : xstrdup("failed");
@@ -422,6 +565,7 @@ static void connect_now(struct session *s)
 	const struct config *cfg = s->cfg;
 
 	s->sasl_failed = false;
+	s->resumed = false;
 	s->tls_missing = false;
 	free(s->sasl_condition);
 	s->sasl_condition = NULL;
@@ -438,20 +582,46 @@ static void connect_now(struct session *s)
 		schedule_reconnect(s, "could not start");
 }
 
-/* libstrophe's certificate callback has no argument: this maps the one
- * connection of the process back to its session. */
-static struct session *certfail_session;
+/* libstrophe's certificate and socket option callbacks have no
+ * argument: this maps the one connection of the process back to its
+ * session. */
+static struct session *conn_session;
 
 /* The certificate could not be verified: remember why and refuse. */
 static int certfail_handler(const xmpp_tlscert_t *cert, const char *errormsg)
 {
-	struct session *s = certfail_session;
+	struct session *s = conn_session;
 
 	if (s != NULL && s->conn == xmpp_tlscert_get_conn(cert)) {
 		free(s->cert_error);
 		s->cert_error = text_sanitize(errormsg, strlen(errormsg));
 	}
 	return 0;
+}
+
+/* A new socket for the connection: TCP keepalive, and its descriptor
+ * kept to shut it down if the connection turns out dead. */
+static int sockopt_handler(xmpp_conn_t *conn, void *sock)
+{
+	struct session *s = conn_session;
+
+	if (s != NULL && s->conn == conn)
+		s->sock_fd = *(int *)sock;
+	return xmpp_sockopt_cb_keepalive(conn, sock);
+}
+
+/* Drops a connection that is dead (why: for the log) as if TCP had
+ * noticed: the socket is shut down, so libstrophe reports a disconnect
+ * without closing the stream, which can then be resumed. */
+static void connection_abort(struct session *s, const char *why)
+{
+	log_warnx("XMPP connection dead: %s; dropping it", why);
+	if (s->out != NULL) {
+		on_disconnect(s, ETIMEDOUT, NULL);
+		return;
+	}
+	if (s->sock_fd < 0 || shutdown(s->sock_fd, SHUT_RDWR) != 0)
+		xmpp_disconnect(s->conn);
 }
 
 /* Extracts the condition of a SASL <failure/> from a logged stanza. */
@@ -494,6 +664,12 @@ static void strophe_log(void *arg, xmpp_log_level_t level, const char *area,
 	         strstr(msg, "certificate verify failed") != NULL &&
 	         s->cert_error == NULL)
 		s->cert_error = text_sanitize(msg, strlen(msg));
+	else if (strcmp(msg, "Session resumed successfully.") == 0)
+		s->resumed = true;
+	else if (strncmp(msg, "RECV: <enabled", 14) == 0 &&
+	         strstr(msg, XMPP_NS_SM) != NULL)
+		s->sm_resumable = strstr(msg, "resume=\"true\"") != NULL ||
+		                  strstr(msg, "resume=\"1\"") != NULL;
 	else if (strncmp(msg, "RECV: <failure", 14) == 0 &&
 	         strstr(msg, "xmpp-sasl") != NULL && s->sasl_condition == NULL)
 		s->sasl_condition = sasl_condition(msg);
@@ -506,6 +682,24 @@ static void strophe_log(void *arg, xmpp_log_level_t level, const char *area,
 	log_debug("libstrophe %s: %.2000s", area, msg);
 }
 
+bool session_delayed(struct session *s, xmpp_stanza_t *st)
+{
+	const char *from;
+
+	for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c != NULL;
+	     c = xmpp_stanza_get_next(c)) {
+		if (!xmpp_stanza_is_tag(c) ||
+		    strcmp(xmpp_stanza_get_name(c), "delay") != 0 ||
+		    xmpp_stanza_get_ns(c) == NULL ||
+		    strcmp(xmpp_stanza_get_ns(c), NS_DELAY) != 0)
+			continue;
+		from = xmpp_stanza_get_attribute(c, "from");
+		if (from == NULL || strcasecmp(from, s->cfg->xmpp.jid) != 0)
+			return true;
+	}
+	return false;
+}
+
 /* Incoming messages. */
 static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
@@ -516,6 +710,7 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	char *bare, *own = NULL, *body;
 
 	(void)conn;
+	s->heard_at = session_now(s);
 	if (from == NULL || s->stopping)
 		return 1;
 	if (type != NULL && strcmp(type, "error") == 0) {
@@ -529,7 +724,7 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	if (type != NULL && strcmp(type, "chat") != 0 &&
 	    strcmp(type, "normal") != 0)
 		return 1;
-	if (stanza_child_ns(st, "delay", NS_DELAY) != NULL ||
+	if (session_delayed(s, st) ||
 	    stanza_child_ns(st, "x", NS_MUC_USER) != NULL)
 		return 1;
 	bare = jid_bare(from);
@@ -557,6 +752,7 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	struct session *s = arg;
 
 	(void)conn;
+	s->heard_at = session_now(s);
 	if (!s->stopping)
 		muc_presence(s, st);
 	return 1;
@@ -598,6 +794,28 @@ static bool iq_admit(struct session *s, xmpp_stanza_t *st, const char *key)
 	}
 }
 
+/* Handles the answer to our ping to the server (a result or an error
+ * alike: the connection lives); returns true if it was one. */
+static bool ping_response(struct session *s, xmpp_stanza_t *st)
+{
+	const char *id = xmpp_stanza_get_id(st);
+	const char *from = xmpp_stanza_get_from(st);
+	char *domain;
+	bool ours;
+
+	if (s->ping_id == NULL || id == NULL || strcmp(id, s->ping_id) != 0)
+		return false;
+	domain = jid_domain(s->cfg->xmpp.jid);
+	ours = from == NULL || strcasecmp(from, domain) == 0 ||
+	       (s->jid != NULL && strcasecmp(from, s->jid) == 0);
+	free(domain);
+	if (!ours)
+		return false;
+	free(s->ping_id);
+	s->ping_id = NULL;
+	return true;
+}
+
 /* Incoming IQs: never an answer to a result or an error; requests are
  * charged to the IQ budget, then the basics are answered here, the rest
  * by the layer above (events.iq), else with an error. */
@@ -609,10 +827,11 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	char *key;
 
 	(void)conn;
+	s->heard_at = session_now(s);
 	if (type == NULL)
 		return 1;
 	if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
-		if (!origin_iq_response(s, st))
+		if (!ping_response(s, st) && !origin_iq_response(s, st))
 			muc_iq_response(s, st);
 		return 1;
 	}
@@ -677,7 +896,87 @@ static void pending_expire(struct session *s, int64_t now)
 
 static void conn_create(struct session *s);
 
-/* The connection timer: the backoff after a failed attempt is over. */
+/* Closes the reachability probe, if any. */
+static void probe_close(struct session *s)
+{
+	if (s->probe_fd >= 0)
+		close(s->probe_fd);
+	s->probe_fd = -1;
+}
+
+/* Starts a connection attempt (resuming the suspended stream, if any). */
+static void attempt_now(struct session *s)
+{
+	conn_create(s);
+	connect_now(s);
+}
+
+/* Starts a plain TCP connection to the server's address (the last
+ * connection's peer): the suspended stream is handed to libstrophe only
+ * once the server can be reached, since a failed attempt makes libstrophe
+ * 0.12 forget it. */
+static void probe_start(struct session *s)
+{
+	int fd = socket(s->peer.ss_family,
+	                SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	char *why;
+
+	if (fd < 0) {
+		attempt_now(s);
+		return;
+	}
+	if (connect(fd, (struct sockaddr *)&s->peer, s->peer_len) == 0) {
+		close(fd);
+		attempt_now(s);
+		return;
+	}
+	if (errno != EINPROGRESS) {
+		why = xasprintf("failed (%s)", strerror(errno));
+		close(fd);
+		schedule_reconnect(s, why);
+		free(why);
+		return;
+	}
+	s->probe_fd = fd;
+	s->probe_started = session_now(s);
+	s->connect_at = s->probe_started + PROBE_POLL_MS;
+	cron_at(s->t_connect, (uint64_t)s->connect_at);
+}
+
+/* Looks at the probe: the server reached, the stream is resumed; refused
+ * or too slow, another attempt is planned. */
+static void probe_check(struct session *s)
+{
+	struct pollfd p = {.fd = s->probe_fd, .events = POLLOUT};
+	int err = 0, n = poll(&p, 1, 0);
+	socklen_t len = sizeof(err);
+	int64_t now = session_now(s);
+	char *why;
+
+	if (n == 0 && now - s->probe_started < PROBE_TIMEOUT_MS) {
+		s->connect_at = now + PROBE_POLL_MS;
+		cron_at(s->t_connect, (uint64_t)s->connect_at);
+		return;
+	}
+	if (n == 0)
+		err = ETIMEDOUT;
+	else if (n < 0 ||
+	         getsockopt(s->probe_fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		err = errno;
+	probe_close(s);
+	if (err == 0) {
+		attempt_now(s);
+		return;
+	}
+	why = xasprintf("failed (%s)", strerror(err));
+	schedule_reconnect(s, why);
+	free(why);
+}
+
+/* The connection timer: the backoff after a failed attempt is over (or
+ * the reachability probe is to be looked at). While a stream is
+ * suspended, and for PROBE_FOR_MS at most, the server is probed before
+ * the stream is handed to an attempt. */
 static bool connect_due(void *arg)
 {
 	struct session *s = arg;
@@ -686,8 +985,13 @@ static bool connect_due(void *arg)
 	    s->connect_at == 0)
 		return true;
 	s->connect_at = 0;
-	conn_create(s);
-	connect_now(s);
+	if (s->probe_fd >= 0)
+		probe_check(s);
+	else if (s->suspended && s->out == NULL && s->peer_len > 0 &&
+	         session_now(s) - s->suspended_at < PROBE_FOR_MS)
+		probe_start(s);
+	else
+		attempt_now(s);
 	return true;
 }
 
@@ -700,6 +1004,42 @@ static bool house_due(void *arg)
 
 	pending_expire(s, now);
 	report(s, now);
+	return true;
+}
+
+/* The ping timer: sends a ping to the server once nothing came from it
+ * for ping_ms, unless the last one is still unanswered: then the
+ * connection is dead. */
+static bool ping_due(void *arg)
+{
+	struct session *s = arg;
+	xmpp_stanza_t *iq;
+	char *domain, *why;
+
+	if (!s->connected || s->stopping)
+		return true;
+	if (s->ping_id != NULL) {
+		why = xasprintf("no answer to a ping in %.1fs",
+		                (double)s->ping_ms / 1000.0);
+		ping_stop(s);
+		connection_abort(s, why);
+		free(why);
+		return true;
+	}
+	/* Not idle: what the server sent shows the connection alive. */
+	if (session_now(s) - s->heard_at < s->ping_ms) {
+		cron_at(s->t_ping, (uint64_t)(s->heard_at + s->ping_ms));
+		return true;
+	}
+	s->ping_id = session_new_id(s);
+	iq = xmpp_iq_new(s->ctx, "get", s->ping_id);
+	domain = jid_domain(s->cfg->xmpp.jid);
+	xmpp_stanza_set_to(iq, domain);
+	free(domain);
+	xmpp_stanza_add_child_ex(iq, stanza_element(s->ctx, "ping", NS_PING),
+	                         0);
+	session_send_now(s, iq);
+	cron_at(s->t_ping, (uint64_t)(session_now(s) + s->ping_ms));
 	return true;
 }
 
@@ -726,14 +1066,24 @@ static bool origin_due(void *arg)
  * nothing libstrophe keeps per stream (the bound JID) piles up. */
 static void conn_create(struct session *s)
 {
+	xmpp_sm_state_t *sm = NULL;
 	long flags = 0;
 	char *full;
 
-	if (s->conn != NULL)
+	if (s->conn != NULL) {
+		/* A suspended stream goes on in the new connection. */
+		if (s->suspended && xmpp_conn_is_disconnected(s->conn)) {
+			unsent_take(s);
+			sm = xmpp_conn_get_sm_state(s->conn);
+		}
 		xmpp_conn_release(s->conn);
+	}
 	s->conn = xmpp_conn_new(s->ctx);
 	if (s->conn == NULL)
 		fatalx("xmpp_conn_new failed");
+	s->sock_fd = -1;
+	if (sm != NULL && xmpp_conn_set_sm_state(s->conn, sm) != XMPP_EOK)
+		xmpp_free_sm_state(sm);
 
 	switch (s->cfg->xmpp.tls) {
 	case TLS_REQUIRED:
@@ -756,9 +1106,9 @@ static void conn_create(struct session *s)
 	                   s->cfg->xmpp.password ? s->cfg->xmpp.password : "");
 	if (s->cfg->xmpp.ca_file != NULL)
 		xmpp_conn_set_cafile(s->conn, s->cfg->xmpp.ca_file);
-	certfail_session = s;
+	conn_session = s;
 	xmpp_conn_set_certfail_handler(s->conn, certfail_handler);
-	xmpp_conn_set_sockopt_callback(s->conn, xmpp_sockopt_cb_keepalive);
+	xmpp_conn_set_sockopt_callback(s->conn, sockopt_handler);
 
 	xmpp_handler_add(s->conn, on_message, NULL, "message", NULL, s);
 	xmpp_handler_add(s->conn, on_presence, NULL, "presence", NULL, s);
@@ -782,6 +1132,7 @@ struct session *session_new(const struct config *cfg, struct cron *cron,
 	    .total_bytes = QUEUE_BYTES,
 	};
 	struct session *s;
+	const char *env;
 
 	if (!jid_is_bare_room(cfg->xmpp.jid)) {
 		*cause = xasprintf("[xmpp] jid: \"%s\" is not a bare JID "
@@ -800,6 +1151,12 @@ struct session *session_new(const struct config *cfg, struct cron *cron,
 	s->t_rooms = cron_add(cron, 0, rooms_due, s);
 	s->t_origin = cron_add(cron, 0, origin_due, s);
 	s->t_house = cron_add(cron, REPORT_MS, house_due, s);
+	s->t_ping = cron_add(cron, 0, ping_due, s);
+	s->ping_ms = PING_MS;
+	if ((env = getenv("FISBOT_TEST_PING_MS")) != NULL && atoi(env) > 0)
+		s->ping_ms = atoi(env);
+	s->sock_fd = -1;
+	s->probe_fd = -1;
 	s->q = sendq_new(&lim, stanza_free);
 	s->iq_budget = budget_new(cfg->limits.iq_burst, cfg->limits.iq_rate,
 	                          cfg->limits.iq_per_ms);
@@ -874,9 +1231,13 @@ void session_free(struct session *s)
 	cron_del(s->t_rooms);
 	cron_del(s->t_origin);
 	cron_del(s->t_house);
+	cron_del(s->t_ping);
+	probe_close(s);
+	unsent_clear(s);
+	free(s->ping_id);
 	xmpp_ctx_free(s->ctx);
-	if (certfail_session == s)
-		certfail_session = NULL;
+	if (conn_session == s)
+		conn_session = NULL;
 	strlist_free(&s->features);
 	free(s->caps_ver);
 	free(s->failure);
@@ -900,7 +1261,10 @@ void session_stop(struct session *s)
 		return;
 	s->stopping = true;
 	s->connect_at = 0;
+	probe_close(s);
 	if (!s->connected) {
+		if (s->suspended)
+			stream_lost(s);
 		s->stopped = true;
 		return;
 	}
@@ -947,9 +1311,11 @@ void session_reconfigure(struct session *s, const struct config *cfg)
 	        (cfg->xmpp.server_host == NULL) ||
 	    (old->xmpp.server_host != NULL &&
 	     strcmp(old->xmpp.server_host, cfg->xmpp.server_host) != 0) ||
-	    old->xmpp.server_port != cfg->xmpp.server_port)
+	    old->xmpp.server_port != cfg->xmpp.server_port) {
 		log_warnx("reload: [xmpp] connection settings changed; they "
 		          "take effect at the next reconnection");
+		s->peer_len = 0; /* no probing of the old address */
+	}
 	xmpp_conn_set_pass(s->conn,
 	                   cfg->xmpp.password ? cfg->xmpp.password : "");
 	muc_reconfigure(s);
@@ -993,12 +1359,24 @@ void session_set_output(struct session *s, session_output_fn fn, void *arg)
 void session_test_connect(struct session *s, const char *jid)
 {
 	s->started = true;
+	s->resumed = false;
 	on_connect(s, jid, false);
 }
 
 void session_test_disconnect(struct session *s)
 {
 	on_disconnect(s, 0, NULL);
+}
+
+void session_test_sm_enabled(struct session *s)
+{
+	s->sm_resumable = true;
+}
+
+void session_test_resume(struct session *s, const char *jid)
+{
+	s->resumed = true;
+	on_connect(s, jid, false);
 }
 
 void session_input(struct session *s, xmpp_stanza_t *stanza)

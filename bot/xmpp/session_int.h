@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "base/backoff.h"
 #include "base/cron.h"
@@ -106,12 +107,39 @@ struct session {
 	char *cert_error;
 	char *jid; /* bound full JID */
 
+	/* Stream management (XEP-0198, session.c): whether the last stream
+	 * can be resumed (the server said so), whether the stream just
+	 * opened was resumed (libstrophe said so), and whether a resumable
+	 * stream is down (suspended: the rooms, queues and checks in flight
+	 * are kept for it). unsent: what libstrophe had not written when the
+	 * connection dropped, written again on the resumed stream. */
+	bool sm_resumable, resumed, suspended;
+	char **unsent;
+	size_t n_unsent;
+	int sock_fd; /* the connection's socket, or -1 */
+	/* While suspended (since suspended_at), the server's address (the
+	 * last connection's peer) is probed with a plain TCP connection
+	 * (probe_fd, since probe_started) before an attempt resumes. */
+	struct sockaddr_storage peer;
+	socklen_t peer_len; /* 0: unknown */
+	int64_t suspended_at;
+	int probe_fd;
+	int64_t probe_started;
+
+	/* XEP-0199 pings to the server: one once nothing came from it for
+	 * ping_ms (heard_at: when something last did); one still unanswered
+	 * ping_ms later means the connection is dead. */
+	int64_t ping_ms;
+	int64_t heard_at;
+	char *ping_id;
+
 	/* The main thread's timers (cron.h), and the session's: the next
 	 * connection attempt, the send queue's pacing, the rooms' timers
-	 * (muc.c), the origin checks' timeouts (origin.c) and the periodic
-	 * housekeeping (expiries, log summaries). */
+	 * (muc.c), the origin checks' timeouts (origin.c), the periodic
+	 * housekeeping (expiries, log summaries) and the server pings. */
 	struct cron *cron;
-	struct cron_timer *t_connect, *t_send, *t_rooms, *t_origin, *t_house;
+	struct cron_timer *t_connect, *t_send, *t_rooms, *t_origin, *t_house,
+	    *t_ping;
 
 	/* The paced, fair send queue (sendq.h) and the IQ budget
 	 * (budget.h). */
@@ -161,6 +189,11 @@ void session_send_now(struct session *s, xmpp_stanza_t *stanza);
 void session_limits_apply(struct session *s);
 /* Returns a new unique id (caller frees). */
 char *session_new_id(struct session *s);
+/* Returns true if message st was delayed (XEP-0203: history, offline
+ * storage), that is if it carries a <delay/> from anyone but the bot's
+ * own account: the one a server adds to what it kept for a resumed stream
+ * (mod_smacks) is not a delay for commands, they are answered. */
+bool session_delayed(struct session *s, xmpp_stanza_t *st);
 
 /* muc.c */
 struct room *muc_find(struct session *s, const char *jid);

@@ -25,12 +25,22 @@ typedef void (*session_output_fn)(void *arg, xmpp_stanza_t *stanza,
  * connect, and it does not reconnect when session_test_disconnect plans
  * it). Set it before session_test_connect. */
 void session_set_output(struct session *s, session_output_fn fn, void *arg);
-/* Acts as if the connection came up, bound to full JID jid: the session
- * sends its presence and joins its rooms. */
+/* Acts as if the connection came up on a fresh stream, bound to full JID
+ * jid: the session sends its presence and joins its rooms. */
 void session_test_connect(struct session *s, const char *jid);
-/* Acts as if the connection was lost: rooms are left (events), queued
- * stanzas dropped, a reconnection planned. */
+/* Acts as if the connection was lost (or an attempt failed): rooms are
+ * left (events), queued stanzas dropped, a reconnection planned; unless
+ * the stream can be resumed (session_test_sm_enabled): then everything is
+ * kept for it. */
 void session_test_disconnect(struct session *s);
+/* Acts as if the server enabled stream management with resumption on
+ * the stream now up (<enabled resume='true'/>). */
+void session_test_sm_enabled(struct session *s);
+/* Acts as if the connection came up again and libstrophe resumed the
+ * stream (bound to full JID jid); without session_test_sm_enabled before
+ * the disconnect there is no stream to resume, and it is a fresh one
+ * (session_test_connect). */
+void session_test_resume(struct session *s, const char *jid);
 /* Handles stanza (a message, presence or IQ) as if the server had sent
  * it; the caller keeps it. */
 void session_input(struct session *s, xmpp_stanza_t *stanza);

@@ -10,7 +10,9 @@ that certificate through [xmpp] ca_file, so TLS is verified for real.
         ... server.port, server.ca_file, server.muc ...
 
 Prosody(tmpdir, tls=False) offers no TLS at all (for the test that fisbot
-refuses such a server). The server can be stopped and started again with
+refuses such a server). Stream management (XEP-0198, mod_smacks) is on;
+a stream whose connection drops can be resumed for smacks_hibernation
+seconds (5 by default; the resumption tests want longer). The server can be stopped and started again with
 the same data (stop(), start()), to test that fisbot comes back.
 """
 import os
@@ -49,10 +51,12 @@ def make_cert(folder: Path) -> tuple:
 class Prosody:
     """One Prosody server under folder (created if missing)."""
 
-    def __init__(self, folder, tls=True, direct_tls=False):
+    def __init__(self, folder, tls=True, direct_tls=False,
+                 smacks_hibernation=5):
         self.dir = Path(folder)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.tls = tls
+        self.smacks_hibernation = smacks_hibernation
         self.port = free_port()
         self.direct_port = free_port() if direct_tls else None
         self.config = self.dir / "prosody.cfg.lua"
@@ -103,7 +107,7 @@ class Prosody:
             allow_registration = false
             authentication = "internal_hashed"
             storage = "internal"
-            smacks_hibernation_time = 5
+            smacks_hibernation_time = {self.smacks_hibernation}
             """) + ssl + direct + textwrap.dedent(f"""
             VirtualHost "{DOMAIN}"
             Component "{MUC}" "muc"

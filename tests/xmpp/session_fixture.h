@@ -44,6 +44,10 @@ struct sfx {
 	struct sfx_event ev[SFX_MAX];
 	size_t n_ev;
 	bool iq_handled; /* what the IQ event answers */
+	/* The bot's pings to its server: counted, not recorded in sent,
+	 * and answered unless black_hole. */
+	size_t pings;
+	bool black_hole;
 	/* The store: rooms remembered and forgotten, in order. */
 	char *stored[SFX_MAX], *forgotten[SFX_MAX];
 	size_t n_stored, n_forgotten;
