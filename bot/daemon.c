@@ -303,6 +303,7 @@ static int do_reload(void *arg, char **cause)
 	struct daemon *d = arg;
 	struct strlist problems = {0};
 	struct config *n;
+	char *reason = NULL;
 
 	n = config_load(d->cfg->file, &problems);
 	if (n == NULL) {
@@ -320,6 +321,10 @@ static int do_reload(void *arg, char **cause)
 		log_set_level(n->log.level);
 	session_reconfigure(d->session, n);
 	host_reconfigure(d->host, n);
+	if (http_reload(d->http, n, &reason) == -1) {
+		log_warnx("reload: %s", reason);
+		free(reason);
+	}
 	/* The indexer and the HTTP threads keep reading the first one (main
 	 * frees it); later ones are kept until exit, as strings of theirs
 	 * may still be held. */
