@@ -173,3 +173,73 @@ tls_key = {key}
     assert r.returncode != 0
     assert b"port " not in r.stdout
     assert want in r.stderr.decode(), r.stderr
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_daemon_https_and_sighup(tmp_path):
+    """The real daemon (its XMPP server a closed port: it keeps retrying
+    while it serves): HTTPS from the start, SIGHUP reloading the pair, a
+    bad pair refused with the old one kept; a bad pair at start stops it
+    with the reason."""
+    from conftest_shared import FISBOT_BIN
+    first, first_key = make_cert(tmp_path, "first")
+    second, second_key = make_cert(tmp_path, "second")
+    live_c, live_k = tmp_path / "live.crt", tmp_path / "live.key"
+    live_c.write_bytes(first.read_bytes())
+    live_k.write_bytes(first_key.read_bytes())
+    (tmp_path / "share").mkdir()
+    conf = tmp_path / "fisbot.conf"
+    conf.write_text(f"""[xmpp]
+jid = bot@localhost
+password = secret
+server = 127.0.0.1:{closed_port()}
+[share]
+path = share
+database = fisbot.db
+[http]
+listen = 127.0.0.1:0
+tls_cert = live.crt
+tls_key = live.key
+""")
+    logf = tmp_path / "fisbot.log"
+    with open(logf, "wb") as log:
+        proc = subprocess.Popen([FISBOT_BIN, "-v", "-c", str(conf)],
+                                stdout=subprocess.DEVNULL, stderr=log)
+
+    def wait(text, count=1):
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            t = logf.read_text(errors="replace")
+            if t.count(text) >= count:
+                return t
+            assert proc.poll() is None, t
+            time.sleep(0.05)
+        raise AssertionError(f"never logged {text!r}: " + t)
+    try:
+        log = wait(", HTTPS)")
+        port = int(log.split(", HTTPS)")[0].rsplit("port ", 1)[1].split()[0])
+        assert peer_cert(port, first) == der(first)
+        live_c.write_bytes(second.read_bytes())
+        live_k.write_bytes(second_key.read_bytes())
+        proc.send_signal(signal.SIGHUP)
+        wait("reloaded the certificate and key")
+        assert peer_cert(port, second) == der(second)
+        live_k.write_bytes(first_key.read_bytes())  # not second's key
+        proc.send_signal(signal.SIGHUP)
+        log = wait("reload: [http] tls_key is not the key")
+        assert "the old certificate and key stay" in log
+        assert peer_cert(port, second) == der(second)
+    finally:
+        proc.terminate()
+        rc = proc.wait(30)
+    assert rc == 0, logf.read_text(errors="replace")[-2000:]
+    # At start: the bot does not run with a bad pair, and says why.
+    r = subprocess.run([FISBOT_BIN, "-c", str(conf)], capture_output=True,
+                       timeout=60)
+    assert r.returncode == 1
+    assert b"tls_key is not the key of the first certificate" in r.stderr
