@@ -292,6 +292,10 @@ static void log_changes(const struct config *o, const struct config *n)
 	    !strlist_equal(&o->share.exclude, &n->share.exclude) ||
 	    strcmp(o->http.base_url, n->http.base_url) != 0 ||
 	    o->http.listen_port != n->http.listen_port ||
+	    !strlist_equal(&o->http.trusted_proxies,
+	                   &n->http.trusted_proxies) ||
+	    o->http.offload != n->http.offload ||
+	    strcmp(o->http.offload_prefix, n->http.offload_prefix) != 0 ||
 	    !strlist_equal(&o->plugins.load, &n->plugins.load))
 		log_warnx("reload: [share], [http] and [plugins] load changes "
 		          "take effect at the next start");

@@ -234,6 +234,10 @@ tls_key = live.key
         log = wait("reload: [http] tls_key is not the key")
         assert "the old certificate and key stay" in log
         assert peer_cert(port, second) == der(second)
+        # What is read once at start says so on reload.
+        conf.write_text(conf.read_text() + "trusted_proxies = 127.0.0.1\n")
+        proc.send_signal(signal.SIGHUP)
+        wait("load changes take effect at the next start")
     finally:
         proc.terminate()
         rc = proc.wait(30)
