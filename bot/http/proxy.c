@@ -293,7 +293,7 @@ void proxy_client(const struct proxy *p, const struct sockaddr *peer,
 			memcpy(client, peer, sizeof(struct sockaddr_in));
 		return;
 	}
-	if (xff == NULL || !addr_trusted(p, hop_family, hop))
+	if (p == NULL || xff == NULL || !addr_trusted(p, hop_family, hop))
 		goto done;
 	end = xff + strlen(xff);
 	for (unsigned hops = 0; end > xff; hops++) {

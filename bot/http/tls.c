@@ -190,6 +190,7 @@ static struct tls_pair *pair_load(const char *cert_path, const char *key_path,
 		goto fail;
 	}
 	free(cert.data);
+	explicit_bzero(key.data, key.size);
 	free(key.data);
 	return p;
 fail:
