@@ -39,15 +39,18 @@ def site(bot_port: int, share: Path, listen: str) -> str:
 
 class Nginx:
     """nginx on a free loopback port in front of a bot listening on
-    bot_port and serving share; extra goes into the server block's
-    http {} context (e.g. a TLS listen)."""
+    bot_port and serving share; with tls (certificate, key), nginx
+    serves HTTPS."""
 
     def __init__(self, root: Path, bot_port: int, share: Path,
-                 listen: str = ""):
+                 tls: tuple = None):
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        listen = listen or f"127.0.0.1:{self.port}"
+        listen = f"127.0.0.1:{self.port}"
+        if tls:  # (certificate, key): the example's HTTPS lines
+            listen += (f" ssl; ssl_certificate {tls[0]}; "
+                       f"ssl_certificate_key {tls[1]}")
         (root / "fisbot-site.conf").write_text(site(bot_port, share, listen))
         user = ""
         if os.geteuid() == 0:

@@ -5,6 +5,7 @@ trusted_proxies (the limits count each forwarded client, not nginx)."""
 import http.client
 import socket
 import sqlite3
+import subprocess
 import time
 
 import pytest
@@ -20,13 +21,13 @@ NAMES = {"plain.bin": bytes(range(256)) * 300,
 
 @pytest.fixture
 def front(make_server, tmp_path):
-    """front(files, http_extra) -> (bot, nginx): a bot trusting nginx, and
+    """front(files, http_extra, tls=None) -> (bot, nginx): a bot trusting nginx, and
     nginx running the example site in front of it."""
     started = []
 
-    def make(files, http_extra):
+    def make(files, http_extra, tls=None):
         s = make_server(files, "trusted_proxies = 127.0.0.1\n" + http_extra)
-        n = Nginx(tmp_path / f"nginx{len(started)}", s.port, s.share)
+        n = Nginx(tmp_path / f"nginx{len(started)}", s.port, s.share, tls)
         started.append(n)
         return s, n
     yield make
@@ -182,3 +183,27 @@ def test_direct_clients_still_limited_per_address(make_server):
         assert r.status == 503
     finally:
         c1.close()
+
+
+def test_x_accel_over_https(front, tmp_path):
+    """nginx terminates TLS and sends the file (bytes, Range) after the
+    bot's check."""
+    cert, key = tmp_path / "n.crt", tmp_path / "n.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=120)
+    s, n = front(NAMES, "offload = x-accel\n", tls=(cert, key))
+    url = f"https://127.0.0.1:{n.port}" + s.url("plain.bin")
+    r = subprocess.run(["curl", "-sS", "--cacert", str(cert), url],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0 and r.stdout == NAMES["plain.bin"], r.stderr
+    r = subprocess.run(["curl", "-sS", "--cacert", str(cert), "-r",
+                        "100-199", url], capture_output=True, timeout=60)
+    assert r.stdout == NAMES["plain.bin"][100:200]
+    bad = url.replace("/f/", "/f/A", 1)
+    r = subprocess.run(["curl", "-sS", "--cacert", str(cert), "-o",
+                        "/dev/null", "-w", "%{http_code}", bad],
+                       capture_output=True, timeout=60)
+    assert r.stdout in (b"403", b"404")
