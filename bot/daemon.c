@@ -310,6 +310,10 @@ static void log_changes(const struct config *o, const struct config *n)
 	    !strlist_equal(&o->share.exclude, &n->share.exclude) ||
 	    strcmp(o->http.base_url, n->http.base_url) != 0 ||
 	    o->http.listen_port != n->http.listen_port ||
+	    !strlist_equal(&o->http.trusted_proxies,
+	                   &n->http.trusted_proxies) ||
+	    o->http.offload != n->http.offload ||
+	    strcmp(o->http.offload_prefix, n->http.offload_prefix) != 0 ||
 	    !strlist_equal(&o->plugins.load, &n->plugins.load))
 		log_warnx("reload: [share], [http] and [plugins] load changes "
 		          "take effect at the next start");
@@ -321,6 +325,7 @@ static int do_reload(void *arg, char **cause)
 	struct daemon *d = arg;
 	struct strlist problems = {0};
 	struct config *n;
+	char *reason = NULL;
 
 	n = config_load(d->cfg->file, &problems);
 	if (n == NULL) {
@@ -338,6 +343,10 @@ static int do_reload(void *arg, char **cause)
 		log_set_level(n->log.level);
 	session_reconfigure(d->session, n);
 	host_reconfigure(d->host, n);
+	if (http_reload(d->http, n, &reason) == -1) {
+		log_warnx("reload: %s", reason);
+		free(reason);
+	}
 	/* The indexer and the HTTP threads keep reading the first one (main
 	 * frees it); later ones are kept until exit, as strings of theirs
 	 * may still be held. */

@@ -205,10 +205,10 @@ struct connlimit_conn *connlimit_open(struct connlimit *cl, int fd,
 			period_open(cl);
 		}
 	}
-	found = tfind(&k, &cl->per_ip, cmp_ip);
+	found = sa ? tfind(&k, &cl->per_ip, cmp_ip) : NULL;
 	*over = cl->total >= cl->o.max_total ||
 	        (found != NULL && (*found)->n >= cl->o.max_per_ip);
-	if (!*over) {
+	if (!*over && sa != NULL) {
 		found = tsearch(&k, &cl->per_ip, cmp_ip);
 		if (found == NULL)
 			fatalx("http: out of memory");

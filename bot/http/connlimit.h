@@ -77,8 +77,10 @@ struct connlimit *connlimit_new(const struct connlimit_opts *o, char **cause);
 void connlimit_free(struct connlimit *cl);
 
 /*
- * Records a new connection on socket fd from address sa (NULL if
- * unknown), waiting for its headers. At max_total, evicts the connection
+ * Records a new connection on socket fd from address sa, waiting for its
+ * headers; with sa NULL (an unknown address, or a trusted proxy's
+ * connection, whose requests are counted per client: proxy.h), it is
+ * counted in the total only. At max_total, evicts the connection
  * that has waited longest for its headers, if any. Sets *over if the new
  * connection is over a limit (its address's, or max_total with none to
  * evict). Returns its record for the calls below.

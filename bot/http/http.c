@@ -57,6 +57,24 @@
  *   each. libmicrohttpd splits its total limit evenly between the pool's
  *   threads, and one thread may accept more than its share, so its total
  *   is the hard limit times the number of threads.
+ * - Behind a reverse proxy (proxy.h): a connection from one of [http]
+ *   trusted_proxies is counted in the total but not against its address;
+ *   each of its requests is counted instead, until it completes, against
+ *   the client X-Forwarded-For names, and one over max_per_ip gets 503
+ *   (the proxy's connection stays open: it carries other clients). The
+ *   per-address limit of libmicrohttpd itself is off, so nothing caps
+ *   the proxy at accept, before its headers are read.
+ * - [http] offload = x-accel: once a link is checked like any other
+ *   (MAC, file against the catalogue, preconditions), the answer is 200
+ *   with an empty body and X-Accel-Redirect: {offload_prefix}/{path},
+ *   each component percent-encoded (nginx decodes it once); nginx sends
+ *   the bytes, ranges included. The download is counted when the answer
+ *   has gone to nginx, for the bytes asked for.
+ * - HTTPS (tls.h): with tls_cert and tls_key, libmicrohttpd runs its
+ *   GnuTLS backend (MHD_USE_TLS) with a certificate callback, so that
+ *   http_reload (SIGHUP) can swap the pair for new handshakes. Bodies go
+ *   through the same content reader: there is no sendfile to lose (see
+ *   above), though every byte is now also encrypted by the server thread.
  * - Conditional requests (RFC 9110 §13.2.2): If-Match, else
  *   If-Unmodified-Since (412 when not met); then If-None-Match, else
  *   If-Modified-Since (304, with the 200's Content-Length). An HTTP/1.1
@@ -97,7 +115,9 @@
 #include "fisbot/alloc.h"
 #include "fisbot/log.h"
 #include "fisbot/text.h"
+#include "proxy.h"
 #include "range.h"
+#include "tls.h"
 #include "upload.h"
 #include "web.h"
 
@@ -130,12 +150,16 @@ struct http {
 	struct upload *upload;    /* PUT /u/... */
 	struct connlimit *limits; /* counts, header deadlines */
 	struct web *web;          /* the web index ([web] enabled), or NULL */
+	struct proxy *proxy;      /* trusted proxies, per-client counts */
+	struct tls *tls;          /* HTTPS: the current pair; NULL: HTTP */
 };
 
 /* Per connection: its record in the limits, and whether it is over one. */
 struct conn_ctx {
 	struct connlimit_conn *lc;
 	bool over;
+	bool proxied; /* from a trusted proxy: counted per request */
+	struct sockaddr_storage peer;
 };
 
 /* Per request: what the access log and the accounting need. */
@@ -148,6 +172,7 @@ struct req {
 	bool to_end;   /* the body reaches the last byte of the file */
 	bool quiet;    /* no access-log line (counted in the limits' summary) */
 	void *upload;  /* an upload's state (upload.c) */
+	struct proxy_hold *hold; /* counted for a proxy's client */
 };
 
 /* Records connections as they open and close; marks the ones over a
@@ -168,9 +193,19 @@ static void on_connection(void *cls, struct MHD_Connection *c,
 		if (fd == NULL)
 			fatalx("http: a connection without a socket");
 		ctx = xcalloc(1, sizeof(*ctx));
-		ctx->lc =
-		    connlimit_open(h->limits, fd->connect_fd,
-		                   addr ? addr->client_addr : NULL, &ctx->over);
+		if (addr != NULL &&
+		    proxy_trusted(h->proxy, addr->client_addr)) {
+			/* Its requests are counted per client instead. */
+			ctx->proxied = true;
+			memcpy(&ctx->peer, addr->client_addr,
+			       addr->client_addr->sa_family == AF_INET6
+			           ? sizeof(struct sockaddr_in6)
+			           : sizeof(struct sockaddr_in));
+		}
+		ctx->lc = connlimit_open(
+		    h->limits, fd->connect_fd,
+		    addr && !ctx->proxied ? addr->client_addr : NULL,
+		    &ctx->over);
 		*socket_context = ctx;
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
 		/* libmicrohttpd closes the socket after this call. */
@@ -624,6 +659,54 @@ static struct MHD_Response *file_body(struct http *h, int fd,
 	return resp;
 }
 
+/* Hands a checked file to the proxy in front ([http] offload = x-accel):
+ * 200 with an empty body and X-Accel-Redirect, for GET and HEAD; nginx
+ * sends the bytes, the range too. A GET is counted as the bytes it asks
+ * for (all of them, or its single satisfiable range): nginx does not tell
+ * the bot how a transfer ended. */
+static enum MHD_Result send_offload(struct http *h, struct MHD_Connection *c,
+                                    struct req *r, struct row_slot *slot,
+                                    bool get)
+{
+	const struct cat_file *f = &slot->f;
+	struct range rg = {0, f->size};
+	struct MHD_Response *resp;
+	const char *range, *if_range;
+	enum MHD_Result ret;
+	char *uri;
+
+	range = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	                                    MHD_HTTP_HEADER_RANGE);
+	if (get && range != NULL) {
+		if_range = MHD_lookup_connection_value(
+		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
+		if ((if_range == NULL ||
+		     range_if_range(if_range, slot->etag,
+		                    f->mtime_ns / 1000000000)) &&
+		    range_parse(range, f->size, &rg) == RANGE_UNSATISFIABLE)
+			get = false; /* nginx answers 416: nothing sent */
+	}
+	resp = MHD_create_response_from_buffer(0, (void *)"",
+	                                       MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	uri = proxy_accel_uri(h->cfg->http.offload_prefix, f->path);
+	MHD_add_response_header(resp, "X-Accel-Redirect", uri);
+	free(uri);
+	/* nginx keeps these two of the bot's headers and makes the others
+	 * (length, dates, ranges) from the file itself. */
+	MHD_add_response_header(resp, "Content-Type", slot->content_type);
+	MHD_add_response_header(resp, "Content-Disposition", slot->disposition);
+	add_common_headers(resp);
+	r->status = MHD_HTTP_OK;
+	r->body = get ? rg.len : 0;
+	r->download = get;
+	r->to_end = rg.start + rg.len == f->size;
+	ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 /* Sends the bytes of an open, checked file: 200, 206 or 416. Takes fd;
  * st is its fstat, as checked against the catalogue. */
 static enum MHD_Result send_file(struct http *h, struct MHD_Connection *c,
@@ -639,6 +722,10 @@ static enum MHD_Result send_file(struct http *h, struct MHD_Connection *c,
 	char content_range[80];
 	enum MHD_Result ret;
 
+	if (h->cfg->http.offload == OFFLOAD_XACCEL) {
+		close(fd);
+		return send_offload(h, c, r, slot, get);
+	}
 	range = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	                                    MHD_HTTP_HEADER_RANGE);
 	if (get && range != NULL) {
@@ -962,7 +1049,8 @@ static enum MHD_Result route_request(struct http *h, struct MHD_Connection *c,
 /* Answers a connection over a configured limit: 503, then close. It is
  * counted for the limits' summary instead of the access log. */
 static enum MHD_Result reply_over_limit(struct http *h,
-                                        struct MHD_Connection *c, struct req *r)
+                                        struct MHD_Connection *c, struct req *r,
+                                        bool keep_open)
 {
 	static const char text[] = "too many connections\n";
 	struct MHD_Response *resp;
@@ -973,7 +1061,8 @@ static enum MHD_Result reply_over_limit(struct http *h,
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Retry-After", HTTP_RETRY_AFTER);
-	MHD_add_response_header(resp, "Connection", "close");
+	if (!keep_open)
+		MHD_add_response_header(resp, "Connection", "close");
 	MHD_add_response_header(resp, "Content-Type",
 	                        "text/plain; charset=utf-8");
 	add_common_headers(resp);
@@ -1059,7 +1148,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		if (ctx != NULL)
 			connlimit_headers(h->limits, ctx->lc);
 		if (ctx != NULL && ctx->over)
-			return reply_over_limit(h, c, r);
+			return reply_over_limit(h, c, r, false);
+		if (ctx != NULL && ctx->proxied) {
+			/* A proxy's connection carries many clients: this
+			 * request counts for the one it is for. */
+			bool over;
+
+			r->hold = proxy_request(
+			    h->proxy, c, (struct sockaddr *)&ctx->peer, &over);
+			if (over)
+				return reply_over_limit(h, c, r, true);
+		}
 		if (!host_ok(c, version))
 			return reply_text(c, r, MHD_HTTP_BAD_REQUEST,
 			                  "a request needs one valid Host "
@@ -1104,6 +1203,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		connlimit_waiting(h->limits, ctx->lc);
 	if (r == NULL)
 		return;
+	proxy_release(h->proxy, r->hold);
 	if (r->id > 0)
 		snprintf(id, sizeof(id), "#%lld", (long long)r->id);
 	if (r->upload != NULL)
@@ -1225,6 +1325,15 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 		goto fail;
 	if (cfg->web.enabled && (h->web = web_new(cfg, key, cause)) == NULL)
 		goto fail;
+	h->proxy =
+	    proxy_new(&cfg->http.trusted_proxies, cfg->http.max_per_ip, cause);
+	if (h->proxy == NULL)
+		goto fail;
+	if (cfg->http.tls_cert != NULL) {
+		h->tls = tls_new(cfg->http.tls_cert, cfg->http.tls_key, cause);
+		if (h->tls == NULL)
+			goto fail;
+	}
 
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	threads = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (unsigned)ncpu;
@@ -1235,6 +1344,8 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 	        MHD_USE_TURBO | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (h->tls != NULL)
+		flags |= MHD_USE_TLS;
 	h->mhd = MHD_start_daemon(
 	    flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
 	    mhd_logger, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -1244,7 +1355,10 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+	    /* Last: without TLS, the list ends here. */
+	    h->tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END,
+	    h->tls ? tls_callback(h->tls) : NULL, MHD_OPTION_END);
 	if (h->mhd == NULL) {
 		*cause =
 		    xasprintf("[http] listen: cannot listen on %s port %u",
@@ -1253,11 +1367,14 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 	}
 	di = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = di ? di->port : cfg->http.listen_port;
-	log_info("http: listening on %s port %u (%u threads)",
-	         cfg->http.listen_host, h->port, threads);
+	log_info("http: listening on %s port %u (%u threads%s)",
+	         cfg->http.listen_host, h->port, threads,
+	         h->tls ? ", HTTPS" : "");
 	return h;
 fail:
 	web_free(h->web);
+	tls_free(h->tls);
+	proxy_free(h->proxy);
 	connlimit_free(h->limits);
 	upload_free(h->upload);
 	if (h->root_fd != -1)
@@ -1277,12 +1394,36 @@ void http_stop(struct http *h)
 	if (h == NULL)
 		return;
 	MHD_stop_daemon(h->mhd);
+	tls_free(h->tls);
+	proxy_free(h->proxy);
 	connlimit_free(h->limits);
 	upload_free(h->upload);
 	web_free(h->web);
 	close(h->root_fd);
 	pthread_key_delete(h->cat_key);
 	free(h);
+}
+
+int http_reload(struct http *h, const struct config *cfg, char **cause)
+{
+	char *why = NULL;
+
+	if ((h->tls != NULL) != (cfg->http.tls_cert != NULL)) {
+		*cause = xstrdup("[http] turning HTTPS on or off takes effect "
+		                 "at the next start");
+		return -1;
+	}
+	if (h->tls == NULL)
+		return 0;
+	if (tls_reload(h->tls, cfg->http.tls_cert, cfg->http.tls_key, &why) ==
+	    -1) {
+		*cause = xasprintf("%s; the old certificate and key stay", why);
+		free(why);
+		return -1;
+	}
+	log_info("http: reloaded the certificate and key; new connections "
+	         "use them");
+	return 0;
 }
 
 char *http_url_for(const struct config *cfg, const struct token_key *key,

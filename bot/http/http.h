@@ -59,6 +59,13 @@ uint16_t http_port(const struct http *h);
  * waits for the threads. NULL is fine. */
 void http_stop(struct http *h);
 
+/* Applies what can change in a running server from a re-read
+ * configuration: the HTTPS certificate and key are loaded again from
+ * cfg's tls_cert and tls_key (new connections get them). Returns -1 with
+ * *cause set, the old pair kept, if they cannot be used, or if cfg turns
+ * HTTPS on or off (that takes a restart). */
+int http_reload(struct http *h, const struct config *cfg, char **cause);
+
 /*
  * Returns the download URL of f (which must be hashed), valid from now for
  * cfg->http.url_lifetime: {base_url}/f/{token}/{percent-encoded name}.

@@ -5,6 +5,11 @@
 #   - 4 KiB file: requests per second (goal: fisbot >= 0.8 x nginx)
 #   - 100 MiB file: throughput (goal: fisbot >= 1.0 x nginx), and the
 #     server's CPU time (user + system) per GiB sent
+# With HTTPS=1 in the environment, both serve HTTPS with the same
+# certificate (an ECDSA P-256 one made here by openssl): fisbot with its
+# own TLS ([http] tls_cert, libmicrohttpd's GnuTLS), nginx with ssl.
+# Neither can use sendfile then (nginx without kernel TLS reads and
+# encrypts in user space too).
 # It prints figures; it asserts nothing. With BASELINE=OTHER_BUILD_DIR in
 # the environment, that build's tests/http_server (another version of the
 # server) is measured in the same rounds too, as a third column.
@@ -41,6 +46,20 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 mkdir -p "$tmp/share" "$tmp/nginx"
+scheme=http
+tls_conf=
+ngx_ssl=
+curl_ca=
+if [ "${HTTPS:-0}" = 1 ]; then
+	scheme=https
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		-nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 \
+		-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+	tls_conf="tls_cert = $tmp/cert.pem
+tls_key = $tmp/key.pem"
+	ngx_ssl="ssl; ssl_certificate $tmp/cert.pem; ssl_certificate_key $tmp/key.pem"
+	curl_ca="--cacert $tmp/cert.pem"
+fi
 head -c 4096 /dev/urandom >"$tmp/share/small.bin"
 head -c $((100 * 1024 * 1024)) /dev/urandom >"$tmp/share/big.bin"
 
@@ -57,8 +76,9 @@ database = fisbot.db
 settle = 0
 [http]
 listen = 127.0.0.1:0
-base_url = http://127.0.0.1:1
+base_url = $scheme://127.0.0.1:1
 url_lifetime = 0
+$tls_conf
 max_connections = 1024
 max_per_ip = 1024
 [log]
@@ -84,7 +104,7 @@ http {
 	uwsgi_temp_path $tmp/nginx/uwsgi;
 	scgi_temp_path $tmp/nginx/scgi;
 	server {
-		listen 127.0.0.1:$ngx_port;
+		listen 127.0.0.1:$ngx_port $ngx_ssl;
 		root $tmp/share;
 		etag on;
 	}
@@ -112,22 +132,22 @@ srv_port=$(awk '{print $2}' "$tmp/port")
 sleep 0.5
 
 url_of() { # PATH: the fisbot link of a file, on the real port
-	"$fisbot" url -c "$tmp/fisbot.conf" "$1" | sed "s|^http://127.0.0.1:1|http://127.0.0.1:$srv_port|"
+	"$fisbot" url -c "$tmp/fisbot.conf" "$1" | sed "s|^$scheme://127.0.0.1:1|$scheme://127.0.0.1:$srv_port|"
 }
 f_small=$(url_of small.bin)
 f_big=$(url_of big.bin)
-n_small=http://127.0.0.1:$ngx_port/small.bin
-n_big=http://127.0.0.1:$ngx_port/big.bin
+n_small=$scheme://127.0.0.1:$ngx_port/small.bin
+n_big=$scheme://127.0.0.1:$ngx_port/big.bin
 if [ -n "$base_server" ]; then
 	base_port=$(awk '{print $2}' "$tmp/base_port")
 	b_small=$(echo "$f_small" | sed "s|:$srv_port/|:$base_port/|")
 	b_big=$(echo "$f_big" | sed "s|:$srv_port/|:$base_port/|")
-	curl -sf "$b_small" | cmp -s - "$tmp/share/small.bin" || { echo "bench: $b_small serves wrong bytes" >&2; exit 1; }
+	curl -sf $curl_ca "$b_small" | cmp -s - "$tmp/share/small.bin" || { echo "bench: $b_small serves wrong bytes" >&2; exit 1; }
 fi
 
 # Check both serve the same bytes before measuring.
 for u in "$f_small" "$n_small"; do
-	curl -sf "$u" | cmp -s - "$tmp/share/small.bin" || { echo "bench: $u serves wrong bytes" >&2; exit 1; }
+	curl -sf $curl_ca "$u" | cmp -s - "$tmp/share/small.bin" || { echo "bench: $u serves wrong bytes" >&2; exit 1; }
 done
 
 # wrk_run CONNS URL -> prints "REQS_PER_SEC BYTES_PER_SEC"
@@ -165,7 +185,7 @@ big_run() {
 }
 
 ngx_pids="$ngx_pid $(pgrep -P "$ngx_pid" | tr '\n' ' ')"
-echo "fisbot HTTP benchmark: $cores cores, $rounds rounds of ${secs}s, wrk keep-alive"
+echo "fisbot HTTP benchmark ($scheme): $cores cores, $rounds rounds of ${secs}s, wrk keep-alive"
 if [ -n "$base_server" ]; then
 	echo "round  test          fisbot       nginx        ratio  baseline     ratio"
 else

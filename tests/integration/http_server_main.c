@@ -11,7 +11,9 @@
  * counts them in the catalogue; a stale file is logged ("stale #ID") and
  * posted to the indexer to be looked at again, and the indexer tells which
  * files wait to be hashed again. With [web] enabled, "web URL" follows:
- * the web index's address, as the `web` command gives it.
+ * the web index's address, as the `web` command gives it. SIGHUP re-reads
+ * the configuration file and hands it to http_reload (the HTTPS certificate
+ * and key), logging "reloaded" or "reload failed: ...".
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -48,6 +50,28 @@ static void on_stale(void *arg, int64_t id, const char *path)
 	indexer_post_path(arg, path);
 }
 
+/* Re-reads the configuration at path and reloads the server's pair. */
+static void reload(struct http *h, const char *path)
+{
+	struct strlist problems = {0};
+	struct config *n = config_load(path, &problems);
+	char *cause = NULL;
+
+	if (n == NULL) {
+		log_warnx("reload failed: %s",
+		          problems.n > 0 ? problems.v[0] : "cannot read");
+		strlist_free(&problems);
+		return;
+	}
+	if (http_reload(h, n, &cause) == -1) {
+		log_warnx("reload failed: %s", cause);
+		free(cause);
+	} else {
+		log_info("reloaded");
+	}
+	config_free(n);
+}
+
 int main(int argc, char **argv)
 {
 	struct indexer_options opt = {.watch = false};
@@ -79,6 +103,7 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	ix = indexer_start(cfg, &opt, &cause);
@@ -104,7 +129,8 @@ int main(int argc, char **argv)
 		free(url);
 	}
 	fflush(stdout);
-	sigwait(&set, &sig);
+	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+		reload(h, argv[2]);
 	http_stop(h);
 	indexer_stop(ix);
 	token_key_free(key);
