@@ -70,7 +70,7 @@ static uint64_t fake_now(void *arg)
 }
 
 static char *fake_url(void *arg, const struct config *c,
-                      const struct cat_file *f)
+                      const struct cat_file *f, const char *requester)
 {
 	return xasprintf("http://127.0.0.1:8080/f/TOKEN/%lld",
 	                 (long long)f->id);
