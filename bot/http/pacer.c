@@ -11,6 +11,12 @@
 #include "fisbot/alloc.h"
 #include "fisbot/log.h"
 
+/* How far a schedule may lag behind now (us): time lost to late wake-ups
+ * (the thread's timer, a busy server thread) is made up within this, so a
+ * cap is reached at high rates too; an idle schedule saves no more than
+ * this (a burst of at most 50 ms at the cap: 1 % of a 5 s window). */
+#define PACER_CATCHUP_US 50000
+
 /* Buckets of the rate counter: the window and the second being filled. */
 #define PACER_BUCKETS (PACER_RATE_WINDOW + 2)
 
@@ -98,12 +104,16 @@ size_t pacer_take(struct pacer *p, struct pacer_conn *pc, size_t want,
 	at = now_us;
 	if (p->max_rate != 0) {
 		/* The server's schedule: chunks one after another. */
-		g = p->next_us > now_us ? p->next_us : now_us;
+		g = p->next_us > now_us - PACER_CATCHUP_US
+		        ? p->next_us
+		        : now_us - PACER_CATCHUP_US;
 		p->next_us = g + duration_us(n, p->max_rate);
 		at = g;
 	}
 	if (p->download_rate != 0) {
-		g = pc->next_us > now_us ? pc->next_us : now_us;
+		g = pc->next_us > now_us - PACER_CATCHUP_US
+		        ? pc->next_us
+		        : now_us - PACER_CATCHUP_US;
 		pc->next_us = g + duration_us(n, p->download_rate);
 		if (g > at)
 			at = g;

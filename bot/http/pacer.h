@@ -9,8 +9,10 @@
  *   download_rate); the chunk may go at the later of the two. Each
  *   connection has at most one chunk reserved, so connections waiting on
  *   the server's schedule take turns chunk by chunk: concurrent downloads
- *   share max_rate evenly. An idle schedule starts again from now: time
- *   unused is not saved up, so no burst exceeds the cap.
+ *   share max_rate evenly. A schedule that fell behind now (a late
+ *   wake-up, an idle connection) starts again from now less 50 ms: time
+ *   lost to late wake-ups is made up, time unused is not saved up beyond
+ *   that, so no burst exceeds 50 ms at the cap.
  * - Chunks are a twentieth of the smallest cap (between PACER_MIN_CHUNK
  *   and the caller's block), so a connection waits about 50 ms between
  *   chunks and the rate over any window of a second or more is the cap.
