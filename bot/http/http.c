@@ -64,8 +64,8 @@
  * - Each thread caches the rows it read for HTTP_ROW_TTL_MS, with their
  *   header values and the last token whose MAC matched; a cached row is
  *   still checked against the file's fstat, and read again on any failure.
- * - Transfers (pacer.h, slots.h): a GET with a body takes the link's
- *   download slot first (503 with Retry-After over [transfers] slots or
+ * - Transfers (pacer.h, slots.h): a GET with a body larger than
+ *   HTTP_SMALL_BODY takes the link's download slot first (503 with Retry-After over [transfers] slots or
  *   slots_per_user; every connection of one link shares its slot) and
  *   gives it back when the response ends. With a cap ([transfers]
  *   max_rate, download_rate), the content reader asks the pacer for each
@@ -731,7 +731,9 @@ static enum MHD_Result send_file(struct http *h, struct MHD_Connection *c,
 	}
 	if (rr == RANGE_NONE)
 		rg = (struct range){0, f->size};
-	if (get && rg.len > 0 && !take_slot(h, r, tok)) {
+	/* A body that leaves with its headers in one write is not a
+	 * download in progress: no slot (the 4 KiB path stays as it was). */
+	if (get && rg.len > HTTP_SMALL_BODY && !take_slot(h, r, tok)) {
 		close(fd);
 		return reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
 		                  "all download slots are busy; try again "
