@@ -65,9 +65,9 @@
  *   header values and the last token whose MAC matched; a cached row is
  *   still checked against the file's fstat, and read again on any failure.
  * - Transfers (pacer.h, slots.h): a GET with a body larger than
- *   HTTP_SMALL_BODY takes the link's download slot first (503 with Retry-After over [transfers] slots or
- *   slots_per_user; every connection of one link shares its slot) and
- *   gives it back when the response ends. With a cap ([transfers]
+ *   HTTP_SMALL_BODY takes the link's download slot first (503 with Retry-After
+ * over [transfers] slots or slots_per_user; every connection of one link shares
+ * its slot) and gives it back when the response ends. With a cap ([transfers]
  *   max_rate, download_rate), the content reader asks the pacer for each
  *   chunk; when it must wait it suspends its connection
  *   (MHD_suspend_connection, then returns 0 bytes, which libmicrohttpd
@@ -732,7 +732,11 @@ static enum MHD_Result send_file(struct http *h, struct MHD_Connection *c,
 	if (rr == RANGE_NONE)
 		rg = (struct range){0, f->size};
 	/* A body that leaves with its headers in one write is not a
-	 * download in progress: no slot (the 4 KiB path stays as it was). */
+	 * download in progress: no slot (the 4 KiB path stays as it was),
+	 * but a slot held for its requester is used up. */
+	if (get && rg.len > 0 && rg.len <= HTTP_SMALL_BODY &&
+	    tok->requester != 0)
+		slots_unhold(h->slots, tok->requester, clock_now_ms());
 	if (get && rg.len > HTTP_SMALL_BODY && !take_slot(h, r, tok)) {
 		close(fd);
 		return reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
