@@ -108,10 +108,19 @@ def env(tmp_path_factory):
     assert e.close() == 0
 
 
-def fetch(url, out):
+def fetch(url, out, rate=None):
+    """Downloads url into out; with rate (bytes/s), reads slowly."""
     with urllib.request.urlopen(url, timeout=60) as r:
         out["status"] = r.status
-        out["data"] = r.read()
+        data = b""
+        while True:
+            chunk = r.read(64 * 1024)
+            if not chunk:
+                break
+            data += chunk
+            if rate:
+                time.sleep(len(chunk) / rate)
+        out["data"] = data
 
 
 def wait_stats(env, text, timeout=10):
@@ -192,3 +201,30 @@ def test_leaving_the_room_loses_the_place(env):
     assert not dave.collect(
         3, lambda m: m.body.startswith(env.bot.base_url))
     assert "left the queue" in env.bot.log_text()
+
+
+def test_queue_survives_reload(env):
+    """SIGHUP with more slots: the waiting requester is still in the queue
+    and is handed its link under the new limits."""
+    import signal
+    wait_stats(env, "slots: 0 of 1 in use", 35)
+    link = env.direct("alice", "get big.bin")
+    out = {}
+    t = threading.Thread(target=fetch, args=(link.body, out, 300 * 1024))
+    t.start()
+    wait_stats(env, "slots: 1 of 1 in use")
+    r = env.direct("carol", "get big.bin")
+    assert QUEUED.fullmatch(r.body), r.body
+    carol = env.chats["carol"]
+    text = env.bot.config.read_text()
+    env.bot.config.write_text(text.replace("slots = 1\n", "slots = 2\n"))
+    env.bot.proc.send_signal(signal.SIGHUP)
+    handed = carol.wait(lambda m: m.bare == env.bot.jid, 5)
+    # Handed while alice's slow download still holds the first slot: by
+    # the reload, not by the download's end.
+    assert t.is_alive()
+    t.join()
+    assert handed.body.startswith(env.bot.base_url + "/f/")
+    assert handed.oob_url == handed.body
+    assert out["data"] == BIG
+    assert "reload: [transfers] changed" in env.bot.log_text()
