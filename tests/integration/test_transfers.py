@@ -64,7 +64,7 @@ def test_max_rate_shared(make_server):
     rate = 2 * len(BIG) / total
     assert 0.85 * 2 * MIB <= rate <= 1.15 * 2 * MIB, rate
     # Fair: both end together (each had half of the cap).
-    assert abs(out[0][0] - out[1][0]) < 0.15 * total, out
+    assert abs(out[0][0] - out[1][0]) < 0.25 * total, out
 
 
 def test_download_rate(make_server):
@@ -92,7 +92,7 @@ def test_no_cap_is_fast(make_server):
     out = {}
     download(s, s.url("big.bin"), out, 0)
     assert out[0][1] == len(BIG)
-    assert out[0][0] < 2.0, out
+    assert out[0][0] < 3.0, out  # 2 MiB/s would take 4 s
 
 
 def test_slots_503(make_server):
