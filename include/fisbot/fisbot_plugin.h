@@ -130,6 +130,10 @@ enum {
 	/* The handler queries the catalogue (a search, a listing, a count):
 	 * it runs on a query worker (see "Threads" above). */
 	FB_CMD_QUERY = 1 << 1,
+	/* The command is about the download queue: help lists it only
+	 * where [transfers] limits the downloads (slots or
+	 * slots_per_user). */
+	FB_CMD_TRANSFERS = 1 << 2,
 };
 
 /* IQ handler flags (register_iq). */

@@ -86,6 +86,7 @@ static const struct fb_command commands[] = {
         .perm = FB_ANYONE,
         .help = "your place in the download queue",
         .handler = cmd_queue,
+        .flags = FB_CMD_TRANSFERS,
     },
     {
         .name = "cancel",
@@ -95,6 +96,7 @@ static const struct fb_command commands[] = {
         .perm = FB_ANYONE,
         .help = "leave the download queue",
         .handler = cmd_cancel,
+        .flags = FB_CMD_TRANSFERS,
     },
 };
 

@@ -1686,7 +1686,7 @@ static void test_transfer_queue(void **state)
 {
 	static const char *const extra = "[transfers]\nslots = 1\n"
 	                                 "queue = 3\nqueue_per_user = 2\n";
-	struct config *c = load_config("help, get", extra), *c2;
+	struct config *c = load_config("help, get", extra), *c2, *c3;
 	struct host_deps d = deps;
 	struct host *saved = host;
 	struct catalogue *w;
@@ -1703,6 +1703,15 @@ static void test_transfer_queue(void **state)
 	host = host_new(c, session, &d, &cause);
 	if (host == NULL)
 		fail_msg("host_new: %s", cause);
+
+	/* help lists queue and cancel where there are slots. */
+	say(FB_DIRECT, "help");
+	b = body(0);
+	assert_non_null(strstr(b, "\nqueue — your place in the download "
+	                          "queue"));
+	assert_non_null(strstr(b, "\ncancel — leave the download queue"));
+	free(b);
+	sent_reset();
 
 	/* A slot free: the link at once, carrying its requester. */
 	free_slots = 1;
@@ -1812,10 +1821,22 @@ static void test_transfer_queue(void **state)
 	wait_reply("all download slots are busy and the queue is full: try "
 	           "again later");
 
+	/* Without slots, help does not offer them. */
+	c3 = load_config("help, get", "");
+	host_reconfigure(host, c3);
+	say(FB_DIRECT, "help");
+	b = body(0);
+	assert_null(strstr(b, "\nqueue — "));
+	assert_null(strstr(b, "\ncancel — "));
+	assert_non_null(strstr(b, "\nget ID|PATH — "));
+	free(b);
+	sent_reset();
+
 	host_free(host);
 	host = saved;
 	config_free(c);
 	config_free(c2);
+	config_free(c3);
 	catalogue_close(w);
 }
 
