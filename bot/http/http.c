@@ -65,15 +65,15 @@
  *   header values and the last token whose MAC matched; a cached row is
  *   still checked against the file's fstat, and read again on any failure.
  * - Transfers (pacer.h, slots.h): a GET with a body larger than
- *   HTTP_SMALL_BODY takes the link's download slot first (503 with Retry-After
- * over [transfers] slots or slots_per_user; every connection of one link shares
- * its slot) and gives it back when the response ends. With a cap ([transfers]
- *   max_rate, download_rate), the content reader asks the pacer for each
- *   chunk; when it must wait it suspends its connection
- *   (MHD_suspend_connection, then returns 0 bytes, which libmicrohttpd
- *   allows only so) and the pacer's thread resumes it when the chunk's
- *   time comes. Without caps the reader is what it was: one uncontended
- *   lock per block.
+ *   HTTP_SMALL_BODY takes the link's download slot first (503 with
+ *   Retry-After over [transfers] slots or slots_per_user; every
+ *   connection of one link shares its slot) and gives it back when the
+ *   response ends. With a cap ([transfers] max_rate, download_rate), the
+ *   content reader asks the pacer for each chunk; when it must wait it
+ *   suspends its connection (MHD_suspend_connection, then returns 0
+ *   bytes, which libmicrohttpd allows only so) and the pacer's thread
+ *   resumes it when the chunk's time comes. Without caps the reader is
+ *   what it was but for two uncontended locks per block.
  * - Accounting: NOTIFY_COMPLETED tells whether a response was sent in full;
  *   the body length of a full GET response is then reported through
  *   hooks->on_download, and one access-log line is written per request:
@@ -1418,11 +1418,6 @@ void http_slot_hold(struct http *h, const char *requester, bool hold)
 		slots_hold(h->slots, tag, clock_now_ms());
 	else
 		slots_unhold(h->slots, tag, clock_now_ms());
-}
-
-void http_slot_sweep(struct http *h)
-{
-	slots_sweep(h->slots, clock_now_ms());
 }
 
 void http_transfers(struct http *h, struct http_transfers *out)

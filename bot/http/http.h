@@ -96,8 +96,6 @@ bool http_slot_available(struct http *h, const char *requester);
 /* Holds a slot for requester for [transfers] slot_hold (hold true), or
  * gives its hold back. */
 void http_slot_hold(struct http *h, const char *requester, bool hold);
-/* Ends lingering slots and expired holds (hooks->on_slot_free if any). */
-void http_slot_sweep(struct http *h);
 /* Fills *out (any thread). */
 void http_transfers(struct http *h, struct http_transfers *out);
 
