@@ -10,6 +10,7 @@ requester who leaves the room losing its place.
 """
 import hashlib
 import re
+import signal
 import textwrap
 import threading
 import time
@@ -206,7 +207,6 @@ def test_leaving_the_room_loses_the_place(env):
 def test_queue_survives_reload(env):
     """SIGHUP with more slots: the waiting requester is still in the queue
     and is handed its link under the new limits."""
-    import signal
     wait_stats(env, "slots: 0 of 1 in use", 35)
     link = env.direct("alice", "get big.bin")
     out = {}

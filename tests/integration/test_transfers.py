@@ -8,14 +8,10 @@ links come from `fisbot url` (no requester). Rates are asserted loosely
 reports the precise figures.
 """
 import hashlib
-import http.client
 import os
-import shutil
 import subprocess
 import threading
 import time
-
-import pytest
 
 from http_proc import make_server  # noqa: F401
 
@@ -123,7 +119,6 @@ def test_slots_503(make_server):
     assert r.status == 200 and body == BIG[:MIB]
 
 
-@pytest.mark.skipif(shutil.which("aria2c") is None, reason="no aria2c")
 def test_aria2c_segments_one_slot(make_server, tmp_path):
     """aria2c -x8 -s8 opens up to 8 connections with ranges on one link:
     with slots = 1 they all share the one slot and the file comes whole,
