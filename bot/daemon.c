@@ -13,9 +13,10 @@
  * stanza (session, host, plugins) and a read-only catalogue connection.
  * Other threads hand work to the main thread through one queue, the inbox
  * (queue.h): the indexer's thread posts files added and removed, the
- * host's query workers (jobs.c) their finished answers; each item runs on
- * the main thread when the loop runs the inbox. HTTP threads only post to
- * the indexer. Signals are blocked in every thread and read from a
+ * host's query workers (jobs.c) their finished answers, the HTTP threads
+ * "a download slot may be free" (one such item at a time); each item runs
+ * on the main thread when the loop runs the inbox. Otherwise HTTP threads
+ * only post to the indexer. Signals are blocked in every thread and read from a
  * signalfd by the main loop.
  *
  * The main loop. Every timer of the main thread is in one cron (cron.h):
@@ -100,6 +101,13 @@ struct daemon {
 	struct http *http;
 	struct host *host;
 	struct session *session;
+	int slot_event; /* a slot event is in the inbox (atomic) */
+};
+
+/* A download slot may be free (an item of the inbox). */
+struct slot_event {
+	struct queue_item item; /* first */
+	struct daemon *d;
 };
 
 /* Main thread, from the inbox: hands an indexer event to the host. */
@@ -153,6 +161,70 @@ static void on_room(void *arg, enum session_room_event kind, const char *room)
 	host_room(d->host, kind, room);
 }
 
+/* Main thread, from the inbox: lets the queue take a free slot. */
+static void slot_event_run(struct queue_item *item)
+{
+	struct slot_event *e = (struct slot_event *)item;
+	struct daemon *d = e->d;
+
+	free(e);
+	__atomic_store_n(&d->slot_event, 0, __ATOMIC_RELEASE);
+	host_slot_freed(d->host);
+}
+
+/* HTTP thread: a download slot may have come free; one event in the
+ * inbox at a time. */
+static void on_slot_free(void *arg)
+{
+	struct daemon *d = arg;
+	struct slot_event *e;
+
+	if (__atomic_exchange_n(&d->slot_event, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	e = xcalloc(1, sizeof(*e));
+	e->item.run = slot_event_run;
+	e->d = d;
+	queue_push(d->inbox, &e->item);
+}
+
+/* Session event: a requester left its room or went offline. */
+static void on_gone(void *arg, const char *sender)
+{
+	struct daemon *d = arg;
+
+	host_gone(d->host, sender);
+}
+
+/* Host: could a download by requester take a slot now? */
+static bool slot_available(void *arg, const char *requester)
+{
+	struct daemon *d = arg;
+
+	return http_slot_available(d->http, requester);
+}
+
+/* Host: holds (or gives back) a slot for a requester handed a link. */
+static void slot_hold(void *arg, const char *requester, bool hold)
+{
+	struct daemon *d = arg;
+
+	http_slot_hold(d->http, requester, hold);
+}
+
+/* Host, any thread: the transfers' figures for stats. */
+static void transfers(void *arg, uint64_t *rate, unsigned *used,
+                      unsigned *slots, unsigned *mean_slot_s)
+{
+	struct daemon *d = arg;
+	struct http_transfers t;
+
+	http_transfers(d->http, &t);
+	*rate = t.rate;
+	*used = t.slots_used;
+	*slots = t.slots;
+	*mean_slot_s = t.mean_slot_s;
+}
+
 /* HTTP thread: a download ended. */
 static void on_download(void *arg, int64_t id, uint64_t bytes, bool completed)
 {
@@ -190,12 +262,13 @@ static void on_upload(void *arg, const char *path, const char *uploader)
 /* Host, on any thread: a download URL for f under cfg (the key is never
  * changed once loaded). */
 static char *file_url(void *arg, const struct config *cfg,
-                      const struct cat_file *f)
+                      const struct cat_file *f, const char *requester)
 {
 	struct daemon *d = arg;
 	char *cause = NULL, *url;
 
-	url = http_url_for(cfg, d->key, f, time(NULL), &cause);
+	url = http_url_for_requester(cfg, d->key, f, requester, time(NULL),
+	                             &cause);
 	if (url == NULL) {
 		log_warnx("no URL for file %lld: %s", (long long)f->id, cause);
 		free(cause);
@@ -305,6 +378,8 @@ static void log_changes(const struct config *o, const struct config *n)
 		log_info("reload: [announce] changed");
 	if (o->log.level != n->log.level)
 		log_info("reload: [log] level changed");
+	if (memcmp(&o->transfers, &n->transfers, sizeof(o->transfers)) != 0)
+		log_info("reload: [transfers] changed (the queue stays)");
 	if (strcmp(o->share.path, n->share.path) != 0 ||
 	    strcmp(o->share.database, n->share.database) != 0 ||
 	    !strlist_equal(&o->share.exclude, &n->share.exclude) ||
@@ -342,6 +417,7 @@ static int do_reload(void *arg, char **cause)
 	if (!d->verbose)
 		log_set_level(n->log.level);
 	session_reconfigure(d->session, n);
+	http_reconfigure(d->http, n);
 	host_reconfigure(d->host, n);
 	if (http_reload(d->http, n, &reason) == -1) {
 		log_warnx("reload: %s", reason);
@@ -470,6 +546,7 @@ int daemon_run(struct config *cfg, bool verbose)
 	    .message = on_message,
 	    .iq = on_iq,
 	    .room = on_room,
+	    .gone = on_gone,
 	    .arg = &d,
 	};
 	sigset_t oldmask;
@@ -504,6 +581,7 @@ int daemon_run(struct config *cfg, bool verbose)
 	hooks.on_stale = on_stale;
 	hooks.on_upload = on_upload;
 	hooks.is_pending = is_pending;
+	hooks.on_slot_free = on_slot_free;
 	hooks.arg = &d;
 	d.http = http_start(cfg, d.key, &hooks, &cause);
 	if (d.http == NULL)
@@ -514,6 +592,9 @@ int daemon_run(struct config *cfg, bool verbose)
 	deps.file_url = file_url;
 	deps.upload_url = upload_url;
 	deps.web_url = web_url;
+	deps.slot_available = slot_available;
+	deps.slot_hold = slot_hold;
+	deps.transfers = transfers;
 	deps.rescan = do_rescan;
 	deps.describe = do_describe;
 	deps.reload = do_reload;

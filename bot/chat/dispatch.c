@@ -216,6 +216,27 @@ static struct cat_file *file_copy(const struct cat_file *f)
 	return c;
 }
 
+/* fb_api.queue_info: the requester's place in the download queue. */
+static void req_queue_info(struct fb_request *r, struct fb_queue_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (jobs_worker_self() != NULL) {
+		log_warnx("queue_info called on a query worker (ignored)");
+		return;
+	}
+	transfers_info(r->job.host, r->o.sender, out);
+}
+
+/* fb_api.queue_cancel: takes the requester out of the queue. */
+static unsigned req_queue_cancel(struct fb_request *r)
+{
+	if (jobs_worker_self() != NULL) {
+		log_warnx("queue_cancel called on a query worker (ignored)");
+		return 0;
+	}
+	return transfers_drop(r->job.host, r->o.sender, NULL);
+}
+
 /* fb_api.reply_link: the reply becomes a download link for f (built when
  * it is sent). */
 static void req_reply_link(struct fb_request *r, const struct cat_file *f)
@@ -341,6 +362,8 @@ void dispatch_fill_api(struct fb_api *api)
 	api->reply = req_reply;
 	api->reply_error = req_reply_error;
 	api->reply_link = req_reply_link;
+	api->queue_info = req_queue_info;
+	api->queue_cancel = req_queue_cancel;
 	api->set_more = req_set_more;
 }
 
@@ -478,8 +501,8 @@ static xmpp_stanza_t *link_message(struct fb_request *r)
 	char *url;
 
 	if (h->deps.file_url == NULL ||
-	    (url = h->deps.file_url(h->deps.arg, r->job.cfg, r->link)) ==
-	        NULL) {
+	    (url = h->deps.file_url(h->deps.arg, r->job.cfg, r->link,
+	                            r->o.sender)) == NULL) {
 		set_error(r, xstrdup("no download link: the HTTP server is "
 		                     "not available"));
 		return NULL;
@@ -594,6 +617,8 @@ static void request_finish(struct host_job *j)
 	struct fb_request *r = (struct fb_request *)j;
 
 	more_install(r);
+	if (r->error == NULL && r->link != NULL)
+		transfers_get(r->job.host, r);
 	request_send(r);
 }
 
@@ -656,6 +681,34 @@ request_new(struct host *h, const struct session_origin *o, struct cmdline *cl)
 	r->is_admin = o->place == SESSION_DIRECT &&
 	              host_jid_is_admin(h->cfg, r->real_jid);
 	return r;
+}
+
+struct fb_request *dispatch_detach(struct fb_request *r)
+{
+	struct cmdline none = {0};
+	struct fb_request *q = request_new(r->job.host, &r->o, &none);
+
+	q->route = r->route;
+	q->link = r->link;
+	r->link = NULL;
+	return q;
+}
+
+const char *dispatch_link_path(const struct fb_request *r)
+{
+	return r->link != NULL ? r->link->path : "";
+}
+
+void dispatch_send_detached(struct fb_request *r)
+{
+	r->job.cfg = r->job.host->cfg;
+	request_send(r);
+	request_free(&r->job);
+}
+
+void dispatch_free_detached(struct fb_request *r)
+{
+	request_free(&r->job);
 }
 
 /* Queues r in its requester's turn: run when its earlier requests are

@@ -401,7 +401,20 @@ static char *api_file_url(struct fb_plugin *p, const struct cat_file *f)
 
 	if (h->deps.file_url == NULL)
 		return NULL;
-	return h->deps.file_url(h->deps.arg, host_config(h), f);
+	return h->deps.file_url(h->deps.arg, host_config(h), f, NULL);
+}
+
+/* fb_api.transfers: rate, slots and queue now (any thread). */
+static void api_transfers(struct fb_plugin *p, struct fb_transfers *out)
+{
+	struct host *h = p->host;
+	unsigned mean;
+
+	memset(out, 0, sizeof(*out));
+	if (h->deps.transfers != NULL)
+		h->deps.transfers(h->deps.arg, &out->rate, &out->slots_used,
+		                  &out->slots, &mean);
+	out->queued = (unsigned)__atomic_load_n(&h->tq.n, __ATOMIC_RELAXED);
 }
 
 /* fb_api.upload_url: a one-time upload URL, after the upload checks. */
@@ -1031,6 +1044,7 @@ static void fill_api(struct fb_api *api)
 	api->describe = api_describe;
 	api->reload = api_reload;
 	api->commands_foreach = api_commands_foreach;
+	api->transfers = api_transfers;
 	dispatch_fill_api(api);
 }
 
@@ -1107,6 +1121,7 @@ void host_free(struct host *h)
 	/* Workers first: they run plugins' code, and pending requests hold
 	 * plugins' state. */
 	jobs_stop(h);
+	transfers_clear(h);
 	dispatch_expire(h, UINT64_MAX);
 	for (size_t i = h->n_plugins; i-- > 0;)
 		if (h->plugins[i]->fini != NULL)
@@ -1151,6 +1166,8 @@ static void hooks_run(struct host *h, enum fb_event ev, int64_t file_id,
 /* The session joined or left a room. */
 void host_room(struct host *h, enum session_room_event kind, const char *room)
 {
+	if (kind == SESSION_ROOM_LEFT)
+		transfers_drop(h, NULL, room);
 	hooks_run(h,
 	          kind == SESSION_ROOM_JOINED ? FB_EVENT_ROOM_JOINED
 	                                      : FB_EVENT_ROOM_LEFT,
@@ -1187,4 +1204,18 @@ void host_reconfigure(struct host *h, const struct config *cfg)
 	h->cfg = cfg;
 	ratelimit_configure(h->rl, cfg->limits.burst, cfg->limits.rate,
 	                    cfg->limits.per_ms);
+	/* The queue stays; new limits may admit some of it. */
+	if (h->tq.head != NULL && h->deps.slot_available != NULL)
+		transfers_pump(h);
+}
+
+void host_gone(struct host *h, const char *sender)
+{
+	transfers_drop(h, sender, NULL);
+}
+
+void host_slot_freed(struct host *h)
+{
+	if (h->tq.head != NULL && h->deps.slot_available != NULL)
+		transfers_pump(h);
 }

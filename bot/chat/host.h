@@ -44,10 +44,12 @@ struct host_deps {
 	/* Query workers: 0 for the number of CPUs, at least 2, at most
 	 * HOST_WORKERS_MAX. */
 	unsigned workers;
-	/* Builds a download URL for a file (http module) under cfg; caller
-	 * frees. Called on query workers too: it must be thread-safe. */
+	/* Builds a download URL for a file (http module) under cfg, carrying
+	 * requester (a requester's key, or NULL) for its download slots;
+	 * caller frees. Called on query workers too: it must be
+	 * thread-safe. */
 	char *(*file_url)(void *arg, const struct config *cfg,
-	                  const struct cat_file *f);
+	                  const struct cat_file *f, const char *requester);
 	/* Makes an upload URL under cfg (fb_api.upload_url; the http
 	 * module's checks and link key), reading the quota through cat.
 	 * Returns 0, or -1 with *cause for the user. Called on query workers
@@ -61,6 +63,14 @@ struct host_deps {
 	 * query workers too: it must be thread-safe. NULL: no web index. */
 	char *(*web_url)(void *arg, const struct config *cfg,
 	                 const char *requester, char **cause);
+	/* Download slots (the http module's; NULL: no queue): whether a
+	 * download by requester could start now, holding a slot for a
+	 * requester handed a link (or giving the hold back), and the
+	 * figures stats shows (thread-safe). */
+	bool (*slot_available)(void *arg, const char *requester);
+	void (*slot_hold)(void *arg, const char *requester, bool hold);
+	void (*transfers)(void *arg, uint64_t *rate, unsigned *used,
+	                  unsigned *slots, unsigned *mean_slot_s);
 	/* Posts work to the indexer (admin commands). */
 	int (*rescan)(void *arg, char **cause);
 	int (*describe)(void *arg, int64_t id, const char *text, char **cause);
@@ -93,7 +103,14 @@ void host_message(struct host *h, const struct session_origin *o,
  * session answers service-unavailable. */
 bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from,
              const char *requester);
-/* The bot joined or left room: the plugins' FB_EVENT_ROOM_* hooks. */
+/* A requester (a session_origin sender key) left its room or went
+ * offline: it loses its place in the download queue. */
+void host_gone(struct host *h, const char *sender);
+/* A download slot may have come free (from the inbox): the queue's first
+ * waiting requesters are handed their links. */
+void host_slot_freed(struct host *h);
+/* The bot joined or left room: the plugins' FB_EVENT_ROOM_* hooks (and a
+ * room left takes its occupants out of the download queue). */
 void host_room(struct host *h, enum session_room_event kind, const char *room);
 
 /* The indexer's events (FB_EVENT_FILE_ADDED and _REMOVED hooks): a file

@@ -119,6 +119,23 @@ struct host_job {
 	struct host_job *next; /* in its lane (main thread) */
 };
 
+/* A request waiting in the download queue: its link, to send when a
+ * slot frees (transfers.c). */
+struct host_waiting {
+	struct fb_request *r; /* detached (dispatch_detach) */
+	char *sender;
+	char *room; /* or NULL */
+	int64_t since_ms;
+	struct host_waiting *next;
+};
+
+/* The download queue (main thread; n also read by the workers). */
+struct host_transfers {
+	struct host_waiting *head;
+	size_t n;
+	struct cron_timer *timer; /* looks for free slots while non-empty */
+};
+
 /* One requester's jobs, oldest first (main thread). */
 struct host_lane {
 	char *key;
@@ -174,6 +191,7 @@ struct host {
 	struct ratelimit *rl;
 
 	struct host_pool pool;
+	struct host_transfers tq;
 };
 
 /* host.c */
@@ -203,6 +221,34 @@ void dispatch_message(struct host *h, const struct session_origin *o,
 /* Drops the continuations that expired by now_ms (all if now_ms is
  * UINT64_MAX). */
 void dispatch_expire(struct host *h, uint64_t now_ms);
+
+/* Returns a new request that holds r's link (taken from r) and where to
+ * send it, to send later with dispatch_send_detached. */
+struct fb_request *dispatch_detach(struct fb_request *r);
+/* Returns the path of a detached request's file. */
+const char *dispatch_link_path(const struct fb_request *r);
+/* Sends a detached request's link under the host's configuration now,
+ * then frees it. */
+void dispatch_send_detached(struct fb_request *r);
+/* Frees a detached request unsent. */
+void dispatch_free_detached(struct fb_request *r);
+
+/* transfers.c */
+/* At a get's answer (main thread): if no slot is free for its requester,
+ * or others wait, queues r's link and makes the reply the queue's line
+ * (or an error if the queue is full); else leaves r as it is. */
+void transfers_get(struct host *h, struct fb_request *r);
+/* Hands the links of the first waiting requesters that a free slot
+ * admits. */
+void transfers_pump(struct host *h);
+/* Takes sender's requests out of the queue (room: every occupant of room
+ * if sender is NULL); returns how many. */
+unsigned transfers_drop(struct host *h, const char *sender, const char *room);
+/* Fills out for sender. */
+void transfers_info(struct host *h, const char *sender,
+                    struct fb_queue_info *out);
+/* Frees the queue (host_free). */
+void transfers_clear(struct host *h);
 
 /* jobs.c */
 /* Starts the query workers (deps.workers of them, each with a read-only

@@ -84,6 +84,16 @@
  *   still checked against the file's fstat, and read again on any failure.
  * - The web index (web.h): with [web] enabled, every other GET or HEAD
  *   goes to web_serve, with this thread's catalogue connection.
+ * - Transfers (pacer.h, slots.h): a GET with a body larger than
+ *   HTTP_SMALL_BODY takes the link's download slot first (503 with
+ *   Retry-After over [transfers] slots or slots_per_user; every
+ *   connection of one link shares its slot) and gives it back when the
+ *   response ends. With a cap ([transfers] max_rate, download_rate), the
+ *   content reader asks the pacer for each chunk; when it must wait it
+ *   suspends its connection (MHD_suspend_connection, then returns 0
+ *   bytes, which libmicrohttpd allows only so) and the pacer's thread
+ *   resumes it when the chunk's time comes. Without caps the reader is
+ *   what it was but for two uncontended locks per block.
  * - Accounting: NOTIFY_COMPLETED tells whether a response was sent in full;
  *   the body length of a full GET response is then reported through
  *   hooks->on_download, and one access-log line is written per request:
@@ -115,8 +125,10 @@
 #include "fisbot/alloc.h"
 #include "fisbot/log.h"
 #include "fisbot/text.h"
+#include "pacer.h"
 #include "proxy.h"
 #include "range.h"
+#include "slots.h"
 #include "tls.h"
 #include "upload.h"
 #include "web.h"
@@ -152,6 +164,8 @@ struct http {
 	struct web *web;          /* the web index ([web] enabled), or NULL */
 	struct proxy *proxy;      /* trusted proxies, per-client counts */
 	struct tls *tls;          /* HTTPS: the current pair; NULL: HTTP */
+	struct pacer *pacer;      /* bandwidth caps */
+	struct slots *slots;      /* download slots */
 };
 
 /* Per connection: its record in the limits, and whether it is over one. */
@@ -173,6 +187,8 @@ struct req {
 	bool quiet;    /* no access-log line (counted in the limits' summary) */
 	void *upload;  /* an upload's state (upload.c) */
 	struct proxy_hold *hold; /* counted for a proxy's client */
+	bool slot;               /* holds its link's download slot */
+	unsigned char slot_key[SLOTS_KEY_LEN];
 };
 
 /* Records connections as they open and close; marks the ones over a
@@ -599,7 +615,37 @@ struct body {
 	int64_t id;     /* the file's id and path, to report it stale */
 	char *path;
 	bool reported;
+	struct MHD_Connection *c; /* suspended while the pacer says wait */
+	struct pacer_conn pc;
 };
+
+/* The pacer's thread: the chunk a suspended connection waited for is
+ * due. */
+static void wake_body(void *arg)
+{
+	struct body *b = arg;
+
+	MHD_resume_connection(b->c);
+}
+
+/* Returns how many of want bytes the body may read now (the caps), or 0
+ * after suspending its connection until it may go on. */
+static size_t paced(struct body *b, size_t want)
+{
+	int64_t now = clock_now_ns() / 1000, due;
+	size_t n = pacer_take(b->h->pacer, &b->pc, want, now, &due);
+
+	if (n > 0)
+		return n;
+	/* Suspended first, then handed to the pacer's thread: it can only
+	 * resume a connection that is suspended. */
+	MHD_suspend_connection(b->c);
+	if (!pacer_wait(b->h->pacer, &b->pc, wake_body, b)) {
+		MHD_resume_connection(b->c);
+		return want;
+	}
+	return 0;
+}
 
 /*
  * libmicrohttpd's content reader: reads up to max bytes of the body at pos
@@ -610,10 +656,15 @@ struct body {
 static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct body *b = cls;
-	ssize_t n = pread(b->fd, buf, max, (off_t)(b->start + pos));
+	ssize_t n;
 
-	if (n > 0 && unchanged(b->fd, &b->st))
+	if ((max = paced(b, max)) == 0)
+		return 0; /* suspended: called again when resumed */
+	n = pread(b->fd, buf, max, (off_t)(b->start + pos));
+	if (n > 0 && unchanged(b->fd, &b->st)) {
+		pacer_count(b->h->pacer, (size_t)n, clock_now_ns() / 1000);
 		return n;
+	}
 	if (n == -1)
 		log_warn("http: reading file #%lld", (long long)b->id);
 	else if (!b->reported)
@@ -631,6 +682,7 @@ static void free_body(void *cls)
 {
 	struct body *b = cls;
 
+	pacer_forget(b->h->pacer, &b->pc);
 	close(b->fd);
 	free(b->path);
 	free(b);
@@ -638,14 +690,15 @@ static void free_body(void *cls)
 
 /* Returns a response reading the bytes of rg from fd as they are sent,
  * checking the file as it goes (read_body). Takes fd. */
-static struct MHD_Response *file_body(struct http *h, int fd,
-                                      const struct stat *st, struct range rg,
-                                      const struct cat_file *f)
+static struct MHD_Response *file_body(struct http *h, struct MHD_Connection *c,
+                                      int fd, const struct stat *st,
+                                      struct range rg, const struct cat_file *f)
 {
 	struct MHD_Response *resp;
 	struct body *b = xcalloc(1, sizeof(*b));
 
 	b->h = h;
+	b->c = c;
 	b->fd = fd;
 	b->start = rg.start;
 	b->st = *st;
@@ -707,11 +760,27 @@ static enum MHD_Result send_offload(struct http *h, struct MHD_Connection *c,
 	return ret;
 }
 
+/* Takes the download slot of link tok for request r; returns false if the
+ * slots are all busy. */
+static bool take_slot(struct http *h, struct req *r, const struct token *tok)
+{
+	unsigned retry;
+
+	if (!slots_acquire(h->slots, tok->mac, tok->requester, clock_now_ms(),
+	                   &retry))
+		return false;
+	memcpy(r->slot_key, tok->mac, SLOTS_KEY_LEN);
+	r->slot = true;
+	return true;
+}
+
 /* Sends the bytes of an open, checked file: 200, 206 or 416. Takes fd;
- * st is its fstat, as checked against the catalogue. */
+ * st is its fstat, as checked against the catalogue; tok is the link
+ * (for its download slot). */
 static enum MHD_Result send_file(struct http *h, struct MHD_Connection *c,
                                  struct req *r, struct row_slot *slot, int fd,
-                                 const struct stat *st, bool get)
+                                 const struct stat *st, bool get,
+                                 const struct token *tok)
 {
 	const struct cat_file *f = &slot->f;
 	struct MHD_Response *resp;
@@ -753,6 +822,19 @@ static enum MHD_Result send_file(struct http *h, struct MHD_Connection *c,
 	}
 	if (rr == RANGE_NONE)
 		rg = (struct range){0, f->size};
+	/* A body that leaves with its headers in one write is not a
+	 * download in progress: no slot (the 4 KiB path stays as it was),
+	 * but a slot held for its requester is used up. */
+	if (get && rg.len > 0 && rg.len <= HTTP_SMALL_BODY &&
+	    tok->requester != 0)
+		slots_unhold(h->slots, tok->requester, clock_now_ms());
+	if (get && rg.len > HTTP_SMALL_BODY && !take_slot(h, r, tok)) {
+		close(fd);
+		return reply_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+		                  "all download slots are busy; try again "
+		                  "later\n",
+		                  "Retry-After", HTTP_RETRY_AFTER);
+	}
 	if (rr == RANGE_NONE && f->size > 0 && f->size <= HTTP_SMALL_BODY) {
 		if (slot->small == NULL) {
 			slot->small = small_body(fd, st, rg);
@@ -782,7 +864,7 @@ static enum MHD_Result send_file(struct http *h, struct MHD_Connection *c,
 		if (resp == NULL)
 			close(fd);
 	} else {
-		resp = file_body(h, fd, st, rg, f);
+		resp = file_body(h, c, fd, st, rg, f);
 	}
 	if (resp == NULL)
 		return MHD_NO;
@@ -1016,7 +1098,7 @@ static enum MHD_Result serve_file(struct http *h, struct MHD_Connection *c,
 		close(fd);
 		return reply_not_modified(c, r, slot);
 	}
-	return send_file(h, c, r, slot, fd, &st, get);
+	return send_file(h, c, r, slot, fd, &st, get, &t);
 }
 
 /* Routes a request by path prefix and method. */
@@ -1208,6 +1290,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		snprintf(id, sizeof(id), "#%lld", (long long)r->id);
 	if (r->upload != NULL)
 		upload_completed(h->upload, r->upload, toe);
+	if (r->slot)
+		slots_release(h->slots, r->slot_key, clock_now_ms());
 	if (sent && r->download && h->hooks.on_download != NULL)
 		h->hooks.on_download(h->hooks.arg, r->id, r->body, r->to_end);
 	if (!r->quiet && log_get_level() >= LOG_INFO)
@@ -1334,6 +1418,9 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 		if (h->tls == NULL)
 			goto fail;
 	}
+	h->pacer = pacer_new();
+	h->slots = slots_new(h->hooks.on_slot_free, h->hooks.arg);
+	http_reconfigure(h, cfg);
 
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	threads = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (unsigned)ncpu;
@@ -1341,7 +1428,7 @@ struct http *http_start(const struct config *cfg, const struct token_key *key,
 	if (timeout_s == 0)
 		timeout_s = 1;
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-	        MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+	        MHD_USE_TURBO | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (h->tls != NULL)
@@ -1375,6 +1462,8 @@ fail:
 	web_free(h->web);
 	tls_free(h->tls);
 	proxy_free(h->proxy);
+	slots_free(h->slots);
+	pacer_free(h->pacer);
 	connlimit_free(h->limits);
 	upload_free(h->upload);
 	if (h->root_fd != -1)
@@ -1393,9 +1482,13 @@ void http_stop(struct http *h)
 {
 	if (h == NULL)
 		return;
+	/* No connection may be left suspended when libmicrohttpd stops. */
+	pacer_stop(h->pacer);
 	MHD_stop_daemon(h->mhd);
 	tls_free(h->tls);
 	proxy_free(h->proxy);
+	pacer_free(h->pacer);
+	slots_free(h->slots);
 	connlimit_free(h->limits);
 	upload_free(h->upload);
 	web_free(h->web);
@@ -1429,16 +1522,25 @@ int http_reload(struct http *h, const struct config *cfg, char **cause)
 char *http_url_for(const struct config *cfg, const struct token_key *key,
                    const struct cat_file *f, time_t now, char **cause)
 {
-	char tok[TOKEN_LEN + 1], *enc, *url;
+	return http_url_for_requester(cfg, key, f, NULL, now, cause);
+}
+
+char *http_url_for_requester(const struct config *cfg,
+                             const struct token_key *key,
+                             const struct cat_file *f, const char *requester,
+                             time_t now, char **cause)
+{
+	char tok[TOKEN_MAX_LEN + 1], *enc, *url;
 	const char *name = base_name(f->path);
+	uint64_t tag = requester ? token_requester_tag(key, requester) : 0;
 
 	if (!f->hashed) {
 		*cause = xasprintf("file #%lld is not indexed yet",
 		                   (long long)f->id);
 		return NULL;
 	}
-	if (token_make(key, f->id, f->sha256, now,
-	               cfg->http.url_lifetime_ms / 1000, tok) == -1) {
+	if (token_make_for(key, f->id, f->sha256, now,
+	                   cfg->http.url_lifetime_ms / 1000, tag, tok) == -1) {
 		*cause = xstrdup("[http] url_lifetime is too long");
 		return NULL;
 	}
@@ -1446,4 +1548,40 @@ char *http_url_for(const struct config *cfg, const struct token_key *key,
 	url = xasprintf("%s/f/%s/%s", cfg->http.base_url, tok, enc);
 	free(enc);
 	return url;
+}
+
+void http_reconfigure(struct http *h, const struct config *cfg)
+{
+	pacer_set_rates(h->pacer, cfg->transfers.max_rate,
+	                cfg->transfers.download_rate);
+	slots_configure(h->slots, cfg->transfers.slots,
+	                cfg->transfers.slots_per_user,
+	                cfg->transfers.slot_hold_ms);
+}
+
+bool http_slot_available(struct http *h, const char *requester)
+{
+	return slots_available(h->slots, token_requester_tag(h->key, requester),
+	                       clock_now_ms());
+}
+
+void http_slot_hold(struct http *h, const char *requester, bool hold)
+{
+	uint64_t tag = token_requester_tag(h->key, requester);
+
+	if (hold)
+		slots_hold(h->slots, tag, clock_now_ms());
+	else
+		slots_unhold(h->slots, tag, clock_now_ms());
+}
+
+void http_transfers(struct http *h, struct http_transfers *out)
+{
+	struct slots_usage u;
+
+	slots_get_usage(h->slots, clock_now_ms(), &u);
+	out->rate = pacer_rate(h->pacer, clock_now_ns() / 1000);
+	out->slots_used = u.used;
+	out->slots = u.limit;
+	out->mean_slot_s = slots_mean_s(h->slots);
 }

@@ -39,6 +39,18 @@ struct http_hooks {
 	 * hash answer 503 (being indexed) instead of 403. Gets arg too. */
 	bool (*is_pending)(void *arg, int64_t id, unsigned char prev_sha256[32],
 	                   bool *has_prev);
+	/* A download slot may have come free (slots.h; also called when a
+	 * link goes idle, before its slot lingers out): look again with
+	 * http_slot_available. Gets arg too. */
+	void (*on_slot_free)(void *arg);
+};
+
+/* What stats shows of the transfers. */
+struct http_transfers {
+	uint64_t rate;        /* bytes/s sent, over the last seconds */
+	unsigned slots_used;  /* downloads, lingering links and holds */
+	unsigned slots;       /* [transfers] slots; 0 = unlimited */
+	unsigned mean_slot_s; /* mean time a slot is held */
 };
 
 struct http;
@@ -74,5 +86,24 @@ int http_reload(struct http *h, const struct config *cfg, char **cause);
  */
 char *http_url_for(const struct config *cfg, const struct token_key *key,
                    const struct cat_file *f, time_t now, char **cause);
+
+/* The same for a link that carries requester (a chat requester's key;
+ * NULL: none), so that its download counts in the requester's slots. */
+char *http_url_for_requester(const struct config *cfg,
+                             const struct token_key *key,
+                             const struct cat_file *f, const char *requester,
+                             time_t now, char **cause);
+
+/* Applies the [transfers] limits of cfg (at start and on reload); links
+ * and slots in use are kept. */
+void http_reconfigure(struct http *h, const struct config *cfg);
+
+/* Returns true if a download by requester could take a slot now. */
+bool http_slot_available(struct http *h, const char *requester);
+/* Holds a slot for requester for [transfers] slot_hold (hold true), or
+ * gives its hold back. */
+void http_slot_hold(struct http *h, const char *requester, bool hold);
+/* Fills *out (any thread). */
+void http_transfers(struct http *h, struct http_transfers *out);
 
 #endif

@@ -226,38 +226,95 @@ int token_make(const struct token_key *key, int64_t file_id,
                const unsigned char sha256[32], time_t now, uint64_t lifetime_s,
                char out[TOKEN_LEN + 1])
 {
-	unsigned char raw[TOKEN_RAW_LEN];
-	uint64_t expires = 0;
+	char buf[TOKEN_MAX_LEN + 1];
+
+	if (token_make_for(key, file_id, sha256, now, lifetime_s, 0, buf) == -1)
+		return -1;
+	memcpy(out, buf, TOKEN_LEN + 1);
+	return 0;
+}
+
+/* Writes the signed head of a token (everything before its MAC) into hdr
+ * and returns its length. */
+static size_t token_head(const struct token *t, unsigned char *hdr)
+{
+	hdr[0] = t->version;
+	token_put_be(hdr + 1, t->key_id, 4);
+	token_put_be(hdr + 5, (uint64_t)t->file_id, 8);
+	token_put_be(hdr + 13, t->expires, 4);
+	if (t->version != TOKEN_VERSION_REQ)
+		return 17;
+	token_put_be(hdr + 17, t->requester, 8);
+	hdr[25] = 0;
+	return 26;
+}
+
+int token_make_for(const struct token_key *key, int64_t file_id,
+                   const unsigned char sha256[32], time_t now,
+                   uint64_t lifetime_s, uint64_t requester,
+                   char out[TOKEN_MAX_LEN + 1])
+{
+	unsigned char raw[TOKEN_REQ_RAW_LEN];
+	struct token t = {0};
+	size_t hlen;
 
 	if (lifetime_s != 0) {
 		if (now < 0 || lifetime_s > UINT32_MAX ||
 		    (uint64_t)now + lifetime_s > UINT32_MAX)
 			return -1;
-		expires = (uint64_t)now + lifetime_s;
+		t.expires = (uint32_t)((uint64_t)now + lifetime_s);
 	}
-	raw[0] = TOKEN_VERSION;
-	token_put_be(raw + 1, key->id, 4);
-	token_put_be(raw + 5, (uint64_t)file_id, 8);
-	token_put_be(raw + 13, expires, 4);
-	token_key_mac(key, raw, 17, sha256, 32, raw + 17, TOKEN_MAC_LEN);
-	/* 33 bytes = 11 groups of 3: TOKEN_LEN characters, no padding. */
-	b64url_encode(raw, TOKEN_RAW_LEN, out);
+	t.version = requester != 0 ? TOKEN_VERSION_REQ : TOKEN_VERSION;
+	t.key_id = key->id;
+	t.file_id = file_id;
+	t.requester = requester;
+	hlen = token_head(&t, raw);
+	token_key_mac(key, raw, hlen, sha256, 32, raw + hlen, TOKEN_MAC_LEN);
+	/* 33 or 42 bytes, groups of 3: no padding. */
+	b64url_encode(raw, hlen + TOKEN_MAC_LEN, out);
 	return 0;
+}
+
+uint64_t token_requester_tag(const struct token_key *key, const char *requester)
+{
+	static const char label[] = "fisbot link requester";
+	unsigned char mac[8];
+	uint64_t tag;
+
+	token_key_mac(key, label, sizeof(label), requester, strlen(requester),
+	              mac, sizeof(mac));
+	tag = token_get_be(mac, 8);
+	return tag != 0 ? tag : 1;
 }
 
 int token_parse(const char *s, size_t len, struct token *out)
 {
-	unsigned char raw[TOKEN_RAW_LEN];
+	unsigned char raw[TOKEN_REQ_RAW_LEN];
+	size_t rawlen, hlen;
 
-	if (len != TOKEN_LEN ||
-	    b64url_decode(s, len, raw, sizeof(raw)) != TOKEN_RAW_LEN ||
-	    raw[0] != TOKEN_VERSION)
+	if (len == TOKEN_LEN)
+		rawlen = TOKEN_RAW_LEN;
+	else if (len == TOKEN_MAX_LEN)
+		rawlen = TOKEN_REQ_RAW_LEN;
+	else
+		return -1;
+	if (b64url_decode(s, len, raw, sizeof(raw)) != (ssize_t)rawlen ||
+	    raw[0] !=
+	        (rawlen == TOKEN_RAW_LEN ? TOKEN_VERSION : TOKEN_VERSION_REQ))
 		return -1;
 	out->version = raw[0];
 	out->key_id = (uint32_t)token_get_be(raw + 1, 4);
 	out->file_id = (int64_t)token_get_be(raw + 5, 8);
 	out->expires = (uint32_t)token_get_be(raw + 13, 4);
-	memcpy(out->mac, raw + 17, TOKEN_MAC_LEN);
+	out->requester = 0;
+	hlen = 17;
+	if (rawlen == TOKEN_REQ_RAW_LEN) {
+		out->requester = token_get_be(raw + 17, 8);
+		if (out->requester == 0 || raw[25] != 0)
+			return -1;
+		hlen = 26;
+	}
+	memcpy(out->mac, raw + hlen, TOKEN_MAC_LEN);
 	if (out->file_id <= 0)
 		return -1;
 	return 0;
@@ -267,17 +324,15 @@ enum token_status token_verify(const struct token_key *key,
                                const struct token *t,
                                const unsigned char sha256[32], time_t now)
 {
-	unsigned char hdr[17];
+	unsigned char hdr[TOKEN_REQ_RAW_LEN];
+	size_t hlen;
 
-	if (t->version != TOKEN_VERSION)
+	if (t->version != TOKEN_VERSION && t->version != TOKEN_VERSION_REQ)
 		return TOKEN_MALFORMED;
 	if (t->key_id != key->id)
 		return TOKEN_WRONG_KEY;
-	hdr[0] = t->version;
-	token_put_be(hdr + 1, t->key_id, 4);
-	token_put_be(hdr + 5, (uint64_t)t->file_id, 8);
-	token_put_be(hdr + 13, t->expires, 4);
-	if (!token_key_mac_ok(key, hdr, sizeof(hdr), sha256, 32, t->mac,
+	hlen = token_head(t, hdr);
+	if (!token_key_mac_ok(key, hdr, hlen, sha256, 32, t->mac,
 	                      TOKEN_MAC_LEN))
 		return TOKEN_BAD_MAC;
 	if (token_expired(t, now))

@@ -13,6 +13,18 @@
  *       17   16 MAC: HMAC-SHA256(key, bytes 0..16 || file SHA-256),
  *               truncated to its first 16 bytes (RFC 2104 §5)
  *
+ * A link made for a requester (version TOKEN_VERSION_REQ, 42 bytes, 56
+ * characters) has two more fields before its MAC, which then covers
+ * bytes 0..25:
+ *
+ *       17    8 requester tag (token_requester_tag), big-endian, never 0
+ *       25    1 reserved, 0
+ *       26   16 MAC
+ *
+ * so download slots can be counted per requester (slots.h). Version 2 is
+ * the upload tokens' (upload_token.h). Links of version 1 stay valid: they
+ * have no requester (tag 0).
+ *
  * The file's SHA-256 is not in the token but is covered by the MAC, so a
  * link dies when its file changes. The key id lets a server tell "made with
  * another key" (403) from a forged MAC; it reveals nothing about the key.
@@ -25,11 +37,14 @@
 #include <stdint.h>
 #include <time.h>
 
-#define TOKEN_VERSION 1
-#define TOKEN_RAW_LEN 33
-#define TOKEN_LEN     44 /* base64url characters */
-#define TOKEN_KEY_LEN 32
-#define TOKEN_MAC_LEN 16
+#define TOKEN_VERSION     1
+#define TOKEN_VERSION_REQ 3
+#define TOKEN_RAW_LEN     33
+#define TOKEN_LEN         44 /* base64url characters */
+#define TOKEN_REQ_RAW_LEN 42
+#define TOKEN_MAX_LEN     56 /* characters of a token with a requester */
+#define TOKEN_KEY_LEN     32
+#define TOKEN_MAC_LEN     16
 
 /* A loaded signing key (opaque outside token.c). */
 struct token_key;
@@ -39,7 +54,8 @@ struct token {
 	uint8_t version;
 	uint32_t key_id;
 	int64_t file_id;
-	uint32_t expires; /* unix seconds, 0 = never */
+	uint32_t expires;   /* unix seconds, 0 = never */
+	uint64_t requester; /* tag, 0 = none (version 1) */
 	unsigned char mac[TOKEN_MAC_LEN];
 };
 
@@ -80,9 +96,22 @@ int token_make(const struct token_key *key, int64_t file_id,
                const unsigned char sha256[32], time_t now, uint64_t lifetime_s,
                char out[TOKEN_LEN + 1]);
 
+/* The same, for requester tag requester (token_requester_tag; 0 makes a
+ * version 1 token): out holds TOKEN_MAX_LEN characters and a NUL. */
+int token_make_for(const struct token_key *key, int64_t file_id,
+                   const unsigned char sha256[32], time_t now,
+                   uint64_t lifetime_s, uint64_t requester,
+                   char out[TOKEN_MAX_LEN + 1]);
+
+/* Returns the tag of requester (a chat requester's key): the first 8 bytes
+ * of an HMAC of it, never 0, so that a link shows nothing of who asked. */
+uint64_t token_requester_tag(const struct token_key *key,
+                             const char *requester);
+
 /*
  * Decodes the len characters at s. Returns 0 and fills *out, or -1 if s is
- * not exactly TOKEN_LEN base64url characters of a known version. The MAC is
+ * not exactly TOKEN_LEN (version 1) or TOKEN_MAX_LEN (TOKEN_VERSION_REQ)
+ * base64url characters of a known version. The MAC is
  * not checked here.
  */
 int token_parse(const char *s, size_t len, struct token *out);

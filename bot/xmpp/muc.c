@@ -581,10 +581,17 @@ bool muc_presence(struct session *s, xmpp_stanza_t *st)
 				return true;
 			}
 		}
-		if (self)
+		if (self) {
 			self_unavailable(s, r, x);
-		else
+		} else {
+			if (s->events.gone != NULL) {
+				char *key = muc_requester_key(r, nick);
+
+				s->events.gone(s->events.arg, key);
+				free(key);
+			}
 			occupant_remove(r, nick);
+		}
 		return true;
 	}
 	if (type != NULL)

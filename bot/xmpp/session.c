@@ -746,15 +746,24 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	return 1;
 }
 
-/* Incoming presences: rooms only. */
+/* Incoming presences: rooms, and a JID going offline (events.gone). */
 static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
 	struct session *s = arg;
+	const char *type = xmpp_stanza_get_type(st);
+	const char *from = xmpp_stanza_get_from(st);
 
 	(void)conn;
 	s->heard_at = session_now(s);
-	if (!s->stopping)
-		muc_presence(s, st);
+	if (s->stopping || muc_presence(s, st))
+		return 1;
+	if (type != NULL && strcmp(type, "unavailable") == 0 && from != NULL &&
+	    s->events.gone != NULL) {
+		char *bare = jid_bare(from);
+
+		s->events.gone(s->events.arg, bare);
+		free(bare);
+	}
 	return 1;
 }
 

@@ -72,6 +72,10 @@ struct session_events {
 	           const char *requester);
 	/* The bot joined a room (ready for commands) or left it. */
 	void (*room)(void *arg, enum session_room_event kind, const char *room);
+	/* A requester is gone: an occupant left one of the bot's rooms
+	 * (sender as in session_origin), or a JID sent an unavailable
+	 * presence (sender: its bare JID). */
+	void (*gone)(void *arg, const char *sender);
 	void *arg;
 };
 

@@ -90,8 +90,8 @@ the
 #include "units.h"
 
 /* 3: FISBOT_PLUGIN(name, commands), fb_command.arg and req_file,
- * upload_url, FB_EXPORT. */
-#define FB_API_VERSION 3
+ * upload_url, FB_EXPORT. 4: queue_info, queue_cancel, transfers. */
+#define FB_API_VERSION 4
 
 struct fb_plugin;  /* the host's handle for one loaded plugin */
 struct fb_request; /* one chat command being answered */
@@ -130,6 +130,10 @@ enum {
 	/* The handler queries the catalogue (a search, a listing, a count):
 	 * it runs on a query worker (see "Threads" above). */
 	FB_CMD_QUERY = 1 << 1,
+	/* The command is about the download queue: help lists it only
+	 * where [transfers] limits the downloads (slots or
+	 * slots_per_user). */
+	FB_CMD_TRANSFERS = 1 << 2,
 };
 
 /* IQ handler flags (register_iq). */
@@ -206,6 +210,24 @@ struct fb_upload {
 	                      * folder (made safe; " (1)" may still be added
 	                      * if it is taken when the file arrives) */
 	unsigned lifetime_s; /* how long the URL may be used */
+};
+
+/* A requester's place in the download queue (queue_info). */
+struct fb_queue_info {
+	bool enabled;      /* [transfers] slots or slots_per_user are set */
+	unsigned position; /* of the requester's first request; 0: none */
+	unsigned mine;     /* the requester's requests waiting */
+	unsigned waiting;  /* requests waiting in all */
+	unsigned eta_s;    /* estimated wait of the first, in seconds */
+	const char *first; /* path of the requester's first file, or NULL */
+};
+
+/* The transfers now (transfers). */
+struct fb_transfers {
+	uint64_t rate;       /* bytes/s sent, over the last seconds */
+	unsigned slots_used; /* downloads in progress and held slots */
+	unsigned slots;      /* [transfers] slots; 0 = unlimited */
+	unsigned queued;     /* requests waiting in the queue */
 };
 
 /* The host's API, set in the plugin before anything else runs (see
@@ -336,6 +358,15 @@ struct fb_api {
 	int (*describe)(struct fb_plugin *p, int64_t id, const char *text,
 	                char **cause);
 	int (*reload)(struct fb_plugin *p, char **cause);
+	/* --- the download queue --------------------------------------- */
+	/* The requester's place in the queue [main thread]. */
+	void (*queue_info)(struct fb_request *r, struct fb_queue_info *out);
+	/* Takes the requester's requests out of the queue; returns how many
+	 * [main thread]. */
+	unsigned (*queue_cancel)(struct fb_request *r);
+	/* The current rate, slots in use and the queue's length [any
+	 * thread]. */
+	void (*transfers)(struct fb_plugin *p, struct fb_transfers *out);
 	/* Calls fn for every command of every plugin (for help) [any
 	 * thread]. */
 	void (*commands_foreach)(struct fb_plugin *p,

@@ -5,6 +5,11 @@
  * and refuses one that is not hashed yet, since its link could not carry
  * the SHA-256 that clients check. The dispatcher looks the file up
  * (FB_ARG_FILE), on the host's query workers (FB_CMD_QUERY).
+ *
+ * With [transfers] slots, the host may queue the link instead of sending
+ * it (all slots busy) and answer with the requester's place; "queue"
+ * shows that place and "cancel" leaves the queue (both on the main
+ * thread, which owns the queue).
  */
 #include <inttypes.h>
 
@@ -25,6 +30,42 @@ static void cmd_get(struct fb_request *req, int argc, char **argv)
 		api->reply_link(req, f);
 }
 
+/* queue */
+static void cmd_queue(struct fb_request *req, int argc, char **argv)
+{
+	const char *prefix = api->config(api->req_plugin(req))->commands.prefix;
+	struct fb_queue_info qi;
+
+	api->queue_info(req, &qi);
+	if (!qi.enabled && qi.waiting == 0) {
+		api->reply(req, "there is no download queue: every get is "
+		                "answered at once");
+		return;
+	}
+	if (qi.position == 0) {
+		api->reply(req, "you are not in the queue (%u waiting)",
+		           qi.waiting);
+		return;
+	}
+	api->reply(req,
+	           "you are #%u in the queue of %u (about %u min): %s%s; "
+	           "%scancel to leave it",
+	           qi.position, qi.waiting, (qi.eta_s + 59) / 60, qi.first,
+	           qi.mine > 1 ? " and more" : "", prefix);
+}
+
+/* cancel */
+static void cmd_cancel(struct fb_request *req, int argc, char **argv)
+{
+	unsigned n = api->queue_cancel(req);
+
+	if (n == 0)
+		api->reply(req, "you are not in the queue");
+	else
+		api->reply(req, "you left the queue (%u request%s)", n,
+		           n == 1 ? "" : "s");
+}
+
 static const struct fb_command commands[] = {
     {
         .name = "get",
@@ -36,6 +77,26 @@ static const struct fb_command commands[] = {
         .handler = cmd_get,
         .flags = FB_CMD_QUERY,
         .arg = FB_ARG_FILE,
+    },
+    {
+        .name = "queue",
+        .usage = "queue",
+        .min_args = 0,
+        .max_args = 0,
+        .perm = FB_ANYONE,
+        .help = "your place in the download queue",
+        .handler = cmd_queue,
+        .flags = FB_CMD_TRANSFERS,
+    },
+    {
+        .name = "cancel",
+        .usage = "cancel",
+        .min_args = 0,
+        .max_args = 0,
+        .perm = FB_ANYONE,
+        .help = "leave the download queue",
+        .handler = cmd_cancel,
+        .flags = FB_CMD_TRANSFERS,
     },
 };
 

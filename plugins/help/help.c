@@ -2,7 +2,8 @@
  * The help plugin: "help" lists the commands this user may run, generated
  * from every plugin's command table; "help COMMAND" shows one command's
  * usage and help line. Admin commands are shown only to an [admins] JID in
- * a direct chat, where they can be run.
+ * a direct chat, where they can be run; the download queue's commands only
+ * where [transfers] has slots (FB_CMD_TRANSFERS).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,7 +28,16 @@ struct walk {
 /* Returns true if the requester may see cmd. */
 static bool visible(const struct walk *w, const struct fb_command *cmd)
 {
-	return cmd->perm != FB_ADMIN || w->admin;
+	const struct config *cfg;
+
+	if (cmd->perm == FB_ADMIN && !w->admin)
+		return false;
+	if (cmd->flags & FB_CMD_TRANSFERS) {
+		cfg = api->config(api->req_plugin(w->req));
+		return cfg->transfers.slots != 0 ||
+		       cfg->transfers.slots_per_user != 0;
+	}
+	return true;
 }
 
 /* Adds one line per visible command: its usage and help line. */

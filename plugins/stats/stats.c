@@ -1,8 +1,8 @@
 /*
  * The stats plugin: "stats" (files, folders, total size, downloads, bytes
- * served, uptime) and "new [N]" (the N most recently added files), both on
- * the host's query workers (FB_CMD_QUERY); the start time is set at init
- * and only read afterwards.
+ * served, uptime; the transfers' current rate, slots in use and queue) and "new
+ * [N]" (the N most recently added files), both on the host's query workers
+ * (FB_CMD_QUERY); the start time is set at init and only read afterwards.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -36,6 +36,7 @@ static void cmd_stats(struct fb_request *req, int argc, char **argv)
 {
 	struct fb_plugin *p = api->req_plugin(req);
 	char a[TEXT_SIZE_LEN], b[TEXT_SIZE_LEN], up[LISTING_DURATION_LEN];
+	struct fb_transfers t;
 	struct cat_stats s;
 
 	if (catalogue_stats(api->catalogue(p), &s) == -1) {
@@ -50,6 +51,14 @@ static void cmd_stats(struct fb_request *req, int argc, char **argv)
 	api->reply(req, "bytes served: %s (%" PRIu64 " bytes)",
 	           text_human_size(s.bytes_served, b), s.bytes_served);
 	api->reply(req, "uptime: %s", listing_duration(uptime(p), up));
+	api->transfers(p, &t);
+	api->reply(req, "rate: %s/s", text_human_size(t.rate, a));
+	if (t.slots != 0)
+		api->reply(req, "slots: %u of %u in use", t.slots_used,
+		           t.slots);
+	else
+		api->reply(req, "slots: %u in use (no limit)", t.slots_used);
+	api->reply(req, "queue: %u waiting", t.queued);
 }
 
 /* new [N] */
@@ -96,8 +105,8 @@ static const struct fb_command commands[] = {
         .min_args = 0,
         .max_args = 0,
         .perm = FB_ANYONE,
-        .help = "files, folders, total size, downloads, bytes served and "
-                "uptime",
+        .help = "files, folders, total size, downloads, bytes served, "
+                "uptime, rate, slots and queue",
         .handler = cmd_stats,
         .flags = FB_CMD_QUERY,
     },

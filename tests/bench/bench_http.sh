@@ -10,6 +10,10 @@
 # own TLS ([http] tls_cert, libmicrohttpd's GnuTLS), nginx with ssl.
 # Neither can use sendfile then (nginx without kernel TLS reads and
 # encrypts in user space too).
+# Then, with [transfers] max_rate set (each cap of CAPS, default
+# "2M 20M 200M"), a second server on the same catalogue, 4 connections on the
+# 100 MiB file for the same time: the rate achieved against the cap and the
+# server's CPU (percent of one core, and per MiB/s sent).
 # It prints figures; it asserts nothing. With BASELINE=OTHER_BUILD_DIR in
 # the environment, that build's tests/http_server (another version of the
 # server) is measured in the same rounds too, as a third column.
@@ -37,8 +41,10 @@ tmp=$(mktemp -d)
 srv_pid=
 ngx_pid=
 base_pid=
+cap_pid=
 cleanup() {
 	[ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null && wait "$srv_pid" 2>/dev/null
+	[ -n "$cap_pid" ] && kill "$cap_pid" 2>/dev/null && wait "$cap_pid" 2>/dev/null
 	[ -n "$base_pid" ] && kill "$base_pid" 2>/dev/null && wait "$base_pid" 2>/dev/null
 	[ -n "$ngx_pid" ] && kill "$ngx_pid" 2>/dev/null && wait "$ngx_pid" 2>/dev/null
 	rm -rf "$tmp"
@@ -241,3 +247,40 @@ else
 		printf "mean   100MiB MiB/s %-17.1f %-17.1f %.2f  (goal >= 1.00)\n", fb / n / 1048576, nb / n / 1048576, fb / nb
 		printf "mean   CPU s/GiB    %-17.3f %-17.3f\n", fc / n, nc / n }'
 fi
+
+# With caps: another server on the same share and catalogue, one cap at a
+# time.
+echo
+echo "with [transfers] max_rate: 4 connections on the 100 MiB file, ${secs}s each"
+echo "cap      achieved MiB/s  of cap  CPU % of a core  CPU % per MiB/s"
+for cap in ${CAPS:-2M 20M 200M}; do
+	sed "s/^\[log\]/[transfers]\nmax_rate = $cap\n[log]/" "$tmp/fisbot.conf" >"$tmp/capped.conf"
+	rm -f "$tmp/cap_port"
+	(cd "$tmp" && exec "$server" -c capped.conf >"$tmp/cap_port" 2>"$tmp/capped.log") &
+	cap_pid=$!
+	i=0
+	while ! grep -q '^port ' "$tmp/cap_port" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || { echo "bench: the capped server did not start" >&2; exit 1; }
+		sleep 0.1
+	done
+	cap_port=$(awk '{print $2}' "$tmp/cap_port")
+	c_big=$(echo "$f_big" | sed "s|:$srv_port/|:$cap_port/|")
+	c0=$(cpu_ticks "$cap_pid")
+	b=$(wrk -t 2 -c 4 -d "${secs}s" "$c_big" | awk '
+		/^Transfer\/sec:/ {
+			v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[A-Za-z]+$/, "", v)
+			m = 1
+			if (u == "KB") m = 1024; else if (u == "MB") m = 1048576; else if (u == "GB") m = 1073741824
+			printf "%.0f\n", v * m
+		}')
+	c1=$(cpu_ticks "$cap_pid")
+	kill "$cap_pid" && wait "$cap_pid" 2>/dev/null
+	cap_pid=
+	awk -v cap="$cap" -v b="$b" -v c=$((c1 - c0)) -v hz="$hz" -v s="$secs" 'BEGIN {
+		v = cap; u = v; sub(/[0-9.]+/, "", u); sub(/[A-Za-z]+$/, "", v)
+		m = 1
+		if (u == "K") m = 1024; else if (u == "M") m = 1048576; else if (u == "G") m = 1073741824
+		capb = v * m; mib = b / 1048576; cpu = c / hz / s * 100
+		printf "%-8s %-15.2f %-7.3f %-16.2f %.3f\n", cap, mib, b / capb, cpu, (mib > 0 ? cpu / mib : 0) }'
+done

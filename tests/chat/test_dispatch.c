@@ -69,11 +69,31 @@ static uint64_t fake_now(void *arg)
 	return now;
 }
 
+static char last_requester[256]; /* of the last fake_url */
+
 static char *fake_url(void *arg, const struct config *c,
-                      const struct cat_file *f)
+                      const struct cat_file *f, const char *requester)
 {
+	snprintf(last_requester, sizeof(last_requester), "%s",
+	         requester != NULL ? requester : "(none)");
 	return xasprintf("http://127.0.0.1:8080/f/TOKEN/%lld",
 	                 (long long)f->id);
+}
+
+/* Fake download slots: free_slots of them, for anyone; holds take one. */
+static int free_slots;
+static char last_hold[256];
+
+static bool fake_slot_available(void *arg, const char *requester)
+{
+	return free_slots > 0;
+}
+
+static void fake_slot_hold(void *arg, const char *requester, bool hold)
+{
+	free_slots += hold ? -1 : 1;
+	snprintf(last_hold, sizeof(last_hold), "%s%s", hold ? "" : "-",
+	         requester);
 }
 
 static int fake_rescan(void *arg, char **cause)
@@ -206,10 +226,17 @@ static void on_room(void *arg, enum session_room_event kind, const char *room)
 	host_room(host, kind, room);
 }
 
+static void on_gone(void *arg, const char *sender)
+{
+	(void)arg;
+	host_gone(host, sender);
+}
+
 static const struct session_events events = {
     .message = on_message,
     .iq = on_iq,
     .room = on_room,
+    .gone = on_gone,
 };
 
 /* Hands the stanza xml to the session as if the server sent it. */
@@ -1651,6 +1678,168 @@ static int64_t add_file(struct catalogue *c, const char *path)
 	return f.id;
 }
 
+/* The download queue: a get with no slot free waits and says so; a slot
+ * that frees hands the first waiting requester its link and holds the
+ * slot for it; queue, cancel, leaving the room, queue_per_user, and the
+ * queue kept across a reload. */
+static void test_transfer_queue(void **state)
+{
+	static const char *const extra = "[transfers]\nslots = 1\n"
+	                                 "queue = 3\nqueue_per_user = 2\n";
+	struct config *c = load_config("help, get", extra), *c2, *c3;
+	struct host_deps d = deps;
+	struct host *saved = host;
+	struct catalogue *w;
+	char *cause = NULL, *b;
+	xmpp_stanza_t *x;
+
+	w = catalogue_open_writer("fisbot.db", &cause);
+	assert_non_null(w);
+	add_file(w, "music/a.ogg");
+	d.database = "fisbot.db";
+	d.workers = 2;
+	d.slot_available = fake_slot_available;
+	d.slot_hold = fake_slot_hold;
+	host = host_new(c, session, &d, &cause);
+	if (host == NULL)
+		fail_msg("host_new: %s", cause);
+
+	/* help lists queue and cancel where there are slots. */
+	say(FB_DIRECT, "help");
+	b = body(0);
+	assert_non_null(strstr(b, "\nqueue — your place in the download "
+	                          "queue"));
+	assert_non_null(strstr(b, "\ncancel — leave the download queue"));
+	free(b);
+	sent_reset();
+
+	/* A slot free: the link at once, carrying its requester. */
+	free_slots = 1;
+	say(FB_DIRECT, "get 1");
+	wait_reply("http://127.0.0.1:8080/f/TOKEN/1");
+	assert_string_equal(last_requester, "alice@example.org");
+
+	/* None free: bob waits, then carol (in the room). */
+	free_slots = 0;
+	say_as(FB_DIRECT, "bob@example.org/pc", "get 1");
+	wait_reply("all 1 slots are busy: you are #1 in the queue (about 1 "
+	           "min); !queue, !cancel");
+	input("<presence from='" ROOM "/carol'><x xmlns='" MUC_USER
+	      "'><item affiliation='none' role='participant'/></x>"
+	      "</presence>");
+	say_as(FB_ROOM_PRIVATE, ROOM "/carol", "get 1");
+	wait_sent(1);
+	b = body(0);
+	assert_string_equal(b, "all 1 slots are busy: you are #2 in the "
+	                       "queue (about 2 min); !queue, !cancel");
+	free(b);
+	sent_reset();
+	say_as(FB_DIRECT, "bob@example.org/pc", "queue");
+	expect_reply("you are #1 in the queue of 2 (about 1 min): "
+	             "music/a.ogg; !cancel to leave it");
+	say_as(FB_DIRECT, "dave@example.org/pc", "queue");
+	expect_reply("you are not in the queue (2 waiting)");
+
+	/* A slot frees: bob gets the message get would have sent. */
+	free_slots = 1;
+	host_slot_freed(host);
+	assert_int_equal(n_sent, 1);
+	assert_string_equal(xmpp_stanza_get_to(sent[0].stanza),
+	                    "bob@example.org/pc");
+	check_body(0, "http://127.0.0.1:8080/f/TOKEN/1");
+	x = xmpp_stanza_get_child_by_name_and_ns(sent[0].stanza, "x",
+	                                         "jabber:x:oob");
+	assert_non_null(x);
+	assert_non_null(xmpp_stanza_get_child_by_name_and_ns(
+	    sent[0].stanza, "file-sharing", "urn:xmpp:sfs:0"));
+	sent_reset();
+	assert_string_equal(last_hold, "bob@example.org");
+	assert_string_equal(last_requester, "bob@example.org");
+	assert_int_equal(free_slots, 0);
+
+	/* carol leaves the room: her place goes; nothing is sent her. */
+	input("<presence type='unavailable' from='" ROOM
+	      "/carol'><x xmlns='" MUC_USER
+	      "'><item affiliation='none' role='none'/></x></presence>");
+	free_slots = 1;
+	host_slot_freed(host);
+	expect_silence();
+
+	/* cancel, and queue_per_user. */
+	free_slots = 0;
+	say_as(FB_DIRECT, "dave@example.org/pc", "get 1");
+	wait_sent(1);
+	sent_reset();
+	say_as(FB_DIRECT, "dave@example.org/pc", "get 1");
+	wait_sent(1);
+	check_body(0, "all 1 slots are busy: you are #1 in the queue (about "
+	              "1 min); !queue, !cancel");
+	sent_reset();
+	say_as(FB_DIRECT, "dave@example.org/pc", "get 1");
+	wait_reply("you already have 2 requests in the queue (!queue, "
+	           "!cancel)");
+	say_as(FB_DIRECT, "dave@example.org/pc", "cancel");
+	expect_reply("you left the queue (2 requests)");
+	say_as(FB_DIRECT, "dave@example.org/pc", "cancel");
+	expect_reply("you are not in the queue");
+	free_slots = 1;
+	host_slot_freed(host);
+	expect_silence();
+
+	/* An offline JID loses its place too. */
+	free_slots = 0;
+	say_as(FB_DIRECT, "erin@example.org/pc", "get 1");
+	wait_sent(1);
+	sent_reset();
+	input("<presence type='unavailable' from='erin@example.org/pc'/>");
+	free_slots = 1;
+	host_slot_freed(host);
+	expect_silence();
+
+	/* The queue survives a reload. */
+	free_slots = 0;
+	say_as(FB_DIRECT, "frank@example.org/pc", "get 1");
+	wait_sent(1);
+	sent_reset();
+	c2 = load_config("help, get", extra);
+	host_reconfigure(host, c2);
+	free_slots = 1;
+	host_slot_freed(host);
+	assert_int_equal(n_sent, 1);
+	assert_string_equal(xmpp_stanza_get_to(sent[0].stanza),
+	                    "frank@example.org/pc");
+	sent_reset();
+
+	/* The queue is full at 3. */
+	free_slots = 0;
+	say_as(FB_DIRECT, "g1@example.org/pc", "get 1");
+	say_as(FB_DIRECT, "g2@example.org/pc", "get 1");
+	say_as(FB_DIRECT, "g3@example.org/pc", "get 1");
+	wait_sent(3);
+	sent_reset();
+	say_as(FB_DIRECT, "g4@example.org/pc", "get 1");
+	wait_reply("all download slots are busy and the queue is full: try "
+	           "again later");
+
+	/* Without slots, help does not offer them. */
+	c3 = load_config("help, get", "");
+	host_reconfigure(host, c3);
+	say(FB_DIRECT, "help");
+	b = body(0);
+	assert_null(strstr(b, "\nqueue — "));
+	assert_null(strstr(b, "\ncancel — "));
+	assert_non_null(strstr(b, "\nget ID|PATH — "));
+	free(b);
+	sent_reset();
+
+	host_free(host);
+	host = saved;
+	config_free(c);
+	config_free(c2);
+	config_free(c3);
+	catalogue_close(w);
+}
+
 static void test_real_plugins_on_workers(void **state)
 {
 	struct config *c = load_config("help, search, browse, stats, get", "");
@@ -1763,6 +1952,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_link_on_worker, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_config_of_the_request, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_transfer_queue, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_real_plugins_on_workers, setup,
 	                                    teardown),

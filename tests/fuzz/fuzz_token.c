@@ -19,11 +19,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		key = token_key_from_bytes(key_bytes);
 	if (token_parse((const char *)data, size, &t) == 0 &&
 	    token_verify(key, &t, sha, 0) == TOKEN_OK) {
-		char again[TOKEN_LEN + 1];
+		char again[TOKEN_MAX_LEN + 1];
 
 		/* Only a genuine token verifies: it must be what we make. */
-		if (token_make(key, t.file_id, sha, 0, 0, again) == 0 &&
-		    t.expires == 0 && memcmp(again, data, TOKEN_LEN) != 0)
+		if (token_make_for(key, t.file_id, sha, 0, 0, t.requester,
+		                   again) == 0 &&
+		    t.expires == 0 && memcmp(again, data, size) != 0)
 			abort();
 	}
 	return 0;

@@ -229,6 +229,48 @@ static void test_key_file(void **state)
 	rmdir(dir);
 }
 
+/* Links with a requester: a tag of their own, verified like the others,
+ * tampering with the tag breaks the MAC, and version 1 links (no tag)
+ * still verify. */
+static void test_requester(void **state)
+{
+	struct token_key *key = token_key_from_bytes(key_bytes);
+	char tok[TOKEN_MAX_LEN + 1], v1[TOKEN_LEN + 1];
+	uint64_t alice = token_requester_tag(key, "alice@example.org");
+	uint64_t bob = token_requester_tag(key, "bob@example.org");
+	struct token t;
+
+	assert_true(alice != 0 && bob != 0 && alice != bob);
+	assert_true(alice == token_requester_tag(key, "alice@example.org"));
+	assert_int_equal(token_make_for(key, 42, sha, 1000, 60, alice, tok), 0);
+	assert_int_equal(strlen(tok), TOKEN_MAX_LEN);
+	assert_int_equal(token_parse(tok, TOKEN_MAX_LEN, &t), 0);
+	assert_int_equal(t.version, TOKEN_VERSION_REQ);
+	assert_true(t.requester == alice);
+	assert_int_equal(t.file_id, 42);
+	assert_int_equal(token_verify(key, &t, sha, 1000), TOKEN_OK);
+	assert_int_equal(token_verify(key, &t, sha, 1060), TOKEN_EXPIRED);
+	/* Another requester's tag in the same link: a bad MAC. */
+	t.requester = bob;
+	assert_int_equal(token_verify(key, &t, sha, 1000), TOKEN_BAD_MAC);
+	/* Every character matters. */
+	for (size_t i = 0; i < TOKEN_MAX_LEN; i++) {
+		char bad[TOKEN_MAX_LEN + 1];
+
+		memcpy(bad, tok, sizeof(bad));
+		bad[i] = bad[i] == 'A' ? 'B' : 'A';
+		assert_int_not_equal(check(key, bad, sha, 1000), TOKEN_OK);
+	}
+	/* Without a requester: version 1, as before. */
+	assert_int_equal(token_make_for(key, 42, sha, 1000, 60, 0, tok), 0);
+	assert_int_equal(token_make(key, 42, sha, 1000, 60, v1), 0);
+	assert_string_equal(tok, v1);
+	assert_int_equal(token_parse(v1, TOKEN_LEN, &t), 0);
+	assert_true(t.requester == 0);
+	assert_int_equal(check(key, v1, sha, 1000), TOKEN_OK);
+	token_key_free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +281,7 @@ int main(void)
 	    cmocka_unit_test(test_pinned),
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_key_file),
+	    cmocka_unit_test(test_requester),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

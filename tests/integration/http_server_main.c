@@ -114,8 +114,8 @@ int main(int argc, char **argv)
 	key = token_key_load(cfg->http.secret_file, &cause);
 	if (key == NULL)
 		fatalx("%s", cause);
-	hooks =
-	    (struct http_hooks){on_download, on_stale, ix, NULL, is_pending};
+	hooks = (struct http_hooks){on_download, on_stale,   ix,
+	                            NULL,        is_pending, NULL};
 	h = http_start(cfg, key, &hooks, &cause);
 	if (h == NULL)
 		fatalx("%s", cause);

@@ -80,6 +80,11 @@ static struct fake {
 	char *sent[MAX_SENT];
 	const char *sent_room[MAX_SENT];
 	size_t n_sent;
+	/* the transfers and the download queue, as the host would say */
+	struct fb_transfers tr;
+	struct fb_queue_info qi;
+	unsigned n_cancel; /* what queue_cancel takes out */
+	unsigned cancels;  /* calls of queue_cancel */
 } fk;
 
 static int fk_register_commands(struct fb_plugin *p,
@@ -224,6 +229,22 @@ static void fk_send_room(struct fb_plugin *p, const char *room,
 	fk.sent[fk.n_sent++] = xstrdup(text);
 }
 
+static void fk_transfers(struct fb_plugin *p, struct fb_transfers *out)
+{
+	*out = fk.tr;
+}
+
+static void fk_queue_info(struct fb_request *r, struct fb_queue_info *out)
+{
+	*out = fk.qi;
+}
+
+static unsigned fk_queue_cancel(struct fb_request *r)
+{
+	fk.cancels++;
+	return fk.n_cancel;
+}
+
 static const struct fb_api fk_api = {
     .version = FB_API_VERSION,
     .register_commands = fk_register_commands,
@@ -244,6 +265,9 @@ static const struct fb_api fk_api = {
     .rooms_foreach = fk_rooms_foreach,
     .room_announces = fk_room_announces,
     .send_room = fk_send_room,
+    .queue_info = fk_queue_info,
+    .queue_cancel = fk_queue_cancel,
+    .transfers = fk_transfers,
 };
 
 /* Loads plugin name.so: registers the table FISBOT_PLUGIN declares and
@@ -979,7 +1003,16 @@ static void test_stats(void **state)
 	                            "total size: 60.0 KiB (61440 bytes)\n"
 	                            "downloads: 1\n"
 	                            "bytes served: 1.0 KiB (1024 bytes)\n"
-	                            "uptime: 0s");
+	                            "uptime: 0s\n"
+	                            "rate: 0 B/s\n"
+	                            "slots: 0 in use (no limit)\n"
+	                            "queue: 0 waiting");
+	done(r);
+	fk.tr = (struct fb_transfers){2 * 1024 * 1024, 3, 4, 7};
+	r = run(FB_DIRECT, "stats");
+	assert_non_null(strstr(r->out, "uptime: 0s\nrate: 2.0 MiB/s\n"
+	                               "slots: 3 of 4 in use\n"
+	                               "queue: 7 waiting"));
 	done(r);
 	expect(FB_ROOM, "new 2", "#60 d1/n59 (1.0 KiB)\n#59 d0/n58 (1.0 KiB)");
 	r = run(FB_ROOM, "new");
@@ -1007,7 +1040,32 @@ static void test_new_empty(void **state)
 	       "total size: 0 B (0 bytes)\n"
 	       "downloads: 0\n"
 	       "bytes served: 0 B (0 bytes)\n"
-	       "uptime: 0s");
+	       "uptime: 0s\n"
+	       "rate: 0 B/s\n"
+	       "slots: 0 in use (no limit)\n"
+	       "queue: 0 waiting");
+}
+
+/* --- the download queue ------------------------------------------------- */
+
+static void test_queue_cancel(void **state)
+{
+	expect(FB_DIRECT, "queue",
+	       "there is no download queue: every get is answered at once");
+	fk.qi = (struct fb_queue_info){.enabled = true, .waiting = 3};
+	expect(FB_DIRECT, "queue", "you are not in the queue (3 waiting)");
+	fk.qi = (struct fb_queue_info){true, 2, 1, 3, 150, "music/a.ogg"};
+	expect(FB_ROOM, "queue",
+	       "you are #2 in the queue of 3 (about 3 min): music/a.ogg; "
+	       "!cancel to leave it");
+	fk.qi.mine = 2;
+	expect(FB_ROOM, "queue",
+	       "you are #2 in the queue of 3 (about 3 min): music/a.ogg and "
+	       "more; !cancel to leave it");
+	expect(FB_DIRECT, "cancel", "you are not in the queue");
+	fk.n_cancel = 2;
+	expect(FB_DIRECT, "cancel", "you left the queue (2 requests)");
+	assert_int_equal(fk.cancels, 2);
 }
 
 /* --- threads ------------------------------------------------------------- */
@@ -1177,6 +1235,7 @@ int main(void)
 	    T(test_file_argument_missing),
 	    T(test_file_argument_hostile),
 	    T(test_stats),
+	    T(test_queue_cancel),
 	    T(test_new_empty),
 	    T(test_query_flags),
 	    T(test_announce_batch),

@@ -132,7 +132,7 @@ struct sfx *sfx_new(const char *conf)
 {
 	struct sfx *f = xcalloc(1, sizeof(*f));
 	struct strlist problems = {0};
-	struct session_events ev = {on_message, on_iq, on_room, f};
+	struct session_events ev = {on_message, on_iq, on_room, NULL, f};
 	struct session_store store = {store_add, store_remove, f};
 	char *cause = NULL, *path;
 	FILE *fp;
