@@ -90,7 +90,7 @@ the
 #include "units.h"
 
 /* 3: FISBOT_PLUGIN(name, commands), fb_command.arg and req_file,
- * upload_url, FB_EXPORT. 4: queue_info, queue_cancel, transfers. */
+ * upload_url, FB_EXPORT. 4: queue_info, queue_cancel, transfers, web_url. */
 #define FB_API_VERSION 4
 
 struct fb_plugin;  /* the host's handle for one loaded plugin */
