@@ -551,13 +551,13 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	return 1;
 }
 
-/* Incoming presences: rooms only. */
+/* Incoming presences: subscriptions (roster.c), then rooms. */
 static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
 	struct session *s = arg;
 
 	(void)conn;
-	if (!s->stopping)
+	if (!s->stopping && !roster_presence(s, st))
 		muc_presence(s, st);
 	return 1;
 }

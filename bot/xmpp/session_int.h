@@ -1,11 +1,11 @@
 /*
  * The session's internals, shared by its files: session.c (connection,
  * reconnect, stanza routing, the paced send queue), muc.c (rooms),
- * invite.c (invitations), origin.c (which services are room services),
- * disco.c (disco#info, caps, version, ping), and the helpers jid.c and
- * stanza.c. Nothing outside these files includes this header, but for
- * the tests and fuzzers that drive the handlers of an unconnected session
- * (they reach the rest through session_test.h).
+ * invite.c (invitations), roster.c (presence subscriptions), origin.c
+ * (which services are room services), disco.c (disco#info, caps, version,
+ * ping), and the helpers jid.c and stanza.c. Nothing outside these files
+ * includes this header, but for the tests and fuzzers that drive the handlers
+ * of an unconnected session (they reach the rest through session_test.h).
  */
 #ifndef FISBOT_SESSION_INT_H
 #define FISBOT_SESSION_INT_H
@@ -217,6 +217,11 @@ void invite_origin_known(struct session *s, const char *service);
 /* Drops the invitations waiting for a check (the connection is gone). */
 void invite_disconnected(struct session *s);
 void invite_free(struct session *s);
+
+/* roster.c */
+/* Handles a presence subscription request, answer or probe ([xmpp]
+ * subscriptions); returns true if st was one. */
+bool roster_presence(struct session *s, xmpp_stanza_t *st);
 
 /* origin.c */
 enum origin_verdict {
