@@ -112,6 +112,7 @@ void muc_free(struct room *r)
 	free(r->password);
 	free(r->ping_id);
 	free(r->info_id);
+	free(r->asked_nick);
 	free(r);
 }
 
@@ -447,6 +448,52 @@ static bool has_feature(xmpp_stanza_t *st, const char *feature)
 	return false;
 }
 
+/* Returns in a few words why a room refused a join with condition
+ * cond. */
+static const char *refusal(const char *cond)
+{
+	static const struct {
+		const char *cond, *why;
+	} words[] = {
+	    {"remote-server-not-found", "no such server"},
+	    {"remote-server-timeout", "its server does not answer"},
+	    {"item-not-found", "no such room"},
+	    {"forbidden", "banned"},
+	    {"not-authorized", "a password is needed, or it is wrong"},
+	    {"registration-required", "members only"},
+	    {"conflict", "every nick tried is taken"},
+	    {"not-allowed", "the room cannot be created"},
+	    {"service-unavailable", "the room is full or unavailable"},
+	    {"jid-malformed", "not a valid nick or room"},
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(cond, words[i].cond) == 0)
+			return words[i].why;
+	return NULL;
+}
+
+/* An admin's join of r was refused (condition cond): says why to the
+ * layer above and drops r, which was never remembered. */
+static void join_refused(struct session *s, struct room *r, const char *cond)
+{
+	const char *why = refusal(cond);
+	char *text, *room = xstrdup(r->jid);
+
+	if (why != NULL)
+		text = xstrdup(why);
+	else
+		text = *cond != '\0' ? text_sanitize(cond, strlen(cond))
+		                     : xstrdup("refused");
+	log_warnx("cannot join %s: %s", room, text);
+	room_left_event(s, r);
+	muc_remove(s, r);
+	if (s->events.join_failed != NULL)
+		s->events.join_failed(s->events.arg, room, text);
+	free(text);
+	free(room);
+}
+
 /* A join was refused with an error presence. */
 static void join_error(struct session *s, struct room *r, xmpp_stanza_t *st)
 {
@@ -467,10 +514,18 @@ static void join_error(struct session *s, struct room *r, xmpp_stanza_t *st)
 			muc_join(s, r);
 			return;
 		}
+		if (r->asked) {
+			join_refused(s, r, cond);
+			return;
+		}
 		free(r->cur_nick);
 		r->cur_nick = xstrdup(r->nick);
 		r->nick_tries = 0;
 		rejoin_later(s, r, REJOIN_MAX_MS, "every nick tried is taken");
+		return;
+	}
+	if (r->asked) {
+		join_refused(s, r, cond);
 		return;
 	}
 	if (strcmp(cond, "forbidden") == 0 && r->saved) {
@@ -600,6 +655,14 @@ bool muc_presence(struct session *s, xmpp_stanza_t *st)
 			r->state = ROOM_JOINED;
 			r->joined_at = now;
 			backoff_reset(&r->rejoin);
+			if (r->asked) {
+				r->asked = false;
+				if (!r->configured &&
+				    s->store.room_add != NULL &&
+				    s->store.room_add(s->store.arg, r->jid,
+				                      r->asked_nick) == 0)
+					r->saved = true;
+			}
 			r->next_ping = now + SELFPING_MS;
 			log_info("joined %s as %s", r->jid, r->cur_nick);
 			muc_schedule(s);
@@ -894,9 +957,9 @@ int muc_join_jid(struct session *s, const char *room, const char *nick,
 			*cause = xasprintf("not a room JID: %s", room);
 			return -1;
 		}
-		if (!r->configured && s->store.room_add != NULL &&
-		    s->store.room_add(s->store.arg, r->jid, nick) == 0)
-			r->saved = true;
+		/* Remembered once joined; forgotten if refused. */
+		r->asked = true;
+		r->asked_nick = nick != NULL ? xstrdup(nick) : NULL;
 	} else if (nick != NULL && strcmp(nick, r->nick) != 0) {
 		free(r->nick);
 		r->nick = xstrdup(nick);

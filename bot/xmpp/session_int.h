@@ -51,12 +51,16 @@ struct occupant {
 };
 
 struct room {
-	char *jid;         /* bare room JID, lower case */
-	char *nick;        /* the nick we want */
-	char *cur_nick;    /* the nick tried or held now */
-	char *password;    /* NULL: none */
-	bool configured;   /* from [xmpp] rooms */
-	bool saved;        /* remembered in the catalogue (invited, admin) */
+	char *jid;       /* bare room JID, lower case */
+	char *nick;      /* the nick we want */
+	char *cur_nick;  /* the nick tried or held now */
+	char *password;  /* NULL: none */
+	bool configured; /* from [xmpp] rooms */
+	bool saved;      /* remembered in the catalogue (invited, admin) */
+	/* An admin's join not answered yet: remembered once joined (with
+	 * asked_nick, NULL: the default), dropped if refused. */
+	bool asked;
+	char *asked_nick;
 	bool trusted;      /* a room: configured, an admin's join, or checked */
 	bool occupant_ids; /* the room advertises XEP-0421 occupant-id */
 	char *info_id;     /* id of our disco#info to the room in flight */
