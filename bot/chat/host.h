@@ -56,8 +56,13 @@ struct host_deps {
 	                  struct catalogue *cat, const char *uploader,
 	                  const char *name, uint64_t size,
 	                  struct fb_upload *out, char **cause);
-	/* Posts work to the indexer (admin commands). */
+	/* Posts work to the indexer (admin commands); a rescan's end comes
+	 * back as host_rescan_done. */
 	int (*rescan)(void *arg, char **cause);
+	/* True while the first build of an empty catalogue runs, with the
+	 * files catalogued so far (fb_api.indexing). Called on query
+	 * workers too: it must be thread-safe. NULL: never. */
+	bool (*indexing)(void *arg, uint64_t *files);
 	int (*describe)(void *arg, int64_t id, const char *text, char **cause);
 	/* Re-reads the configuration (SIGHUP, admin reload). */
 	int (*reload)(void *arg, char **cause);
@@ -91,10 +96,18 @@ bool host_iq(struct host *h, xmpp_stanza_t *iq, const char *from,
 /* The bot joined or left room: the plugins' FB_EVENT_ROOM_* hooks. */
 void host_room(struct host *h, enum session_room_event kind, const char *room);
 
+/* The session's event join_failed: a room an admin asked to join refused
+ * the bot (why); the admin is told. */
+void host_join_failed(struct host *h, const char *room, const char *why);
+
 /* The indexer's events (FB_EVENT_FILE_ADDED and _REMOVED hooks): a file
- * was catalogued (hashed), or left the catalogue. */
-void host_file_added(struct host *h, int64_t id);
+ * was catalogued (hashed; first_build: by the first build of an empty
+ * catalogue), or left the catalogue. */
+void host_file_added(struct host *h, int64_t id, bool first_build);
 void host_file_removed(struct host *h, int64_t id);
+/* The rescan admins asked for is over: text (its counts) goes to each of
+ * them. */
+void host_rescan_done(struct host *h, const char *text);
 /* Applies a reloaded configuration (limits, admins, plugins' settings).
  * The old one must stay valid while requests that came under it are
  * pending (the daemon keeps every configuration until exit). */

@@ -90,8 +90,9 @@ the
 #include "units.h"
 
 /* 3: FISBOT_PLUGIN(name, commands), fb_command.arg and req_file,
- * upload_url, FB_EXPORT. */
-#define FB_API_VERSION 3
+ * upload_url, FB_EXPORT. 4: fb_command.available, fb_event_data.first_build,
+ * indexing. */
+#define FB_API_VERSION 4
 
 struct fb_plugin;  /* the host's handle for one loaded plugin */
 struct fb_request; /* one chat command being answered */
@@ -168,6 +169,11 @@ struct fb_command {
 	fb_command_fn handler;
 	unsigned flags;  /* FB_CMD_* */
 	enum fb_arg arg; /* FB_ARG_NONE unless set */
+	/* Whether this requester may run the command where it asked, beyond
+	 * perm (e.g. upload: uploads on, the requester allowed, not in a
+	 * groupchat); NULL: always. help lists only the commands it allows.
+	 * Called on the main thread, with no file looked up. */
+	bool (*available)(struct fb_request *req);
 };
 
 /* Handles one IQ of a registered namespace (get or set; the host answers
@@ -186,6 +192,9 @@ enum fb_event {
 struct fb_event_data {
 	int64_t file_id;  /* FILE_* events */
 	const char *room; /* ROOM_* events: the bare room JID */
+	/* FILE_ADDED: the file came with the first build of an empty
+	 * catalogue (the announce plugin keeps quiet about those). */
+	bool first_build;
 };
 
 typedef void (*fb_event_fn)(struct fb_plugin *p, enum fb_event ev,
@@ -342,6 +351,9 @@ struct fb_api {
 	                         void (*fn)(const struct fb_command *cmd,
 	                                    void *arg),
 	                         void *arg);
+	/* True while the first build of an empty catalogue runs, with the
+	 * number of files catalogued so far in *files [any thread]. */
+	bool (*indexing)(struct fb_plugin *p, uint64_t *files);
 };
 
 /* What FISBOT_PLUGIN(name, commands) declares besides the name and the
