@@ -54,6 +54,7 @@ static const struct backoff_policy rejoin_policy = {
 #define SELFPING_TIMEOUT_MS 60000
 #define MAX_OCCUPANTS       10000
 #define MAX_OCCUPANT_ID     128
+#define REFUSAL_TEXT_MAX    200 /* bytes of a room's error text shown */
 
 struct room *muc_find(struct session *s, const char *jid)
 {
@@ -462,7 +463,7 @@ static const char *refusal(const char *cond)
 	    {"not-authorized", "a password is needed, or it is wrong"},
 	    {"registration-required", "members only"},
 	    {"conflict", "every nick tried is taken"},
-	    {"not-allowed", "the room cannot be created"},
+	    {"not-allowed", "not allowed"},
 	    {"service-unavailable", "the room is full or unavailable"},
 	    {"jid-malformed", "not a valid nick or room"},
 	};
@@ -473,23 +474,48 @@ static const char *refusal(const char *cond)
 	return NULL;
 }
 
-/* An admin's join of r was refused (condition cond): says why to the
- * layer above and drops r, which was never remembered. */
-static void join_refused(struct session *s, struct room *r, const char *cond)
+/* Returns the sanitised <text> of error stanza st, at most
+ * REFUSAL_TEXT_MAX bytes of it, or NULL (caller frees). */
+static char *refusal_text(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(st, "error");
+	xmpp_stanza_t *t =
+	    err ? stanza_child_ns(err, "text", NS_STANZAS) : NULL;
+	char *raw = t ? xmpp_stanza_get_text(t) : NULL, *clean = NULL;
+	size_t n;
+
+	if (raw == NULL)
+		return NULL;
+	n = strlen(raw);
+	if (n > REFUSAL_TEXT_MAX)
+		n = REFUSAL_TEXT_MAX;
+	if (n > 0)
+		clean = text_sanitize(raw, n);
+	xmpp_free(xmpp_stanza_get_context(st), raw);
+	return clean;
+}
+
+/* An admin's join of r was refused (error presence st, condition cond):
+ * says why to the layer above, in words and with the room's own text if
+ * any, and drops r, which was never remembered. */
+static void join_refused(struct session *s, struct room *r, const char *cond,
+                         xmpp_stanza_t *st)
 {
 	const char *why = refusal(cond);
-	char *text, *room = xstrdup(r->jid);
+	char *text, *said = refusal_text(st), *room = xstrdup(r->jid);
+	char *words = why != NULL     ? xstrdup(why)
+	              : *cond != '\0' ? text_sanitize(cond, strlen(cond))
+	                              : xstrdup("refused");
 
-	if (why != NULL)
-		text = xstrdup(why);
-	else
-		text = *cond != '\0' ? text_sanitize(cond, strlen(cond))
-		                     : xstrdup("refused");
+	text =
+	    said != NULL ? xasprintf("%s (%s)", words, said) : xstrdup(words);
 	log_warnx("cannot join %s: %s", room, text);
 	room_left_event(s, r);
 	muc_remove(s, r);
 	if (s->events.join_failed != NULL)
 		s->events.join_failed(s->events.arg, room, text);
+	free(words);
+	free(said);
 	free(text);
 	free(room);
 }
@@ -515,7 +541,7 @@ static void join_error(struct session *s, struct room *r, xmpp_stanza_t *st)
 			return;
 		}
 		if (r->asked) {
-			join_refused(s, r, cond);
+			join_refused(s, r, cond, st);
 			return;
 		}
 		free(r->cur_nick);
@@ -525,7 +551,7 @@ static void join_error(struct session *s, struct room *r, xmpp_stanza_t *st)
 		return;
 	}
 	if (r->asked) {
-		join_refused(s, r, cond);
+		join_refused(s, r, cond, st);
 		return;
 	}
 	if (strcmp(cond, "forbidden") == 0 && r->saved) {

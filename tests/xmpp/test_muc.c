@@ -421,6 +421,18 @@ static void test_join_refused(void **state)
 	assert_string_equal(
 	    refuse(f, "e@conference.localhost", "fisbot", "weird-thing"),
 	    "weird-thing");
+	/* The room's own words come along. */
+	sfx_reset(f);
+	assert_int_equal(
+	    session_join(f->s, "t@conference.localhost", NULL, &cause), 0);
+	sfx_input(f, "<presence from='t@conference.localhost/fisbot' "
+	             "type='error'><error type='auth'><forbidden "
+	             "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text "
+	             "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>Go\naway"
+	             "</text></error></presence>");
+	assert_true(sfx_event(f, 'f') >= 0);
+	assert_string_equal(f->ev[sfx_event(f, 'f')].body,
+	                    "banned (Go\\x0Aaway)");
 	/* A taken nick: fisbot_, fisbot__... then it gives up. */
 	assert_null(refuse(f, "g@conference.localhost", "fisbot", "conflict"));
 	for (int i = 1; i <= 5; i++) {
