@@ -15,7 +15,8 @@
  * a check are few (INVITE_WAITING_MAX, the rest is dropped) and forged ones
  * are dropped in silence, with a rate-limited log line. A refused mediated
  * invitation from a genuine room is declined through the room, with the
- * reason (rate-limited too).
+ * reason (rate-limited too), and so is one accepted whose room then
+ * refuses the bot (banned, members only, password...).
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -232,6 +233,9 @@ static void invite_decide(struct session *s, const struct invite *inv)
 	if (r == NULL)
 		return;
 	r->trusted = true;
+	/* If the room refuses the bot, the inviter hears why. */
+	if (inv->mediated)
+		r->invited_by = xstrdup(inv->by);
 	log_info("accepting a %s invitation to %s from %s", kind, r->jid,
 	         inviter_name(inv));
 	if (s->store.room_add != NULL &&
@@ -241,6 +245,17 @@ static void invite_decide(struct session *s, const struct invite *inv)
 		log_warnx("could not remember room %s in the catalogue",
 		          r->jid);
 	muc_join(s, r);
+}
+
+void invite_join_failed(struct session *s, const char *room, const char *by,
+                        const char *why)
+{
+	struct invite inv = {
+	    .mediated = true, .room = (char *)room, .by = (char *)by};
+	char *reason = xasprintf("I could not join: %s", why);
+
+	invite_decline(s, &inv, reason);
+	free(reason);
 }
 
 /* Logs why inv is not acted on: its room is not on a room service (v). */

@@ -114,6 +114,7 @@ void muc_free(struct room *r)
 	free(r->ping_id);
 	free(r->info_id);
 	free(r->asked_nick);
+	free(r->invited_by);
 	free(r);
 }
 
@@ -495,9 +496,11 @@ static char *refusal_text(xmpp_stanza_t *st)
 	return clean;
 }
 
-/* An admin's join of r was refused (error presence st, condition cond):
- * says why to the layer above, in words and with the room's own text if
- * any, and drops r, which was never remembered. */
+/* The first join of r, asked by an admin or by a mediated invitation, was
+ * refused (error presence st, condition cond): says why, in words and with
+ * the room's own text if any (an admin through events.join_failed, an
+ * inviter with a decline through the room), and drops r (an invited room
+ * is forgotten: it was remembered when the invitation came). */
 static void join_refused(struct session *s, struct room *r, const char *cond,
                          xmpp_stanza_t *st)
 {
@@ -510,10 +513,15 @@ static void join_refused(struct session *s, struct room *r, const char *cond,
 	text =
 	    said != NULL ? xasprintf("%s (%s)", words, said) : xstrdup(words);
 	log_warnx("cannot join %s: %s", room, text);
-	room_left_event(s, r);
-	muc_remove(s, r);
-	if (s->events.join_failed != NULL)
-		s->events.join_failed(s->events.arg, room, text);
+	if (r->invited_by != NULL) {
+		invite_join_failed(s, room, r->invited_by, text);
+		muc_forget(s, r, "the invitation's room refused the bot");
+	} else {
+		room_left_event(s, r);
+		muc_remove(s, r);
+		if (s->events.join_failed != NULL)
+			s->events.join_failed(s->events.arg, room, text);
+	}
 	free(words);
 	free(said);
 	free(text);
@@ -540,7 +548,7 @@ static void join_error(struct session *s, struct room *r, xmpp_stanza_t *st)
 			muc_join(s, r);
 			return;
 		}
-		if (r->asked) {
+		if (r->asked || r->invited_by != NULL) {
 			join_refused(s, r, cond, st);
 			return;
 		}
@@ -550,7 +558,7 @@ static void join_error(struct session *s, struct room *r, xmpp_stanza_t *st)
 		rejoin_later(s, r, REJOIN_MAX_MS, "every nick tried is taken");
 		return;
 	}
-	if (r->asked) {
+	if (r->asked || r->invited_by != NULL) {
 		join_refused(s, r, cond, st);
 		return;
 	}
@@ -681,6 +689,8 @@ bool muc_presence(struct session *s, xmpp_stanza_t *st)
 			r->state = ROOM_JOINED;
 			r->joined_at = now;
 			backoff_reset(&r->rejoin);
+			free(r->invited_by);
+			r->invited_by = NULL;
 			if (r->asked) {
 				r->asked = false;
 				if (!r->configured &&

@@ -18,7 +18,7 @@ from prosody import Prosody
 from xmpp_client import Client, NS_MUC_USER
 
 MUC = "conference.localhost"
-BOTS = [f"bot{i}" for i in range(1, 8)]
+BOTS = [f"bot{i}" for i in range(1, 9)]
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +232,8 @@ def test_admin_rescan_and_join_outcomes(server, alice, admin, bots):
 def test_declines_in_semi_anonymous_rooms(server, bots):
     """In Prosody's default semi-anonymous rooms, a refused mediated
     invitation is declined through the room with its reason: [invites]
-    accept = none, and max_rooms reached."""
+    accept = none, max_rooms reached, and an invitation accepted whose
+    room then refuses the bot (banned)."""
     carol = Client(server, "carol", "pw")
 
     def decline(r, since):
@@ -264,6 +265,24 @@ def test_declines_in_semi_anonymous_rooms(server, bots):
         mark = carol.mark()
         carol.invite_mediated(r, "bot5@localhost")
         assert decline(r, mark) == "I am in too many rooms already"
+
+        banned = room("people-anon-banned")
+        carol.join(banned, "carol")
+        assert carol.set_affiliation(banned, "bot8@localhost",
+                                     "outcast").type == "result"
+        open_bot = bots(server, "bot8", """
+            [invites]
+            accept = anyone
+            """).start()
+        open_bot.wait_log("connected as bot8@localhost")
+        mark = carol.mark()
+        carol.invite_mediated(banned, "bot8@localhost")
+        assert decline(banned, mark) == "I could not join: banned"
+        open_bot.wait_log(f"leaving {banned} for good")
+        deadline = time.monotonic() + 10
+        while saved_rooms(open_bot):
+            assert time.monotonic() < deadline, saved_rooms(open_bot)
+            time.sleep(0.1)
     finally:
         carol.close()
 
