@@ -337,7 +337,11 @@ struct fb_api {
 	/* Sends text to a room as one groupchat message (paced, sanitised). */
 	void (*send_room)(struct fb_plugin *p, const char *room,
 	                  const char *text);
-	/* Admin actions; each returns 0, or -1 with *cause (caller frees). */
+	/* Admin actions; each returns 0, or -1 with *cause (caller frees).
+	 * Run by an admin's command, join_room and rescan also tell that
+	 * admin the outcome later, in a message of their own: "joined ROOM"
+	 * or "cannot join ROOM: why" (join_room fails at once for a room the
+	 * bot is in: "already in ROOM"), and the rescan's counts. */
 	int (*join_room)(struct fb_plugin *p, const char *room,
 	                 const char *nick, char **cause);
 	int (*leave_room)(struct fb_plugin *p, const char *room, char **cause);

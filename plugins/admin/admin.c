@@ -3,7 +3,10 @@
  * describe ID TEXT and reload, for [admins] JIDs in a direct chat only (the
  * dispatcher checks FB_ADMIN before a handler runs, and looks up the file
  * describe names: FB_ARG_FILE_FIRST). Each asks the host to act and
- * answers with one line: what was done, or why it was not.
+ * answers with one line: what was done, or why it was not. Two outcomes
+ * come later, from the host to the admin who asked: a rescan's counts
+ * when it is over (after "rescan started"), and a join's result ("joined
+ * ROOM", or why not), which is then the join's only answer.
  */
 #include <inttypes.h>
 #include <stdlib.h>
