@@ -2,7 +2,8 @@
  * The plugin host and command dispatcher: loads the plugins of [plugins],
  * implements struct fb_api for them, parses chat messages into commands,
  * checks arity, permission and rate limits, generates help, and sends at
- * most one reply per command through the session.
+ * most one reply per command through the session (and, later, the outcome
+ * of an admin's rescan or join to the admin who asked: notice.c).
  *
  * The host sits on top of the XMPP session (session.h), which it is given
  * when it is created: it sends through it, adds the plugins' disco
