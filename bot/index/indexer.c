@@ -1566,10 +1566,14 @@ struct indexer *indexer_start(const struct config *cfg,
 		goto fail_sync;
 	catalogue_keep_errors(ix->cat, true); /* write_failed logs them */
 	{
-		struct cat_stats cs;
+		/* No file hashed yet (an index walk from the newest id, not a
+		 * count): what comes now is the first build. */
+		struct cat_page newest;
 
-		ix->first_build =
-		    catalogue_stats(ix->cat, &cs) == 0 && cs.files == 0;
+		if (catalogue_newest(ix->cat, 1, &newest) == 1) {
+			ix->first_build = newest.n == 0;
+			cat_page_clear(&newest);
+		}
 	}
 	ix->pool = hashpool_start(ix->rootfd, cfg->share.hash_threads,
 	                          hash_done, ix, cause);
