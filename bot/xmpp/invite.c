@@ -233,9 +233,10 @@ static void invite_decide(struct session *s, const struct invite *inv)
 	if (r == NULL)
 		return;
 	r->trusted = true;
-	/* If the room refuses the bot, the inviter hears why. */
-	if (inv->mediated)
-		r->invited_by = xstrdup(inv->by);
+	/* If the room refuses the bot, the inviter hears why: through the
+	 * room (mediated), or in a chat (direct). */
+	r->invited_by = xstrdup(inv->mediated ? inv->by : inv->inviter);
+	r->invited_direct = !inv->mediated;
 	log_info("accepting a %s invitation to %s from %s", kind, r->jid,
 	         inviter_name(inv));
 	if (s->store.room_add != NULL &&
@@ -248,13 +249,23 @@ static void invite_decide(struct session *s, const struct invite *inv)
 }
 
 void invite_join_failed(struct session *s, const char *room, const char *by,
-                        const char *why)
+                        bool direct, const char *why)
 {
 	struct invite inv = {
 	    .mediated = true, .room = (char *)room, .by = (char *)by};
-	char *reason = xasprintf("I could not join: %s", why);
+	xmpp_stanza_t *msg;
+	char *reason;
 
-	invite_decline(s, &inv, reason);
+	if (!direct) {
+		reason = xasprintf("I could not join: %s", why);
+		invite_decline(s, &inv, reason);
+		free(reason);
+		return;
+	}
+	reason = xasprintf("I could not join %s: %s", room, why);
+	msg = xmpp_message_new(s->ctx, "chat", by, NULL);
+	xmpp_message_set_body(msg, reason);
+	session_send_to(s, msg, by);
 	free(reason);
 }
 

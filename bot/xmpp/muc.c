@@ -514,7 +514,8 @@ static void join_refused(struct session *s, struct room *r, const char *cond,
 	    said != NULL ? xasprintf("%s (%s)", words, said) : xstrdup(words);
 	log_warnx("cannot join %s: %s", room, text);
 	if (r->invited_by != NULL) {
-		invite_join_failed(s, room, r->invited_by, text);
+		invite_join_failed(s, room, r->invited_by, r->invited_direct,
+		                   text);
 		muc_forget(s, r, "the invitation's room refused the bot");
 	} else {
 		room_left_event(s, r);

@@ -61,9 +61,11 @@ struct room {
 	 * asked_nick, NULL: the default), dropped if refused. */
 	bool asked;
 	char *asked_nick;
-	/* Joined for a mediated invitation and not in yet: where a decline
-	 * goes if the room refuses the bot (the invitation's from). */
+	/* Joined for an invitation and not in yet: who is told if the room
+	 * refuses the bot (a mediated invitation's from, through a decline;
+	 * a direct one's inviter, in a chat). */
 	char *invited_by;
+	bool invited_direct;
 	bool trusted;      /* a room: configured, an admin's join, or checked */
 	bool occupant_ids; /* the room advertises XEP-0421 occupant-id */
 	char *info_id;     /* id of our disco#info to the room in flight */
@@ -221,10 +223,10 @@ void muc_reconfigure(struct session *s);
 bool invite_message(struct session *s, xmpp_stanza_t *st);
 /* Decides the invitations that waited for the check of service. */
 void invite_origin_known(struct session *s, const char *service);
-/* The room an invitation (mediated, from by) asked the bot into refused
- * it: declines through the room, with why. */
+/* The room an invitation asked the bot into refused it: says why to by,
+ * with a decline through the room, or (direct) in a chat message. */
 void invite_join_failed(struct session *s, const char *room, const char *by,
-                        const char *why);
+                        bool direct, const char *why);
 /* Drops the invitations waiting for a check (the connection is gone). */
 void invite_disconnected(struct session *s);
 void invite_free(struct session *s);

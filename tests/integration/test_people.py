@@ -284,6 +284,12 @@ def test_declines_in_semi_anonymous_rooms(server, bots):
         while saved_rooms(open_bot):
             assert time.monotonic() < deadline, saved_rooms(open_bot)
             time.sleep(0.1)
+        # A direct invitation's inviter is told in a chat.
+        mark = carol.mark()
+        carol.invite_direct(banned, "bot8@localhost")
+        m = carol.wait_message(lambda m: m.frm.startswith("bot8@"), 15,
+                               mark)
+        assert m.body == f"I could not join {banned}: banned"
     finally:
         carol.close()
 

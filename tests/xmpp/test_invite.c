@@ -133,6 +133,7 @@ static void test_mediated_accepted_after_check(void **state)
 static void test_room_refuses_after_acceptance(void **state)
 {
 	struct sfx *f = *state;
+	int i;
 
 	mediated(f, "m@" SERVICE, "alice@localhost/pc");
 	answer(f, SERVICE, true);
@@ -162,6 +163,18 @@ static void test_room_refuses_after_acceptance(void **state)
 	             "<error type='auth'><not-authorized xmlns='urn:ietf:"
 	             "params:xml:ns:xmpp-stanzas'/></error></presence>");
 	assert_null(decline(f, "n@" SERVICE, "alice@localhost/pc"));
+
+	/* A direct invitation's inviter is told in a chat. */
+	sfx_reset(f);
+	direct(f, "alice@localhost/pc", "d@" SERVICE);
+	sfx_input(f, "<presence from='d@" SERVICE "/fisbot' type='error'>"
+	             "<error type='auth'><forbidden xmlns='urn:ietf:params:"
+	             "xml:ns:xmpp-stanzas'/></error></presence>");
+	i = sfx_find(f, "message", "alice@localhost", "chat");
+	assert_true(i >= 0);
+	assert_string_equal(sfx_text(f, (size_t)i, "body"),
+	                    "I could not join d@" SERVICE ": banned");
+	assert_null(muc_find(f->s, "d@" SERVICE));
 }
 
 /* A forgery: from a user's full JID (not even asked), or from a service
