@@ -82,8 +82,10 @@ struct daemon;
 struct event {
 	struct queue_item item; /* first */
 	struct daemon *d;
-	bool added; /* else removed */
+	enum indexer_event_kind kind;
 	int64_t id;
+	bool first_build; /* INDEXER_FILE_READY */
+	char *text;       /* INDEXER_RESCAN_DONE: what the admins are told */
 };
 
 struct daemon {
@@ -115,10 +117,18 @@ static void event_run(struct queue_item *item)
 {
 	struct event *e = (struct event *)item;
 
-	if (e->added)
-		host_file_added(e->d->host, e->id);
-	else
+	switch (e->kind) {
+	case INDEXER_FILE_READY:
+		host_file_added(e->d->host, e->id, e->first_build);
+		break;
+	case INDEXER_FILE_REMOVED:
 		host_file_removed(e->d->host, e->id);
+		break;
+	case INDEXER_RESCAN_DONE:
+		host_rescan_done(e->d->host, e->text);
+		break;
+	}
+	free(e->text);
 	free(e);
 }
 
@@ -130,8 +140,16 @@ static void on_indexer_event(const struct indexer_event *ev, void *arg)
 
 	e->item.run = event_run;
 	e->d = d;
-	e->added = ev->kind == INDEXER_FILE_READY;
+	e->kind = ev->kind;
 	e->id = ev->id;
+	e->first_build = ev->first_build;
+	if (ev->kind == INDEXER_RESCAN_DONE)
+		e->text = xasprintf("rescan done: added %llu, changed %llu, "
+		                    "removed %llu, unchanged %llu",
+		                    (unsigned long long)ev->counts.added,
+		                    (unsigned long long)ev->counts.changed,
+		                    (unsigned long long)ev->counts.removed,
+		                    (unsigned long long)ev->counts.unchanged);
 	queue_push(d->inbox, &e->item);
 }
 
@@ -225,6 +243,14 @@ static void transfers(void *arg, uint64_t *rate, unsigned *used,
 	*mean_slot_s = t.mean_slot_s;
 }
 
+/* Session event: an admin's join failed. */
+static void on_join_failed(void *arg, const char *room, const char *why)
+{
+	struct daemon *d = arg;
+
+	host_join_failed(d->host, room, why);
+}
+
 /* HTTP thread: a download ended. */
 static void on_download(void *arg, int64_t id, uint64_t bytes, bool completed)
 {
@@ -313,8 +339,17 @@ static int do_rescan(void *arg, char **cause)
 	struct daemon *d = arg;
 
 	(void)cause;
-	indexer_post_rescan(d->ix);
+	indexer_post_rescan_report(d->ix);
 	return 0;
+}
+
+/* Host, on any thread: is the first build of an empty catalogue
+ * running? */
+static bool is_indexing(void *arg, uint64_t *files)
+{
+	struct daemon *d = arg;
+
+	return d->ix != NULL && indexer_first_build(d->ix, files);
 }
 
 /* Host (admin describe). */
@@ -547,6 +582,7 @@ int daemon_run(struct config *cfg, bool verbose)
 	    .iq = on_iq,
 	    .room = on_room,
 	    .gone = on_gone,
+	    .join_failed = on_join_failed,
 	    .arg = &d,
 	};
 	sigset_t oldmask;
@@ -596,6 +632,7 @@ int daemon_run(struct config *cfg, bool verbose)
 	deps.slot_hold = slot_hold;
 	deps.transfers = transfers;
 	deps.rescan = do_rescan;
+	deps.indexing = is_indexing;
 	deps.describe = do_describe;
 	deps.reload = do_reload;
 	deps.arg = &d;

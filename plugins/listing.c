@@ -121,6 +121,22 @@ char *listing_date(int64_t t, char *buf)
 	return buf;
 }
 
+char *listing_indexing(uint64_t files)
+{
+	char digits[24], grouped[32];
+	size_t n, k = 0;
+
+	n = (size_t)snprintf(digits, sizeof(digits), "%" PRIu64, files);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			grouped[k++] = ',';
+		grouped[k++] = digits[i];
+	}
+	grouped[k] = '\0';
+	return xasprintf("still indexing: %s file%s so far", grouped,
+	                 files == 1 ? "" : "s");
+}
+
 char *listing_duration(uint64_t secs, char *buf)
 {
 	uint64_t d = secs / 86400, h = secs / 3600 % 24, m = secs / 60 % 60,

@@ -64,6 +64,11 @@ char *listing_folder(const char *dir);
 #define LISTING_DATE_LEN 32
 char *listing_date(int64_t t, char *buf);
 
+/* The answer of a search or listing that found nothing while the first
+ * build of an empty catalogue runs, with files catalogued so far: "still
+ * indexing: 12,345 files so far" (caller frees). */
+char *listing_indexing(uint64_t files);
+
 /* Writes an uptime such as "3d 4h 5m", "4h 0m", "5m 12s" or "12s" for
  * secs seconds into buf (at least LISTING_DURATION_LEN bytes); returns
  * buf. */

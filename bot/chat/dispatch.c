@@ -605,10 +605,17 @@ static void request_run(struct host_job *j)
 {
 	struct fb_request *r = (struct fb_request *)j;
 
-	if (r->has_taken)
+	if (r->has_taken) {
 		r->taken.fn(r, r->taken.state);
-	else if (request_resolve(r))
+	} else if (request_resolve(r)) {
+		/* Who asks, for the outcomes told later (notice.c): an
+		 * admin, on the main thread. */
+		if (!r->worker && r->is_admin)
+			r->job.host->asking = r->o.from;
 		r->cmd->handler(r, r->cl.argc, r->cl.argv);
+		if (!r->worker)
+			r->job.host->asking = NULL;
+	}
 }
 
 /* Job, main thread: sends the reply and installs the continuation. */

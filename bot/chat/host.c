@@ -780,12 +780,48 @@ static int unavailable(char **cause, const char *what)
 	return -1;
 }
 
+/* What room_in looks for among the bot's rooms. */
+struct room_look {
+	const char *room;
+	bool found;
+};
+
+/* session_rooms_foreach callback: is it the room looked for? */
+static void room_look(const char *room, void *arg)
+{
+	struct room_look *l = arg;
+
+	if (strcasecmp(room, l->room) == 0)
+		l->found = true;
+}
+
+/* Returns true if the bot is in room now. */
+static bool room_in(struct host *h, const char *room)
+{
+	struct room_look l = {room, false};
+
+	session_rooms_foreach(h->session, room_look, &l);
+	return l.found;
+}
+
+/* fb_api.join_room: the admin who asks is told the outcome later (joined,
+ * or why not: notice.c); a room the bot is in already is an error now. */
 static int api_join_room(struct fb_plugin *p, const char *room,
                          const char *nick, char **cause)
 {
+	struct host *h = p->host;
+
 	if (on_worker(p, "join_room"))
 		return unavailable(cause, "join_room on a query worker");
-	return session_join(p->host->session, room, nick, cause);
+	if (session_join(h->session, room, nick, cause) == -1)
+		return -1;
+	if (room_in(h, room)) {
+		*cause = xasprintf("already in %s", room);
+		return -1;
+	}
+	if (h->asking != NULL)
+		notice_wait(h, room, h->asking);
+	return 0;
 }
 
 static int api_leave_room(struct fb_plugin *p, const char *room, char **cause)
@@ -803,7 +839,20 @@ static int api_rescan(struct fb_plugin *p, char **cause)
 		return unavailable(cause, "rescan on a query worker");
 	if (h->deps.rescan == NULL)
 		return unavailable(cause, "rescan");
-	return h->deps.rescan(h->deps.arg, cause);
+	if (h->deps.rescan(h->deps.arg, cause) == -1)
+		return -1;
+	if (h->asking != NULL)
+		notice_wait(h, NULL, h->asking);
+	return 0;
+}
+
+/* fb_api.indexing [any thread]. */
+static bool api_indexing(struct fb_plugin *p, uint64_t *files)
+{
+	struct host *h = p->host;
+
+	*files = 0;
+	return h->deps.indexing != NULL && h->deps.indexing(h->deps.arg, files);
 }
 
 static int api_describe(struct fb_plugin *p, int64_t id, const char *text,
@@ -1045,6 +1094,7 @@ static void fill_api(struct fb_api *api)
 	api->reload = api_reload;
 	api->commands_foreach = api_commands_foreach;
 	api->transfers = api_transfers;
+	api->indexing = api_indexing;
 	dispatch_fill_api(api);
 }
 
@@ -1146,6 +1196,7 @@ void host_free(struct host *h)
 	free(h->plugins);
 	free(h->builtin.name);
 	ratelimit_free(h->rl);
+	notice_free(h);
 	free(h);
 }
 
@@ -1153,9 +1204,9 @@ void host_free(struct host *h)
 
 /* Calls the hooks of an event. */
 static void hooks_run(struct host *h, enum fb_event ev, int64_t file_id,
-                      const char *room)
+                      const char *room, bool first_build)
 {
-	struct fb_event_data d = {file_id, room};
+	struct fb_event_data d = {file_id, room, first_build};
 
 	for (size_t i = 0; i < h->n_hooks; i++)
 		if (h->hooks[i].ev == ev)
@@ -1171,19 +1222,21 @@ void host_room(struct host *h, enum session_room_event kind, const char *room)
 	hooks_run(h,
 	          kind == SESSION_ROOM_JOINED ? FB_EVENT_ROOM_JOINED
 	                                      : FB_EVENT_ROOM_LEFT,
-	          0, room);
+	          0, room, false);
+	if (kind == SESSION_ROOM_JOINED)
+		notice_joined(h, room);
 }
 
 /* The indexer catalogued a file. */
-void host_file_added(struct host *h, int64_t id)
+void host_file_added(struct host *h, int64_t id, bool first_build)
 {
-	hooks_run(h, FB_EVENT_FILE_ADDED, id, NULL);
+	hooks_run(h, FB_EVENT_FILE_ADDED, id, NULL, first_build);
 }
 
 /* A file left the catalogue. */
 void host_file_removed(struct host *h, int64_t id)
 {
-	hooks_run(h, FB_EVENT_FILE_REMOVED, id, NULL);
+	hooks_run(h, FB_EVENT_FILE_REMOVED, id, NULL, false);
 }
 
 /* Hands a chat message to the dispatcher (dispatch.c). */

@@ -2,7 +2,8 @@
  * The plugin host and command dispatcher: loads the plugins of [plugins],
  * implements struct fb_api for them, parses chat messages into commands,
  * checks arity, permission and rate limits, generates help, and sends at
- * most one reply per command through the session.
+ * most one reply per command through the session (and, later, the outcome
+ * of an admin's rescan or join to the admin who asked: notice.c).
  *
  * The host sits on top of the XMPP session (session.h), which it is given
  * when it is created: it sends through it, adds the plugins' disco
@@ -71,8 +72,13 @@ struct host_deps {
 	void (*slot_hold)(void *arg, const char *requester, bool hold);
 	void (*transfers)(void *arg, uint64_t *rate, unsigned *used,
 	                  unsigned *slots, unsigned *mean_slot_s);
-	/* Posts work to the indexer (admin commands). */
+	/* Posts work to the indexer (admin commands); a rescan's end comes
+	 * back as host_rescan_done. */
 	int (*rescan)(void *arg, char **cause);
+	/* True while the first build of an empty catalogue runs, with the
+	 * files catalogued so far (fb_api.indexing). Called on query
+	 * workers too: it must be thread-safe. NULL: never. */
+	bool (*indexing)(void *arg, uint64_t *files);
 	int (*describe)(void *arg, int64_t id, const char *text, char **cause);
 	/* Re-reads the configuration (SIGHUP, admin reload). */
 	int (*reload)(void *arg, char **cause);
@@ -113,10 +119,18 @@ void host_slot_freed(struct host *h);
  * room left takes its occupants out of the download queue). */
 void host_room(struct host *h, enum session_room_event kind, const char *room);
 
+/* The session's event join_failed: a room an admin asked to join refused
+ * the bot (why); the admin is told. */
+void host_join_failed(struct host *h, const char *room, const char *why);
+
 /* The indexer's events (FB_EVENT_FILE_ADDED and _REMOVED hooks): a file
- * was catalogued (hashed), or left the catalogue. */
-void host_file_added(struct host *h, int64_t id);
+ * was catalogued (hashed; first_build: by the first build of an empty
+ * catalogue), or left the catalogue. */
+void host_file_added(struct host *h, int64_t id, bool first_build);
 void host_file_removed(struct host *h, int64_t id);
+/* The rescan admins asked for is over: text (its counts) goes to each of
+ * them. */
+void host_rescan_done(struct host *h, const char *text);
 /* Applies a reloaded configuration (limits, admins, plugins' settings).
  * The old one must stay valid while requests that came under it are
  * pending (the daemon keeps every configuration until exit). */

@@ -192,6 +192,13 @@ struct host {
 
 	struct host_pool pool;
 	struct host_transfers tq;
+
+	/* The admin whose command runs now on the main thread (its full
+	 * JID), or NULL; and the admins waiting for an outcome
+	 * (notice.c). */
+	const char *asking;
+	struct host_notice *notices;
+	size_t n_notices;
 };
 
 /* host.c */
@@ -208,6 +215,14 @@ const struct config *host_config(const struct host *h);
 /* Returns the catalogue connection of this thread: a query worker's own,
  * else the main thread's (deps.catalogue; may be NULL). */
 struct catalogue *host_catalogue(const struct host *h);
+
+/* notice.c */
+/* Records that the admin jid (a full JID) waits for the outcome of a join
+ * of room, or of a rescan (room NULL). */
+void notice_wait(struct host *h, const char *room, const char *jid);
+/* The bot is in room: tells the admins who asked. */
+void notice_joined(struct host *h, const char *room);
+void notice_free(struct host *h);
 
 /* dispatch.c */
 /* The built-in commands ("more"), registered by host_new. */

@@ -122,6 +122,7 @@
 #include "base/beneath.h"
 #include "base/clock.h"
 #include "connlimit.h"
+#include "disposition.h"
 #include "fisbot/alloc.h"
 #include "fisbot/log.h"
 #include "fisbot/text.h"
@@ -405,16 +406,7 @@ static char *content_disposition(const char *name)
 	utf8 =
 	    text_is_utf8(name, len) ? xstrdup(name) : text_sanitize(name, len);
 	n = strlen(utf8);
-	ascii = xmalloc(n + 1);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)utf8[i];
-
-		ascii[i] = (ch >= 0x20 && ch < 0x7f && ch != '"' &&
-		            ch != '\\' && ch != '%')
-		               ? (char)ch
-		               : '_';
-	}
-	ascii[n] = '\0';
+	ascii = disposition_ascii(utf8); /* transliterated */
 	enc = text_pct_encode(utf8, n, is_attr_char);
 	out = xasprintf("attachment; filename=\"%s\"; filename*=UTF-8''%s",
 	                n ? ascii : "download", enc);

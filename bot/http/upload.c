@@ -151,6 +151,31 @@ int upload_folder_check(const struct config *cfg, char **cause)
 
 /* --- offers ------------------------------------------------------------ */
 
+/* Returns the name an upload of clean would get in [upload] folder now
+ * (caller frees): clean, or "clean (1).ext"... if that is taken, as the
+ * store does when the file arrives (it may still move on if another
+ * upload takes the name first). */
+static char *free_name(const struct config *cfg, const char *clean)
+{
+	char *cand = xstrdup(clean), *path;
+	struct stat st;
+
+	for (unsigned n = 1; n <= UPLOAD_STORE_VARIANTS; n++) {
+		path = xasprintf("%s/%s/%s", cfg->share.path,
+		                 cfg->upload.folder, cand);
+		if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+		    errno == ENOENT) {
+			free(path);
+			return cand;
+		}
+		free(path);
+		free(cand);
+		cand = upload_name_variant(clean, n);
+	}
+	free(cand);
+	return xstrdup(clean);
+}
+
 char *upload_offer(const struct config *cfg, const struct token_key *key,
                    struct catalogue *cat, const char *uploader,
                    const char *name, uint64_t size, time_t now,
@@ -158,6 +183,7 @@ char *upload_offer(const struct config *cfg, const struct token_key *key,
 {
 	char a[TEXT_SIZE_LEN], b[TEXT_SIZE_LEN], c[TEXT_SIZE_LEN];
 	char *who = NULL, *clean = NULL, *tok = NULL, *enc, *url = NULL, *why;
+	char *final;
 	uint64_t used = 0;
 
 	if (!cfg->upload.enabled) {
@@ -190,6 +216,10 @@ char *upload_offer(const struct config *cfg, const struct token_key *key,
 	clean = upload_name_clean(name, &cfg->share.exclude, cause);
 	if (clean == NULL)
 		goto out;
+	/* The name it will have: "hello (1).txt" if "hello.txt" is taken. */
+	final = free_name(cfg, clean);
+	free(clean);
+	clean = final;
 	if (size > cfg->upload.max_file_size) {
 		*cause = xasprintf(
 		    "too large: %s (%" PRIu64 " bytes); the limit is %s",

@@ -54,7 +54,8 @@
  * (a bare JID) to store size bytes under name in the upload folder, valid
  * from now for UPLOAD_URL_LIFETIME seconds; cat is a catalogue connection
  * for the quota. If clean_name is not NULL, it receives the name the file
- * will have (made safe; a suffix may still be added if it is taken). On
+ * will have (made safe, and "name (1).ext"... if the name is taken now; a
+ * suffix may still be added if it is taken when the file arrives). On
  * refusal returns NULL and sets *cause to a one-line message for the user:
  * uploads disabled, uploader not allowed, the folder cannot be written
  * (upload_folder_check), bad name, too large, over quota. The caller frees

@@ -118,7 +118,7 @@ struct msg {
 	char *path, *path2;
 	int64_t id;
 	uint64_t bytes;
-	bool completed;
+	bool completed;       /* MSG_DOWNLOAD; MSG_RESCAN: report the end */
 	struct hash_job *job; /* MSG_HASHED */
 	struct msg *next;
 };
@@ -162,6 +162,7 @@ struct note {
 	enum indexer_event_kind kind;
 	int64_t id;
 	char *path;
+	bool first_build;
 };
 
 struct indexer {
@@ -181,6 +182,10 @@ struct indexer {
 	struct scan_counts counts;
 	uint64_t rescan_every_ms;
 	uint64_t hashed_total, waiting; /* for indexer_progress */
+	/* The first build of an empty catalogue runs (indexer_first_build):
+	 * set at start if the catalogue is empty, cleared when the indexer
+	 * is idle after a full reconcile. */
+	bool first_build;
 
 	/* The ids of the pending files (struct pend_id), under pend_lock:
 	 * the indexer thread changes them, other threads look them up. */
@@ -199,6 +204,11 @@ struct indexer {
 	struct note *notes;
 	size_t nnotes, capnotes;
 	int64_t next_rescan_ms; /* 0: none scheduled */
+	bool reconciled;        /* a full reconcile was done */
+	/* A rescan to report (INDEXER_RESCAN_DONE) once idle, and its
+	 * counts so far. */
+	bool report;
+	struct scan_counts report_counts;
 
 	/* Failed writes (see the design note). */
 	bool blocked; /* writing is suspended until retry_at_ms */
@@ -252,6 +262,25 @@ static void msg_free(struct msg *m)
 void indexer_post_rescan(struct indexer *ix)
 {
 	post(ix, msg_new(MSG_RESCAN));
+}
+
+void indexer_post_rescan_report(struct indexer *ix)
+{
+	struct msg *m = msg_new(MSG_RESCAN);
+
+	m->completed = true;
+	post(ix, m);
+}
+
+bool indexer_first_build(struct indexer *ix, uint64_t *files)
+{
+	bool first;
+
+	pthread_mutex_lock(&ix->lock);
+	first = ix->first_build;
+	*files = ix->hashed_total;
+	pthread_mutex_unlock(&ix->lock);
+	return first;
 }
 
 void indexer_post_download(struct indexer *ix, int64_t id, uint64_t bytes,
@@ -693,7 +722,9 @@ static void note_add(struct indexer *ix, enum indexer_event_kind kind,
 		ix->notes =
 		    xreallocarray(ix->notes, ix->capnotes, sizeof(*ix->notes));
 	}
-	ix->notes[ix->nnotes++] = (struct note){kind, id, xstrdup(path)};
+	/* Only the indexer thread changes first_build. */
+	ix->notes[ix->nnotes++] =
+	    (struct note){kind, id, xstrdup(path), ix->first_build};
 }
 
 static void notes_clear(struct indexer *ix)
@@ -819,8 +850,12 @@ static int commit(struct indexer *ix)
 	ix->in_txn = false;
 	txn_done(ix);
 	for (size_t i = 0; i < ix->nnotes; i++) {
-		struct indexer_event ev = {ix->notes[i].kind, ix->notes[i].id,
-		                           ix->notes[i].path};
+		struct indexer_event ev = {
+		    .kind = ix->notes[i].kind,
+		    .id = ix->notes[i].id,
+		    .path = ix->notes[i].path,
+		    .first_build = ix->notes[i].first_build,
+		};
 
 		if (ev.kind == INDEXER_FILE_READY)
 			log_debug("recorded \"%s\"", ev.path);
@@ -917,6 +952,15 @@ static int reconcile(struct indexer *ix, const char *dir)
 	ix->counts.removed += counts.removed;
 	ix->counts.unchanged += counts.unchanged;
 	pthread_mutex_unlock(&ix->lock);
+	if (dir[0] == '\0') {
+		ix->reconciled = true;
+		if (ix->report) {
+			ix->report_counts.added += counts.added;
+			ix->report_counts.changed += counts.changed;
+			ix->report_counts.removed += counts.removed;
+			ix->report_counts.unchanged += counts.unchanged;
+		}
+	}
 	/* The bot says so in its log (not at every retry after a failed
 	 * write); fisbot scan prints the counts. */
 	if (dir[0] == '\0')
@@ -1190,10 +1234,14 @@ static void suspended(struct indexer *ix, struct msg *m)
 			m->job = NULL;
 		}
 		break;
+	case MSG_RESCAN:
+		/* The retry's reconcile is the one reported. */
+		if (m->completed)
+			ix->report = true;
+		break;
 	case MSG_PATH:
 	case MSG_ATTRIB:
 	case MSG_RENAME:
-	case MSG_RESCAN:
 		break;
 	default:
 		defer(ix, m);
@@ -1289,6 +1337,8 @@ static int handle(struct indexer *ix, struct msg *m)
 	case MSG_RENAME:
 		return rename_path(ix, m->path, m->path2);
 	case MSG_RESCAN:
+		if (m->completed)
+			ix->report = true;
 		return reconcile(ix, "");
 	case MSG_HASHED:
 		return hashed(ix, m);
@@ -1393,6 +1443,19 @@ static int64_t next_wake(struct indexer *ix)
 	return wake;
 }
 
+/* Tells the main thread that the rescan being reported is over, with its
+ * counts. */
+static void report_rescan(struct indexer *ix)
+{
+	struct indexer_event ev = {.kind = INDEXER_RESCAN_DONE,
+	                           .counts = ix->report_counts};
+
+	ix->report = false;
+	memset(&ix->report_counts, 0, sizeof(ix->report_counts));
+	if (ix->opt.notify != NULL)
+		ix->opt.notify(&ev, ix->opt.notify_arg);
+}
+
 /* The indexer thread. */
 static void *indexer_main(void *arg)
 {
@@ -1419,6 +1482,15 @@ static void *indexer_main(void *arg)
 					kept_clear(ix);
 				ix->idle = true;
 				pthread_cond_broadcast(&ix->idle_cond);
+				if (ix->reconciled && !ix->blocked)
+					ix->first_build = false;
+				if (ix->report && ix->reconciled &&
+				    !ix->blocked) {
+					pthread_mutex_unlock(&ix->lock);
+					report_rescan(ix);
+					pthread_mutex_lock(&ix->lock);
+					continue;
+				}
 			}
 			if (wake == -1) {
 				pthread_cond_wait(&ix->wake, &ix->lock);
@@ -1493,6 +1565,16 @@ struct indexer *indexer_start(const struct config *cfg,
 	if (ix->cat == NULL)
 		goto fail_sync;
 	catalogue_keep_errors(ix->cat, true); /* write_failed logs them */
+	{
+		/* No file hashed yet (an index walk from the newest id, not a
+		 * count): what comes now is the first build. */
+		struct cat_page newest;
+
+		if (catalogue_newest(ix->cat, 1, &newest) == 1) {
+			ix->first_build = newest.n == 0;
+			cat_page_clear(&newest);
+		}
+	}
 	ix->pool = hashpool_start(ix->rootfd, cfg->share.hash_threads,
 	                          hash_done, ix, cause);
 	if (ix->pool == NULL)

@@ -33,12 +33,20 @@ struct indexer;
 enum indexer_event_kind {
 	INDEXER_FILE_READY,   /* a file was hashed: it is now searchable */
 	INDEXER_FILE_REMOVED, /* a file left the catalogue */
+	/* A rescan asked with indexer_post_rescan_report ended: reconciled,
+	 * and every file it found hashed (counts). */
+	INDEXER_RESCAN_DONE,
 };
 
 struct indexer_event {
 	enum indexer_event_kind kind;
 	int64_t id;
 	const char *path; /* relative to the share, raw bytes */
+	/* FILE_READY: the file came with the first build of an empty
+	 * catalogue (from the start of an indexer on an empty catalogue until
+	 * its first full reconcile is hashed) */
+	bool first_build;
+	struct scan_counts counts; /* RESCAN_DONE */
 };
 
 typedef void (*indexer_notify_fn)(const struct indexer_event *ev, void *arg);
@@ -89,6 +97,13 @@ void indexer_stop(struct indexer *ix);
 
 /* Reconciles the whole share with the catalogue. */
 void indexer_post_rescan(struct indexer *ix);
+/* The same, and says when it is over (INDEXER_RESCAN_DONE): rescans asked
+ * while one is being reported are reported together. */
+void indexer_post_rescan_report(struct indexer *ix);
+/* Returns true while the first build of an empty catalogue runs (see
+ * indexer_event.first_build), with the number of files hashed so far in
+ * *files. Any thread may call it. */
+bool indexer_first_build(struct indexer *ix, uint64_t *files);
 /* Counts a download of file id: bytes sent, and whether it completed. */
 void indexer_post_download(struct indexer *ix, int64_t id, uint64_t bytes,
                            bool completed);

@@ -682,13 +682,26 @@ static void info_field(struct strlist *out, const char *label,
 	free(line);
 }
 
+/* Formats t (unix seconds) as XEP-0082 UTC into date (32 bytes). */
+static const char *info_date(int64_t t, char date[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(date, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(date, 32, "%" PRId64, t);
+	return date;
+}
+
 void catalogue_info_lines(const struct cat_file *f, struct strlist *out)
 {
 	const char *name = strrchr(f->path, '/');
 	char size[TEXT_SIZE_LEN], date[32], hex[65], *line;
-	time_t added = (time_t)f->added;
-	struct tm tm;
+	int64_t mtime = f->mtime_ns / 1000000000;
 
+	if (f->mtime_ns < 0 && f->mtime_ns % 1000000000 != 0)
+		mtime--; /* floor, before 1970 */
 	name = name != NULL ? name + 1 : f->path;
 	info_field(out, "name", name, "");
 	info_field(out, "path", f->path, "");
@@ -696,10 +709,10 @@ void catalogue_info_lines(const struct cat_file *f, struct strlist *out)
 	                 text_human_size(f->size, size), f->size);
 	strlist_add(out, line);
 	free(line);
-	if (gmtime_r(&added, &tm) == NULL ||
-	    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(date, sizeof(date), "%" PRId64, f->added);
-	info_field(out, "date", date, "");
+	/* The file's date (as in HTTP, fis and XEP-0447), and when it
+	 * entered the catalogue. */
+	info_field(out, "modified", info_date(mtime, date), "");
+	info_field(out, "added", info_date(f->added, date), "");
 	info_field(out, "sha-256",
 	           f->hashed ? text_hex(f->sha256, 32, hex) : NULL,
 	           "(not computed yet)");

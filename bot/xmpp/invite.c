@@ -15,7 +15,8 @@
  * a check are few (INVITE_WAITING_MAX, the rest is dropped) and forged ones
  * are dropped in silence, with a rate-limited log line. A refused mediated
  * invitation from a genuine room is declined through the room, with the
- * reason (rate-limited too).
+ * reason (rate-limited too), and so is one accepted whose room then
+ * refuses the bot (banned, members only, password...).
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -232,6 +233,10 @@ static void invite_decide(struct session *s, const struct invite *inv)
 	if (r == NULL)
 		return;
 	r->trusted = true;
+	/* If the room refuses the bot, the inviter hears why: through the
+	 * room (mediated), or in a chat (direct). */
+	r->invited_by = xstrdup(inv->mediated ? inv->by : inv->inviter);
+	r->invited_direct = !inv->mediated;
 	log_info("accepting a %s invitation to %s from %s", kind, r->jid,
 	         inviter_name(inv));
 	if (s->store.room_add != NULL &&
@@ -241,6 +246,27 @@ static void invite_decide(struct session *s, const struct invite *inv)
 		log_warnx("could not remember room %s in the catalogue",
 		          r->jid);
 	muc_join(s, r);
+}
+
+void invite_join_failed(struct session *s, const char *room, const char *by,
+                        bool direct, const char *why)
+{
+	struct invite inv = {
+	    .mediated = true, .room = (char *)room, .by = (char *)by};
+	xmpp_stanza_t *msg;
+	char *reason;
+
+	if (!direct) {
+		reason = xasprintf("I could not join: %s", why);
+		invite_decline(s, &inv, reason);
+		free(reason);
+		return;
+	}
+	reason = xasprintf("I could not join %s: %s", room, why);
+	msg = xmpp_message_new(s->ctx, "chat", by, NULL);
+	xmpp_message_set_body(msg, reason);
+	session_send_to(s, msg, by);
+	free(reason);
 }
 
 /* Logs why inv is not acted on: its room is not on a room service (v). */

@@ -54,6 +54,7 @@ static const struct backoff_policy rejoin_policy = {
 #define SELFPING_TIMEOUT_MS 60000
 #define MAX_OCCUPANTS       10000
 #define MAX_OCCUPANT_ID     128
+#define REFUSAL_TEXT_MAX    200 /* bytes of a room's error text shown */
 
 struct room *muc_find(struct session *s, const char *jid)
 {
@@ -112,6 +113,8 @@ void muc_free(struct room *r)
 	free(r->password);
 	free(r->ping_id);
 	free(r->info_id);
+	free(r->asked_nick);
+	free(r->invited_by);
 	free(r);
 }
 
@@ -447,6 +450,85 @@ static bool has_feature(xmpp_stanza_t *st, const char *feature)
 	return false;
 }
 
+/* Returns in a few words why a room refused a join with condition
+ * cond. */
+static const char *refusal(const char *cond)
+{
+	static const struct {
+		const char *cond, *why;
+	} words[] = {
+	    {"remote-server-not-found", "no such server"},
+	    {"remote-server-timeout", "its server does not answer"},
+	    {"item-not-found", "no such room"},
+	    {"forbidden", "banned"},
+	    {"not-authorized", "a password is needed, or it is wrong"},
+	    {"registration-required", "members only"},
+	    {"conflict", "every nick tried is taken"},
+	    {"not-allowed", "not allowed"},
+	    {"service-unavailable", "the room is full or unavailable"},
+	    {"jid-malformed", "not a valid nick or room"},
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(cond, words[i].cond) == 0)
+			return words[i].why;
+	return NULL;
+}
+
+/* Returns the sanitised <text> of error stanza st, at most
+ * REFUSAL_TEXT_MAX bytes of it, or NULL (caller frees). */
+static char *refusal_text(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(st, "error");
+	xmpp_stanza_t *t =
+	    err ? stanza_child_ns(err, "text", NS_STANZAS) : NULL;
+	char *raw = t ? xmpp_stanza_get_text(t) : NULL, *clean = NULL;
+	size_t n;
+
+	if (raw == NULL)
+		return NULL;
+	n = strlen(raw);
+	if (n > REFUSAL_TEXT_MAX)
+		n = REFUSAL_TEXT_MAX;
+	if (n > 0)
+		clean = text_sanitize(raw, n);
+	xmpp_free(xmpp_stanza_get_context(st), raw);
+	return clean;
+}
+
+/* The first join of r, asked by an admin or by a mediated invitation, was
+ * refused (error presence st, condition cond): says why, in words and with
+ * the room's own text if any (an admin through events.join_failed, an
+ * inviter with a decline through the room), and drops r (an invited room
+ * is forgotten: it was remembered when the invitation came). */
+static void join_refused(struct session *s, struct room *r, const char *cond,
+                         xmpp_stanza_t *st)
+{
+	const char *why = refusal(cond);
+	char *text, *said = refusal_text(st), *room = xstrdup(r->jid);
+	char *words = why != NULL     ? xstrdup(why)
+	              : *cond != '\0' ? text_sanitize(cond, strlen(cond))
+	                              : xstrdup("refused");
+
+	text =
+	    said != NULL ? xasprintf("%s (%s)", words, said) : xstrdup(words);
+	log_warnx("cannot join %s: %s", room, text);
+	if (r->invited_by != NULL) {
+		invite_join_failed(s, room, r->invited_by, r->invited_direct,
+		                   text);
+		muc_forget(s, r, "the invitation's room refused the bot");
+	} else {
+		room_left_event(s, r);
+		muc_remove(s, r);
+		if (s->events.join_failed != NULL)
+			s->events.join_failed(s->events.arg, room, text);
+	}
+	free(words);
+	free(said);
+	free(text);
+	free(room);
+}
+
 /* A join was refused with an error presence. */
 static void join_error(struct session *s, struct room *r, xmpp_stanza_t *st)
 {
@@ -467,10 +549,18 @@ static void join_error(struct session *s, struct room *r, xmpp_stanza_t *st)
 			muc_join(s, r);
 			return;
 		}
+		if (r->asked || r->invited_by != NULL) {
+			join_refused(s, r, cond, st);
+			return;
+		}
 		free(r->cur_nick);
 		r->cur_nick = xstrdup(r->nick);
 		r->nick_tries = 0;
 		rejoin_later(s, r, REJOIN_MAX_MS, "every nick tried is taken");
+		return;
+	}
+	if (r->asked || r->invited_by != NULL) {
+		join_refused(s, r, cond, st);
 		return;
 	}
 	if (strcmp(cond, "forbidden") == 0 && r->saved) {
@@ -607,6 +697,16 @@ bool muc_presence(struct session *s, xmpp_stanza_t *st)
 			r->state = ROOM_JOINED;
 			r->joined_at = now;
 			backoff_reset(&r->rejoin);
+			free(r->invited_by);
+			r->invited_by = NULL;
+			if (r->asked) {
+				r->asked = false;
+				if (!r->configured &&
+				    s->store.room_add != NULL &&
+				    s->store.room_add(s->store.arg, r->jid,
+				                      r->asked_nick) == 0)
+					r->saved = true;
+			}
 			r->next_ping = now + SELFPING_MS;
 			log_info("joined %s as %s", r->jid, r->cur_nick);
 			muc_schedule(s);
@@ -900,9 +1000,9 @@ int muc_join_jid(struct session *s, const char *room, const char *nick,
 			*cause = xasprintf("not a room JID: %s", room);
 			return -1;
 		}
-		if (!r->configured && s->store.room_add != NULL &&
-		    s->store.room_add(s->store.arg, r->jid, nick) == 0)
-			r->saved = true;
+		/* Remembered once joined; forgotten if refused. */
+		r->asked = true;
+		r->asked_nick = nick != NULL ? xstrdup(nick) : NULL;
 	} else if (nick != NULL && strcmp(nick, r->nick) != 0) {
 		free(r->nick);
 		r->nick = xstrdup(nick);

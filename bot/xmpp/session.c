@@ -746,7 +746,8 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	return 1;
 }
 
-/* Incoming presences: rooms, and a JID going offline (events.gone). */
+/* Incoming presences: subscriptions (roster.c), rooms, and a JID going
+ * offline (events.gone). */
 static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
 	struct session *s = arg;
@@ -755,7 +756,7 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 
 	(void)conn;
 	s->heard_at = session_now(s);
-	if (s->stopping || muc_presence(s, st))
+	if (s->stopping || roster_presence(s, st) || muc_presence(s, st))
 		return 1;
 	if (type != NULL && strcmp(type, "unavailable") == 0 && from != NULL &&
 	    s->events.gone != NULL) {

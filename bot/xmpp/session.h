@@ -76,6 +76,10 @@ struct session_events {
 	 * (sender as in session_origin), or a JID sent an unavailable
 	 * presence (sender: its bare JID). */
 	void (*gone)(void *arg, const char *sender);
+	/* A room an admin asked to join (session_join) refused the bot: why
+	 * says so in a few words ("banned", "no such server"...). The room
+	 * is dropped, and not remembered. */
+	void (*join_failed)(void *arg, const char *room, const char *why);
 	void *arg;
 };
 
@@ -141,7 +145,9 @@ void session_send_to(struct session *s, xmpp_stanza_t *stanza,
 void session_send_private(struct session *s, xmpp_stanza_t *stanza,
                           xmpp_stanza_t *fallback, const char *requester);
 
-/* Rooms. */
+/* Rooms. session_join joins a room for an admin: it is remembered once
+ * joined; if the room refuses, events.join_failed says why and it is
+ * dropped. */
 int session_join(struct session *s, const char *room, const char *nick,
                  char **cause);
 int session_leave(struct session *s, const char *room, char **cause);

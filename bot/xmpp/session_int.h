@@ -1,11 +1,11 @@
 /*
  * The session's internals, shared by its files: session.c (connection,
  * reconnect, stanza routing, the paced send queue), muc.c (rooms),
- * invite.c (invitations), origin.c (which services are room services),
- * disco.c (disco#info, caps, version, ping), and the helpers jid.c and
- * stanza.c. Nothing outside these files includes this header, but for
- * the tests and fuzzers that drive the handlers of an unconnected session
- * (they reach the rest through session_test.h).
+ * invite.c (invitations), roster.c (presence subscriptions), origin.c
+ * (which services are room services), disco.c (disco#info, caps, version,
+ * ping), and the helpers jid.c and stanza.c. Nothing outside these files
+ * includes this header, but for the tests and fuzzers that drive the handlers
+ * of an unconnected session (they reach the rest through session_test.h).
  */
 #ifndef FISBOT_SESSION_INT_H
 #define FISBOT_SESSION_INT_H
@@ -52,12 +52,21 @@ struct occupant {
 };
 
 struct room {
-	char *jid;         /* bare room JID, lower case */
-	char *nick;        /* the nick we want */
-	char *cur_nick;    /* the nick tried or held now */
-	char *password;    /* NULL: none */
-	bool configured;   /* from [xmpp] rooms */
-	bool saved;        /* remembered in the catalogue (invited, admin) */
+	char *jid;       /* bare room JID, lower case */
+	char *nick;      /* the nick we want */
+	char *cur_nick;  /* the nick tried or held now */
+	char *password;  /* NULL: none */
+	bool configured; /* from [xmpp] rooms */
+	bool saved;      /* remembered in the catalogue (invited, admin) */
+	/* An admin's join not answered yet: remembered once joined (with
+	 * asked_nick, NULL: the default), dropped if refused. */
+	bool asked;
+	char *asked_nick;
+	/* Joined for an invitation and not in yet: who is told if the room
+	 * refuses the bot (a mediated invitation's from, through a decline;
+	 * a direct one's inviter, in a chat). */
+	char *invited_by;
+	bool invited_direct;
 	bool trusted;      /* a room: configured, an admin's join, or checked */
 	bool occupant_ids; /* the room advertises XEP-0421 occupant-id */
 	char *info_id;     /* id of our disco#info to the room in flight */
@@ -247,9 +256,18 @@ void muc_reconfigure(struct session *s);
 bool invite_message(struct session *s, xmpp_stanza_t *st);
 /* Decides the invitations that waited for the check of service. */
 void invite_origin_known(struct session *s, const char *service);
+/* The room an invitation asked the bot into refused it: says why to by,
+ * with a decline through the room, or (direct) in a chat message. */
+void invite_join_failed(struct session *s, const char *room, const char *by,
+                        bool direct, const char *why);
 /* Drops the invitations waiting for a check (the connection is gone). */
 void invite_disconnected(struct session *s);
 void invite_free(struct session *s);
+
+/* roster.c */
+/* Handles a presence subscription request, answer or probe ([xmpp]
+ * subscriptions); returns true if st was one. */
+bool roster_presence(struct session *s, xmpp_stanza_t *st);
 
 /* origin.c */
 enum origin_verdict {

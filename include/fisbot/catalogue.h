@@ -108,7 +108,8 @@ FB_EXPORT int catalogue_resolve(struct catalogue *c, const char *id_or_path,
  *   name: song.ogg
  *   path: music/live/song.ogg
  *   size: 3.0 MiB (3145728 bytes)
- *   date: 2024-05-01T12:00:00Z         (when it entered the catalogue)
+ *   modified: 2024-04-30T09:00:00Z     (the file's modification time)
+ *   added: 2024-05-01T12:00:00Z        (when it entered the catalogue)
  *   sha-256: 0a1b...                   (or "(not computed yet)")
  *   type: audio/ogg                    (or "(unknown)")
  *   description: Live at home          (or "(none)")

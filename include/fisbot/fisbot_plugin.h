@@ -90,7 +90,8 @@ the
 #include "units.h"
 
 /* 3: FISBOT_PLUGIN(name, commands), fb_command.arg and req_file,
- * upload_url, FB_EXPORT. 4: queue_info, queue_cancel, transfers, web_url. */
+ * upload_url, FB_EXPORT. 4: queue_info, queue_cancel, transfers, web_url,
+ * fb_command.available, fb_event_data.first_build, indexing. */
 #define FB_API_VERSION 4
 
 struct fb_plugin;  /* the host's handle for one loaded plugin */
@@ -172,6 +173,11 @@ struct fb_command {
 	fb_command_fn handler;
 	unsigned flags;  /* FB_CMD_* */
 	enum fb_arg arg; /* FB_ARG_NONE unless set */
+	/* Whether this requester may run the command where it asked, beyond
+	 * perm (e.g. upload: uploads on, the requester allowed, not in a
+	 * groupchat); NULL: always. help lists only the commands it allows.
+	 * Called on the main thread, with no file looked up. */
+	bool (*available)(struct fb_request *req);
 };
 
 /* Handles one IQ of a registered namespace (get or set; the host answers
@@ -190,6 +196,9 @@ enum fb_event {
 struct fb_event_data {
 	int64_t file_id;  /* FILE_* events */
 	const char *room; /* ROOM_* events: the bare room JID */
+	/* FILE_ADDED: the file came with the first build of an empty
+	 * catalogue (the announce plugin keeps quiet about those). */
+	bool first_build;
 };
 
 typedef void (*fb_event_fn)(struct fb_plugin *p, enum fb_event ev,
@@ -350,7 +359,11 @@ struct fb_api {
 	/* Sends text to a room as one groupchat message (paced, sanitised). */
 	void (*send_room)(struct fb_plugin *p, const char *room,
 	                  const char *text);
-	/* Admin actions; each returns 0, or -1 with *cause (caller frees). */
+	/* Admin actions; each returns 0, or -1 with *cause (caller frees).
+	 * Run by an admin's command, join_room and rescan also tell that
+	 * admin the outcome later, in a message of their own: "joined ROOM"
+	 * or "cannot join ROOM: why" (join_room fails at once for a room the
+	 * bot is in: "already in ROOM"), and the rescan's counts. */
 	int (*join_room)(struct fb_plugin *p, const char *room,
 	                 const char *nick, char **cause);
 	int (*leave_room)(struct fb_plugin *p, const char *room, char **cause);
@@ -383,6 +396,9 @@ struct fb_api {
 	 * the caller frees both [any thread]. */
 	char *(*web_url)(struct fb_plugin *p, const char *requester,
 	                 char **cause);
+	/* True while the first build of an empty catalogue runs, with the
+	 * number of files catalogued so far in *files [any thread]. */
+	bool (*indexing)(struct fb_plugin *p, uint64_t *files);
 };
 
 /* What FISBOT_PLUGIN(name, commands) declares besides the name and the

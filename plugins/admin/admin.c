@@ -3,7 +3,10 @@
  * describe ID TEXT and reload, for [admins] JIDs in a direct chat only (the
  * dispatcher checks FB_ADMIN before a handler runs, and looks up the file
  * describe names: FB_ARG_FILE_FIRST). Each asks the host to act and
- * answers with one line: what was done, or why it was not.
+ * answers with one line: what was done, or why it was not. Two outcomes
+ * come later, from the host to the admin who asked: a rescan's counts
+ * when it is over (after "rescan started"), and a join's result ("joined
+ * ROOM", or why not), which is then the join's only answer.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -14,14 +17,17 @@
 /* The host's API, set by the host before any handler runs. */
 static const struct fb_api *api;
 
-/* Answers r with "done" or with the cause of a failed action. */
+/* Answers r with "done" (NULL: nothing now, the host tells the outcome
+ * later) or with the cause of a failed action. */
 static void answer(struct fb_request *r, int rc, char *cause, const char *done)
 {
-	if (rc == 0)
-		api->reply(r, "%s", done);
-	else
+	if (rc == 0) {
+		if (done != NULL)
+			api->reply(r, "%s", done);
+	} else {
 		api->reply_error(r, "%s",
 		                 cause != NULL ? cause : "failed (no reason)");
+	}
 	free(cause);
 }
 
@@ -41,13 +47,15 @@ static void cmd_rescan(struct fb_request *r, int argc, char **argv)
 	char *cause = NULL;
 	int rc = api->rescan(api->req_plugin(r), &cause);
 
+	/* The counts follow when it is over. */
 	answer(r, rc, cause, "rescan started");
 }
 
-/* join ROOM [NICK] */
+/* join ROOM [NICK]: the one answer is the outcome ("joined ROOM", or why
+ * not), which the host sends when the room has answered. */
 static void cmd_join(struct fb_request *r, int argc, char **argv)
 {
-	char *cause = NULL, *done;
+	char *cause = NULL;
 	int rc;
 
 	if (!is_room_jid(argv[1])) {
@@ -56,9 +64,7 @@ static void cmd_join(struct fb_request *r, int argc, char **argv)
 	}
 	rc = api->join_room(api->req_plugin(r), argv[1],
 	                    argc > 2 ? argv[2] : NULL, &cause);
-	done = xasprintf("joining %s", argv[1]);
-	answer(r, rc, cause, done);
-	free(done);
+	answer(r, rc, cause, NULL);
 }
 
 /* leave ROOM */
@@ -106,9 +112,9 @@ static void cmd_describe(struct fb_request *r, int argc, char **argv)
 	else
 		text = after_first(api->req_args(r));
 	rc = api->describe(api->req_plugin(r), id, text, &cause);
-	done = text[0] != '\0'
-	           ? xasprintf("#%" PRId64 " described", id)
-	           : xasprintf("#%" PRId64 ": description removed", id);
+	/* One style for both: "#42: description set" / "... cleared". */
+	done = xasprintf("#%" PRId64 ": description %s", id,
+	                 text[0] != '\0' ? "set" : "cleared");
 	answer(r, rc, cause, done);
 	free(done);
 }

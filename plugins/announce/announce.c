@@ -8,8 +8,10 @@
  *
  * naming at most ANNOUNCE_SHOW files (and about ANNOUNCE_BYTES of text),
  * then "and N more". Never one message per file. A file removed before
- * the batch goes out is not announced. With [announce] enabled = no
- * nothing is gathered.
+ * the batch goes out is not announced, nor are the files of the first
+ * build of an empty catalogue (a new share of 50,000 files is no news
+ * for every room); files added while the bot was down are. With [announce]
+ * enabled = no nothing is gathered.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -62,7 +64,8 @@ static void on_file(struct fb_plugin *p, enum fb_event ev,
 		}
 		return;
 	}
-	if (!api->config(p)->announce.enabled)
+	/* The first build of an empty catalogue is not news. */
+	if (!api->config(p)->announce.enabled || data->first_build)
 		return;
 	if (st->n == 0 && st->extra == 0)
 		st->started = clock_now_ms();

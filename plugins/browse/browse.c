@@ -16,6 +16,17 @@
 /* The host's API, set by the host before any handler runs. */
 static const struct fb_api *api;
 
+/* Returns what to answer instead of "nothing found" while the first build
+ * of an empty catalogue runs (caller frees), else NULL. */
+static char *still_indexing(struct fb_plugin *p)
+{
+	uint64_t files = 0;
+
+	if (!api->indexing(p, &files))
+		return NULL;
+	return listing_indexing(files);
+}
+
 /* Where a listing continues on "more". */
 struct browse_cursor {
 	char *dir;       /* catalogue folder, "" for the root */
@@ -70,6 +81,16 @@ static void show_page(struct fb_request *req, char *dir, uint64_t offset)
 	rc = catalogue_list(c, dir, offset, size, &page);
 	if (rc == -1) {
 		api->reply_error(req, "cannot read the catalogue");
+		free(dir);
+		return;
+	}
+	if ((rc == 0 || page.total == 0) &&
+	    (line = still_indexing(p)) != NULL) {
+		/* Not there (yet): the first scan is still running. */
+		api->reply_error(req, "%s", line);
+		free(line);
+		if (rc == 1)
+			cat_page_clear(&page);
 		free(dir);
 		return;
 	}

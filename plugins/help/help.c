@@ -1,13 +1,20 @@
 /*
- * The help plugin: "help" lists the commands this user may run, generated
- * from every plugin's command table; "help COMMAND" shows one command's
- * usage and help line. Admin commands are shown only to an [admins] JID in
- * a direct chat, where they can be run; the download queue's commands only
- * where [transfers] has slots (FB_CMD_TRANSFERS).
+ * The help plugin: "help" lists the commands this user may run where it
+ * asked, generated from every plugin's command table; "help COMMAND" shows
+ * one command's usage and help line. Admin commands are shown only to an
+ * [admins] JID in a direct chat, where they can be run, and a command that
+ * says it is not available to this requester here (fb_command.available,
+ * e.g. upload with uploads off) is not shown at all, nor the download
+ * queue's commands where [transfers] has no slots (FB_CMD_TRANSFERS).
+ *
+ * The list has a stable order, whatever the plugins' load order: browsing
+ * (list, more, new), search (search, find), links (get, info, web), then
+ * the other commands as registered, then the admin commands.
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -16,16 +23,37 @@
 /* The host's API, set by the host before any handler runs. */
 static const struct fb_api *api;
 
+#define HELP_MAX 256 /* commands listed at most */
+
 /* What a walk over the command tables is looking for. */
 struct walk {
 	struct fb_request *req;
 	bool admin;
 	const char *want;               /* help COMMAND, or NULL */
 	const struct fb_command *found; /* its entry */
-	size_t shown;
+	/* help: the visible commands, in registration order */
+	const struct fb_command *list[HELP_MAX];
+	size_t n;
 };
 
-/* Returns true if the requester may see cmd. */
+/* The commands listed first, by group: browsing, search, links. */
+static const char *const first[] = {
+    "list", "more", "new", "search", "find", "get", "info", "web",
+};
+
+/* Returns where cmd goes in the list: its place in first[], then the
+ * others, then the admin commands. */
+static size_t rank(const struct fb_command *cmd)
+{
+	size_t n = sizeof(first) / sizeof(first[0]);
+
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(cmd->name, first[i]) == 0)
+			return i;
+	return cmd->perm == FB_ADMIN ? n + 1 : n;
+}
+
+/* Returns true if the requester may run cmd where it asked. */
 static bool visible(const struct walk *w, const struct fb_command *cmd)
 {
 	const struct config *cfg;
@@ -34,22 +62,34 @@ static bool visible(const struct walk *w, const struct fb_command *cmd)
 		return false;
 	if (cmd->flags & FB_CMD_TRANSFERS) {
 		cfg = api->config(api->req_plugin(w->req));
-		return cfg->transfers.slots != 0 ||
-		       cfg->transfers.slots_per_user != 0;
+		if (cfg->transfers.slots == 0 &&
+		    cfg->transfers.slots_per_user == 0)
+			return false;
 	}
-	return true;
+	return cmd->available == NULL || cmd->available(w->req);
 }
 
-/* Adds one line per visible command: its usage and help line. */
+/* Collects the visible commands. */
 static void list_one(const struct fb_command *cmd, void *arg)
 {
 	struct walk *w = arg;
 
-	if (!visible(w, cmd))
-		return;
-	api->reply(w->req, "%s — %s%s", cmd->usage, cmd->help,
-	           cmd->perm == FB_ADMIN ? " (admin)" : "");
-	w->shown++;
+	if (w->n < HELP_MAX && visible(w, cmd))
+		w->list[w->n++] = cmd;
+}
+
+/* Sorts the n commands of list by rank, keeping the registration order
+ * within a rank (an insertion sort: stable, and n is small). */
+static void help_sort(const struct fb_command **list, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		const struct fb_command *c = list[i];
+		size_t j = i;
+
+		for (; j > 0 && rank(list[j - 1]) > rank(c); j--)
+			list[j] = list[j - 1];
+		list[j] = c;
+	}
 }
 
 /* Finds the visible command called w->want (name or alias). */
@@ -73,9 +113,11 @@ static void cmd_help(struct fb_request *r, int argc, char **argv)
 {
 	struct fb_plugin *p = api->req_plugin(r);
 	const char *prefix = api->config(p)->commands.prefix;
-	struct walk w = {r, api->req_is_admin(r), NULL, NULL, 0};
+	struct walk *w = xcalloc(1, sizeof(*w));
 	const struct fb_command *c;
 
+	w->req = r;
+	w->admin = api->req_is_admin(r);
 	if (argc < 2) {
 		if (api->req_place(r) == FB_ROOM)
 			api->reply(r,
@@ -87,16 +129,24 @@ static void cmd_help(struct fb_request *r, int argc, char **argv)
 			           "commands (the %s in front is optional "
 			           "here; say help COMMAND for one):",
 			           prefix);
-		api->commands_foreach(p, list_one, &w);
+		api->commands_foreach(p, list_one, w);
+		help_sort(w->list, w->n);
+		for (size_t i = 0; i < w->n; i++)
+			api->reply(
+			    r, "%s — %s%s", w->list[i]->usage, w->list[i]->help,
+			    w->list[i]->perm == FB_ADMIN ? " (admin)" : "");
+		free(w);
 		return;
 	}
-	w.want = argv[1];
+	w->want = argv[1];
 	/* "help !get" means "help get". */
-	if (strncmp(w.want, prefix, strlen(prefix)) == 0 &&
-	    w.want[strlen(prefix)] != '\0')
-		w.want += strlen(prefix);
-	api->commands_foreach(p, find_one, &w);
-	if ((c = w.found) == NULL) {
+	if (strncmp(w->want, prefix, strlen(prefix)) == 0 &&
+	    w->want[strlen(prefix)] != '\0')
+		w->want += strlen(prefix);
+	api->commands_foreach(p, find_one, w);
+	c = w->found;
+	free(w);
+	if (c == NULL) {
 		api->reply_error(r, "no such command: %s (say help)", argv[1]);
 		return;
 	}

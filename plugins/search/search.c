@@ -18,6 +18,17 @@
 /* The host's API, set by the host before any handler runs. */
 static const struct fb_api *api;
 
+/* Returns what to answer instead of "nothing found" while the first build
+ * of an empty catalogue runs (caller frees), else NULL. */
+static char *still_indexing(struct fb_plugin *p)
+{
+	uint64_t files = 0;
+
+	if (!api->indexing(p, &files))
+		return NULL;
+	return listing_indexing(files);
+}
+
 /* Where a search continues on "more". */
 struct search_cursor {
 	struct query *q;
@@ -76,7 +87,10 @@ static void show_page(struct fb_request *req, struct query *q, uint64_t offset)
 		query_free(q);
 		return;
 	}
-	if (page.n == 0 && page.regex_limited)
+	if (page.n == 0 && offset == 0 && (line = still_indexing(p)) != NULL) {
+		api->reply_error(req, "%s", line);
+		free(line);
+	} else if (page.n == 0 && page.regex_limited)
 		api->reply_error(req,
 		                 "%s (regex too complex for some paths: "
 		                 "they were skipped)",

@@ -93,6 +93,24 @@ out:
 	free(jid);
 }
 
+/* Whether r may run upload where it asked (fb_command.available): uploads
+ * on, not in a groupchat, and a real JID on the [upload] allow list. */
+static bool upload_available(struct fb_request *r)
+{
+	const struct config *cfg = api->config(api->req_plugin(r));
+	const char *real = api->req_real_jid(r);
+	char *jid;
+	bool ok;
+
+	if (!cfg->upload.enabled || api->req_place(r) == FB_ROOM ||
+	    real == NULL)
+		return false;
+	jid = xstrndup(real, strcspn(real, "/"));
+	ok = config_jid_matches(&cfg->upload.allow, jid);
+	free(jid);
+	return ok;
+}
+
 static const struct fb_command commands[] = {
     {
         .name = "upload",
@@ -102,6 +120,7 @@ static const struct fb_command commands[] = {
         .perm = FB_ANYONE,
         .help = "get a one-time HTTP PUT URL to upload a file",
         .handler = cmd_upload,
+        .available = upload_available,
     },
 };
 

@@ -6,8 +6,10 @@
  * a direct chat or a MUC private message, never in a room's groupchat
  * (where a room that refuses private messages would get the answer). The
  * URL comes from the host (api->web_url: the HTTP side's link key); with
- * [web] off the command says so.
+ * [web] off the command says so, and help does not list it (nor in a
+ * groupchat when the link is personal).
  */
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "fisbot_plugin.h"
@@ -65,6 +67,16 @@ static void cmd_web(struct fb_request *r, int argc, char **argv)
 	free(url);
 }
 
+/* Whether r may run web where it asked (fb_command.available): the web
+ * index is on, and a personal link is not asked for in a groupchat. */
+static bool web_available(struct fb_request *r)
+{
+	const struct config *cfg = api->config(api->req_plugin(r));
+
+	return cfg->web.enabled &&
+	       (cfg->web.access == WEB_PUBLIC || api->req_place(r) != FB_ROOM);
+}
+
 static const struct fb_command commands[] = {
     {
         .name = "web",
@@ -74,6 +86,7 @@ static const struct fb_command commands[] = {
         .perm = FB_ANYONE,
         .help = "your link to the web index (browse, search, feed)",
         .handler = cmd_web,
+        .available = web_available,
     },
 };
 

@@ -232,11 +232,18 @@ static void on_gone(void *arg, const char *sender)
 	host_gone(host, sender);
 }
 
+static void on_join_failed(void *arg, const char *room, const char *why)
+{
+	(void)arg;
+	host_join_failed(host, room, why);
+}
+
 static const struct session_events events = {
     .message = on_message,
     .iq = on_iq,
     .room = on_room,
     .gone = on_gone,
+    .join_failed = on_join_failed,
 };
 
 /* Hands the stanza xml to the session as if the server sent it. */
@@ -293,6 +300,7 @@ static int setup(void **state)
 	link_plugin(FISBOT_PLUGIN_DIR, "browse", NULL);
 	link_plugin(FISBOT_PLUGIN_DIR, "stats", NULL);
 	link_plugin(FISBOT_PLUGIN_DIR, "get", NULL);
+	link_plugin(FISBOT_PLUGIN_DIR, "upload", NULL);
 	link_plugin(TEST_PLUGIN_DIR, "testcmds", NULL);
 	link_plugin(TEST_PLUGIN_DIR, "tablecmds", NULL);
 	link_plugin(TEST_PLUGIN_DIR, "badtable", NULL);
@@ -760,6 +768,73 @@ static void test_help(void **state)
 	expect_reply("usage: help [COMMAND]");
 }
 
+/* Returns the command names help lists to jid at place, one word each,
+ * space-separated (static). */
+static const char *help_names(int place, const char *jid)
+{
+	static char names[512];
+	char *b, *line, *save = NULL;
+	size_t n = 0;
+
+	say_as(place, jid, place == FB_ROOM ? "!help" : "help");
+	assert_int_equal(n_sent, 1);
+	b = body(0);
+	sent_reset();
+	names[0] = '\0';
+	/* The first line is the header. */
+	strtok_r(b, "\n", &save);
+	while ((line = strtok_r(NULL, "\n", &save)) != NULL)
+		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%.*s",
+		                      n > 0 ? " " : "", (int)strcspn(line, " "),
+		                      line);
+	free(b);
+	return names;
+}
+
+/* help lists what the asker may run where it asks, in a stable order:
+ * browsing, search, links, the rest as registered, then admin commands;
+ * upload only where uploads are on and the asker may upload. */
+static void test_help_order_and_upload(void **state)
+{
+	struct config *c =
+	    load_config("admin, upload, stats, help, get, search, browse",
+	                "[upload]\nenabled = yes\nallow = alice@example.org\n");
+	struct host *saved = host;
+	char *cause = NULL;
+
+	host = host_new(c, session, &deps, &cause);
+	if (host == NULL)
+		fail_msg("host_new: %s", cause);
+	assert_string_equal(help_names(FB_DIRECT, "alice@example.org/phone"),
+	                    "list more new search find get info upload stats "
+	                    "help");
+	/* Not allowed to upload, or in a groupchat: no upload. */
+	assert_string_equal(help_names(FB_DIRECT, "bob@example.org/phone"),
+	                    "list more new search find get info stats help");
+	assert_string_equal(help_names(FB_ROOM, ALICE),
+	                    "list more new search find get info stats help");
+	/* Admins, in a direct chat: their commands come last. */
+	assert_string_equal(help_names(FB_DIRECT, "admin@example.org/x"),
+	                    "list more new search find get info stats help "
+	                    "rescan join leave describe reload");
+	say_as(FB_DIRECT, "bob@example.org/phone", "help upload");
+	expect_reply("no such command: upload (say help)");
+	host_free(host);
+	config_free(c);
+
+	/* Uploads off: nobody sees upload. */
+	c = load_config("help, upload, get",
+	                "[upload]\nenabled = no\nallow = alice@example.org\n");
+	host = host_new(c, session, &deps, &cause);
+	if (host == NULL)
+		fail_msg("host_new: %s", cause);
+	assert_string_equal(help_names(FB_DIRECT, "alice@example.org/phone"),
+	                    "more get help");
+	host_free(host);
+	host = saved;
+	config_free(c);
+}
+
 static void test_room_wide(void **state)
 {
 	struct config *c2;
@@ -1160,7 +1235,7 @@ static void test_timers_events_features(void **state)
 	cron_run(cron);
 	now += 1000;
 	cron_run(cron); /* unregistered after the second run */
-	host_file_added(host, 42);
+	host_file_added(host, 42, false);
 	host_file_removed(host, 42);
 	say(FB_DIRECT, "counts");
 	expect_reply("ticks=2 events=1");
@@ -1182,9 +1257,11 @@ static void test_admin_plugin(void **state)
 	const char *paths[44];
 	char names[44][16];
 	struct catalogue *w;
+	char *xml;
+	int i;
 
 	/* Files #1 to #44, #44 being "dir/b c.bin". */
-	for (int i = 0; i < 43; i++) {
+	for (i = 0; i < 43; i++) {
 		snprintf(names[i], sizeof(names[i]), "f%02d", i + 1);
 		paths[i] = names[i];
 	}
@@ -1194,17 +1271,49 @@ static void test_admin_plugin(void **state)
 	say_as(FB_DIRECT, admin, "rescan");
 	expect_reply("rescan started");
 	assert_int_equal(rescans, 1);
+	/* The end of the rescan is told to the admin who asked, once. */
+	host_rescan_done(host, "rescan done: added 1, changed 0, removed 0, "
+	                       "unchanged 43");
+	assert_int_equal(n_sent, 1);
+	assert_string_equal(xmpp_stanza_get_to(sent[0].stanza), admin);
+	expect_reply(
+	    "rescan done: added 1, changed 0, removed 0, unchanged 43");
+	host_rescan_done(host, "rescan done: again");
+	assert_int_equal(n_sent, 0);
 	say_as(FB_DIRECT, admin, "reload");
 	expect_reply("configuration reloaded");
 	assert_int_equal(reloads, 1);
-	/* The session joins (presence to the occupant JID), then the reply
-	 * goes. */
-	say_as(FB_DIRECT, admin, "join new@conf.example.org nick2");
-	assert_int_equal(n_sent, 3);
-	assert_true(find_sent("presence", "new@conf.example.org/nick2") >= 0);
-	assert_true(find_sent("iq", "new@conf.example.org") >= 0);
-	check_body(2, "joining new@conf.example.org");
+	/* A refusal is told to the admin who asked, and the room is not
+	 * kept (max_rooms is 2: the next join has room). */
+	say_as(FB_DIRECT, admin, "join banned@conf.example.org");
 	sent_reset();
+	input("<presence from='banned@conf.example.org/fisbot' type='error'>"
+	      "<error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:"
+	      "xmpp-stanzas'/></error></presence>");
+	expect_reply("cannot join banned@conf.example.org: banned");
+	/* The session joins (presence to the occupant JID); the one reply
+	 * is the outcome, when the room has answered. */
+	say_as(FB_DIRECT, admin, "join new@conf.example.org nick2");
+	assert_int_equal(n_sent, 2);
+	assert_true(find_sent("presence", "new@conf.example.org/nick2") >= 0);
+	i = find_sent("iq", "new@conf.example.org");
+	assert_true(i >= 0);
+	xml = xasprintf("<iq type='result' id='%s' from='new@conf.example.org'"
+	                "><query xmlns='http://jabber.org/protocol/"
+	                "disco#info'/></iq>",
+	                xmpp_stanza_get_id(sent[i].stanza));
+	sent_reset();
+	input("<presence from='new@conf.example.org/nick2'><x xmlns='" MUC_USER
+	      "'><item affiliation='none' role='participant'/>"
+	      "<status code='110'/></x></presence>");
+	input(xml);
+	free(xml);
+	assert_int_equal(n_sent, 0);
+	input("<message type='groupchat' from='new@conf.example.org'><subject>"
+	      "hi</subject></message>");
+	expect_reply("joined new@conf.example.org");
+	say_as(FB_DIRECT, admin, "join new@conf.example.org");
+	expect_reply("already in new@conf.example.org");
 	/* [invites] max_rooms = 2: the session refuses a third. */
 	say_as(FB_DIRECT, admin, "join third@conf.example.org");
 	expect_reply("already in 2 rooms (max_rooms)");
@@ -1220,19 +1329,19 @@ static void test_admin_plugin(void **state)
 	say_as(FB_DIRECT, admin, "leave " ROOM);
 	expect_reply("not in " ROOM);
 	say_as(FB_DIRECT, admin, "describe #42   a nice  file");
-	expect_reply("#42 described");
+	expect_reply("#42: description set");
 	assert_int_equal(described_id, 42);
 	assert_string_equal(described_text, "a nice  file");
 	say_as(FB_DIRECT, admin, "describe 43 \"quoted text\"");
-	expect_reply("#43 described");
+	expect_reply("#43: description set");
 	assert_string_equal(described_text, "quoted text");
 	say_as(FB_DIRECT, admin, "describe 44 \"\"");
-	expect_reply("#44: description removed");
+	expect_reply("#44: description cleared");
 	assert_string_equal(described_text, "");
 	/* The dispatcher looks the file up (FB_ARG_FILE_FIRST), on the main
 	 * thread: by path too, and with one wording when it is not there. */
 	say_as(FB_DIRECT, admin, "describe \"dir/b c.bin\" a  text");
-	expect_reply("#44 described");
+	expect_reply("#44: description set");
 	assert_int_equal(described_id, 44);
 	assert_string_equal(described_text, "a  text");
 	say_as(FB_DIRECT, admin, "describe 999 x");
@@ -1364,7 +1473,7 @@ static void test_example_plugin(void **state)
 
 	assert_non_null(h);
 	host = h;
-	host_file_added(h, 1);
+	host_file_added(h, 1, false);
 	say(FB_DIRECT, "ping hello");
 	expect_reply("PONG hello (1 new files since start)");
 	say(FB_DIRECT, "dice 3d1");
@@ -1920,6 +2029,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_arguments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_permissions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_help, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_help_order_and_upload, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_room_wide, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reply_bounds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reply_text_safety, setup,

@@ -167,7 +167,8 @@ static void test_info(void **state)
 	                            "name: song.ogg\n"
 	                            "path: music/live/song.ogg\n"
 	                            "size: 3.0 MiB (3145728 bytes)\n"
-	                            "date: 20"));
+	                            "modified: "));
+	assert_non_null(strstr(out, "Z\nadded: 20"));
 	assert_non_null(strstr(out, "Z\nsha-256: 000102030405060708090a0b0c0d"
 	                            "0e0f101112131415161718191a1b1c1d1e1f\n"
 	                            "type: audio/ogg\n"

@@ -196,8 +196,9 @@ def test_every_command_in_every_place(env):
         assert "sha-256: " + hashlib.sha256(b"read me\n").hexdigest() \
             in lines
         assert "type: text/plain" in lines
-        assert any(re.fullmatch(r"date: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", x)
-                   for x in lines)
+        stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+        assert any(re.fullmatch("modified: " + stamp, x) for x in lines)
+        assert any(re.fullmatch("added: " + stamp, x) for x in lines)
         assert any(re.fullmatch(r"downloads: \d+", x) for x in lines)
         assert ask("info 99999").body == "no such file: 99999"
         # search and more

@@ -231,6 +231,20 @@ def test_direct_chat_upload_is_catalogued(bot, alice):
     assert put(bot, url_of(reply), data)[0] == 409
 
 
+def test_taken_name_is_named_in_the_reply(bot, alice):
+    """A name that is taken: the reply names the file as it will be
+    stored ("hello (1).txt"), as the HTTP reply does."""
+    folder = bot.dir / "share" / "incoming"
+    folder.mkdir(exist_ok=True)
+    (folder / "taken.txt").write_text("here first\n")
+    reply = ask(alice, bot.jid, "upload taken.txt 5")
+    assert "the file will be incoming/taken (1).txt:" in reply, reply
+    status, text = put(bot, url_of(reply), b"mine\n")
+    assert (status, text) == (201, "stored as incoming/taken (1).txt\n")
+    (folder / "taken (1).txt").unlink()
+    (folder / "taken.txt").unlink()
+
+
 def test_100_mib_upload_sha256(bot, alice):
     data = os.urandom(1 << 20) * 100
     sent = hashlib.sha256(data).hexdigest()

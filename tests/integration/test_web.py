@@ -573,7 +573,7 @@ def test_web_command(tmp_path):
         r = c.getresponse()
         assert r.status == 200 and b"a.txt" in r.read()
         c.close()
-        assert "web" in direct(on, "help").body
+        assert "your link to the web index" in direct(on, "help").body
         # In the room's groupchat the link would be everyone's.
         alice.join(room, "alice")
         alice.drain()
@@ -587,6 +587,9 @@ def test_web_command(tmp_path):
                 pass
         assert reply is not None and "/w/" not in reply.body
         assert direct(off, "web").body == "the web index is disabled here"
+        # help lists only what the asker may run: not web with it off.
+        helped = direct(off, "help").body
+        assert "search" in helped and "web index" not in helped, helped
     finally:
         if alice is not None:
             alice.close()

@@ -85,6 +85,9 @@ static struct fake {
 	struct fb_queue_info qi;
 	unsigned n_cancel; /* what queue_cancel takes out */
 	unsigned cancels;  /* calls of queue_cancel */
+	/* the first build of an empty catalogue runs, with files so far */
+	bool indexing;
+	uint64_t indexed;
 } fk;
 
 static int fk_register_commands(struct fb_plugin *p,
@@ -245,6 +248,12 @@ static unsigned fk_queue_cancel(struct fb_request *r)
 	return fk.n_cancel;
 }
 
+static bool fk_indexing(struct fb_plugin *p, uint64_t *files)
+{
+	*files = fk.indexed;
+	return fk.indexing;
+}
+
 static const struct fb_api fk_api = {
     .version = FB_API_VERSION,
     .register_commands = fk_register_commands,
@@ -268,6 +277,7 @@ static const struct fb_api fk_api = {
     .queue_info = fk_queue_info,
     .queue_cancel = fk_queue_cancel,
     .transfers = fk_transfers,
+    .indexing = fk_indexing,
 };
 
 /* Loads plugin name.so: registers the table FISBOT_PLUGIN declares and
@@ -604,6 +614,32 @@ static void test_list_empty(void **state)
 	expect(FB_DIRECT, "list void", "void/ is empty");
 }
 
+/* While the first build of an empty catalogue runs, an empty answer says
+ * so; a match is shown as usual. */
+static void test_still_indexing(void **state)
+{
+	char *line;
+
+	fk.indexing = true;
+	fk.indexed = 12345;
+	expect(FB_DIRECT, "search nothing",
+	       "still indexing: 12,345 files so far");
+	expect(FB_ROOM, "list", "still indexing: 12,345 files so far");
+	expect(FB_DIRECT, "list not/yet",
+	       "still indexing: 12,345 files so far");
+	fk.indexed = 1;
+	expect(FB_DIRECT, "search nothing", "still indexing: 1 file so far");
+	add_file("found.txt", 3, true);
+	expect(FB_DIRECT, "search found",
+	       "#1 found.txt (3 B)\npage 1/1 · 1 result");
+	fk.indexing = false;
+	expect(FB_DIRECT, "search nothing", "no match");
+	expect(FB_DIRECT, "list not/yet", "no such folder: not/yet");
+	line = listing_indexing(0);
+	assert_string_equal(line, "still indexing: 0 files so far");
+	free(line);
+}
+
 static void test_list_three_pages(void **state)
 {
 	char path[64], want[1024];
@@ -649,7 +685,8 @@ static void test_info(void **state)
 	    "name: r\xc3\xa9sum\xc3\xa9.pdf\n"
 	    "path: docs/r\xc3\xa9sum\xc3\xa9.pdf\n"
 	    "size: 1.5 KiB (1536 bytes)\n"
-	    "date: %s\n"
+	    "modified: 1970-01-01T00:00:00Z\n" /* mtime_ns 1000 */
+	    "added: %s\n"
 	    "sha-256: "
 	    "1111111111111111111111111111111111111111111111111111111111111111"
 	    "\n"
@@ -1205,6 +1242,30 @@ static void test_announce_waits_for_batch(void **state)
 	assert_int_equal(fk.n_sent, 0);
 }
 
+/* The files of the first build of an empty catalogue are not announced;
+ * the others are. */
+static void test_announce_first_build(void **state)
+{
+	struct fb_plugin *p;
+	struct fb_event_data d = {.first_build = true};
+
+	add_rooms();
+	p = announce_plugin();
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "old%d", i);
+		d.file_id = add_file(name, 1, true);
+		p->hooks[FB_EVENT_FILE_ADDED](p, FB_EVENT_FILE_ADDED, &d, NULL);
+	}
+	tick();
+	assert_int_equal(fk.n_sent, 0);
+	event(FB_EVENT_FILE_ADDED, add_file("new", 1, true));
+	tick();
+	assert_int_equal(fk.n_sent, 2);
+	assert_string_equal(fk.sent[0], "1 new file: #4 new (1 B)");
+}
+
 static void test_announce_disabled(void **state)
 {
 	add_rooms();
@@ -1226,6 +1287,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	    T(test_list_folders_first),
 	    T(test_list_empty),
+	    T(test_still_indexing),
 	    T(test_list_three_pages),
 	    T(test_info),
 	    T(test_search_pages),
@@ -1242,6 +1304,7 @@ int main(void)
 	    T(test_announce_cap),
 	    T(test_announce_long_names),
 	    T(test_announce_waits_for_batch),
+	    T(test_announce_first_build),
 	    T(test_announce_disabled),
 #undef T
 	};

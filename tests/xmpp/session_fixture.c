@@ -109,6 +109,14 @@ static void on_room(void *arg, enum session_room_event kind, const char *room)
 	e->room = copy(room);
 }
 
+static void on_join_failed(void *arg, const char *room, const char *why)
+{
+	struct sfx_event *e = event_new(arg, 'f');
+
+	e->room = copy(room);
+	e->body = copy(why);
+}
+
 static int store_add(void *arg, const char *room, const char *nick)
 {
 	struct sfx *f = arg;
@@ -132,7 +140,11 @@ struct sfx *sfx_new(const char *conf)
 {
 	struct sfx *f = xcalloc(1, sizeof(*f));
 	struct strlist problems = {0};
-	struct session_events ev = {on_message, on_iq, on_room, NULL, f};
+	struct session_events ev = {.message = on_message,
+	                            .iq = on_iq,
+	                            .room = on_room,
+	                            .join_failed = on_join_failed,
+	                            .arg = f};
 	struct session_store store = {store_add, store_remove, f};
 	char *cause = NULL, *path;
 	FILE *fp;

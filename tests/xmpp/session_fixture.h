@@ -23,7 +23,9 @@
 
 /* One event the session reported. */
 struct sfx_event {
-	char kind; /* 'm' message, 'q' IQ, 'j' room joined, 'l' room left */
+	/* 'm' message, 'q' IQ, 'j' room joined, 'l' room left, 'f' an
+	 * admin's join failed (room, body: why) */
+	char kind;
 	enum session_place place;
 	char *from, *room, *nick, *real_jid, *sender, *own_nick, *body;
 	char *requester; /* IQs */

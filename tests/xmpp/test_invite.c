@@ -127,6 +127,56 @@ static void test_mediated_accepted_after_check(void **state)
 	assert_int_equal(f->n_stored, 1);
 }
 
+/* An accepted mediated invitation whose room then refuses the bot: the
+ * inviter gets a decline saying why, and the room is forgotten; once in, a
+ * later refusal (a rejoin) is no business of the inviter. */
+static void test_room_refuses_after_acceptance(void **state)
+{
+	struct sfx *f = *state;
+	int i;
+
+	mediated(f, "m@" SERVICE, "alice@localhost/pc");
+	answer(f, SERVICE, true);
+	assert_int_equal(f->n_stored, 1);
+	sfx_reset(f);
+	sfx_input(f, "<presence from='m@" SERVICE "/fisbot' type='error'>"
+	             "<error type='auth'><registration-required xmlns='urn:"
+	             "ietf:params:xml:ns:xmpp-stanzas'/></error></presence>");
+	assert_string_equal(decline(f, "m@" SERVICE, "alice@localhost/pc"),
+	                    "I could not join: members only");
+	assert_int_equal(f->n_forgotten, 1);
+	assert_string_equal(f->forgotten[0], "m@" SERVICE);
+	assert_null(muc_find(f->s, "m@" SERVICE));
+
+	/* Joined once: the inviter is not told of later trouble. */
+	mediated(f, "n@" SERVICE, "alice@localhost/pc");
+	sfx_input(f, "<presence from='n@" SERVICE "/fisbot'><x xmlns='" MUC_USER
+	             "'><item affiliation='none' role='participant'/><status "
+	             "code='110'/></x></presence>");
+	sfx_input(f, "<presence from='n@" SERVICE "/fisbot' type="
+	             "'unavailable'><x xmlns='" MUC_USER "'><item affiliation="
+	             "'none' role='none'/><status code='307'/><status code="
+	             "'110'/></x></presence>");
+	sfx_reset(f);
+	sfx_advance(f, 10000);
+	sfx_input(f, "<presence from='n@" SERVICE "/fisbot' type='error'>"
+	             "<error type='auth'><not-authorized xmlns='urn:ietf:"
+	             "params:xml:ns:xmpp-stanzas'/></error></presence>");
+	assert_null(decline(f, "n@" SERVICE, "alice@localhost/pc"));
+
+	/* A direct invitation's inviter is told in a chat. */
+	sfx_reset(f);
+	direct(f, "alice@localhost/pc", "d@" SERVICE);
+	sfx_input(f, "<presence from='d@" SERVICE "/fisbot' type='error'>"
+	             "<error type='auth'><forbidden xmlns='urn:ietf:params:"
+	             "xml:ns:xmpp-stanzas'/></error></presence>");
+	i = sfx_find(f, "message", "alice@localhost", "chat");
+	assert_true(i >= 0);
+	assert_string_equal(sfx_text(f, (size_t)i, "body"),
+	                    "I could not join d@" SERVICE ": banned");
+	assert_null(muc_find(f->s, "d@" SERVICE));
+}
+
 /* A forgery: from a user's full JID (not even asked), or from a service
  * that turns out to be no room service: ignored, never declined. */
 static void test_forged_mediated_ignored(void **state)
@@ -264,6 +314,8 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_refused_declined, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_room_refuses_after_acceptance,
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_direct_invitations, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_max_rooms, setup, teardown),

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -343,9 +344,15 @@ static void test_join_and_leave(void **state)
 	sfx_reset(f);
 	assert_int_equal(
 	    session_join(f->s, "b@conference.localhost", "nick2", &cause), 0);
-	assert_int_equal(f->n_stored, 1);
+	/* Remembered only once the room let the bot in. */
+	assert_int_equal(f->n_stored, 0);
 	assert_true(
 	    sfx_find(f, "presence", "b@conference.localhost/nick2", NULL) >= 0);
+	sfx_input(f, "<presence from='b@conference.localhost/nick2'><x "
+	             "xmlns='" MUC_USER "'><item affiliation='none' "
+	             "role='participant'/><status code='110'/></x></presence>");
+	assert_int_equal(f->n_stored, 1);
+	assert_string_equal(f->stored[0], "b@conference.localhost");
 	assert_int_equal(
 	    session_join(f->s, "c@conference.localhost", NULL, &cause), 0);
 	assert_int_equal(
@@ -370,9 +377,102 @@ static void test_join_and_leave(void **state)
 	free(cause);
 }
 
+/* Refuses an admin's join of room with condition cond; returns why the
+ * session says it failed (static), or NULL if it did not. */
+static const char *refuse(struct sfx *f, const char *room, const char *nick,
+                          const char *cond)
+{
+	static char why[128];
+	char *cause = NULL;
+	int e;
+
+	sfx_reset(f);
+	assert_int_equal(session_join(f->s, room, NULL, &cause), 0);
+	sfx_input(f,
+	          "<presence from='%s/%s' type='error'><error type='cancel'>"
+	          "<%s xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>"
+	          "</presence>",
+	          room, nick, cond);
+	e = sfx_event(f, 'f');
+	if (e < 0)
+		return NULL;
+	assert_string_equal(f->ev[e].room, room);
+	snprintf(why, sizeof(why), "%s", f->ev[e].body);
+	return why;
+}
+
+/* An admin's join that the room refuses is told (in words), dropped and
+ * never remembered; a nick conflict tries other nicks first. */
+static void test_join_refused(void **state)
+{
+	struct sfx *f = *state;
+	char *cause = NULL;
+
+	sfx_connect(f);
+	assert_string_equal(
+	    refuse(f, "b@conference.localhost", "fisbot", "forbidden"),
+	    "banned");
+	assert_string_equal(
+	    refuse(f, "c@nowhere.example", "fisbot", "remote-server-not-found"),
+	    "no such server");
+	assert_string_equal(
+	    refuse(f, "d@conference.localhost", "fisbot", "not-authorized"),
+	    "a password is needed, or it is wrong");
+	assert_string_equal(
+	    refuse(f, "e@conference.localhost", "fisbot", "weird-thing"),
+	    "weird-thing");
+	/* The room's own words come along. */
+	sfx_reset(f);
+	assert_int_equal(
+	    session_join(f->s, "t@conference.localhost", NULL, &cause), 0);
+	sfx_input(f, "<presence from='t@conference.localhost/fisbot' "
+	             "type='error'><error type='auth'><forbidden "
+	             "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text "
+	             "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>Go\naway"
+	             "</text></error></presence>");
+	assert_true(sfx_event(f, 'f') >= 0);
+	assert_string_equal(f->ev[sfx_event(f, 'f')].body,
+	                    "banned (Go\\x0Aaway)");
+	/* A taken nick: fisbot_, fisbot__... then it gives up. */
+	assert_null(refuse(f, "g@conference.localhost", "fisbot", "conflict"));
+	for (int i = 1; i <= 5; i++) {
+		char nick[16];
+
+		snprintf(nick, sizeof(nick), "fisbot%.*s", i, "_____");
+		assert_true(
+		    sfx_find(f, "presence",
+		             i == 1 ? "g@conference.localhost/fisbot_" : NULL,
+		             NULL) >= 0);
+		sfx_input(f,
+		          "<presence from='g@conference.localhost/%s' "
+		          "type='error'><error type='cancel'><conflict "
+		          "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
+		          "</error></presence>",
+		          nick);
+	}
+	assert_true(sfx_event(f, 'f') >= 0);
+	assert_string_equal(f->ev[sfx_event(f, 'f')].body,
+	                    "every nick tried is taken");
+	/* Nothing remembered, nothing left behind: max_rooms (3) has room
+	 * for two more beside the configured one. */
+	assert_int_equal(f->n_stored, 0);
+	assert_int_equal(
+	    session_join(f->s, "x@conference.localhost", NULL, &cause), 0);
+	assert_int_equal(
+	    session_join(f->s, "y@conference.localhost", NULL, &cause), 0);
+	/* A configured room's refusal is not an admin's: no event. */
+	sfx_reset(f);
+	sfx_input(f, "<presence from='" ROOM "/fisbot' type='error'><error "
+	             "type='cancel'><forbidden "
+	             "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>"
+	             "</presence>");
+	assert_int_equal(sfx_event(f, 'f'), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_join_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_join_and_ready, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_ready_without_subject, setup,
