@@ -7,7 +7,8 @@
  * beside them so a listing is one index range. Each row also has its folded
  * form (query_fold: sanitised and lowercased): `lname` sorts listings and
  * `lpath` is what searches match, through an external-content FTS5 trigram
- * index that triggers keep in sync. Folders have their own table, so empty
+ * index that triggers keep in sync; `ldesc`, the folded description, is
+ * that index's second column. Folders have their own table, so empty
  * folders exist; the root ("") is implicit. A folder's contents are the
  * BLOB range ("dir/", "dir0"), '0' being the byte after '/'. Ids come from
  * AUTOINCREMENT and are never reused; renames update paths in place.
@@ -89,6 +90,34 @@ static const char *const migrations[] = {
      * before): the first look at the file records it without hashing
      * again if nothing else changed. */
     "ALTER TABLE files ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;",
+    /* 2 -> 3: descriptions are searched like paths. `ldesc` is the folded
+     * description (NULL when none), a second column of the trigram index:
+     * a word matches either column, `desc:` the second only. */
+    "ALTER TABLE files ADD COLUMN ldesc TEXT;"
+    "UPDATE files SET ldesc = fisbot_fold(description)"
+    " WHERE description IS NOT NULL AND description <> '';"
+    "DROP TRIGGER files_fts_insert;"
+    "DROP TRIGGER files_fts_delete;"
+    "DROP TRIGGER files_fts_update;"
+    "DROP TABLE files_fts;"
+    "CREATE VIRTUAL TABLE files_fts USING fts5(lpath, ldesc, content='files',"
+    " content_rowid='id', tokenize='trigram case_sensitive 1');"
+    "INSERT INTO files_fts(files_fts) VALUES ('rebuild');"
+    "CREATE TRIGGER files_fts_insert AFTER INSERT ON files BEGIN"
+    " INSERT INTO files_fts(rowid, lpath, ldesc)"
+    "  VALUES (new.id, new.lpath, new.ldesc);"
+    " END;"
+    "CREATE TRIGGER files_fts_delete AFTER DELETE ON files BEGIN"
+    " INSERT INTO files_fts(files_fts, rowid, lpath, ldesc)"
+    "  VALUES ('delete', old.id, old.lpath, old.ldesc);"
+    " END;"
+    "CREATE TRIGGER files_fts_update AFTER UPDATE OF lpath, ldesc ON files"
+    " BEGIN"
+    " INSERT INTO files_fts(files_fts, rowid, lpath, ldesc)"
+    "  VALUES ('delete', old.id, old.lpath, old.ldesc);"
+    " INSERT INTO files_fts(rowid, lpath, ldesc)"
+    "  VALUES (new.id, new.lpath, new.ldesc);"
+    " END;",
 };
 #define CATALOGUE_SCHEMA ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -101,9 +130,9 @@ static const char *const stmt_sql[ST_COUNT] = {
         "SELECT id, size, mtime_ns, ctime_ns, ino FROM files WHERE path = ?1",
     [ST_INSERT] = "INSERT INTO files (path, dir, name, lname, lpath, size,"
                   " mtime_ns, dev, ino, added, description, uploader,"
-                  " ctime_ns)"
+                  " ctime_ns, ldesc)"
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-                  " ?12, ?13)",
+                  " ?12, ?13, fisbot_fold(NULLIF(?11, '')))",
     [ST_UPDATE] = "UPDATE files SET size = ?2, mtime_ns = ?3, dev = ?4,"
                   " ino = ?5, ctime_ns = ?7,"
                   " sha256 = CASE WHEN ?6 THEN NULL ELSE sha256 END,"
@@ -147,7 +176,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FOREACH_DIR_UNDER] = "SELECT path FROM dirs"
                              " WHERE path > ?1 AND path < ?2 ORDER BY path",
     [ST_USAGE] = "SELECT total(size) FROM files WHERE uploader = ?1",
-    [ST_SET_DESC] = "UPDATE files SET description = ?2 WHERE id = ?1",
+    [ST_SET_DESC] = "UPDATE files SET description = ?2,"
+                    " ldesc = fisbot_fold(NULLIF(?2, '')) WHERE id = ?1",
     [ST_SET_UPLOADER] = "UPDATE files SET uploader = ?2 WHERE id = ?1",
     [ST_ADD_DOWNLOAD] = "UPDATE files SET downloads = downloads + ?2,"
                         " bytes_served = bytes_served + ?3 WHERE id = ?1",
@@ -542,6 +572,11 @@ static struct catalogue *open_as(const char *path, bool writer, char **cause)
 		                   path);
 		goto fail;
 	}
+	/* Before the migrations, which use fisbot_fold. */
+	if (sqlite3_create_function(c->db, "fisbot_fold", 1,
+	                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+	                            sql_fold, NULL, NULL) != SQLITE_OK)
+		goto sql_fail;
 	if (check_identity(c, cause) == -1)
 		goto fail;
 	if (writer) {
@@ -558,10 +593,7 @@ static struct catalogue *open_as(const char *path, bool writer, char **cause)
 		goto sql_fail;
 	if (sqlite3_create_function(c->db, "fisbot_match", 2,
 	                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, c,
-	                            cat_sql_match, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_create_function(c->db, "fisbot_fold", 1,
-	                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-	                            sql_fold, NULL, NULL) != SQLITE_OK)
+	                            cat_sql_match, NULL, NULL) != SQLITE_OK)
 		goto sql_fail;
 	return c;
 sql_fail:
