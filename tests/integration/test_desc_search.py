@@ -90,6 +90,17 @@ def ask(alice, full, body):
                               since=mark).body
 
 
+def ask_until(alice, full, body, pred, timeout=20):
+    """Asks body until the reply satisfies pred (a description is written
+    by the indexer after `describe` answers); returns the reply."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = ask(alice, full, body)
+        if pred(reply) or time.monotonic() > deadline:
+            return reply
+        time.sleep(0.1)
+
+
 def form(**fields):
     fs = "".join(f"<field var={quoteattr(k)}><value>{escape(v)}</value>"
                  "</field>" for k, v in fields.items())
@@ -117,6 +128,7 @@ def test_describe_then_search(env):
     file_id = re.match(r"#(\d+) ", line).group(1)
     assert "no match" in ask(alice, full, "search olympia")
     ask(alice, full, f"describe {file_id} Live at the Olympia")
+    ask_until(alice, full, "search desc:olympia", lambda r: "#" in r)
     for words in ("olympia", "OLYMPIA ogg", "desc:olympia",
                   'desc:"the olympia"', "at"):
         body = ask(alice, full, f"search {words}")
@@ -127,5 +139,6 @@ def test_describe_then_search(env):
     assert form_paths(alice, full, desc="track") == []
     # Cleared: no longer found by its old words.
     ask(alice, full, f'describe {file_id} ""')
-    assert "no match" in ask(alice, full, "search olympia")
+    assert "no match" in ask_until(alice, full, "search olympia",
+                                   lambda r: "no match" in r)
     assert form_paths(alice, full, desc="olympia") == []

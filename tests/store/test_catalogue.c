@@ -918,9 +918,9 @@ static void downgrade_to_2(const char *path)
 	assert_int_equal(
 	    sqlite3_exec(
 	        db,
-	        "DROP TRIGGER files_fts_insert;"
-	        "DROP TRIGGER files_fts_delete;"
-	        "DROP TRIGGER files_fts_update;"
+	        "DROP TRIGGER IF EXISTS files_fts_insert;"
+	        "DROP TRIGGER IF EXISTS files_fts_delete;"
+	        "DROP TRIGGER IF EXISTS files_fts_update;"
 	        "DROP TABLE files_fts;"
 	        "ALTER TABLE files DROP COLUMN ldesc;"
 	        "CREATE VIRTUAL TABLE files_fts USING fts5(lpath,"
