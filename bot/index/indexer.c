@@ -84,15 +84,17 @@
 #include "store/catalogue_write.h"
 #include "watch.h"
 
-#define COMMIT_OPS       2000
-#define COMMIT_MS        200
-#define RETRY_FIRST_MS   1000
-#define RETRY_MAX_MS     30000
-#define RETRY_LONGEST_MS 60000
-#define PEND_BUCKETS     4096 /* kept results; pending files start so */
-#define PIPE_BATCH       2000 /* a reconcile commits and hashes this often */
-#define KEPT_MAX_BYTES   ((size_t)32 << 20)
-#define DEFERRED_MAX     10000
+#define COMMIT_OPS          2000
+#define COMMIT_MS           200
+#define RETRY_FIRST_MS      1000
+#define RETRY_MAX_MS        30000
+#define RETRY_LONGEST_MS    60000
+#define PEND_BUCKETS        4096 /* kept results; pending files start so */
+#define PIPE_BATCH          2000 /* a reconcile hashes and records this often */
+#define PIPE_COMMIT         10000       /* and commits this often */
+#define RECONCILE_CACHE_KIB (48 * 1024) /* the writer's cache meanwhile */
+#define KEPT_MAX_BYTES      ((size_t)32 << 20)
+#define DEFERRED_MAX        10000
 
 /* Failed writes are retried after 1 s, 2 s, 4 s... up to RETRY_MAX_MS,
  * without jitter (there is one writer). */
@@ -755,18 +757,21 @@ static int reconcile_pending(const struct cat_file *f, void *arg)
 	p = pend_find(ix, f->path);
 	if (p != NULL && !p->inflight)
 		p->walked = true;
-	if (++ix->walked_since < PIPE_BATCH)
+	if (++ix->walked_since % PIPE_BATCH != 0)
 		return 0;
-	ix->walked_since = 0;
-	/* A failed commit is handled (write_failed): the reconcile stops. */
-	if (commit(ix) == -1)
-		return -1;
 	take_results(ix);
-	if (ix->blocked || commit(ix) == -1)
+	if (ix->blocked)
 		return -1;
-	if (txn(ix) == -1) {
-		write_failed(ix);
-		return -1;
+	/* Larger transactions here: each commit writes every index page
+	 * the batch touched, all over a large catalogue. A failed commit is
+	 * handled (write_failed): the reconcile stops. */
+	if (ix->walked_since % PIPE_COMMIT == 0) {
+		if (commit(ix) == -1)
+			return -1;
+		if (txn(ix) == -1) {
+			write_failed(ix);
+			return -1;
+		}
 	}
 	settle_due(ix);
 	return ix->blocked ? -1 : 0;
@@ -1006,8 +1011,12 @@ static int reconcile(struct indexer *ix, const char *dir)
 	    catalogue_add_dir(ix->cat, dir) == -1)
 		return -1;
 	ix->walked_since = 0;
-	if (dir[0] == '\0')
+	if (dir[0] == '\0') {
+		/* A share's worth of index pages: a cache larger than
+		 * SQLite's 2 MB while it runs, given back once idle. */
+		catalogue_set_cache(ix->cat, RECONCILE_CACHE_KIB);
 		ix->trim_due = true;
+	}
 	rc = scan_reconcile(ix->cat, ix->rootfd, dir, &ix->cfg->share.exclude,
 	                    &counts, reconcile_pending, ix, &cause);
 	if (rc == -1 && ix->blocked) {
@@ -1541,6 +1550,7 @@ static void *indexer_main(void *arg)
 					 * freed (tens of MB) unless told. */
 					ix->trim_due = false;
 					pthread_mutex_unlock(&ix->lock);
+					catalogue_set_cache(ix->cat, 0);
 					malloc_trim(0);
 					pthread_mutex_lock(&ix->lock);
 					continue;

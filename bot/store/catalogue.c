@@ -1008,6 +1008,17 @@ int catalogue_uploader_usage(struct catalogue *c, const char *uploader,
 
 /* --- writing ---------------------------------------------------------- */
 
+void catalogue_set_cache(struct catalogue *c, unsigned kib)
+{
+	char *sql = xasprintf("PRAGMA cache_size = -%u", kib ? kib : 2000);
+
+	if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		cat_log_error(c, "setting the cache size");
+	if (kib == 0)
+		sqlite3_db_release_memory(c->db);
+	free(sql);
+}
+
 int catalogue_begin(struct catalogue *c)
 {
 	return run_fixed(c, ST_BEGIN, "beginning a transaction");
