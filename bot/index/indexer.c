@@ -92,7 +92,7 @@
 #define PEND_BUCKETS        4096 /* kept results; pending files start so */
 #define PIPE_BATCH          2000 /* a reconcile hashes and records this often */
 #define PIPE_COMMIT         10000       /* and commits this often */
-#define RECONCILE_CACHE_KIB (48 * 1024) /* the writer's cache meanwhile */
+#define RECONCILE_CACHE_KIB (16 * 1024) /* the writer's cache meanwhile */
 #define KEPT_MAX_BYTES      ((size_t)32 << 20)
 #define DEFERRED_MAX        10000
 
