@@ -16,7 +16,8 @@
 #include "fisbot/query.h"
 #include "fisbot/text.h"
 
-#define CLI_PAGE 1000 /* rows fetched at a time */
+#define CLI_PAGE      1000  /* rows fetched at a time */
+#define CLI_SEARCH_MS 10000 /* the time limit of each page's search */
 
 /* Opens the catalogue of cfg read-only, or prints why not. */
 static struct catalogue *open_catalogue(const struct config *cfg)
@@ -95,7 +96,12 @@ int cli_search(const struct config *cfg, int argc, char **argv)
 	c = open_catalogue(cfg);
 	if (c == NULL)
 		goto out;
+	/* Every page is a search of its own, bounded in time like the
+	 * chat's; the whole listing may take longer. */
+	catalogue_set_search_limit(c, CLI_SEARCH_MS);
 	for (;;) {
+		size_t n;
+
 		if (catalogue_search(c, q, offset, CLI_PAGE, &page, &cause) ==
 		    -1) {
 			fprintf(stderr, "fisbot: search: %s\n", cause);
@@ -103,9 +109,11 @@ int cli_search(const struct config *cfg, int argc, char **argv)
 		}
 		for (size_t i = 0; i < page.n; i++)
 			print_file(&page.v[i].file);
-		offset += page.n;
+		/* cat_page_clear() zeroes the page: keep its size. */
+		n = page.n;
+		offset += n;
 		cat_page_clear(&page);
-		if (page.n < CLI_PAGE)
+		if (n < CLI_PAGE)
 			break;
 	}
 	if (offset == 0)

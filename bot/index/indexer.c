@@ -63,6 +63,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <search.h>
 #include <stdarg.h>
@@ -83,14 +84,17 @@
 #include "store/catalogue_write.h"
 #include "watch.h"
 
-#define COMMIT_OPS       2000
-#define COMMIT_MS        200
-#define RETRY_FIRST_MS   1000
-#define RETRY_MAX_MS     30000
-#define RETRY_LONGEST_MS 60000
-#define PEND_BUCKETS     4096
-#define KEPT_MAX_BYTES   ((size_t)32 << 20)
-#define DEFERRED_MAX     10000
+#define COMMIT_OPS          2000
+#define COMMIT_MS           200
+#define RETRY_FIRST_MS      1000
+#define RETRY_MAX_MS        30000
+#define RETRY_LONGEST_MS    60000
+#define PEND_BUCKETS        4096 /* kept results; pending files start so */
+#define PIPE_BATCH          2000 /* a reconcile hashes and records this often */
+#define PIPE_COMMIT         10000       /* and commits this often */
+#define RECONCILE_CACHE_KIB (16 * 1024) /* the writer's cache meanwhile */
+#define KEPT_MAX_BYTES      ((size_t)32 << 20)
+#define DEFERRED_MAX        10000
 
 /* Failed writes are retried after 1 s, 2 s, 4 s... up to RETRY_MAX_MS,
  * without jitter (there is one writer). */
@@ -132,6 +136,7 @@ struct pend {
 	uint64_t seq;  /* matches the newest heap item for it */
 	bool inflight; /* a hash job is out */
 	bool dirty;    /* something happened while it was out */
+	bool walked;   /* size, mtime and ctime as a reconcile just saw them */
 	struct pend *next;
 };
 
@@ -193,8 +198,12 @@ struct indexer {
 	void *pend_ids;
 
 	/* The indexer thread's own state. */
-	struct pend *pend[PEND_BUCKETS];
+	struct pend **pend; /* a hash table of pend_nb buckets, grown */
+	size_t pend_nb;
 	size_t npend, ninflight;
+	unsigned walked_since; /* files a running reconcile found pending */
+	bool trim_due;         /* a full reconcile ran: give memory back once
+	                        * idle */
 	struct heap_item *heap;
 	size_t nheap, capheap;
 	uint64_t seq;
@@ -454,20 +463,59 @@ bool indexer_pending(struct indexer *ix, int64_t id, unsigned char prev[32],
 	return found != NULL;
 }
 
-static size_t pend_bucket(const char *path)
+/* Returns the FNV-1a hash of path. */
+static uint64_t path_hash(const char *path)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	uint64_t h = 1469598103934665603ULL;
 
 	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
 		h = (h ^ *p) * 1099511628211ULL;
-	return (size_t)(h % PEND_BUCKETS);
+	return h;
+}
+
+/* The bucket of path in the table of kept results. */
+static size_t pend_bucket(const char *path)
+{
+	return (size_t)(path_hash(path) % PEND_BUCKETS);
+}
+
+/* The bucket of path in the table of pending files. */
+static struct pend **pend_slot(struct indexer *ix, const char *path)
+{
+	return &ix->pend[path_hash(path) % ix->pend_nb];
+}
+
+/* Grows the table of pending files when its chains get long (a cold
+ * reconcile makes every file pending): a lookup stays a few compares
+ * whatever the size of the share. */
+static void pend_grow(struct indexer *ix)
+{
+	struct pend **old = ix->pend;
+	size_t nb = ix->pend_nb;
+
+	if (ix->npend < 2 * nb)
+		return;
+	ix->pend_nb = nb * 4;
+	ix->pend = xcalloc(ix->pend_nb, sizeof(*ix->pend));
+	for (size_t b = 0; b < nb; b++) {
+		struct pend *p, *next;
+
+		for (p = old[b]; p != NULL; p = next) {
+			struct pend **slot = pend_slot(ix, p->path);
+
+			next = p->next;
+			p->next = *slot;
+			*slot = p;
+		}
+	}
+	free(old);
 }
 
 static struct pend *pend_find(struct indexer *ix, const char *path)
 {
 	struct pend *p;
 
-	for (p = ix->pend[pend_bucket(path)]; p != NULL; p = p->next)
+	for (p = *pend_slot(ix, path); p != NULL; p = p->next)
 		if (strcmp(p->path, path) == 0)
 			return p;
 	return NULL;
@@ -475,7 +523,7 @@ static struct pend *pend_find(struct indexer *ix, const char *path)
 
 static void pend_delete(struct indexer *ix, struct pend *victim)
 {
-	struct pend **pp = &ix->pend[pend_bucket(victim->path)];
+	struct pend **pp = pend_slot(ix, victim->path);
 
 	while (*pp != victim)
 		pp = &(*pp)->next;
@@ -542,12 +590,14 @@ static void pend_touch(struct indexer *ix, const struct cat_file *f,
 	struct pend *p = pend_find(ix, f->path);
 
 	if (p == NULL) {
-		size_t b = pend_bucket(f->path);
+		struct pend **slot;
 
+		pend_grow(ix);
+		slot = pend_slot(ix, f->path);
 		p = xcalloc(1, sizeof(*p));
 		p->path = xstrdup(f->path);
-		p->next = ix->pend[b];
-		ix->pend[b] = p;
+		p->next = *slot;
+		*slot = p;
 		ix->npend++;
 		p->id = f->id;
 		pend_id_add(ix, p->id, prev);
@@ -559,6 +609,7 @@ static void pend_touch(struct indexer *ix, const struct cat_file *f,
 	p->size = f->size;
 	p->mtime_ns = f->mtime_ns;
 	p->ctime_ns = f->ctime_ns;
+	p->walked = false;
 	if (p->inflight) {
 		p->dirty = true;
 		return;
@@ -571,7 +622,7 @@ static void pend_touch(struct indexer *ix, const struct cat_file *f,
  * back), and the deadlines: after a rollback their rows may be gone. */
 static void pend_drop(struct indexer *ix)
 {
-	for (size_t b = 0; b < PEND_BUCKETS; b++) {
+	for (size_t b = 0; b < ix->pend_nb; b++) {
 		struct pend *p, *next;
 
 		for (p = ix->pend[b]; p != NULL; p = next) {
@@ -689,12 +740,70 @@ static int64_t settled_at(const struct indexer *ix, int64_t mtime_ns)
 	return clock_now_ms() + (settle_ns - age_ns) / 1000000 + 1;
 }
 
-/* scan_reconcile callback: a file needs hashing. */
-static void reconcile_pending(const struct cat_file *f, void *arg)
+static int commit(struct indexer *ix);
+static void settle_due(struct indexer *ix);
+static void write_failed(struct indexer *ix);
+static int txn(struct indexer *ix);
+static void dispatch(struct indexer *ix, struct msg *m);
+static void msgq_push(struct msg **head, struct msg **tail, struct msg *m);
+
+/* Takes the hash results out of the queue, in order, and records them
+ * (a reconcile does so as it goes: results do not pile up in memory
+ * until the walk ends). */
+static void take_results(struct indexer *ix)
+{
+	struct msg *results = NULL, *rtail = NULL, *keep = NULL, *ktail = NULL;
+	struct msg *m, *next;
+
+	pthread_mutex_lock(&ix->lock);
+	for (m = ix->head; m != NULL; m = next) {
+		next = m->next;
+		if (m->kind == MSG_HASHED)
+			msgq_push(&results, &rtail, m);
+		else
+			msgq_push(&keep, &ktail, m);
+	}
+	ix->head = keep;
+	ix->tail = ktail;
+	pthread_mutex_unlock(&ix->lock);
+	/* After a failed write, dispatch keeps them for the retry. */
+	for (m = results; m != NULL; m = next) {
+		next = m->next;
+		dispatch(ix, m);
+	}
+}
+
+/* scan_reconcile callback: a file needs hashing. Every PIPE_BATCH such
+ * files, the rows so far are committed (readers see the catalogue grow, a
+ * crash keeps them) and the settled ones go to the hash pool, so that
+ * hashing runs alongside the walk instead of after it. */
+static int reconcile_pending(const struct cat_file *f, void *arg)
 {
 	struct indexer *ix = arg;
+	struct pend *p;
 
 	pend_touch(ix, f, settled_at(ix, f->mtime_ns), NULL);
+	p = pend_find(ix, f->path);
+	if (p != NULL && !p->inflight)
+		p->walked = true;
+	if (++ix->walked_since % PIPE_BATCH != 0)
+		return 0;
+	take_results(ix);
+	if (ix->blocked)
+		return -1;
+	/* Larger transactions here: each commit writes every index page
+	 * the batch touched, all over a large catalogue. A failed commit is
+	 * handled (write_failed): the reconcile stops. */
+	if (ix->walked_since % PIPE_COMMIT == 0) {
+		if (commit(ix) == -1)
+			return -1;
+		if (txn(ix) == -1) {
+			write_failed(ix);
+			return -1;
+		}
+	}
+	settle_due(ix);
+	return ix->blocked ? -1 : 0;
 }
 
 /* --- transactions ------------------------------------------------------ */
@@ -881,7 +990,7 @@ static void pend_forget(struct indexer *ix, const char *path)
 	}
 	if (ix->npend == 0)
 		return;
-	for (size_t b = 0; b < PEND_BUCKETS; b++) {
+	for (size_t b = 0; b < ix->pend_nb; b++) {
 		for (p = ix->pend[b]; p != NULL; p = next) {
 			next = p->next;
 			if (!p->inflight && fsutil_is_under(p->path, path))
@@ -936,8 +1045,20 @@ static int reconcile(struct indexer *ix, const char *dir)
 	if (dir[0] != '\0' && catalogue_is_dir(ix->cat, dir) != 1 &&
 	    catalogue_add_dir(ix->cat, dir) == -1)
 		return -1;
+	ix->walked_since = 0;
+	if (dir[0] == '\0') {
+		/* A share's worth of index pages: a cache larger than
+		 * SQLite's 2 MB while it runs, given back once idle. */
+		catalogue_set_cache(ix->cat, RECONCILE_CACHE_KIB);
+		ix->trim_due = true;
+	}
 	rc = scan_reconcile(ix->cat, ix->rootfd, dir, &ix->cfg->share.exclude,
 	                    &counts, reconcile_pending, ix, &cause);
+	if (rc == -1 && ix->blocked) {
+		/* A commit on the way failed, and was handled. */
+		free(cause);
+		return 0;
+	}
 	if (rc == -1 && cause != NULL) {
 		/* The folder went away meanwhile, or is unreadable. */
 		log_warnx("%s", cause);
@@ -1110,7 +1231,7 @@ static int rename_path(struct indexer *ix, const char *from, const char *to)
 			return -1;
 		log_debug("renamed \"%s\" to \"%s\"", from, to);
 		/* Files waiting under the old name wait under the new one. */
-		for (size_t b = 0; b < PEND_BUCKETS; b++) {
+		for (size_t b = 0; b < ix->pend_nb; b++) {
 			struct pend *p, *next;
 
 			for (p = ix->pend[b]; p != NULL; p = next) {
@@ -1267,10 +1388,13 @@ static void settle_due(struct indexer *ix)
 		free(it.path);
 		if (p == NULL || p->seq != it.seq || p->inflight)
 			continue;
-		if (beneath_stat(ix->rootfd, p->path, &st) == -1 ||
-		    !S_ISREG(st.st_mode) || (uint64_t)st.st_size != p->size ||
-		    fsutil_mtime_ns(&st) != p->mtime_ns ||
-		    fsutil_ctime_ns(&st) != p->ctime_ns) {
+		/* A file a reconcile has just seen is not looked at again:
+		 * the hash pool checks it before and after reading. */
+		if (!p->walked &&
+		    (beneath_stat(ix->rootfd, p->path, &st) == -1 ||
+		     !S_ISREG(st.st_mode) || (uint64_t)st.st_size != p->size ||
+		     fsutil_mtime_ns(&st) != p->mtime_ns ||
+		     fsutil_ctime_ns(&st) != p->ctime_ns)) {
 			/* It changed while settling: look again. */
 			char *path = xstrdup(p->path);
 
@@ -1491,6 +1615,18 @@ static void *indexer_main(void *arg)
 					pthread_mutex_lock(&ix->lock);
 					continue;
 				}
+				if (ix->trim_due) {
+					/* A reconcile of the share holds
+					 * its walk, rows and pending files
+					 * at once; glibc keeps what they
+					 * freed (tens of MB) unless told. */
+					ix->trim_due = false;
+					pthread_mutex_unlock(&ix->lock);
+					catalogue_set_cache(ix->cat, 0);
+					malloc_trim(0);
+					pthread_mutex_lock(&ix->lock);
+					continue;
+				}
 			}
 			if (wake == -1) {
 				pthread_cond_wait(&ix->wake, &ix->lock);
@@ -1550,6 +1686,8 @@ struct indexer *indexer_start(const struct config *cfg,
 	ix->cfg = cfg;
 	if (opt != NULL)
 		ix->opt = *opt;
+	ix->pend_nb = PEND_BUCKETS;
+	ix->pend = xcalloc(ix->pend_nb, sizeof(*ix->pend));
 	backoff_init(&ix->retry_backoff, &retry_policy);
 	ix->rootfd = open(cfg->share.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ix->rootfd == -1 || fstat(ix->rootfd, &st) == -1) {
@@ -1618,6 +1756,7 @@ fail_sync:
 fail:
 	if (ix->rootfd != -1)
 		close(ix->rootfd);
+	free(ix->pend);
 	free(ix);
 	return NULL;
 }
@@ -1683,9 +1822,10 @@ void indexer_stop(struct indexer *ix)
 		msg_free(m);
 	}
 	catalogue_close(ix->cat);
-	for (size_t b = 0; b < PEND_BUCKETS; b++)
+	for (size_t b = 0; b < ix->pend_nb; b++)
 		while (ix->pend[b] != NULL)
 			pend_delete(ix, ix->pend[b]);
+	free(ix->pend);
 	for (size_t i = 0; i < ix->nheap; i++)
 		free(ix->heap[i].path);
 	free(ix->heap);

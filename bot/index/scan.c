@@ -228,7 +228,7 @@ static int cmp_row_ino(const void *a, const void *b)
 
 /* Upserts the disk entry e; reports it as pending. Returns 0 or -1. */
 static int upsert_entry(struct catalogue *c, const struct scan_entry *e,
-                        void (*pending)(const struct cat_file *, void *),
+                        int (*pending)(const struct cat_file *, void *),
                         void *arg)
 {
 	struct cat_file f = {0};
@@ -241,19 +241,19 @@ static int upsert_entry(struct catalogue *c, const struct scan_entry *e,
 	f.ino = e->ino;
 	if (catalogue_upsert(c, &f) == -1)
 		return -1;
-	pending(&f, arg);
-	return 0;
+	return pending(&f, arg);
 }
 
-/* Reports the row r, at path, as pending if it has no hash. */
-static void pending_row(const struct row *r, char *path,
-                        void (*pending)(const struct cat_file *, void *),
-                        void *arg)
+/* Reports the row r, at path, as pending if it has no hash. Returns what
+ * pending returned, or 0. */
+static int pending_row(const struct row *r, char *path,
+                       int (*pending)(const struct cat_file *, void *),
+                       void *arg)
 {
 	struct cat_file f = {0};
 
 	if (r->hashed)
-		return;
+		return 0;
 	f.id = r->id;
 	f.path = path;
 	f.size = r->size;
@@ -261,7 +261,7 @@ static void pending_row(const struct row *r, char *path,
 	f.ctime_ns = r->ctime_ns;
 	f.dev = r->dev;
 	f.ino = r->ino;
-	pending(&f, arg);
+	return pending(&f, arg);
 }
 
 /* Returns true if the disk entry e shows the same content as the row r at
@@ -282,7 +282,7 @@ static bool unchanged(const struct scan_entry *e, const struct row *r,
 
 int scan_reconcile(struct catalogue *c, int rootfd, const char *dir,
                    const struct strlist *exclude, struct scan_counts *counts,
-                   void (*pending)(const struct cat_file *f, void *arg),
+                   int (*pending)(const struct cat_file *f, void *arg),
                    void *arg, char **cause)
 {
 	struct scan_list disk = {0};
@@ -350,7 +350,8 @@ int scan_reconcile(struct catalogue *c, int rootfd, const char *dir,
 					goto out;
 				r->ctime_ns = e->ctime_ns;
 				counts->unchanged++;
-				pending_row(r, r->path, pending, arg);
+				if (pending_row(r, r->path, pending, arg) == -1)
+					goto out;
 			} else {
 				counts->changed++;
 				if (upsert_entry(c, e, pending, arg) == -1)
@@ -387,7 +388,8 @@ int scan_reconcile(struct catalogue *c, int rootfd, const char *dir,
 			log_debug("renamed \"%s\" to \"%s\"", r->path, e->path);
 			r->ctime_ns = e->ctime_ns;
 			counts->unchanged++;
-			pending_row(r, e->path, pending, arg);
+			if (pending_row(r, e->path, pending, arg) == -1)
+				goto out;
 			fresh[i] = NULL;
 			gone[j] = NULL;
 		}

@@ -69,13 +69,15 @@ int scan_walk(int rootfd, const char *dir, const struct strlist *exclude,
 /*
  * Reconciles the catalogue rows under dir with the disk. Calls pending for
  * every file row left without a hash (new, changed, or never hashed) so
- * that the caller can have it hashed; f->id is set. Adds to counts (renamed
- * files count as unchanged). Returns 0, or -1 on a database error or if dir
+ * that the caller can have it hashed; f->id is set. pending may commit
+ * what was written so far (the caller's transaction); if it returns -1, the
+ * reconcile stops. Adds to counts (renamed files count as unchanged).
+ * Returns 0, or -1 on a database error, if pending failed, or if dir
  * cannot be read (logged; *cause set for the latter when cause is not NULL).
  */
 int scan_reconcile(struct catalogue *c, int rootfd, const char *dir,
                    const struct strlist *exclude, struct scan_counts *counts,
-                   void (*pending)(const struct cat_file *f, void *arg),
+                   int (*pending)(const struct cat_file *f, void *arg),
                    void *arg, char **cause);
 
 #endif

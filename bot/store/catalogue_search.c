@@ -8,15 +8,17 @@
  *    rows (found by a capped count on its index) drives the search through
  *    its index; those few rows are sorted;
  *  - otherwise literal text of at least three characters (substring terms,
- *    and what a glob or regex needs, query_term.must) goes to the FTS5
- *    trigram index, which yields rows in descending id order;
+ *    which match the path or the description; what a glob or regex needs,
+ *    query_term.must, in the path; a desc: filter, in the description)
+ *    goes to the FTS5 trigram index, which yields rows in descending id
+ *    order;
  *  - otherwise the table is read in descending id order.
  * Substring terms shorter than three characters use instr() on the folded
- * path; globs and regexes call query_match() through fisbot_match()
- * (cat_sql_match) with the compiled term bound as a pointer; filters not
- * driving the plan are written "+column" so SQLite does not read through
- * their index. The count is capped at CATALOGUE_COUNT_CAP + 1 rows and is
- * skipped when the page shows where the matches end; without literals it
+ * path and description; globs and regexes call query_match() through
+ * fisbot_match() (cat_sql_match) with the compiled term bound as a pointer;
+ * filters not driving the plan are written "+column" so SQLite does not read
+ * through their index. The count is capped at CATALOGUE_COUNT_CAP + 1 rows and
+ * is skipped when the page shows where the matches end; without literals it
  * reads the size or type index, where every row passes that filter. A
  * progress handler, and fisbot_match after each match, end any search
  * running longer than CATALOGUE_SEARCH_MS. A path on which a glob or regex
@@ -96,14 +98,20 @@ static size_t utf8_chars(const char *s, size_t n)
 }
 
 /* Adds the literal s (n bytes, folded) to the MATCH expression as an FTS5
- * string, if it is long enough for the trigram index. Returns true if it
- * was added. */
-static bool add_match(struct search_sql *q, const char *s, size_t n)
+ * string, limited to the column col (NULL: the path or the description),
+ * if it is long enough for the trigram index. Returns true if it was
+ * added. */
+static bool add_match(struct search_sql *q, const char *col, const char *s,
+                      size_t n)
 {
 	if (utf8_chars(s, n) < 3)
 		return false;
 	if (q->match.len > 0)
 		buf_add(&q->match, " AND ");
+	if (col != NULL) {
+		buf_add(&q->match, col);
+		buf_add(&q->match, " : ");
+	}
 	buf_add(&q->match, "\"");
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '"')
@@ -192,10 +200,13 @@ static void build(struct search_sql *s, const struct query *q,
 			const struct query_term *t = &q->terms[i];
 
 			if (t->kind == QUERY_SUBSTRING)
-				add_match(s, t->text, strlen(t->text));
+				add_match(s, NULL, t->text, strlen(t->text));
 			for (size_t k = 0; k < t->n_must; k++)
-				add_match(s, t->must[k], strlen(t->must[k]));
+				add_match(s, "lpath", t->must[k],
+				          strlen(t->must[k]));
 		}
+		if (q->desc != NULL)
+			add_match(s, "ldesc", q->desc, strlen(q->desc));
 		buf_add(&s->from_where,
 		        " FROM files_fts CROSS JOIN files f"
 		        " ON f.id = files_fts.rowid"
@@ -214,9 +225,15 @@ static void build(struct search_sql *s, const struct query *q,
 		const struct query_term *t = &q->terms[i];
 
 		if (t->kind == QUERY_SUBSTRING) {
+			/* A word is in the path or the description. */
 			if (driver != DRIVE_FTS ||
-			    utf8_chars(t->text, strlen(t->text)) < 3)
-				where_text(s, "instr(f.lpath, ?) > 0", t->text);
+			    utf8_chars(t->text, strlen(t->text)) < 3) {
+				where_text(s,
+				           "(instr(f.lpath, ?) > 0 OR"
+				           " instr(f.ldesc, ?) > 0)",
+				           t->text);
+				bind_text(s, t->text);
+			}
 			continue;
 		}
 		/* A cheap test of the literals before the regex. */
@@ -268,9 +285,9 @@ static void build(struct search_sql *s, const struct query *q,
 		where_int(s, "f.added >= ?",
 		          back > (uint64_t)now ? 0 : now - (int64_t)back);
 	}
-	if (q->desc != NULL)
-		where_text(s, "instr(fisbot_fold(f.description), ?) > 0",
-		           q->desc);
+	if (q->desc != NULL &&
+	    (driver != DRIVE_FTS || utf8_chars(q->desc, strlen(q->desc)) < 3))
+		where_text(s, "instr(f.ldesc, ?) > 0", q->desc);
 }
 
 /* Frees what build() allocated. */
@@ -414,6 +431,8 @@ static uint64_t estimate(struct catalogue *c, const struct query *q,
 /* Returns true if q has literals for the trigram index. */
 static bool has_literals(const struct query *q)
 {
+	if (q->desc != NULL && utf8_chars(q->desc, strlen(q->desc)) >= 3)
+		return true;
 	for (size_t i = 0; i < q->n_terms; i++) {
 		const struct query_term *t = &q->terms[i];
 

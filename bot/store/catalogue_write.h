@@ -36,6 +36,11 @@ void catalogue_clear_error(struct catalogue *c);
 
 /* --- transactions and rows ------------------------------------------- */
 
+/* Sets the writer's page cache to kib KiB (a reconcile of a large share
+ * reads and writes its indexes all over); 0 goes back to SQLite's default
+ * and gives the cache's memory back. */
+void catalogue_set_cache(struct catalogue *c, unsigned kib);
+
 int catalogue_begin(struct catalogue *c);
 int catalogue_commit(struct catalogue *c);
 int catalogue_rollback(struct catalogue *c);

@@ -1,11 +1,16 @@
 /*
- * Media types from file names (see mediatype.h). The table is sorted by
- * extension (lower case, byte order) and searched with bsearch; the unit
- * test checks the order. Extensions whose meaning is ambiguous (".ts":
- * MPEG transport stream or TypeScript) are left to libmagic.
+ * Media types from file names and first bytes (see mediatype.h). The table
+ * is sorted by extension (lower case, byte order) and searched with
+ * bsearch; the unit test checks the order. Extensions whose meaning is
+ * ambiguous (".ts": MPEG transport stream or TypeScript) are left to the
+ * content. The signatures are the few formats common in shares; anything
+ * else is left to libmagic, whose rules cost about 150 us a file on a
+ * binary it does not know (tests/bench/bench_scale.py), so that text is
+ * recognised here first.
  */
 #include "mediatype.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,4 +161,105 @@ size_t mediatype_table(size_t i, const char **ext, const char **type)
 		*type = table[i].type;
 	}
 	return TABLE_LEN;
+}
+
+/* A signature: bytes at an offset. */
+struct signature {
+	size_t off;
+	const char *magic;
+	size_t len;
+	const char *type;
+};
+
+#define SIG(off, m, type)                                                      \
+	{                                                                      \
+		off, m, sizeof(m) - 1, type                                    \
+	}
+
+static const struct signature signatures[] = {
+    SIG(0, "\x89PNG\r\n\x1a\n", "image/png"),
+    SIG(0, "\xff\xd8\xff", "image/jpeg"),
+    SIG(0, "GIF87a", "image/gif"),
+    SIG(0, "GIF89a", "image/gif"),
+    SIG(0, "%PDF-", "application/pdf"),
+    SIG(0, "PK\x03\x04", "application/zip"),
+    SIG(0, "\x1f\x8b", "application/gzip"),
+    SIG(0, "BZh", "application/x-bzip2"),
+    SIG(0,
+        "\xfd"
+        "7zXZ\x00",
+        "application/x-xz"),
+    SIG(0, "7z\xbc\xaf\x27\x1c", "application/x-7z-compressed"),
+    SIG(0, "Rar!\x1a\x07", "application/vnd.rar"),
+    SIG(0, "\x28\xb5\x2f\xfd", "application/zstd"),
+    SIG(0, "OggS", "audio/ogg"),
+    SIG(0, "fLaC", "audio/flac"),
+    SIG(0, "ID3", "audio/mpeg"),
+    SIG(8, "WAVE", "audio/x-wav"),
+    SIG(8, "WEBP", "image/webp"),
+    SIG(8, "AVI ", "video/x-msvideo"),
+    SIG(4, "ftyp", "video/mp4"),
+    SIG(0, "\x1a\x45\xdf\xa3", "video/x-matroska"),
+    SIG(0, "%!PS", "application/postscript"),
+    SIG(0, "{\\rtf", "text/rtf"),
+};
+
+/* Returns true if the n bytes at p are text: valid UTF-8 without control
+ * characters other than tab, line feed, form feed, carriage return and
+ * escape. A character cut at the end of the buffer counts as valid. */
+static bool is_text(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = p[i];
+		size_t len;
+
+		if (c < 0x80) {
+			if (c < 0x20 && c != '\t' && c != '\n' && c != '\f' &&
+			    c != '\r' && c != 0x1b)
+				return false;
+			if (c == 0x7f)
+				return false;
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2;
+		else if (c >= 0xe0 && c <= 0xef)
+			len = 3;
+		else if (c >= 0xf0 && c <= 0xf4)
+			len = 4;
+		else
+			return false;
+		for (size_t k = 1; k < len; k++) {
+			if (i + k >= n)
+				return true; /* cut by the buffer */
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+		}
+		i += len;
+	}
+	return true;
+}
+
+const char *mediatype_sniff(const void *data, size_t n)
+{
+	const unsigned char *p = data;
+
+	if (n == 0)
+		return "application/x-empty";
+	for (size_t i = 0; i < sizeof(signatures) / sizeof(signatures[0]);
+	     i++) {
+		const struct signature *s = &signatures[i];
+
+		if (n >= s->off + s->len &&
+		    memcmp(p + s->off, s->magic, s->len) == 0)
+			return s->type;
+	}
+	/* Scripts, markup and the like are libmagic's (text/x-shellscript,
+	 * text/html...); other text is plain. */
+	if (p[0] == '#' || p[0] == '<' || p[0] == '{' || p[0] == '[')
+		return NULL;
+	return is_text(p, n) ? "text/plain" : NULL;
 }

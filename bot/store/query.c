@@ -1096,6 +1096,33 @@ static int parse_new(struct query *q, const char *word, char **cause)
 	return 0;
 }
 
+/* Sets the description filter of q to text (the n bytes after "desc:",
+ * word being what was written, for the messages). Returns 0, or -1. */
+static int parse_desc(struct query *q, const char *text, size_t n,
+                      const char *word, char **cause)
+{
+	char *value;
+
+	if (n == 0) {
+		bad_input(cause, "empty description in \"", word, strlen(word),
+		          "\" (e.g. desc:live)");
+		return -1;
+	}
+	if (q->desc != NULL) {
+		*cause = xstrdup("only one desc: filter per search");
+		return -1;
+	}
+	if (n > QUERY_MAX_TERM) {
+		*cause = xasprintf("desc: too long (at most %d bytes)",
+		                   QUERY_MAX_TERM);
+		return -1;
+	}
+	value = xstrndup(text, n);
+	query_set_desc(q, value);
+	free(value);
+	return 0;
+}
+
 /* Returns true if c separates words. */
 static bool is_space(char c)
 {
@@ -1153,12 +1180,27 @@ struct query *query_parse(const char *text, char **cause)
 			word = xstrndup(start, (size_t)(stop - start));
 			rc = query_add_term(q, QUERY_REGEX, word, cause);
 			p = stop + 1;
+		} else if (end - p >= 6 && strncasecmp(p, "desc:\"", 6) == 0) {
+			/* desc:"a phrase" */
+			start = p + 6;
+			stop = memchr(start, '"', (size_t)(end - start));
+			if (stop == NULL) {
+				*cause = xstrdup("unterminated quote");
+				goto fail;
+			}
+			word = xstrndup(p, (size_t)(stop + 1 - p));
+			rc = parse_desc(q, start, (size_t)(stop - start), word,
+			                cause);
+			p = stop + 1;
 		} else {
 			start = p;
 			while (p < end && !is_space(*p))
 				p++;
 			word = xstrndup(start, (size_t)(p - start));
-			if (strncasecmp(word, "size:", 5) == 0)
+			if (strncasecmp(word, "desc:", 5) == 0)
+				rc = parse_desc(q, word + 5, strlen(word + 5),
+				                word, cause);
+			else if (strncasecmp(word, "size:", 5) == 0)
 				rc = parse_size(q, word, cause);
 			else if (strncasecmp(word, "type:", 5) == 0)
 				rc = parse_type(q, word, cause);

@@ -2,7 +2,8 @@
  * The search syntax of `search` and `@find`, parsed once here and used by
  * the CLI, the chat commands and the XMPP search form:
  *
- *   word            substring of the path, case-insensitive
+ *   word            substring of the path or of the description,
+ *                   case-insensitive
  *   "a phrase"      substring with spaces (it ends at the next ")
  *   *.png song?.ogg glob on the file name, case-insensitive (a word with
  *                   * ? or [ is a glob; [...] [!...] sets, \ escapes)
@@ -15,12 +16,14 @@
  *   size:>100M size:<1K size:>=1G size:<=10K size:5M (exactly)
  *   type:audio      media type ("audio": any audio/..., "audio/ogg": exact)
  *   new:7d          added within the duration
+ *   desc:live desc:"live at home"
+ *                   substring of the description, case-insensitive
  *
  * A file matches when it matches every term and every filter. Matching is
  * done on the "folded" path: the path as it is shown (text_sanitize()),
  * lowercased (query_fold). Terms are lowercased but not sanitised: they are
  * typed as shown, so an invalid byte is searched for as "\xff". The
- * description filter (q->desc) has no syntax: the XMPP form sets it.
+ * description filter (q->desc) is desc: or the XMPP form's field.
  */
 #ifndef FISBOT_QUERY_H
 #define FISBOT_QUERY_H

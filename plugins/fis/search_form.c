@@ -41,8 +41,8 @@
 static const struct {
 	const char *var, *label;
 } form_fields[] = {
-    {"name", "Path contains (words, \"phrases\", *.globs, /regex/, "
-             "size:>10M, type:audio, new:7d)"},
+    {"name", "Path or description contains (words, \"phrases\", *.globs, "
+             "/regex/, size:>10M, type:audio, new:7d, desc:WORD)"},
     {"desc", "Description contains"},
     {"type", "Media type (audio, image/png)"},
     {"regex", "Path matches this regular expression (PCRE2)"},

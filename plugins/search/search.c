@@ -211,8 +211,8 @@ static const struct fb_command commands[] = {
         .max_args = -1,
         .perm = FB_ANYONE,
         .help = "files matching every term (words, \"phrases\", *.globs, "
-                "/PCRE2 regex/, size:>10M, type:audio, new:7d), newest "
-                "first",
+                "/PCRE2 regex/, size:>10M, type:audio, new:7d, "
+                "desc:WORD), newest first",
         .handler = cmd_search,
         .flags = FB_CMD_QUERY,
     },

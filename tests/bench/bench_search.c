@@ -1,11 +1,15 @@
 /*
  * Search latency benchmark (issue 2 item 12): generates a catalogue of N
- * files (default 1,000,000) through the catalogue API, then runs typical
- * queries through a read-only connection, each R times (default 200), and
- * prints p50/p99/max of one page of 10 results and its count, as the chat
- * commands ask for it. Not a test: it prints figures and asserts nothing.
+ * files (default 1,000,000; one in 500 with a description) through the
+ * catalogue API, then runs typical queries through a read-only
+ * connection, each R times (default 200), and prints p50/p99/max of one
+ * page of 10 results and its count, as the chat commands ask for it. Not
+ * a test: it prints figures and asserts nothing.
  *
- *   bench_search [-n FILES] [-r RUNS] [-d DB] [-k] [-l]
+ *   bench_search [-n FILES] [-r RUNS] [-d DB] [-k] [-l] [-q QUERY]...
+ *
+ * -q (repeated) runs those queries instead of the built-in shapes (e.g. on
+ * a catalogue made by fisbot scan, with -d: tests/bench/bench_scale.py).
  *
  * Words in the paths are made of 30 syllables (few distinct trigrams, the
  * hard case for the trigram index), or with -l of letters drawn with
@@ -156,6 +160,17 @@ static void generate(struct catalogue *c, unsigned n)
 		    catalogue_set_hash(c, f.id, f.size, f.mtime_ns, sha,
 		                       kinds[k].type[e], &stale) == -1)
 			exit(1);
+		/* One file in 500 is described (two words, one of them
+		 * the rare "olympia"-like word in one in 50 of those). */
+		if (i % 500 == 7) {
+			char desc[64];
+
+			snprintf(desc, sizeof(desc), "%s %s",
+			         words[skewed(N_WORDS)],
+			         i % 25000 == 7 ? "zyxdesc" : "notes");
+			if (catalogue_set_description(c, f.id, desc) == -1)
+				exit(1);
+		}
 		if (i % 50000 == 49999) {
 			if (catalogue_commit(c) == -1 ||
 			    catalogue_begin(c) == -1)
@@ -195,13 +210,31 @@ int main(int argc, char **argv)
 	    NULL, /* a mid-frequency word */
 	    NULL, /* a rare word */
 	    NULL, /* two common words */
-	    "music",        "live",     "qqqqqq",     "ka",
-	    "*.png",        "*.flac",   NULL, /* glob with a rare literal */
-	    "size:>3G",     "size:<2K", "type:video", "type:audio/flac",
-	    NULL,                 /* type + mid word */
-	    "/live.*ogg$/", NULL, /* regex with a rare word */
+	    "music",
+	    "live",
+	    "qqqqqq",
+	    "ka",
+	    "*.png",
+	    "*.flac",
+	    NULL, /* glob with a rare literal */
+	    "size:>3G",
+	    "size:<2K",
+	    "type:video",
+	    "type:audio/flac",
+	    NULL, /* type + mid word */
+	    "/live.*ogg$/",
+	    NULL, /* regex with a rare word */
 	    "new:1d",
+	    "xq",             /* two characters, rare */
+	    "qu",             /* two characters, common */
+	    "zyxdesc",        /* a rare word found in descriptions */
+	    "notes",          /* a word of many descriptions only */
+	    "desc:zyxdesc",   /* the description filter, rare */
+	    "desc:notes ogg", /* the description filter and a word */
+	    "desc:no",        /* a short description filter */
 	};
+	const char **custom = NULL, **list;
+	size_t n_custom = 0, n_queries;
 	char q0[64], q1[64], q2[64], q3[64], q10[64], q15[64], q17[64];
 	unsigned n = 1000000, runs = 200;
 	const char *db = NULL;
@@ -214,7 +247,7 @@ int main(int argc, char **argv)
 	double *times;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "n:r:d:kl")) != -1) {
+	while ((ch = getopt(argc, argv, "n:r:d:klq:")) != -1) {
 		switch (ch) {
 		case 'n':
 			n = (unsigned)strtoul(optarg, NULL, 10);
@@ -231,9 +264,15 @@ int main(int argc, char **argv)
 		case 'l':
 			letters = true;
 			break;
+		case 'q':
+			custom = xreallocarray(custom, n_custom + 1,
+			                       sizeof(*custom));
+			custom[n_custom++] = optarg;
+			break;
 		default:
-			fprintf(stderr, "usage: bench_search [-n FILES] [-r "
-			                "RUNS] [-d DB] [-k] [-l]\n");
+			fprintf(stderr,
+			        "usage: bench_search [-n FILES] [-r "
+			        "RUNS] [-d DB] [-k] [-l] [-q QUERY]...\n");
 			return 2;
 		}
 	}
@@ -257,6 +296,12 @@ int main(int argc, char **argv)
 	queries[10] = q10;
 	queries[15] = q15;
 	queries[17] = q17;
+	list = queries;
+	n_queries = sizeof(queries) / sizeof(queries[0]);
+	if (n_custom > 0) {
+		list = custom;
+		n_queries = n_custom;
+	}
 
 	if (db != NULL) {
 		path = xstrdup(db);
@@ -296,13 +341,13 @@ int main(int argc, char **argv)
 	times = xcalloc(runs, sizeof(*times));
 	printf("%-28s %8s %9s %8s %8s %8s\n", "query (page of 10 + count)",
 	       "total", "p50 ms", "p99 ms", "max ms", "runs");
-	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
-		struct query *q = query_parse(queries[i], &cause);
+	for (size_t i = 0; i < n_queries; i++) {
+		struct query *q = query_parse(list[i], &cause);
 		uint64_t total = 0;
 		bool capped = false;
 
 		if (q == NULL) {
-			fprintf(stderr, "%s: %s\n", queries[i], cause);
+			fprintf(stderr, "%s: %s\n", list[i], cause);
 			return 1;
 		}
 		for (unsigned k = 0; k < runs; k++) {
@@ -310,7 +355,7 @@ int main(int argc, char **argv)
 
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			if (catalogue_search(r, q, 0, 10, &p, &cause) == -1) {
-				fprintf(stderr, "%s: %s\n", queries[i], cause);
+				fprintf(stderr, "%s: %s\n", list[i], cause);
 				free(cause);
 				cause = NULL;
 			}
@@ -320,12 +365,13 @@ int main(int argc, char **argv)
 			cat_page_clear(&p);
 		}
 		qsort(times, runs, sizeof(*times), cmp_double);
-		printf("%-28s %7" PRIu64 "%s %9.3f %8.3f %8.3f %8u\n",
-		       queries[i], total, capped ? "+" : " ", times[runs / 2],
+		printf("%-28s %7" PRIu64 "%s %9.3f %8.3f %8.3f %8u\n", list[i],
+		       total, capped ? "+" : " ", times[runs / 2],
 		       times[(size_t)(runs * 0.99)], times[runs - 1], runs);
 		query_free(q);
 	}
 	free(times);
+	free(custom);
 	catalogue_close(r);
 	if (db == NULL && !keep) {
 		char *cmd = xasprintf("rm -rf '%s'", tmpl);

@@ -80,7 +80,7 @@ static char *capture(int (*fn)(const struct config *, int, char **), int argc,
                      char **argv, int *rc)
 {
 	char *path = xasprintf("%s/out", dir);
-	char *out = xcalloc(1, 65536);
+	char *out = xcalloc(1, 1 << 20);
 	int saved, fd;
 	ssize_t n;
 
@@ -93,7 +93,7 @@ static char *capture(int (*fn)(const struct config *, int, char **), int argc,
 	fflush(stdout);
 	dup2(saved, 1);
 	close(saved);
-	n = pread(fd, out, 65535, 0);
+	n = pread(fd, out, (1 << 20) - 1, 0);
 	assert_true(n >= 0);
 	close(fd);
 	free(path);
@@ -215,6 +215,46 @@ static void test_no_catalogue(void **state)
 	cfg.share.database = saved;
 }
 
+/* More matches than a page of the CLI (1000): every one is printed, and
+ * ls lists every file of a folder that large. */
+static void test_many_pages(void **state)
+{
+	char *pages[] = {(char *)"pages/"};
+	char *folder[] = {(char *)"pages"};
+	struct catalogue *c;
+	char *cause = NULL, *out, *line;
+	size_t lines = 0;
+	int rc;
+
+	c = catalogue_open_writer(cfg.share.database, &cause);
+	assert_non_null(c);
+	assert_int_equal(catalogue_begin(c), 0);
+	for (int i = 0; i < 2345; i++) {
+		char *path = xasprintf("pages/file%04d.dat", i);
+
+		add(c, path, 1, "application/octet-stream");
+		free(path);
+	}
+	assert_int_equal(catalogue_commit(c), 0);
+	catalogue_close(c);
+	out = capture(cli_search, 1, pages, &rc);
+	assert_int_equal(rc, 0);
+	for (line = out; (line = strchr(line, '\n')) != NULL; line++)
+		lines++;
+	assert_int_equal(lines, 2345);
+	/* Newest first: the last one added comes first. */
+	assert_non_null(strstr(out, "pages/file2344.dat (1 B)\n"));
+	assert_true(strstr(out, "file2344") < strstr(out, "file0000"));
+	free(out);
+	out = capture(cli_ls, 1, folder, &rc);
+	assert_int_equal(rc, 0);
+	lines = 0;
+	for (line = out; (line = strchr(line, '\n')) != NULL; line++)
+		lines++;
+	assert_int_equal(lines, 2345);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +262,7 @@ int main(void)
 	    cmocka_unit_test(test_ls),
 	    cmocka_unit_test(test_info),
 	    cmocka_unit_test(test_no_catalogue),
+	    cmocka_unit_test(test_many_pages),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

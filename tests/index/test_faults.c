@@ -61,12 +61,17 @@ int posix_fadvise(int fd, off_t off, off_t len, int advice)
 		if (strncmp(target, share, n) == 0 && target[n] == '/') {
 			int i = atoi(target + n + 2); /* "/fNN" */
 
+			unsigned ticket;
+
 			pthread_mutex_lock(&gate_lock);
 			if (i >= 0 && i < NFILES)
 				per_file[i]++;
-			started++;
+			/* Each hash waits for its own turn: one released by
+			 * allow() goes on even if a later one (a fast
+			 * worker's next file) came in since. */
+			ticket = ++started;
 			pthread_cond_broadcast(&gate_cond);
-			while (started > allowed)
+			while (ticket > allowed)
 				pthread_cond_wait(&gate_cond, &gate_lock);
 			pthread_mutex_unlock(&gate_lock);
 		}

@@ -191,7 +191,9 @@ def test_kill9_mid_scan_then_converges(bot):
         m = RECORDED.search(raw.decode("utf-8").rstrip("\n"))
         if m:
             recorded.add(m.group(1))
-            if len(recorded) >= 3000:
+            # Early: the rest of a scan of small files takes well under
+            # a second.
+            if len(recorded) >= 1:
                 break
     proc.send_signal(signal.SIGKILL)
     proc.communicate()

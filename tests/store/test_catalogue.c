@@ -228,6 +228,21 @@ static void test_ids_never_reused(void **state)
 	assert_true(add(c, "c.txt", 1) > a2);
 }
 
+/* Checks that the trigram index agrees with the rows (FTS5's own
+ * integrity check compares an external-content index with its table). */
+static void check_index(const char *db)
+{
+	sqlite3 *h;
+
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	if (sqlite3_exec(h,
+	                 "INSERT INTO files_fts(files_fts) VALUES "
+	                 "('integrity-check')",
+	                 NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("trigram index out of step: %s", sqlite3_errmsg(h));
+	sqlite3_close(h);
+}
+
 static void test_rename(void **state)
 {
 	struct fixture *fx = *state;
@@ -292,11 +307,14 @@ static void test_rename(void **state)
 	/* Into itself: refused. */
 	assert_int_equal(catalogue_rename(c, "new", "new/x"), -1);
 
+	check_index(fx->db);
+
 	/* remove_tree */
 	assert_int_equal(catalogue_remove_tree(c, "new"), 0);
 	assert_int_equal(catalogue_get(c, ids[0], &f), 0);
 	assert_int_equal(catalogue_is_dir(c, "new/place"), 0);
 	assert_int_equal(catalogue_is_dir(c, "older"), 1);
+	check_index(fx->db);
 }
 
 static void test_list(void **state)
@@ -454,6 +472,69 @@ static void test_search(void **state)
 		cat_page_clear(&p);
 		query_free(q);
 	}
+}
+
+/* Words match the description as well as the path; desc: matches the
+ * description only; a changed or removed description is searched as it
+ * is now. */
+static void test_search_descriptions(void **state)
+{
+	struct fixture *fx = *state;
+	struct catalogue *c = fx->c;
+	int64_t live, cat, plain;
+	char *cause = NULL;
+
+	live = add_hashed(c, "music/track01.ogg", 3 << 20, "audio/ogg");
+	cat = add_hashed(c, "misc/x.bin", 1, "application/octet-stream");
+	plain = add_hashed(c, "docs/concert notes.txt", 10, "text/plain");
+	add_hashed(c, "docs/other.txt", 10, "text/plain");
+	assert_int_equal(
+	    catalogue_set_description(c, live, "Live at the Olympia, 1998"), 0);
+	assert_int_equal(catalogue_set_description(c, cat, "A Fine Cat"), 0);
+	assert_int_equal(catalogue_set_description(c, plain, "x1"), 0);
+
+	/* Long words (the trigram index) and short ones (a scan). */
+	EXPECT(c, "olympia", "music/track01.ogg");
+	EXPECT(c, "OLYMPIA track", "music/track01.ogg");
+	EXPECT(c, "\"fine cat\"", "misc/x.bin");
+	EXPECT(c, "x1", "docs/concert notes.txt");
+	EXPECT(c, "98", "music/track01.ogg");
+	/* A word in the path or in the description. */
+	EXPECT(c, "concert", "docs/concert notes.txt");
+	EXPECT(c, "olympia type:audio", "music/track01.ogg");
+	EXPECT_NONE(c, "olympia type:text");
+	/* desc: looks at the description only. */
+	EXPECT(c, "desc:olympia", "music/track01.ogg");
+	EXPECT(c, "desc:\"at the olympia\"", "music/track01.ogg");
+	EXPECT(c, "desc:cat", "misc/x.bin");
+	EXPECT(c, "desc:x1", "docs/concert notes.txt");
+	EXPECT_NONE(c, "desc:concert");
+	EXPECT_NONE(c, "desc:track");
+	EXPECT(c, "desc:live *.ogg", "music/track01.ogg");
+	/* Globs and regexes stay on the path. */
+	EXPECT_NONE(c, "*olympia*");
+	EXPECT_NONE(c, "/olympia/");
+	/* A new description replaces the old one in the index. */
+	assert_int_equal(catalogue_set_description(c, live, "Studio"), 0);
+	EXPECT_NONE(c, "olympia");
+	EXPECT(c, "studio", "music/track01.ogg");
+	assert_int_equal(catalogue_set_description(c, live, ""), 0);
+	EXPECT_NONE(c, "studio");
+	/* A renamed file keeps its description, still searchable. */
+	assert_int_equal(catalogue_rename(c, "misc/x.bin", "misc/y.bin"), 0);
+	EXPECT(c, "fine", "misc/y.bin");
+	EXPECT(c, "desc:fine y.bin", "misc/y.bin");
+	/* Bad desc: filters. */
+	assert_null(query_parse("desc:", &cause));
+	assert_non_null(strstr(cause, "empty description"));
+	free(cause);
+	assert_null(query_parse("desc:a desc:b", &cause));
+	assert_non_null(strstr(cause, "only one desc:"));
+	free(cause);
+	assert_null(query_parse("desc:\"open", &cause));
+	assert_non_null(strstr(cause, "unterminated quote"));
+	free(cause);
+	check_index(fx->db);
 }
 
 static void test_search_pages(void **state)
@@ -846,6 +927,94 @@ static int64_t sql_int(const char *path, const char *sql)
 	return v;
 }
 
+/* Takes the catalogue at path back to schema 2 (before searchable
+ * descriptions), as a version of that schema wrote it. */
+static void downgrade_to_2(const char *path)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(
+	        db,
+	        "DROP TRIGGER IF EXISTS files_fts_insert;"
+	        "DROP TRIGGER IF EXISTS files_fts_delete;"
+	        "DROP TRIGGER IF EXISTS files_fts_update;"
+	        "DROP TABLE files_fts;"
+	        "ALTER TABLE files DROP COLUMN ldesc;"
+	        "CREATE VIRTUAL TABLE files_fts USING fts5(lpath,"
+	        " content='files', content_rowid='id',"
+	        " tokenize='trigram case_sensitive 1');"
+	        "INSERT INTO files_fts(files_fts) VALUES ('rebuild');"
+	        "CREATE TRIGGER files_fts_insert AFTER INSERT ON files BEGIN"
+	        " INSERT INTO files_fts(rowid, lpath) VALUES (new.id, "
+	        "new.lpath);"
+	        " END;"
+	        "CREATE TRIGGER files_fts_delete AFTER DELETE ON files BEGIN"
+	        " INSERT INTO files_fts(files_fts, rowid, lpath)"
+	        "  VALUES ('delete', old.id, old.lpath);"
+	        " END;"
+	        "CREATE TRIGGER files_fts_update AFTER UPDATE OF lpath ON files"
+	        " BEGIN"
+	        " INSERT INTO files_fts(files_fts, rowid, lpath)"
+	        "  VALUES ('delete', old.id, old.lpath);"
+	        " INSERT INTO files_fts(rowid, lpath) VALUES (new.id, "
+	        "new.lpath);"
+	        " END;"
+	        "PRAGMA user_version = 2",
+	        NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* A catalogue of schema 2 is upgraded in place: its descriptions become
+ * searchable, paths are still found, and later changes keep the index in
+ * step. */
+static void test_desc_migration(void **state)
+{
+	struct fixture *fx = *state;
+	char *cause = NULL;
+	int64_t id, other;
+
+	id = add_hashed(fx->c, "old/song.ogg", 10, "audio/ogg");
+	other = add_hashed(fx->c, "old/plain.txt", 10, "text/plain");
+	assert_int_equal(catalogue_set_description(fx->c, id, "Rare Demo"), 0);
+	catalogue_close(fx->c);
+	fx->c = NULL;
+	downgrade_to_2(fx->db);
+	assert_int_equal(sql_int(fx->db,
+	                         "SELECT count(*) FROM pragma_table_info"
+	                         "('files') WHERE name = 'ldesc'"),
+	                 0);
+
+	assert_null(catalogue_open(fx->db, &cause));
+	assert_non_null(strstr(cause, "old catalogue schema 2"));
+	free(cause);
+	fx->c = catalogue_open_writer(fx->db, &cause);
+	assert_non_null(fx->c);
+	assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 3);
+	EXPECT(fx->c, "rare", "old/song.ogg");
+	EXPECT(fx->c, "desc:demo", "old/song.ogg");
+	EXPECT(fx->c, "plain", "old/plain.txt");
+	EXPECT(fx->c, "old", "old/song.ogg", "old/plain.txt");
+	assert_int_equal(catalogue_set_description(fx->c, other, "Rarer"), 0);
+	EXPECT(fx->c, "rare", "old/song.ogg", "old/plain.txt");
+	assert_int_equal(catalogue_remove(fx->c, id), 0);
+	EXPECT(fx->c, "rare", "old/plain.txt");
+	/* The index agrees with the table. */
+	{
+		sqlite3 *db;
+
+		assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db,
+		                              "INSERT INTO files_fts(files_fts)"
+		                              " VALUES ('integrity-check')",
+		                              NULL, NULL, NULL),
+		                 SQLITE_OK);
+		sqlite3_close(db);
+	}
+}
+
 static void test_ctime_migration(void **state)
 {
 	struct fixture *fx = *state;
@@ -858,6 +1027,7 @@ static void test_ctime_migration(void **state)
 	id = add_hashed(fx->c, "old.txt", 10, "text/plain");
 	catalogue_close(fx->c);
 	fx->c = NULL;
+	downgrade_to_2(fx->db);
 	assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
 	                              "ALTER TABLE files DROP COLUMN ctime_ns;"
@@ -997,6 +1167,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_search, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_search_pages, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_search_descriptions, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_stats_and_downloads, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_foreach, setup, teardown),
@@ -1004,6 +1176,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refuse_foreign, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_refuse_corrupt, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_desc_migration, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_ctime_migration, setup,
 	                                    teardown),

@@ -1,4 +1,5 @@
-/* Unit tests for the extension table of media types (mediatype.c). */
+/* Unit tests for the media types of mediatype.c: the extension table and
+ * the first bytes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,6 +120,63 @@ static void test_unknown(void **state)
 			fail_msg("\"%s\" has a type", names[i]);
 }
 
+/* The first bytes of common formats and of text give a type without
+ * libmagic; anything else (binary data, scripts, markup) is left to it. */
+static void test_sniff(void **state)
+{
+	static const struct {
+		const char *data;
+		size_t len;
+		const char *type;
+	} cases[] = {
+#define C(d, t) {d, sizeof(d) - 1, t}
+	    C("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "image/png"),
+	    C("\xff\xd8\xff\xe0\0\x10JFIF", "image/jpeg"),
+	    C("GIF89a\x01\0", "image/gif"), C("%PDF-1.4\n", "application/pdf"),
+	    C("PK\x03\x04\x14\0", "application/zip"),
+	    C("\x1f\x8b\x08\0", "application/gzip"),
+	    C("OggS\0\x02", "audio/ogg"), C("fLaC\0\0\0\x22", "audio/flac"),
+	    C("ID3\x04\0\0", "audio/mpeg"),
+	    C("RIFF\x24\0\0\0WAVEfmt ", "audio/x-wav"),
+	    C("RIFF\x24\0\0\0WEBPVP8 ", "image/webp"),
+	    C("\0\0\0\x18"
+	      "ftypmp42",
+	      "video/mp4"),
+	    C("\x1a\x45\xdf\xa3\x01", "video/x-matroska"),
+	    C("", "application/x-empty"), C("hello world\n", "text/plain"),
+	    C("caf\xc3\xa9 cr\xc3\xa8me\r\n\ttab\f", "text/plain"),
+	    /* A character cut by the end of the buffer is still text. */
+	    C("abc \xe2\x82", "text/plain"),
+	    /* Not sure: libmagic's. */
+	    C("\x00\x01\x02\x03"
+	      "binary",
+	      NULL),
+	    C("abc\x01"
+	      "def",
+	      NULL),
+	    C("bad \xff utf-8", NULL), C("overlong \xc0\xaf", NULL),
+	    C("#!/bin/sh\necho hi\n", NULL),
+	    C("<html><body>x</body></html>", NULL), C("{\"json\": 1}", NULL),
+	    C("\x7f"
+	      "ELF\x02\x01\x01",
+	      NULL),
+	    C("RIFF\x24\0\0\0WAV", NULL), /* too short for its subtype */
+#undef C
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *t = mediatype_sniff(cases[i].data, cases[i].len);
+
+		if (cases[i].type == NULL && t != NULL)
+			fail_msg("case %zu: \"%s\", expected NULL", i, t);
+		if (cases[i].type != NULL &&
+		    (t == NULL || strcmp(t, cases[i].type) != 0))
+			fail_msg("case %zu: \"%s\", expected \"%s\"", i,
+			         t ? t : "NULL", cases[i].type);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -126,6 +184,7 @@ int main(void)
 	    cmocka_unit_test(test_every_entry_found),
 	    cmocka_unit_test(test_common_types),
 	    cmocka_unit_test(test_unknown),
+	    cmocka_unit_test(test_sniff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
