@@ -101,6 +101,20 @@ def ask(client, bot_jid, body, timeout=15):
                                timeout, since).body
 
 
+def until_online(client, bot_jid, timeout=30):
+    """Waits until the bot answers a direct message: "connected" comes
+    before its first presence, and until then the server answers messages
+    to its bare JID with service-unavailable."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            ask(client, bot_jid, "help", 3)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+
+
 def saved_rooms(bot):
     db = sqlite3.connect(f"file:{bot.dir / 'fisbot.db'}?mode=ro", uri=True)
     try:
@@ -159,6 +173,7 @@ def test_help_filtered_and_ordered(server, alice, admin, bots):
     bot = bots(server, "bot2", plugins="admin, upload, stats, help, get, "
                "search, browse").start()
     bot.wait_log("connected as bot2@localhost")
+    until_online(alice, "bot2@localhost")
     names = [line.split(" ")[0] for line in
              ask(alice, "bot2@localhost", "help").splitlines()[1:]]
     assert names == ["list", "more", "new", "search", "find", "get", "info",
@@ -179,6 +194,7 @@ def test_admin_rescan_and_join_outcomes(server, alice, admin, bots):
     bot = bots(server, "bot3", files={"a.txt": b"a\n"}).start()
     bot.wait_log("connected as bot3@localhost")
     bot.wait_log("reconciled:")
+    until_online(admin, "bot3@localhost")
     (bot.share / "b.txt").write_bytes(b"b\n")
     mark = admin.mark()
     admin.message("bot3@localhost", "rescan")
@@ -336,6 +352,7 @@ def test_still_indexing(server, alice, bots):
     bot.config.write_text(text)
     bot.start()
     bot.wait_log("connected as bot7@localhost")
+    until_online(alice, "bot7@localhost")
     assert ask(alice, "bot7@localhost", "search nothing") == \
         "still indexing: 0 files so far"
     # (Files already found are listed; a folder not found yet is not.)
