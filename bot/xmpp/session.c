@@ -73,6 +73,8 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -599,14 +601,18 @@ static int certfail_handler(const xmpp_tlscert_t *cert, const char *errormsg)
 	return 0;
 }
 
-/* A new socket for the connection: TCP keepalive, and its descriptor
- * kept to shut it down if the connection turns out dead. */
+/* A new socket for the connection: TCP keepalive, no Nagle delay, and
+ * its descriptor kept to shut it down if the connection turns out dead. */
 static int sockopt_handler(xmpp_conn_t *conn, void *sock)
 {
 	struct session *s = conn_session;
+	int fd = *(int *)sock, on = 1;
 
 	if (s != NULL && s->conn == conn)
-		s->sock_fd = *(int *)sock;
+		s->sock_fd = fd;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0)
+		log_warnx("TCP_NODELAY on the XMPP socket: %s",
+		          strerror(errno));
 	return xmpp_sockopt_cb_keepalive(conn, sock);
 }
 
