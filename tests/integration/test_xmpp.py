@@ -7,7 +7,10 @@ it matters, its own bot account); the tests that need another server start
 their own.
 """
 import base64
+import ctypes
 import hashlib
+import os
+import socket
 import time
 
 import pytest
@@ -416,3 +419,49 @@ def test_refused_private_reply_falls_back_to_room(server, alice, bots):
         bot.wait_log("private message refused")
     finally:
         carol.close()
+
+
+def peer_socket_options(pid, port):
+    """The (TCP_NODELAY, SO_KEEPALIVE) options of process pid's TCP socket
+    connected to loopback port, read on a duplicate of its descriptor
+    (pidfd_getfd), or None if it has no such socket."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        for name in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if not os.readlink(f"/proc/{pid}/fd/{name}").startswith(
+                        "socket:"):
+                    continue
+            except OSError:
+                continue  # closed meanwhile
+            fd = libc.syscall(438, pidfd, int(name), 0)  # pidfd_getfd
+            if fd < 0:
+                raise OSError(ctypes.get_errno(), "pidfd_getfd")
+            s = socket.socket(fileno=fd)
+            try:
+                if s.family not in (socket.AF_INET, socket.AF_INET6) or \
+                        s.type != socket.SOCK_STREAM:
+                    continue
+                try:
+                    if s.getpeername()[1] != port:
+                        continue
+                except OSError:
+                    continue  # a listening socket
+                return (s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY),
+                        s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))
+            finally:
+                s.close()
+    finally:
+        os.close(pidfd)
+    return None
+
+
+def test_xmpp_socket_without_nagle_delay(server, alice, bots):
+    # Nagle's algorithm held a reply written right after another small
+    # write (a stream management request) until the server's delayed ACK,
+    # 40 ms later: every chat round trip took 44 ms. The bot's socket to
+    # the server has TCP_NODELAY (and keeps its keepalive).
+    bot = bots("bot8").start()
+    bot.wait_log("connected as bot8@localhost")
+    assert peer_socket_options(bot.proc.pid, server.port) == (1, 1)
