@@ -478,6 +478,7 @@ static void on_connect(struct session *s, const char *jid, bool secured)
 	}
 	/* Until the server enables resumption on this stream. */
 	s->sm_resumable = false;
+	s->online = false;
 	log_info("connected as %s%s", s->jid, secured ? " (TLS)" : "");
 	send_initial_presence(s);
 	muc_join_all(s);
@@ -766,6 +767,14 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 
 	(void)conn;
 	s->heard_at = session_now(s);
+	/* The server sends a resource's initial presence back to it once
+	 * the resource is available (RFC 6121 4.2.2). */
+	if (!s->online && type == NULL && from != NULL && s->jid != NULL &&
+	    strcmp(from, s->jid) == 0) {
+		s->online = true;
+		log_info("online as %s", s->jid);
+		return 1;
+	}
 	if (s->stopping || roster_presence(s, st) || muc_presence(s, st))
 		return 1;
 	if (type != NULL && strcmp(type, "unavailable") == 0 && from != NULL &&

@@ -123,6 +123,9 @@ struct session {
 	 * are kept for it). unsent: what libstrophe had not written when the
 	 * connection dropped, written again on the resumed stream. */
 	bool sm_resumable, resumed, suspended;
+	/* The server reflected this stream's initial presence: from now on
+	 * messages to the bare JID reach the bot ("online as" is logged). */
+	bool online;
 	char **unsent;
 	size_t n_unsent;
 	int sock_fd; /* the connection's socket, or -1 */

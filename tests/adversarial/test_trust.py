@@ -170,7 +170,7 @@ def test_forged_mediated_invitation_ignored(server, mallory, bots):
         accept = allowlist
         allow = admin@localhost
         """).start()
-    bot.wait_log("connected as bot1@localhost")
+    bot.wait_log("online as bot1@localhost")
     mark = mallory.mark()
     forged_mediated(mallory, "bot1@localhost", "admin@localhost")
     log = bot.wait_log("ignoring a forged mediated invitation")
@@ -184,7 +184,7 @@ def test_forged_mediated_invitation_ignored(server, mallory, bots):
     assert bot.stop() == 0
     mark = mallory.mark()
     bot.start()
-    bot.wait_log("connected as bot1@localhost")
+    bot.wait_log("online as bot1@localhost")
     mallory.none(from_bot("bot1"), 2.0, mark)
     assert "mallory@localhost" not in saved_rooms(bot)
 
@@ -196,7 +196,7 @@ def test_direct_invitation_to_a_user_jid_ignored(server, mallory, bots):
         [invites]
         accept = anyone
         """).start()
-    bot.wait_log("connected as bot2@localhost")
+    bot.wait_log("online as bot2@localhost")
     mark = mallory.mark()
     mallory.invite_direct("mallory@localhost", "bot2@localhost")
     bot.wait_log("ignoring a direct invitation")
@@ -218,7 +218,7 @@ def test_fake_room_item_jid_gets_no_upload_url(server, mallory, bots):
         allow = admin@localhost
         folder = incoming
         """, plugins="help, upload").start()
-    bot.wait_log("connected as bot3@localhost")
+    bot.wait_log("online as bot3@localhost")
     fake = "mallory@localhost"
     occupant = Client(server, "mallory", "pw", resource="admin")
     try:
@@ -262,7 +262,7 @@ def test_saved_fake_room_dropped_at_start(server, alice, mallory, bots):
     good = room("remembered")
     alice.join(good, "alice")
     bot = bots(server, "bot4").start()
-    bot.wait_log("connected as bot4@localhost")
+    bot.wait_log("online as bot4@localhost")
     assert bot.stop() == 0
     db = sqlite3.connect(bot.dir / "fisbot.db")
     db.execute("INSERT INTO rooms (room, nick) VALUES (?, NULL), (?, NULL)",
@@ -351,7 +351,7 @@ def test_forged_invitation_flood(server, alice, mallory, bots):
         [invites]
         accept = anyone
         """).start()
-    bot.wait_log("connected as bot6@localhost")
+    bot.wait_log("online as bot6@localhost")
     wait_online(alice, "bot6@localhost")
     before, cpu0 = rss_kib(bot), cpu_seconds(bot)
     mark = mallory.mark()

@@ -134,7 +134,7 @@ def test_subscriptions_allowlist(server, bots):
         allow = carol@localhost
         """, xmpp_extra="subscriptions = allowlist\n")
     bot.start()
-    bot.wait_log("connected as bot1@localhost")
+    bot.wait_log("online as bot1@localhost")
     carol = Client(server, "carol", "pw")
     mallory = Client(server, "mallory", "pw")
     try:
@@ -172,7 +172,7 @@ def test_help_filtered_and_ordered(server, alice, admin, bots):
     stable order; upload not while uploads are off."""
     bot = bots(server, "bot2", plugins="admin, upload, stats, help, get, "
                "search, browse").start()
-    bot.wait_log("connected as bot2@localhost")
+    bot.wait_log("online as bot2@localhost")
     until_online(alice, "bot2@localhost")
     names = [line.split(" ")[0] for line in
              ask(alice, "bot2@localhost", "help").splitlines()[1:]]
@@ -192,7 +192,7 @@ def test_admin_rescan_and_join_outcomes(server, alice, admin, bots):
     (no such server, banned, password) and is not remembered; one that
     works says so and is."""
     bot = bots(server, "bot3", files={"a.txt": b"a\n"}).start()
-    bot.wait_log("connected as bot3@localhost")
+    bot.wait_log("online as bot3@localhost")
     bot.wait_log("reconciled:")
     until_online(admin, "bot3@localhost")
     (bot.share / "b.txt").write_bytes(b"b\n")
@@ -265,7 +265,7 @@ def test_declines_in_semi_anonymous_rooms(server, bots):
             [invites]
             accept = none
             """).start()
-        closed.wait_log("connected as bot4@localhost")
+        closed.wait_log("online as bot4@localhost")
         r = room("people-anon-1")
         carol.join(r, "carol")
         mark = carol.mark()
@@ -291,7 +291,7 @@ def test_declines_in_semi_anonymous_rooms(server, bots):
             [invites]
             accept = anyone
             """).start()
-        open_bot.wait_log("connected as bot8@localhost")
+        open_bot.wait_log("online as bot8@localhost")
         mark = carol.mark()
         carol.invite_mediated(banned, "bot8@localhost")
         assert decline(banned, mark) == "I could not join: banned"
@@ -351,7 +351,7 @@ def test_still_indexing(server, alice, bots):
     text = bot.config.read_text().replace("settle = 100ms", "settle = 15s")
     bot.config.write_text(text)
     bot.start()
-    bot.wait_log("connected as bot7@localhost")
+    bot.wait_log("online as bot7@localhost")
     until_online(alice, "bot7@localhost")
     assert ask(alice, "bot7@localhost", "search nothing") == \
         "still indexing: 0 files so far"

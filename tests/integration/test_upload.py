@@ -77,7 +77,7 @@ class UploadBot:
         self.rooms = rooms
         self.write_config()
         self.proc.start()
-        self.proc.wait_log(f"connected as {self.jid}", timeout=30)
+        self.proc.wait_log(f"online as {self.jid}", timeout=30)
         for r in rooms:
             self.proc.wait_log(f"joined {r}", timeout=30)
 

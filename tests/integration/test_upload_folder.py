@@ -62,7 +62,7 @@ def test_unwritable_upload_folder(server, tmp_path, how):  # noqa: F811
         # Warned at start.
         b.stop()
         b.proc.start()
-        b.proc.wait_log(f"connected as {b.jid}", timeout=30)
+        b.proc.wait_log(f"online as {b.jid}", timeout=30)
         log = b.proc.log()
         assert '[upload] folder "incoming" cannot be written' in log, log
         assert ask(alice, b.jid, "upload b.txt 5") == UNAVAILABLE

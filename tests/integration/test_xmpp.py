@@ -170,7 +170,7 @@ def test_nick_conflict(server, alice, bots):
 
 def test_invitations(server, alice, mallory, bots):
     bot = bots("bot3", extra=INVITES).start()
-    bot.wait_log("connected as bot3@localhost")
+    bot.wait_log("online as bot3@localhost")
     jid = "bot3@localhost"
 
     # Mediated (XEP-0045), from an allowed inviter.
@@ -228,7 +228,7 @@ def test_invitations(server, alice, mallory, bots):
 def test_invitation_limits(server, alice, bots):
     """max_rooms, then the rate limit (5 a minute) of invitations."""
     bot = bots("bot5", extra=INVITES + "max_rooms = 3\n").start()
-    bot.wait_log("connected as bot5@localhost")
+    bot.wait_log("online as bot5@localhost")
     for i in range(4):
         alice.invite_direct(room(f"limit{i}"), "bot5@localhost")
     bot.wait_log(f"refusing an invitation to {room('limit3')} from "
@@ -236,7 +236,7 @@ def test_invitation_limits(server, alice, bots):
     assert bot.stop() == 0
 
     bot = bots("bot6", extra=INVITES).start()
-    bot.wait_log("connected as bot6@localhost")
+    bot.wait_log("online as bot6@localhost")
     for i in range(6):
         alice.invite_direct(room(f"rate{i}"), "bot6@localhost")
     bot.wait_log(f"refusing an invitation to {room('rate5')} from "
@@ -248,7 +248,7 @@ def test_kick_rejoins_ban_and_destroy_forget(server, alice, bots):
     for r in (rk, rb, rd):
         alice.join(r, "alice")
     bot = bots("bot4", extra=INVITES).start()
-    bot.wait_log("connected as bot4@localhost")
+    bot.wait_log("online as bot4@localhost")
     mark = alice.mark()
     for r in (rk, rb, rd):
         alice.invite_direct(r, "bot4@localhost")
@@ -463,5 +463,5 @@ def test_xmpp_socket_without_nagle_delay(server, alice, bots):
     # 40 ms later: every chat round trip took 44 ms. The bot's socket to
     # the server has TCP_NODELAY (and keeps its keepalive).
     bot = bots("bot8").start()
-    bot.wait_log("connected as bot8@localhost")
+    bot.wait_log("online as bot8@localhost")
     assert peer_socket_options(bot.proc.pid, server.port) == (1, 1)
