@@ -125,6 +125,15 @@ def stalled_download(port, path, source):
                                     source_address=(source, 0))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+    # Its status line first: the transfer has started before the caller
+    # sends anything else from this source (else a probe from the same
+    # client could take the one place first, and this one get 503).
+    head = b""
+    while len(head) < 12:
+        chunk = sock.recv(12 - len(head))
+        assert chunk, head
+        head += chunk
+    assert head == b"HTTP/1.1 200", head
     return sock
 
 
