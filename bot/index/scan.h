@@ -52,6 +52,8 @@ struct scan_list {
 
 struct scan_counts {
 	uint64_t added, changed, removed, unchanged;
+	uint64_t renamed;   /* of unchanged: found at another path */
+	uint64_t rows_read; /* catalogue rows the merge read */
 };
 
 void scan_list_free(struct scan_list *l);
