@@ -42,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -108,13 +109,32 @@ def build_share(share: Path, n: int, seed=15):
 
 
 def run_timed(argv, **kw):
-    """Runs argv; returns (wall s, user+sys s, peak RSS MiB, returncode)."""
+    """Runs argv; returns (wall s, user+sys s, peak RSS MiB, returncode).
+    The peak is the process's own VmHWM, read every 20 ms while it runs:
+    ru_maxrss would count this script's memory (Linux keeps the high-water
+    mark of the memory the child had before its exec, a copy of ours)."""
     t0 = time.monotonic()
     p = subprocess.Popen(argv, **kw)
+    peak = [0]
+
+    def poll():
+        while True:
+            try:
+                text = Path(f"/proc/{p.pid}/status").read_text()
+            except OSError:
+                return
+            for line in text.splitlines():
+                if line.startswith("VmHWM:"):
+                    peak[0] = max(peak[0], int(line.split()[1]))
+            time.sleep(0.02)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - t0
+    poller.join(1)
     p.returncode = os.waitstatus_to_exitcode(status)
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, p.returncode
+    return wall, ru.ru_utime + ru.ru_stime, peak[0] / 1024, p.returncode
 
 
 def openssl_pair(share: Path, paths):
