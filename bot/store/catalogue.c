@@ -167,8 +167,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FOREACH_DIR_UNDER] = "SELECT path FROM dirs"
                              " WHERE path > ?1 AND path < ?2 ORDER BY path",
     [ST_FOREACH_AFTER] = "SELECT " CAT_FILE_COLUMNS " FROM files"
-                         " WHERE path > ?1 AND (?2 IS NULL OR path < ?2)"
+                         " WHERE path > ?1 AND path < ?2"
                          " ORDER BY path LIMIT ?3",
+    [ST_FOREACH_AFTER_ALL] = "SELECT " CAT_FILE_COLUMNS " FROM files"
+                             " WHERE path > ?1 ORDER BY path LIMIT ?3",
     [ST_USAGE] = "SELECT total(size) FROM files WHERE uploader = ?1",
     [ST_SET_DESC] = "UPDATE files SET description = ?2,"
                     " ldesc = fisbot_fold(NULLIF(?2, '')) WHERE id = ?1",
@@ -999,8 +1001,11 @@ int catalogue_foreach_after(struct catalogue *c, const char *dir,
 	char *lo = xmalloc(n + 2);
 	int rc, stop = 0, count = 0;
 
-	if (sqlite3_prepare_v2(c->db, stmt_sql[ST_FOREACH_AFTER], -1, &st,
-	                       NULL) != SQLITE_OK)
+	/* Both bounds in the statement: an upper bound the index could not
+	 * use would read on past the range to fill the page. */
+	if (sqlite3_prepare_v2(
+	        c->db, stmt_sql[n ? ST_FOREACH_AFTER : ST_FOREACH_AFTER_ALL],
+	        -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	/* The range of dir: paths from "dir/" up to "dir0" ('0' follows '/'
 	 * in the index's byte order); the whole table for "". */
