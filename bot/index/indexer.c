@@ -1645,10 +1645,11 @@ static void *indexer_main(void *arg)
 					continue;
 				}
 				if (ix->trim_due) {
-					/* A reconcile of the share holds
-					 * its walk, rows and pending files
-					 * at once; glibc keeps what they
-					 * freed (tens of MB) unless told. */
+					/* A reconcile leaves freed memory
+					 * (its writer's cache, up to
+					 * PIPE_INFLIGHT_MAX files out to
+					 * hash, what changed) that glibc
+					 * keeps unless told. */
 					ix->trim_due = false;
 					pthread_mutex_unlock(&ix->lock);
 					catalogue_set_cache(ix->cat, 0);
