@@ -59,10 +59,10 @@ static void list_add(struct scan_list *l, char *path, const struct stat *st)
 	e->ino = (uint64_t)st->st_ino;
 }
 
-/* Appends the listed entries of the open folder d (path dir) to out, without
- * going into its folders. */
+/* Appends the listed entries of the open folder d (path dir) to out, or
+ * its folders only if dirs_only, without going into its folders. */
 static void list_folder(DIR *d, const char *dir, const struct strlist *exclude,
-                        struct scan_list *out)
+                        bool dirs_only, struct scan_list *out)
 {
 	struct dirent *de;
 	struct stat st;
@@ -75,6 +75,9 @@ static void list_folder(DIR *d, const char *dir, const struct strlist *exclude,
 			continue;
 		if (de->d_type == DT_LNK || exclude_name(exclude, name))
 			continue;
+		if (dirs_only && de->d_type != DT_DIR &&
+		    de->d_type != DT_UNKNOWN)
+			continue;
 		path = fsutil_join(dir, name);
 		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 			if (errno != ENOENT)
@@ -86,7 +89,8 @@ static void list_folder(DIR *d, const char *dir, const struct strlist *exclude,
 		    !beneath_readable_at(dirfd(d), name, S_ISDIR(st.st_mode))) {
 			log_debug("\"%s\" is not readable: not listed", path);
 			free(path);
-		} else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+		} else if (S_ISDIR(st.st_mode) ||
+		           (S_ISREG(st.st_mode) && !dirs_only)) {
 			list_add(out, path, &st);
 		} else {
 			free(path);
@@ -112,7 +116,7 @@ static int open_sub(DIR *d, const char *dir, const char *path)
 
 /* Walks the open folder dfd (path dir), taking dfd over. */
 static void walk_fd(int dfd, const char *dir, const struct strlist *exclude,
-                    struct scan_list *out)
+                    bool dirs_only, struct scan_list *out)
 {
 	size_t first = out->n;
 	DIR *d;
@@ -123,7 +127,7 @@ static void walk_fd(int dfd, const char *dir, const struct strlist *exclude,
 		close(dfd);
 		return;
 	}
-	list_folder(d, dir, exclude, out);
+	list_folder(d, dir, exclude, dirs_only, out);
 	for (size_t i = first, n = out->n; i < n; i++) {
 		const char *path = out->v[i].path; /* out->v may move */
 		int sub;
@@ -132,21 +136,34 @@ static void walk_fd(int dfd, const char *dir, const struct strlist *exclude,
 			continue;
 		sub = open_sub(d, dir, path);
 		if (sub != -1)
-			walk_fd(sub, path, exclude, out);
+			walk_fd(sub, path, exclude, dirs_only, out);
 	}
 	closedir(d);
 }
 
-int scan_walk(int rootfd, const char *dir, const struct strlist *exclude,
-              struct scan_list *out)
+/* scan_walk, or scan_walk_dirs if dirs_only. */
+static int walk(int rootfd, const char *dir, const struct strlist *exclude,
+                bool dirs_only, struct scan_list *out)
 {
 	int dfd;
 
 	dfd = beneath_open(rootfd, dir, O_RDONLY | O_DIRECTORY);
 	if (dfd == -1)
 		return -1;
-	walk_fd(dfd, dir, exclude, out);
+	walk_fd(dfd, dir, exclude, dirs_only, out);
 	return 0;
+}
+
+int scan_walk(int rootfd, const char *dir, const struct strlist *exclude,
+              struct scan_list *out)
+{
+	return walk(rootfd, dir, exclude, false, out);
+}
+
+int scan_walk_dirs(int rootfd, const char *dir, const struct strlist *exclude,
+                   struct scan_list *out)
+{
+	return walk(rootfd, dir, exclude, true, out);
 }
 
 /* A catalogue row, as much as the merge needs. */
@@ -478,7 +495,7 @@ static int walk_merge(struct merge *m, int dfd, const char *dir,
 		close(dfd);
 		return 0;
 	}
-	list_folder(d, dir, exclude, &here);
+	list_folder(d, dir, exclude, false, &here);
 	if (here.n > 0)
 		qsort(here.v, here.n, sizeof(*here.v), cmp_walk);
 	for (size_t i = 0; i < here.n && rc == 0; i++) {
