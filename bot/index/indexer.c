@@ -91,8 +91,9 @@
 #define RETRY_LONGEST_MS    60000
 #define PEND_BUCKETS        4096 /* kept results; pending files start so */
 #define PIPE_BATCH          2000 /* a reconcile hashes and records this often */
-#define PIPE_COMMIT         10000       /* and commits this often */
-#define RECONCILE_CACHE_KIB (16 * 1024) /* the writer's cache meanwhile */
+#define PIPE_COMMIT         10000            /* and commits this often */
+#define PIPE_INFLIGHT_MAX   (4 * PIPE_BATCH) /* files out to hash, at most */
+#define RECONCILE_CACHE_KIB (16 * 1024)      /* the writer's cache meanwhile */
 #define KEPT_MAX_BYTES      ((size_t)32 << 20)
 #define DEFERRED_MAX        10000
 
@@ -773,6 +774,33 @@ static void take_results(struct indexer *ix)
 	}
 }
 
+/* Waits, during a reconcile, until the hash pool has at most
+ * PIPE_INFLIGHT_MAX files out, recording the results as they come: the
+ * walk runs faster than hashing, and every file waiting for its hash holds
+ * memory (its job and pending entry), so a cold scan of a large share
+ * would otherwise hold the whole share at once. */
+static void pipe_wait(struct indexer *ix)
+{
+	while (!ix->blocked && ix->ninflight > PIPE_INFLIGHT_MAX) {
+		size_t before = ix->ninflight;
+		struct timespec ts;
+		bool stopping;
+
+		take_results(ix);
+		if (ix->ninflight < before)
+			continue;
+		/* None came back yet: a result wakes us (post). */
+		ts = clock_timespec(clock_now_ms() + 20);
+		pthread_mutex_lock(&ix->lock);
+		if (!ix->stopping)
+			pthread_cond_timedwait(&ix->wake, &ix->lock, &ts);
+		stopping = ix->stopping;
+		pthread_mutex_unlock(&ix->lock);
+		if (stopping)
+			return;
+	}
+}
+
 /* scan_reconcile callback: a file needs hashing. Every PIPE_BATCH such
  * files, the rows so far are committed (readers see the catalogue grow, a
  * crash keeps them) and the settled ones go to the hash pool, so that
@@ -803,6 +831,7 @@ static int reconcile_pending(const struct cat_file *f, void *arg)
 		}
 	}
 	settle_due(ix);
+	pipe_wait(ix);
 	return ix->blocked ? -1 : 0;
 }
 
@@ -1616,10 +1645,11 @@ static void *indexer_main(void *arg)
 					continue;
 				}
 				if (ix->trim_due) {
-					/* A reconcile of the share holds
-					 * its walk, rows and pending files
-					 * at once; glibc keeps what they
-					 * freed (tens of MB) unless told. */
+					/* A reconcile leaves freed memory
+					 * (its writer's cache, up to
+					 * PIPE_INFLIGHT_MAX files out to
+					 * hash, what changed) that glibc
+					 * keeps unless told. */
 					ix->trim_due = false;
 					pthread_mutex_unlock(&ix->lock);
 					catalogue_set_cache(ix->cat, 0);

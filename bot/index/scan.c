@@ -1,10 +1,19 @@
 /*
- * The reconcile walk. Design: walk the disk under a folder into a list,
- * read the catalogue's rows under it into another, sort both by path and
- * merge. Paths on both sides are kept or updated; the leftovers on each
- * side are sorted by device and inode so that a file that moved is
- * recognised as a rename (id and hash kept) rather than a removal plus an
- * addition; what is left after that is removed or added.
+ * The reconcile walk. Design: a streaming merge, so that memory does not
+ * grow with the share. The disk is walked folder by folder, each folder's
+ * entries sorted as their paths sort as bytes (a folder's name followed by
+ * '/'), so the files come in the order of the catalogue's path index; the
+ * rows under the folder reconciled are read alongside through that index,
+ * a page at a time (catalogue_foreach_after, nothing held open between
+ * pages, so the merge and the caller's commits may write between them).
+ * Held at once: one folder's entries per level of the walk, a page of
+ * rows, the catalogue's folders under dir (a few hundred files each), and
+ * what changed: the rows whose path is gone, and the new files met while
+ * rows remained unread. Paths on both sides are kept or updated at once;
+ * once every row is read, each new file is matched by device and inode
+ * against the gone rows, so that a file that moved is recognised as a
+ * rename (id and hash kept) rather than a removal plus an addition; the
+ * rest is added, and the gone rows left are removed at the end.
  */
 #include "scan.h"
 
@@ -50,28 +59,24 @@ static void list_add(struct scan_list *l, char *path, const struct stat *st)
 	e->ino = (uint64_t)st->st_ino;
 }
 
-/* Walks the open folder dfd (path dir), taking dfd over. */
-static void walk_fd(int dfd, const char *dir, const struct strlist *exclude,
-                    struct scan_list *out)
+/* Appends the listed entries of the open folder d (path dir) to out, or
+ * its folders only if dirs_only, without going into its folders. */
+static void list_folder(DIR *d, const char *dir, const struct strlist *exclude,
+                        bool dirs_only, struct scan_list *out)
 {
 	struct dirent *de;
 	struct stat st;
-	DIR *d;
 
-	d = fdopendir(dfd);
-	if (d == NULL) {
-		log_warn("cannot read folder \"%s\"", dir);
-		close(dfd);
-		return;
-	}
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		const char *name = de->d_name;
 		char *path;
-		int sub;
 
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			continue;
 		if (de->d_type == DT_LNK || exclude_name(exclude, name))
+			continue;
+		if (dirs_only && de->d_type != DT_DIR &&
+		    de->d_type != DT_UNKNOWN)
 			continue;
 		path = fsutil_join(dir, name);
 		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
@@ -84,39 +89,81 @@ static void walk_fd(int dfd, const char *dir, const struct strlist *exclude,
 		    !beneath_readable_at(dirfd(d), name, S_ISDIR(st.st_mode))) {
 			log_debug("\"%s\" is not readable: not listed", path);
 			free(path);
-		} else if (S_ISREG(st.st_mode)) {
+		} else if (S_ISDIR(st.st_mode) ||
+		           (S_ISREG(st.st_mode) && !dirs_only)) {
 			list_add(out, path, &st);
-		} else if (S_ISDIR(st.st_mode)) {
-			list_add(out, path, &st);
-			sub = openat(dirfd(d), name,
-			             O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-			                 O_CLOEXEC);
-			if (sub == -1) {
-				if (errno != ENOENT)
-					log_warn("cannot open folder \"%s\"",
-					         path);
-				continue;
-			}
-			walk_fd(sub, path, exclude, out);
 		} else {
 			free(path);
 		}
 	}
 	if (errno != 0)
 		log_warn("cannot read folder \"%s\"", dir);
+}
+
+/* Opens the subfolder path (an entry listed in the open folder d, whose
+ * path is dir) for reading. Returns the descriptor, or -1 (logged). */
+static int open_sub(DIR *d, const char *dir, const char *path)
+{
+	const char *name = path + (dir[0] != '\0' ? strlen(dir) + 1 : 0);
+	int sub;
+
+	sub = openat(dirfd(d), name,
+	             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub == -1 && errno != ENOENT)
+		log_warn("cannot open folder \"%s\"", path);
+	return sub;
+}
+
+/* Walks the open folder dfd (path dir), taking dfd over. */
+static void walk_fd(int dfd, const char *dir, const struct strlist *exclude,
+                    bool dirs_only, struct scan_list *out)
+{
+	size_t first = out->n;
+	DIR *d;
+
+	d = fdopendir(dfd);
+	if (d == NULL) {
+		log_warn("cannot read folder \"%s\"", dir);
+		close(dfd);
+		return;
+	}
+	list_folder(d, dir, exclude, dirs_only, out);
+	for (size_t i = first, n = out->n; i < n; i++) {
+		const char *path = out->v[i].path; /* out->v may move */
+		int sub;
+
+		if (!out->v[i].is_dir)
+			continue;
+		sub = open_sub(d, dir, path);
+		if (sub != -1)
+			walk_fd(sub, path, exclude, dirs_only, out);
+	}
 	closedir(d);
 }
 
-int scan_walk(int rootfd, const char *dir, const struct strlist *exclude,
-              struct scan_list *out)
+/* scan_walk, or scan_walk_dirs if dirs_only. */
+static int walk(int rootfd, const char *dir, const struct strlist *exclude,
+                bool dirs_only, struct scan_list *out)
 {
 	int dfd;
 
 	dfd = beneath_open(rootfd, dir, O_RDONLY | O_DIRECTORY);
 	if (dfd == -1)
 		return -1;
-	walk_fd(dfd, dir, exclude, out);
+	walk_fd(dfd, dir, exclude, dirs_only, out);
 	return 0;
+}
+
+int scan_walk(int rootfd, const char *dir, const struct strlist *exclude,
+              struct scan_list *out)
+{
+	return walk(rootfd, dir, exclude, false, out);
+}
+
+int scan_walk_dirs(int rootfd, const char *dir, const struct strlist *exclude,
+                   struct scan_list *out)
+{
+	return walk(rootfd, dir, exclude, true, out);
 }
 
 /* A catalogue row, as much as the merge needs. */
@@ -127,27 +174,43 @@ struct row {
 	int64_t mtime_ns, ctime_ns;
 	uint64_t dev, ino;
 	bool hashed;
+	bool renamed; /* a gone row already taken by a rename */
 };
 
-struct rows {
-	struct row *v;
-	size_t n, cap;
+/* The rows read a page at a time (catalogue_foreach_after). */
+#define ROW_PAGE 512
+
+/* The state of one streaming merge. */
+struct merge {
+	struct catalogue *c;
 	const char *dir;
+	struct scan_counts *counts;
+	int (*pending)(const struct cat_file *, void *);
+	void *arg;
+	/* The page of rows being merged, and where the next one starts. */
+	struct row *page;
+	size_t npage, ipage;
+	char *last;
+	bool rows_done; /* every row under dir has been read */
+	/* Rows under dir whose path is not on disk: renamed or removed once
+	 * every row has been seen. */
+	struct row *gone;
+	size_t ngone, capgone;
+	/* New files met while rows remained unread (one of them might be the
+	 * file a new file was renamed from): placed once they are all read. */
+	struct scan_list held;
+	/* The folders of the catalogue under dir, and which the walk met. */
+	struct strlist dirs;
+	bool *dir_seen;
+	bool failed;
 };
 
-/* catalogue_foreach callback: keeps the rows under rows->dir. */
-static int collect_row(const struct cat_file *f, void *arg)
+/* catalogue_foreach_after callback: appends the row f to the page. */
+static int page_row(const struct cat_file *f, void *arg)
 {
-	struct rows *r = arg;
-	struct row *w;
+	struct merge *m = arg;
+	struct row *w = &m->page[m->npage++];
 
-	if (!fsutil_is_under(f->path, r->dir) || strcmp(f->path, r->dir) == 0)
-		return 0;
-	if (r->n == r->cap) {
-		r->cap = r->cap ? r->cap * 2 : 256;
-		r->v = xreallocarray(r->v, r->cap, sizeof(*r->v));
-	}
-	w = &r->v[r->n++];
 	w->id = f->id;
 	w->path = xstrdup(f->path);
 	w->size = f->size;
@@ -156,80 +219,53 @@ static int collect_row(const struct cat_file *f, void *arg)
 	w->dev = f->dev;
 	w->ino = f->ino;
 	w->hashed = f->hashed;
+	w->renamed = false;
 	return 0;
 }
 
-struct dirs {
-	struct strlist l;
-	const char *dir;
-};
-
-/* catalogue_foreach_dir callback: keeps the folders under dirs->dir. */
+/* catalogue_foreach_dir_under callback: keeps the folder d. */
 static int collect_dir(const char *d, void *arg)
 {
-	struct dirs *ds = arg;
-
-	if (fsutil_is_under(d, ds->dir) && strcmp(d, ds->dir) != 0)
-		strlist_add(&ds->l, d);
+	strlist_add(arg, d);
 	return 0;
 }
 
-static int cmp_entry_path(const void *a, const void *b)
-{
-	const struct scan_entry *x = a, *y = b;
-
-	if (x->is_dir != y->is_dir)
-		return x->is_dir ? -1 : 1; /* folders first */
-	return strcmp(x->path, y->path);
-}
-
-static int cmp_row_path(const void *a, const void *b)
-{
-	return strcmp(((const struct row *)a)->path,
-	              ((const struct row *)b)->path);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Orders pointers to entries by path. */
-static int cmp_entry_ptr_path(const void *a, const void *b)
-{
-	return strcmp((*(struct scan_entry *const *)a)->path,
-	              (*(struct scan_entry *const *)b)->path);
-}
-
-/* Orders by (dev, ino), then path for determinism. */
-static int cmp_entry_ino(const void *a, const void *b)
-{
-	const struct scan_entry *x = *(struct scan_entry *const *)a;
-	const struct scan_entry *y = *(struct scan_entry *const *)b;
-
-	if (x->dev != y->dev)
-		return x->dev < y->dev ? -1 : 1;
-	if (x->ino != y->ino)
-		return x->ino < y->ino ? -1 : 1;
-	return strcmp(x->path, y->path);
-}
-
+/* Orders gone rows by (dev, ino), then path for determinism. */
 static int cmp_row_ino(const void *a, const void *b)
 {
-	const struct row *x = *(struct row *const *)a;
-	const struct row *y = *(struct row *const *)b;
+	const struct row *x = a, *y = b;
 
 	if (x->dev != y->dev)
 		return x->dev < y->dev ? -1 : 1;
 	if (x->ino != y->ino)
 		return x->ino < y->ino ? -1 : 1;
 	return strcmp(x->path, y->path);
+}
+
+/* Orders the entries of one folder as their paths sort as bytes (the path
+ * index's order), a folder's name followed by the '/' of its children's
+ * paths: so "a/b" < "a/b c" < "a/b/x" < "a/b0" whichever is a folder. */
+static int cmp_walk(const void *a, const void *b)
+{
+	const struct scan_entry *x = a, *y = b;
+	const unsigned char *p = (const unsigned char *)x->path;
+	const unsigned char *q = (const unsigned char *)y->path;
+	size_t i;
+	int cp, cq;
+
+	for (i = 0; p[i] != '\0' && p[i] == q[i]; i++)
+		;
+	if (p[i] != '\0' && q[i] != '\0')
+		return p[i] < q[i] ? -1 : 1;
+	/* One name is a prefix of the other: a folder's continues with '/'
+	 * (names hold no '/', so the two never tie). */
+	cp = p[i] != '\0' ? p[i] : x->is_dir ? '/' : 0;
+	cq = q[i] != '\0' ? q[i] : y->is_dir ? '/' : 0;
+	return cp < cq ? -1 : cp > cq ? 1 : 0;
 }
 
 /* Upserts the disk entry e; reports it as pending. Returns 0 or -1. */
-static int upsert_entry(struct catalogue *c, const struct scan_entry *e,
-                        int (*pending)(const struct cat_file *, void *),
-                        void *arg)
+static int upsert_entry(struct merge *m, const struct scan_entry *e)
 {
 	struct cat_file f = {0};
 
@@ -239,16 +275,14 @@ static int upsert_entry(struct catalogue *c, const struct scan_entry *e,
 	f.ctime_ns = e->ctime_ns;
 	f.dev = e->dev;
 	f.ino = e->ino;
-	if (catalogue_upsert(c, &f) == -1)
+	if (catalogue_upsert(m->c, &f) == -1)
 		return -1;
-	return pending(&f, arg);
+	return m->pending(&f, m->arg);
 }
 
 /* Reports the row r, at path, as pending if it has no hash. Returns what
  * pending returned, or 0. */
-static int pending_row(const struct row *r, char *path,
-                       int (*pending)(const struct cat_file *, void *),
-                       void *arg)
+static int pending_row(struct merge *m, const struct row *r, char *path)
 {
 	struct cat_file f = {0};
 
@@ -261,7 +295,7 @@ static int pending_row(const struct row *r, char *path,
 	f.ctime_ns = r->ctime_ns;
 	f.dev = r->dev;
 	f.ino = r->ino;
-	return pending(&f, arg);
+	return m->pending(&f, m->arg);
 }
 
 /* Returns true if the disk entry e shows the same content as the row r at
@@ -280,163 +314,265 @@ static bool unchanged(const struct scan_entry *e, const struct row *r,
 	return e->ctime_ns == r->ctime_ns;
 }
 
+/* Places the new file e once every row is known: a rename of a gone row
+ * with the same device, inode, size and mtime (id and hash kept, the new
+ * ctime taken on), else a new row. Returns 0 or -1. */
+static int place_new(struct merge *m, const struct scan_entry *e)
+{
+	char none[1] = "";
+	struct row key = {.dev = e->dev, .ino = e->ino, .path = none};
+	size_t lo = 0, hi = m->ngone;
+
+	/* The first gone row at (dev, ino): "" sorts before every path. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp_row_ino(&m->gone[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < m->ngone && m->gone[lo].dev == e->dev &&
+	       m->gone[lo].ino == e->ino;
+	     lo++) {
+		struct row *r = &m->gone[lo];
+
+		if (r->renamed || r->size != e->size ||
+		    r->mtime_ns != e->mtime_ns)
+			continue;
+		if (catalogue_rename(m->c, r->path, e->path) == -1 ||
+		    (e->ctime_ns != r->ctime_ns &&
+		     catalogue_set_ctime(m->c, r->id, e->ctime_ns) == -1))
+			return -1;
+		log_debug("renamed \"%s\" to \"%s\"", r->path, e->path);
+		r->renamed = true;
+		r->ctime_ns = e->ctime_ns;
+		m->counts->unchanged++;
+		m->counts->renamed++;
+		return pending_row(m, r, e->path);
+	}
+	if (upsert_entry(m, e) == -1)
+		return -1;
+	m->counts->added++;
+	return 0;
+}
+
+/* Every row has been read: sorts the gone rows for place_new and places
+ * the new files held meanwhile, in path order. Returns 0 or -1. */
+static int rows_finished(struct merge *m)
+{
+	int rc = 0;
+
+	m->rows_done = true;
+	if (m->ngone > 0)
+		qsort(m->gone, m->ngone, sizeof(*m->gone), cmp_row_ino);
+	for (size_t i = 0; i < m->held.n && rc == 0; i++)
+		rc = place_new(m, &m->held.v[i]);
+	scan_list_free(&m->held);
+	return rc;
+}
+
+/* Returns the next unmerged row, reading the next page when needed; NULL
+ * once every row has been read (or on error: m->failed). */
+static struct row *next_row(struct merge *m)
+{
+	int n;
+
+	if (m->ipage < m->npage)
+		return &m->page[m->ipage];
+	if (m->rows_done)
+		return NULL;
+	for (size_t i = 0; i < m->npage; i++)
+		free(m->page[i].path);
+	m->npage = m->ipage = 0;
+	n = catalogue_foreach_after(m->c, m->dir, m->last, ROW_PAGE, page_row,
+	                            m);
+	if (n == -1) {
+		m->failed = true;
+		return NULL;
+	}
+	m->counts->rows_read += (uint64_t)n;
+	if (n > 0) {
+		free(m->last);
+		m->last = xstrdup(m->page[n - 1].path);
+	}
+	if (n == 0) {
+		if (rows_finished(m) == -1)
+			m->failed = true;
+		return NULL;
+	}
+	return &m->page[0];
+}
+
+/* Takes the current row r over as gone (its path is not on disk). */
+static void row_gone(struct merge *m, struct row *r)
+{
+	if (m->ngone == m->capgone) {
+		m->capgone = m->capgone ? m->capgone * 2 : 64;
+		m->gone = xreallocarray(m->gone, m->capgone, sizeof(*m->gone));
+	}
+	m->gone[m->ngone++] = *r;
+	r->path = NULL;
+	m->ipage++;
+}
+
+/* Merges the disk file e (files come in path order) with the rows. */
+static int merge_file(struct merge *m, const struct scan_entry *e)
+{
+	struct row *r;
+	int d = 1;
+
+	while ((r = next_row(m)) != NULL && (d = strcmp(r->path, e->path)) < 0)
+		row_gone(m, r);
+	if (m->failed)
+		return -1;
+	if (r != NULL && d == 0) {
+		bool adopt;
+		int rc;
+
+		if (unchanged(e, r, &adopt)) {
+			if (adopt &&
+			    catalogue_set_ctime(m->c, r->id, e->ctime_ns) == -1)
+				return -1;
+			r->ctime_ns = e->ctime_ns;
+			m->counts->unchanged++;
+			rc = pending_row(m, r, r->path);
+		} else {
+			m->counts->changed++;
+			rc = upsert_entry(m, e);
+		}
+		m->ipage++;
+		return rc;
+	}
+	if (!m->rows_done) {
+		/* Rows remain: e may be where one of them went. */
+		struct scan_list *h = &m->held;
+
+		if (h->n == h->cap) {
+			h->cap = h->cap ? h->cap * 2 : 64;
+			h->v = xreallocarray(h->v, h->cap, sizeof(*h->v));
+		}
+		h->v[h->n] = *e;
+		h->v[h->n++].path = xstrdup(e->path);
+		return 0;
+	}
+	return place_new(m, e);
+}
+
+/* The walk met the folder path: adds it to the catalogue if new. */
+static int merge_dir(struct merge *m, const char *path)
+{
+	size_t lo = 0, hi = m->dirs.n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = strcmp(m->dirs.v[mid], path);
+
+		if (d == 0) {
+			m->dir_seen[mid] = true;
+			return 0;
+		}
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return catalogue_add_dir(m->c, path);
+}
+
+/* Walks the open folder dfd (path dir, taken over) in path order, merging
+ * each entry as it comes: only this folder's entries are held. */
+static int walk_merge(struct merge *m, int dfd, const char *dir,
+                      const struct strlist *exclude)
+{
+	struct scan_list here = {0};
+	DIR *d;
+	int rc = 0;
+
+	d = fdopendir(dfd);
+	if (d == NULL) {
+		log_warn("cannot read folder \"%s\"", dir);
+		close(dfd);
+		return 0;
+	}
+	list_folder(d, dir, exclude, false, &here);
+	if (here.n > 0)
+		qsort(here.v, here.n, sizeof(*here.v), cmp_walk);
+	for (size_t i = 0; i < here.n && rc == 0; i++) {
+		const struct scan_entry *e = &here.v[i];
+		int sub;
+
+		if (!e->is_dir) {
+			rc = merge_file(m, e);
+			continue;
+		}
+		rc = merge_dir(m, e->path);
+		if (rc == 0 && (sub = open_sub(d, dir, e->path)) != -1)
+			rc = walk_merge(m, sub, e->path, exclude);
+	}
+	closedir(d);
+	scan_list_free(&here);
+	return rc;
+}
+
 int scan_reconcile(struct catalogue *c, int rootfd, const char *dir,
                    const struct strlist *exclude, struct scan_counts *counts,
                    int (*pending)(const struct cat_file *f, void *arg),
                    void *arg, char **cause)
 {
-	struct scan_list disk = {0};
-	struct rows rows = {.dir = dir};
-	struct dirs dirs = {.dir = dir};
-	struct scan_entry **fresh = NULL;
-	struct row **gone = NULL;
-	size_t nfiles, ndirs, nfresh = 0, ngone = 0, i, j;
-	int rc = -1;
+	struct merge m = {.c = c,
+	                  .dir = dir,
+	                  .counts = counts,
+	                  .pending = pending,
+	                  .arg = arg};
+	int dfd, rc = -1;
+	size_t i;
 
-	if (scan_walk(rootfd, dir, exclude, &disk) == -1) {
+	dfd = beneath_open(rootfd, dir, O_RDONLY | O_DIRECTORY);
+	if (dfd == -1) {
 		if (cause != NULL)
 			*cause = xasprintf("cannot read folder \"%s\": %s",
 			                   dir[0] ? dir : ".", strerror(errno));
 		return -1;
 	}
-	if (catalogue_foreach_under(c, dir, collect_row, &rows) == -1 ||
-	    catalogue_foreach_dir_under(c, dir, collect_dir, &dirs) == -1)
+	/* The folders are few (one for hundreds of files): held whole. */
+	if (catalogue_foreach_dir_under(c, dir, collect_dir, &m.dirs) == -1) {
+		close(dfd);
 		goto out;
-	if (disk.n > 0)
-		qsort(disk.v, disk.n, sizeof(*disk.v), cmp_entry_path);
-	if (rows.n > 0)
-		qsort(rows.v, rows.n, sizeof(*rows.v), cmp_row_path);
-	if (dirs.l.n > 0)
-		qsort(dirs.l.v, dirs.l.n, sizeof(*dirs.l.v), cmp_str);
-	for (ndirs = 0; ndirs < disk.n && disk.v[ndirs].is_dir; ndirs++)
-		;
-	nfiles = disk.n - ndirs;
-
-	/* New folders first, parents before children (sorted order). */
-	for (i = 0, j = 0; i < ndirs; i++) {
-		int d = 1;
-
-		while (j < dirs.l.n &&
-		       (d = strcmp(dirs.l.v[j], disk.v[i].path)) < 0)
-			j++;
-		if (j < dirs.l.n && d == 0)
+	}
+	m.dir_seen = xcalloc(m.dirs.n + 1, sizeof(*m.dir_seen));
+	m.page = xcalloc(ROW_PAGE, sizeof(*m.page));
+	if (walk_merge(&m, dfd, dir, exclude) == -1)
+		goto out;
+	/* The rows after the last file on disk are gone. */
+	while (next_row(&m) != NULL)
+		row_gone(&m, &m.page[m.ipage]);
+	if (m.failed)
+		goto out;
+	for (i = 0; i < m.ngone; i++) {
+		if (m.gone[i].renamed)
 			continue;
-		if (catalogue_add_dir(c, disk.v[i].path) == -1)
+		if (catalogue_remove(c, m.gone[i].id) == -1)
 			goto out;
-	}
-
-	/* Merge the files by path. */
-	fresh = xcalloc(nfiles + 1, sizeof(*fresh));
-	gone = xcalloc(rows.n + 1, sizeof(*gone));
-	for (i = ndirs, j = 0; i < disk.n || j < rows.n;) {
-		struct scan_entry *e = i < disk.n ? &disk.v[i] : NULL;
-		struct row *r = j < rows.n ? &rows.v[j] : NULL;
-		int d = e == NULL   ? 1
-		        : r == NULL ? -1
-		                    : strcmp(e->path, r->path);
-
-		if (d < 0) {
-			fresh[nfresh++] = e;
-			i++;
-		} else if (d > 0) {
-			gone[ngone++] = r;
-			j++;
-		} else {
-			bool adopt;
-
-			if (unchanged(e, r, &adopt)) {
-				if (adopt && catalogue_set_ctime(
-				                 c, r->id, e->ctime_ns) == -1)
-					goto out;
-				r->ctime_ns = e->ctime_ns;
-				counts->unchanged++;
-				if (pending_row(r, r->path, pending, arg) == -1)
-					goto out;
-			} else {
-				counts->changed++;
-				if (upsert_entry(c, e, pending, arg) == -1)
-					goto out;
-			}
-			i++;
-			j++;
-		}
-	}
-
-	/* Renames: the same inode, size and mtime under another path. */
-	if (nfresh > 0)
-		qsort(fresh, nfresh, sizeof(*fresh), cmp_entry_ino);
-	if (ngone > 0)
-		qsort(gone, ngone, sizeof(*gone), cmp_row_ino);
-	for (i = 0, j = 0; i < nfresh && j < ngone;) {
-		struct scan_entry *e = fresh[i];
-		struct row *r = gone[j];
-
-		if (e->dev != r->dev || e->ino != r->ino) {
-			if (e->dev < r->dev ||
-			    (e->dev == r->dev && e->ino < r->ino))
-				i++;
-			else
-				j++;
-			continue;
-		}
-		if (e->size == r->size && e->mtime_ns == r->mtime_ns) {
-			/* A rename: the ctime it changed is taken on. */
-			if (catalogue_rename(c, r->path, e->path) == -1 ||
-			    (e->ctime_ns != r->ctime_ns &&
-			     catalogue_set_ctime(c, r->id, e->ctime_ns) == -1))
-				goto out;
-			log_debug("renamed \"%s\" to \"%s\"", r->path, e->path);
-			r->ctime_ns = e->ctime_ns;
-			counts->unchanged++;
-			if (pending_row(r, e->path, pending, arg) == -1)
-				goto out;
-			fresh[i] = NULL;
-			gone[j] = NULL;
-		}
-		i++;
-		j++;
-	}
-	for (j = 0; j < ngone; j++) {
-		if (gone[j] == NULL)
-			continue;
-		if (catalogue_remove(c, gone[j]->id) == -1)
-			goto out;
-		log_debug("removed \"%s\"", gone[j]->path);
+		log_debug("removed \"%s\"", m.gone[i].path);
 		counts->removed++;
 	}
-	/* New files in path order: their ids (and dates added) follow it. */
-	for (i = 0, j = 0; i < nfresh; i++)
-		if (fresh[i] != NULL)
-			fresh[j++] = fresh[i];
-	nfresh = j;
-	if (nfresh > 0)
-		qsort(fresh, nfresh, sizeof(*fresh), cmp_entry_ptr_path);
-	for (i = 0; i < nfresh; i++) {
-		if (upsert_entry(c, fresh[i], pending, arg) == -1)
-			goto out;
-		counts->added++;
-	}
-
 	/* Folders that are gone, with anything still under them. */
-	for (i = 0, j = 0; j < dirs.l.n; j++) {
-		int d = -1;
-
-		while (i < ndirs &&
-		       (d = strcmp(disk.v[i].path, dirs.l.v[j])) < 0)
-			i++;
-		if (i < ndirs && d == 0)
-			continue;
-		if (catalogue_remove_tree(c, dirs.l.v[j]) == -1)
+	for (i = 0; i < m.dirs.n; i++)
+		if (!m.dir_seen[i] &&
+		    catalogue_remove_tree(c, m.dirs.v[i]) == -1)
 			goto out;
-	}
 	rc = 0;
 out:
-	free(fresh);
-	free(gone);
-	for (i = 0; i < rows.n; i++)
-		free(rows.v[i].path);
-	free(rows.v);
-	strlist_free(&dirs.l);
-	scan_list_free(&disk);
+	for (i = 0; i < m.npage; i++)
+		free(m.page[i].path);
+	free(m.page);
+	for (i = 0; i < m.ngone; i++)
+		free(m.gone[i].path);
+	free(m.gone);
+	free(m.last);
+	scan_list_free(&m.held);
+	strlist_free(&m.dirs);
+	free(m.dir_seen);
 	return rc;
 }

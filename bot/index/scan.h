@@ -52,6 +52,8 @@ struct scan_list {
 
 struct scan_counts {
 	uint64_t added, changed, removed, unchanged;
+	uint64_t renamed;   /* of unchanged: found at another path */
+	uint64_t rows_read; /* catalogue rows the merge read */
 };
 
 void scan_list_free(struct scan_list *l);
@@ -65,6 +67,10 @@ void scan_list_free(struct scan_list *l);
  */
 int scan_walk(int rootfd, const char *dir, const struct strlist *exclude,
               struct scan_list *out);
+/* The same, listing the folders only (what the watcher needs: its memory
+ * grows with the folders, not the files). */
+int scan_walk_dirs(int rootfd, const char *dir, const struct strlist *exclude,
+                   struct scan_list *out);
 
 /*
  * Reconciles the catalogue rows under dir with the disk. Calls pending for

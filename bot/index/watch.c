@@ -103,7 +103,7 @@ static void add_tree(struct watch *w, const char *rel)
 
 	if (add_one(w, rel) == -1)
 		return;
-	if (scan_walk(w->rootfd, rel, w->exclude, &l) == -1)
+	if (scan_walk_dirs(w->rootfd, rel, w->exclude, &l) == -1)
 		return;
 	for (size_t i = 0; i < l.n; i++)
 		if (l.v[i].is_dir && add_one(w, l.v[i].path) == -1)

@@ -166,6 +166,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                          " WHERE path > ?1 AND path < ?2 ORDER BY path",
     [ST_FOREACH_DIR_UNDER] = "SELECT path FROM dirs"
                              " WHERE path > ?1 AND path < ?2 ORDER BY path",
+    [ST_FOREACH_AFTER] = "SELECT " CAT_FILE_COLUMNS " FROM files"
+                         " WHERE path > ?1 AND path < ?2"
+                         " ORDER BY path LIMIT ?3",
+    [ST_FOREACH_AFTER_ALL] = "SELECT " CAT_FILE_COLUMNS " FROM files"
+                             " WHERE path > ?1 ORDER BY path LIMIT ?3",
     [ST_USAGE] = "SELECT total(size) FROM files WHERE uploader = ?1",
     [ST_SET_DESC] = "UPDATE files SET description = ?2,"
                     " ldesc = fisbot_fold(NULLIF(?2, '')) WHERE id = ?1",
@@ -984,6 +989,56 @@ int catalogue_foreach_under(struct catalogue *c, const char *dir,
                             void *arg)
 {
 	return foreach_files(c, dir, fn, arg);
+}
+
+int catalogue_foreach_after(struct catalogue *c, const char *dir,
+                            const char *after, unsigned limit,
+                            int (*fn)(const struct cat_file *f, void *arg),
+                            void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	size_t n = strlen(dir);
+	char *lo = xmalloc(n + 2);
+	int rc, stop = 0, count = 0;
+
+	/* Both bounds in the statement: an upper bound the index could not
+	 * use would read on past the range to fill the page. */
+	if (sqlite3_prepare_v2(
+	        c->db, stmt_sql[n ? ST_FOREACH_AFTER : ST_FOREACH_AFTER_ALL],
+	        -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	/* The range of dir: paths from "dir/" up to "dir0" ('0' follows '/'
+	 * in the index's byte order); the whole table for "". */
+	memcpy(lo, dir, n);
+	lo[n] = '/';
+	if (after != NULL)
+		sqlite3_bind_blob(st, 1, after, (int)strlen(after),
+		                  SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_blob(st, 1, lo, n ? (int)n + 1 : 0,
+		                  SQLITE_TRANSIENT);
+	lo[n] = '/' + 1;
+	if (n > 0)
+		sqlite3_bind_blob(st, 2, lo, (int)n + 1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, (int)limit);
+	while (stop == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct cat_file f;
+
+		cat_read_file(st, &f);
+		stop = fn(&f, arg);
+		cat_file_clear(&f);
+		count++;
+	}
+	if (stop == 0 && rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	free(lo);
+	return count;
+fail:
+	cat_log_error(c, "reading a range of files");
+	sqlite3_finalize(st);
+	free(lo);
+	return -1;
 }
 
 int catalogue_foreach_dir(struct catalogue *c,

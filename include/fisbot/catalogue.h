@@ -157,6 +157,15 @@ int catalogue_foreach_under(struct catalogue *c, const char *dir,
 int catalogue_foreach_dir_under(struct catalogue *c, const char *dir,
                                 int (*fn)(const char *dir, void *arg),
                                 void *arg);
+/* Calls fn for at most limit file rows under dir ("" for all) whose path
+ * sorts after after (NULL: from the start of the range), in path order
+ * (bytes, as the path index), until fn returns non-zero: one page of a
+ * cursor that holds nothing open between pages, so that the catalogue may
+ * be written between them. Returns the number of rows read, or -1. */
+int catalogue_foreach_after(struct catalogue *c, const char *dir,
+                            const char *after, unsigned limit,
+                            int (*fn)(const struct cat_file *f, void *arg),
+                            void *arg);
 /* Total size stored by uploader (bare JID). */
 FB_EXPORT int catalogue_uploader_usage(struct catalogue *c,
                                        const char *uploader, uint64_t *bytes);

@@ -17,12 +17,16 @@ asserts nothing.
    logged, then, settled, its RSS and its inotify watches; then 100 new
    files written one by one, each timed from close() until the catalogue
    has its hash (read-only polling of the database every 2 ms): p50 and
-   max, and the same minus `settle`.
+   max, and the same minus `settle`; then --new-folders folders of 5
+   files each moved into the share one by one (made outside it first),
+   each timed until the catalogue has every hash of it, with the daemon's
+   CPU time (user + system) per folder.
 4. Each search shape through bench_search -d on that catalogue (a page of
    10 and its count): p50 and p99.
 
     /usr/bin/python3 tests/bench/bench_scale.py [-n FILES] [-d DIR]
         [--keep] [-r RUNS] [--settle MS] [--no-daemon] [--no-search]
+        [--no-new-files] [--new-folders K]
 
 FISBOT_BIN and BENCH_SEARCH name the programs (default: build/bot/fisbot
 and build/tests/bench/bench_search). -d reuses a share made by an earlier
@@ -38,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -104,13 +109,32 @@ def build_share(share: Path, n: int, seed=15):
 
 
 def run_timed(argv, **kw):
-    """Runs argv; returns (wall s, user+sys s, peak RSS MiB, returncode)."""
+    """Runs argv; returns (wall s, user+sys s, peak RSS MiB, returncode).
+    The peak is the process's own VmHWM, read every 20 ms while it runs:
+    ru_maxrss would count this script's memory (Linux keeps the high-water
+    mark of the memory the child had before its exec, a copy of ours)."""
     t0 = time.monotonic()
     p = subprocess.Popen(argv, **kw)
+    peak = [0]
+
+    def poll():
+        while True:
+            try:
+                text = Path(f"/proc/{p.pid}/status").read_text()
+            except OSError:
+                return
+            for line in text.splitlines():
+                if line.startswith("VmHWM:"):
+                    peak[0] = max(peak[0], int(line.split()[1]))
+            time.sleep(0.02)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - t0
+    poller.join(1)
     p.returncode = os.waitstatus_to_exitcode(status)
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, p.returncode
+    return wall, ru.ru_utime + ru.ru_stime, peak[0] / 1024, p.returncode
 
 
 def openssl_pair(share: Path, paths):
@@ -167,6 +191,46 @@ def rss_and_watches(pid):
     return vals, watches
 
 
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def new_folders(args, folder, share, db, pid):
+    """Moves args.new_folders folders of 5 files into the share one by
+    one; returns the wall times (ms) until each is hashed, and the CPU
+    seconds the daemon spent on all of them."""
+    ro = sqlite3.connect(f"file:{db}?mode=ro", uri=True,
+                         check_same_thread=False)
+    walls = []
+    cpu0 = cpu_seconds(pid)
+    for k in range(args.new_folders):
+        src = folder / f"incoming {k}"
+        src.mkdir()
+        for j in range(5):
+            (src / f"{j:02d} - new track {k}.ogg").write_bytes(
+                os.urandom(200 + j))
+        name = f"new bench folder {k}"
+        t1 = time.monotonic()
+        os.rename(src, share / name)
+        lo, hi = (name + "/").encode(), (name + "0").encode()
+        while True:
+            (n,) = ro.execute(
+                "SELECT count(*) FROM files WHERE path > ? AND path < ?"
+                " AND sha256 IS NOT NULL", (lo, hi)).fetchone()
+            if n == 5:
+                break
+            if time.monotonic() - t1 > 120:
+                raise TimeoutError(name)
+            time.sleep(0.002)
+        walls.append((time.monotonic() - t1) * 1000)
+    cpu = cpu_seconds(pid) - cpu0
+    ro.close()
+    for k in range(args.new_folders):
+        shutil.rmtree(share / f"new bench folder {k}")
+    return walls, cpu
+
+
 def wait_log(log: Path, text: str, proc, timeout=3600):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -206,6 +270,19 @@ def daemon(args, folder, share, db, paths):
             print(f"daemon settled: RSS {vals.get('VmRSS', 0):.1f} MiB "
                   f"(anonymous {vals.get('RssAnon', 0):.1f}, peak "
                   f"{vals.get('VmHWM', 0):.1f}), inotify watches {watches}")
+            if args.new_folders > 0:
+                walls, cpu = new_folders(args, folder, share, db, proc.pid)
+                k = len(walls)
+                print(f"new folders ({k} of 5 files, moved in one by one):"
+                      f" p50 {statistics.median(walls):.0f} ms, max "
+                      f"{max(walls):.0f} ms until hashed; daemon CPU "
+                      f"{cpu / k * 1000:.0f} ms a folder")
+                vals, _ = rss_and_watches(proc.pid)
+                print(f"daemon after the new folders: RSS "
+                      f"{vals.get('VmRSS', 0):.1f} MiB (peak "
+                      f"{vals.get('VmHWM', 0):.1f})")
+            if args.no_new_files:
+                return
             lat = []
             ro = sqlite3.connect(f"file:{db}?mode=ro", uri=True,
                                  check_same_thread=False)
@@ -254,6 +331,8 @@ def main():
     ap.add_argument("--settle", type=int, default=1000, help="ms")
     ap.add_argument("--no-daemon", action="store_true")
     ap.add_argument("--no-search", action="store_true")
+    ap.add_argument("--no-new-files", action="store_true")
+    ap.add_argument("--new-folders", type=int, default=20)
     args = ap.parse_args()
 
     folder = Path(args.dir or tempfile.mkdtemp(prefix="fisbot-scale-"))

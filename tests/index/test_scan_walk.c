@@ -78,6 +78,15 @@ static void test_walk(void **state)
 	assert_true(e->ino != 0 && e->mtime_ns > 0);
 	scan_list_free(&l);
 
+	/* The folders alone (for the watcher). */
+	assert_int_equal(scan_walk_dirs(root, "", &globs, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_non_null(e = find(&l, "a"));
+	assert_true(e->is_dir);
+	assert_non_null(e = find(&l, "a/b"));
+	assert_true(e->is_dir);
+	scan_list_free(&l);
+
 	/* A sub-folder alone. */
 	assert_int_equal(scan_walk(root, "a/b", &globs, &l), 0);
 	assert_int_equal(l.n, 1);
