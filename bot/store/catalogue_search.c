@@ -199,15 +199,22 @@ static void type_range(struct search_sql *s, const char *type, const char **lo,
 	*hi = h;
 }
 
-/* Returns the first substring term of q of two characters, or NULL. */
-static const char *pair_term(const struct query *q)
+/* Returns the first substring term of q of two characters, else a desc:
+ * filter of two characters (*in_desc: to be found in the description
+ * only), else NULL. */
+static const char *pair_term(const struct query *q, bool *in_desc)
 {
+	*in_desc = false;
 	for (size_t i = 0; i < q->n_terms; i++) {
 		const struct query_term *t = &q->terms[i];
 
 		if (t->kind == QUERY_SUBSTRING &&
 		    utf8_chars(t->text, strlen(t->text)) == 2)
 			return t->text;
+	}
+	if (q->desc != NULL && utf8_chars(q->desc, strlen(q->desc)) == 2) {
+		*in_desc = true;
+		return q->desc;
 	}
 	return NULL;
 }
@@ -238,7 +245,8 @@ static void build(struct search_sql *s, const struct query *q,
 		        " WHERE files_fts MATCH ? AND f.sha256 IS NOT NULL");
 		add_bind(s)->text = s->match.s;
 	} else if (driver == DRIVE_PAIR) {
-		const char *pair = pair_term(q);
+		bool in_desc;
+		const char *pair = pair_term(q, &in_desc);
 
 		buf_add(&s->from_where, " FROM files f WHERE f.id IN (");
 		if (pair_match != NULL) {
@@ -247,12 +255,16 @@ static void build(struct search_sql *s, const struct query *q,
 			        " MATCH ? UNION ALL ");
 			bind_text(s, pair_match);
 		}
-		buf_add(
-		    &s->from_where,
-		    "SELECT id FROM files WHERE substr(lpath, -2) = ?"
-		    " UNION ALL SELECT id FROM files WHERE ldesc IS NOT NULL"
-		    " AND substr(ldesc, -2) = ?) AND f.sha256 IS NOT NULL");
-		bind_text(s, pair);
+		if (!in_desc) {
+			buf_add(
+			    &s->from_where,
+			    "SELECT id FROM files WHERE substr(lpath, -2) = ?"
+			    " UNION ALL ");
+			bind_text(s, pair);
+		}
+		buf_add(&s->from_where,
+		        "SELECT id FROM files WHERE ldesc IS NOT NULL AND"
+		        " substr(ldesc, -2) = ?) AND f.sha256 IS NOT NULL");
 		bind_text(s, pair);
 	} else {
 		buf_add(&s->from_where,
@@ -487,19 +499,24 @@ static bool has_literals(const struct query *q)
 }
 
 /* Returns true if the newest PAIR_PROBE_ROWS files hold at least
- * PAIR_DENSE that contain pair: a scan in id order then fills a page and
- * reaches the count's cap soon. An error counts as dense (the scan is
- * exact, only slower). */
-static bool pair_dense(struct catalogue *c, const char *pair)
+ * PAIR_DENSE that contain pair (in the description only, if in_desc): a scan in
+ * id order then fills a page and reaches the count's cap soon. An error counts
+ * as dense (the scan is exact, only slower). */
+static bool pair_dense(struct catalogue *c, const char *pair, bool in_desc)
 {
 	sqlite3_stmt *st;
 	bool dense = true;
 
 	if (sqlite3_prepare_v2(c->db,
-	                       "SELECT count(*) FROM (SELECT 1 FROM files"
-	                       " WHERE id > (SELECT max(id) FROM files) - ?1"
-	                       " AND (instr(lpath, ?2) > 0 OR"
-	                       " instr(ldesc, ?2) > 0) LIMIT ?3)",
+	                       in_desc ? "SELECT count(*) FROM (SELECT 1 FROM"
+	                                 " files WHERE id > (SELECT max(id)"
+	                                 " FROM files) - ?1 AND"
+	                                 " instr(ldesc, ?2) > 0 LIMIT ?3)"
+	                               : "SELECT count(*) FROM (SELECT 1 FROM"
+	                                 " files WHERE id > (SELECT max(id)"
+	                                 " FROM files) - ?1 AND"
+	                                 " (instr(lpath, ?2) > 0 OR"
+	                                 " instr(ldesc, ?2) > 0) LIMIT ?3)",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		cat_log_error(c, "preparing a search");
 		return true;
@@ -514,10 +531,12 @@ static bool pair_dense(struct catalogue *c, const char *pair)
 }
 
 /* Returns in *match the MATCH expression of the trigrams of the index that
- * start with the two characters pair ("xqa" OR "xqb" ...; NULL if there
- * are none), read from the index's vocabulary as a range of terms. Returns
- * -1 on a database error. */
-static int pair_trigrams(struct catalogue *c, const char *pair, char **match)
+ * start with the two characters pair ("xqa" OR "xqb" ...; in the
+ * description only if in_desc; NULL if there are none), read from the
+ * index's vocabulary as a range of terms. Returns -1 on a database
+ * error. */
+static int pair_trigrams(struct catalogue *c, const char *pair, bool in_desc,
+                         char **match)
 {
 	struct buf m = {0};
 	sqlite3_stmt *st;
@@ -553,7 +572,12 @@ static int pair_trigrams(struct catalogue *c, const char *pair, char **match)
 		free(m.s);
 		return -1;
 	}
-	*match = m.s;
+	if (m.s != NULL && in_desc) {
+		*match = xasprintf("ldesc : (%s)", m.s);
+		free(m.s);
+	} else {
+		*match = m.s;
+	}
 	return 0;
 }
 
@@ -565,7 +589,8 @@ static int pair_trigrams(struct catalogue *c, const char *pair, char **match)
  * table; the count reads the trigram index too, or else the index of a
  * size or type filter, where every row passes that filter, so it reaches
  * the cap sooner than a scan in id order. A query whose only text is
- * two-character words, the first of them rare among the newest files,
+ * two-character words (or a desc: filter of two), the first of them rare
+ * among the newest files,
  * reads the rows that contain that pair (trigrams that start with it,
  * strings that end with it: *pair_match) instead of the table.
  */
@@ -573,6 +598,7 @@ static void choose(struct catalogue *c, const struct query *q,
                    enum driver *page, enum driver *count, char **pair_match)
 {
 	const char *pair;
+	bool in_desc;
 
 	uint64_t by_size = UINT64_MAX, by_type = UINT64_MAX;
 
@@ -586,8 +612,9 @@ static void choose(struct catalogue *c, const struct query *q,
 		*page = *count = DRIVE_TYPE;
 	} else if (has_literals(q)) {
 		*page = *count = DRIVE_FTS;
-	} else if ((pair = pair_term(q)) != NULL && !pair_dense(c, pair) &&
-	           pair_trigrams(c, pair, pair_match) == 0) {
+	} else if ((pair = pair_term(q, &in_desc)) != NULL &&
+	           !pair_dense(c, pair, in_desc) &&
+	           pair_trigrams(c, pair, in_desc, pair_match) == 0) {
 		*page = *count = DRIVE_PAIR;
 	} else {
 		*page = DRIVE_SCAN;
