@@ -99,8 +99,10 @@ static int setup(void **state)
 	struct fixture *fx = xcalloc(1, sizeof(*fx));
 	char *cause = NULL;
 	/* Names of one or two characters, pairs at either end. */
-	static const char *const fixed[] = {"xq",   "XQ",    "q",     "Ωñ",
-	                                    "d/xq", "xq/ab", "ab xq", "ñΩ.txt"};
+	static const char *const fixed[] = {
+	    "xq",    "XQ",       "q",      "Ωñ",          "d/xq",
+	    "xq/ab", "ab xq",    "ñΩ.txt", "d1/qqzz.txt", "d2/Qqzz b.txt",
+	    "qqzz",  "d1/a qqzz"};
 
 	strcpy(fx->dir, "/tmp/fisbot-test-XXXXXX");
 	if (mkdtemp(fx->dir) == NULL)
@@ -298,11 +300,44 @@ static void test_globs(void **state)
 {
 	struct fixture *fx = *state;
 	static const char *const queries[] = {
-	    "*xq",     "xq*",     "*x*q*",  "??",       "?q",        "*.txt",
-	    "ñΩ*.txt", "*abc*",   "a*b*c",  "*ß*",      "*é?é*",     "b?a*",
-	    "*ab?.*",  "/xq$/",   "/^d1/",  "/a.b/",    "/éé/",      "/x?q/",
-	    "desc:xq", "desc:ab", "desc:a", "desc:ñω",  "xq desc:a", "abc ABD",
-	    "aba bab", "*aba*.c", "[ab]x*", "*b[!a]c*",
+	    "*xq",
+	    "xq*",
+	    "*x*q*",
+	    "??",
+	    "?q",
+	    "*.txt",
+	    "ñΩ*.txt",
+	    "*abc*",
+	    "a*b*c",
+	    "*ß*",
+	    "*é?é*",
+	    "b?a*",
+	    "*ab?.*",
+	    "/xq$/",
+	    "/^d1/",
+	    "/a.b/",
+	    "/éé/",
+	    "/x?q/",
+	    "desc:xq",
+	    "desc:ab",
+	    "desc:a",
+	    "desc:ñω",
+	    "xq desc:a",
+	    "abc ABD",
+	    "aba bab",
+	    "*aba*.c",
+	    "[ab]x*",
+	    "*b[!a]c*",
+	    "qqzz d1/",
+	    "d1/ qqzz",
+	    "qqzz*",
+	    "*qqzz*",
+	    "qqzz*.txt",
+	    "/d1.*qqzz/",
+	    "qqzz desc:abc",
+	    "d1/ d2/",
+	    "qqzz d1/ /zz/",
+	    "QQZZ D1/",
 	};
 
 	for (size_t i = 0; i < sizeof(queries) / sizeof(*queries); i++)
