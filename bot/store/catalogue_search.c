@@ -39,11 +39,6 @@
  * among them that make it common enough to be searched by a scan. */
 #define PAIR_PROBE_ROWS 4096
 #define PAIR_DENSE      32
-/* A literal found in at least COMMON_LITERAL of those rows, and COMMON_RATIO
- * times as often as the rarest literal of the query, is left out of the
- * trigram index's intersection and tested on the rows it yields. */
-#define COMMON_LITERAL 16
-#define COMMON_RATIO   8
 
 #define FILE_COLUMNS                                                           \
 	"f.id, f.path, f.size, f.mtime_ns, f.dev, f.ino, f.sha256, "           \
@@ -204,48 +199,6 @@ static void type_range(struct search_sql *s, const char *type, const char **lo,
 	*hi = h;
 }
 
-/* A literal for the trigram index, and its column (NULL: either). */
-struct literal {
-	const char *col, *text;
-};
-
-/* The most literals of a query given to the trigram index; the others
- * are only tested on the rows it yields. */
-#define MAX_LITERALS 16
-
-/* Fills lit with q's literals of at least three characters, in order: each
- * term's (a word, or what a glob or regex needs in the path), then the
- * desc: filter's. Returns their number. */
-static size_t literals(const struct query *q, struct literal *lit)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < q->n_terms; i++) {
-		const struct query_term *t = &q->terms[i];
-
-		if (t->kind == QUERY_SUBSTRING && n < MAX_LITERALS &&
-		    utf8_chars(t->text, strlen(t->text)) >= 3)
-			lit[n++] = (struct literal){NULL, t->text};
-		for (size_t k = 0; k < t->n_must && n < MAX_LITERALS; k++)
-			lit[n++] = (struct literal){"lpath", t->must[k]};
-	}
-	if (q->desc != NULL && n < MAX_LITERALS &&
-	    utf8_chars(q->desc, strlen(q->desc)) >= 3)
-		lit[n++] = (struct literal){"ldesc", q->desc};
-	return n;
-}
-
-/* Returns true if text (a pointer into q) is not among the literals given
- * to the trigram index: beyond MAX_LITERALS, or common (common[i]). */
-static bool left_out(const struct literal *lit, size_t n, const bool *common,
-                     const char *text)
-{
-	for (size_t i = 0; i < n; i++)
-		if (lit[i].text == text)
-			return common != NULL && common[i];
-	return true;
-}
-
 /* Returns the first substring term of q of two characters, else a desc:
  * filter of two characters (*in_desc: to be found in the description
  * only), else NULL. */
@@ -270,18 +223,22 @@ static const char *pair_term(const struct query *q, bool *in_desc)
  * order chosen by driver; for DRIVE_PAIR, pair_match is the MATCH of the
  * trigrams that start with the pair (NULL if there are none). */
 static void build(struct search_sql *s, const struct query *q,
-                  enum driver driver, const char *pair_match,
-                  const bool *common)
+                  enum driver driver, const char *pair_match)
 {
-	struct literal lit[MAX_LITERALS];
-	size_t n_lit = literals(q, lit);
 	const char *pre;
 
 	if (driver == DRIVE_FTS) {
-		for (size_t i = 0; i < n_lit; i++)
-			if (common == NULL || !common[i])
-				add_match(s, lit[i].col, lit[i].text,
-				          strlen(lit[i].text));
+		for (size_t i = 0; i < q->n_terms; i++) {
+			const struct query_term *t = &q->terms[i];
+
+			if (t->kind == QUERY_SUBSTRING)
+				add_match(s, NULL, t->text, strlen(t->text));
+			for (size_t k = 0; k < t->n_must; k++)
+				add_match(s, "lpath", t->must[k],
+				          strlen(t->must[k]));
+		}
+		if (q->desc != NULL)
+			add_match(s, "ldesc", q->desc, strlen(q->desc));
 		buf_add(&s->from_where,
 		        " FROM files_fts CROSS JOIN files f"
 		        " ON f.id = files_fts.rowid"
@@ -324,8 +281,7 @@ static void build(struct search_sql *s, const struct query *q,
 		if (t->kind == QUERY_SUBSTRING) {
 			/* A word is in the path or the description. */
 			if (driver != DRIVE_FTS ||
-			    utf8_chars(t->text, strlen(t->text)) < 3 ||
-			    left_out(lit, n_lit, common, t->text)) {
+			    utf8_chars(t->text, strlen(t->text)) < 3) {
 				where_text(s,
 				           "(instr(f.lpath, ?) > 0 OR"
 				           " instr(f.ldesc, ?) > 0)",
@@ -335,9 +291,8 @@ static void build(struct search_sql *s, const struct query *q,
 			continue;
 		}
 		/* A cheap test of the literals before the regex. */
-		for (size_t k = 0; k < t->n_must; k++)
-			if (driver != DRIVE_FTS ||
-			    left_out(lit, n_lit, common, t->must[k]))
+		if (driver != DRIVE_FTS)
+			for (size_t k = 0; k < t->n_must; k++)
 				where_text(s, "instr(f.lpath, ?) > 0",
 				           t->must[k]);
 		add_where(s, "fisbot_match(?, f.lpath)");
@@ -385,8 +340,7 @@ static void build(struct search_sql *s, const struct query *q,
 		          back > (uint64_t)now ? 0 : now - (int64_t)back);
 	}
 	if (q->desc != NULL &&
-	    (driver != DRIVE_FTS || utf8_chars(q->desc, strlen(q->desc)) < 3 ||
-	     left_out(lit, n_lit, common, q->desc)))
+	    (driver != DRIVE_FTS || utf8_chars(q->desc, strlen(q->desc)) < 3))
 		where_text(s, "instr(f.ldesc, ?) > 0", q->desc);
 }
 
@@ -627,69 +581,6 @@ static int pair_trigrams(struct catalogue *c, const char *pair, bool in_desc,
 	return 0;
 }
 
-/* Returns the literals of q that are much more common than the rarest
- * among the newest PAIR_PROBE_ROWS files (true at their index, in the
- * order of literals()), which the trigram index need not intersect: the
- * rows the rarest ones yield are tested for them. NULL if there are fewer
- * than two literals, none is common, or on an error. */
-static bool *common_literals(struct catalogue *c, const struct query *q)
-{
-	struct literal lit[MAX_LITERALS];
-	size_t n = literals(q, lit);
-	struct buf sql = {0};
-	sqlite3_stmt *st = NULL;
-	bool *common = NULL;
-	double counts[MAX_LITERALS], least = -1;
-	size_t n_common = 0;
-
-	if (n < 2)
-		return NULL;
-	buf_add(&sql, "SELECT ");
-	for (size_t i = 0; i < n; i++) {
-		char *e;
-
-		if (lit[i].col == NULL)
-			e = xasprintf("%stotal(instr(lpath, ?%zu) > 0 OR"
-			              " instr(ldesc, ?%zu) > 0)",
-			              i > 0 ? ", " : "", i + 1, i + 1);
-		else
-			e = xasprintf("%stotal(instr(%s, ?%zu) > 0)",
-			              i > 0 ? ", " : "", lit[i].col, i + 1);
-		buf_add(&sql, e);
-		free(e);
-	}
-	buf_add(&sql, " FROM files WHERE id > (SELECT max(id) FROM files) - ?");
-	if (sqlite3_prepare_v2(c->db, sql.s, -1, &st, NULL) != SQLITE_OK) {
-		cat_log_error(c, "preparing a search");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		sqlite3_bind_text(st, (int)i + 1, lit[i].text, -1,
-		                  SQLITE_STATIC);
-	sqlite3_bind_int(st, (int)n + 1, PAIR_PROBE_ROWS);
-	if (sqlite3_step(st) != SQLITE_ROW)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		counts[i] = sqlite3_column_double(st, (int)i);
-		if (least < 0 || counts[i] < least)
-			least = counts[i];
-	}
-	common = xcalloc(n, sizeof(*common));
-	for (size_t i = 0; i < n; i++) {
-		common[i] = counts[i] >= COMMON_LITERAL &&
-		            counts[i] > COMMON_RATIO * (least < 1 ? 1 : least);
-		n_common += common[i];
-	}
-	if (n_common == 0) {
-		free(common);
-		common = NULL;
-	}
-out:
-	sqlite3_finalize(st);
-	free(sql.s);
-	return common;
-}
-
 /*
  * Chooses how to read the files for q's page (*page) and for its count
  * (*count). A size range or media type that holds few rows drives both
@@ -747,7 +638,6 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 	char *sql = NULL;
 	enum driver driver, count_driver;
 	char *pair_match = NULL;
-	bool *common = NULL;
 	int64_t extra[2];
 	int rc, ret = -1;
 
@@ -757,9 +647,7 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 	c->regex_limited = false;
 	sqlite3_progress_handler(c->db, 1000, search_progress, c);
 	choose(c, q, &driver, &count_driver, &pair_match);
-	if (driver == DRIVE_FTS)
-		common = common_literals(c, q);
-	build(&s, q, driver, pair_match, common);
+	build(&s, q, driver, pair_match);
 
 	/* The page. */
 	sql = xasprintf("SELECT " FILE_COLUMNS "%s ORDER BY %s DESC"
@@ -791,7 +679,7 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 		if (count_driver != driver) {
 			search_sql_free(&s);
 			memset(&s, 0, sizeof(s));
-			build(&s, q, count_driver, pair_match, common);
+			build(&s, q, count_driver, pair_match);
 		}
 		sql = xasprintf("SELECT count(*) FROM (SELECT 1%s LIMIT ?)",
 		                s.from_where.s);
@@ -825,7 +713,6 @@ out:
 	free(sql);
 	search_sql_free(&s);
 	free(pair_match);
-	free(common);
 	if (ret == -1)
 		cat_page_clear(out);
 	return ret;
