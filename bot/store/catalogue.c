@@ -117,7 +117,10 @@ static const char *const migrations[] = {
     "CREATE INDEX files_by_tail ON files(substr(lpath, -2));"
     "CREATE INDEX files_by_dtail ON files(substr(ldesc, -2))"
     " WHERE ldesc IS NOT NULL;"
-    "CREATE VIRTUAL TABLE files_fts_terms USING fts5vocab(files_fts, row);",
+    "CREATE VIRTUAL TABLE files_fts_terms USING fts5vocab(files_fts, row);"
+    /* and a desc: filter too short for the trigram index reads only the
+     * files with a description, newest first. */
+    "CREATE INDEX files_described ON files(id) WHERE ldesc IS NOT NULL;",
 };
 #define CATALOGUE_SCHEMA ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

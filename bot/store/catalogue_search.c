@@ -12,6 +12,13 @@
  *    query_term.must, in the path; a desc: filter, in the description)
  *    goes to the FTS5 trigram index, which yields rows in descending id
  *    order;
+ *  - otherwise a desc: filter reads the described files through their
+ *    index, if they are few;
+ *  - otherwise a two-character word that the newest rows show rare reads
+ *    the rows that hold that pair: the trigrams that start with it (a
+ *    range of the index's vocabulary, files_fts_terms) and the strings
+ *    that end with it (the indexes of the last two characters of lpath
+ *    and ldesc), in descending id order;
  *  - otherwise the table is read in descending id order.
  * Substring terms shorter than three characters use instr() on the folded
  * path and description; globs and regexes call query_match() through
@@ -39,6 +46,9 @@
  * among them that make it common enough to be searched by a scan. */
 #define PAIR_PROBE_ROWS 4096
 #define PAIR_DENSE      32
+/* A desc: filter without literals for the trigram index reads the
+ * described files through their index if there are at most this many. */
+#define DESCRIBED_FEW 20000
 
 #define FILE_COLUMNS                                                           \
 	"f.id, f.path, f.size, f.mtime_ns, f.dev, f.ino, f.sha256, "           \
@@ -79,7 +89,14 @@ struct bind {
 
 /* How a search reads the files: by the trigram index, in id order, or
  * through the index of a rare size range or media type. */
-enum driver { DRIVE_SCAN, DRIVE_FTS, DRIVE_SIZE, DRIVE_TYPE, DRIVE_PAIR };
+enum driver {
+	DRIVE_SCAN,
+	DRIVE_FTS,
+	DRIVE_SIZE,
+	DRIVE_TYPE,
+	DRIVE_PAIR,
+	DRIVE_DESC
+};
 
 /* The SQL of one search, and its bindings. */
 struct search_sql {
@@ -266,6 +283,10 @@ static void build(struct search_sql *s, const struct query *q,
 		        "SELECT id FROM files WHERE ldesc IS NOT NULL AND"
 		        " substr(ldesc, -2) = ?) AND f.sha256 IS NOT NULL");
 		bind_text(s, pair);
+	} else if (driver == DRIVE_DESC) {
+		buf_add(&s->from_where,
+		        " FROM files f INDEXED BY files_described"
+		        " WHERE f.ldesc IS NOT NULL AND f.sha256 IS NOT NULL");
 	} else {
 		buf_add(&s->from_where,
 		        driver == DRIVE_SIZE   ? " FROM files f INDEXED BY"
@@ -581,6 +602,28 @@ static int pair_trigrams(struct catalogue *c, const char *pair, bool in_desc,
 	return 0;
 }
 
+/* Returns true if at most DESCRIBED_FEW files have a description (counted
+ * on their index, up to that). */
+static bool few_described(struct catalogue *c)
+{
+	sqlite3_stmt *st;
+	bool few = false;
+
+	if (sqlite3_prepare_v2(c->db,
+	                       "SELECT count(*) FROM (SELECT 1 FROM files"
+	                       " INDEXED BY files_described WHERE ldesc IS NOT"
+	                       " NULL LIMIT ?1)",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		cat_log_error(c, "preparing a search");
+		return false;
+	}
+	sqlite3_bind_int(st, 1, DESCRIBED_FEW + 1);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		few = sqlite3_column_int(st, 0) <= DESCRIBED_FEW;
+	sqlite3_finalize(st);
+	return few;
+}
+
 /*
  * Chooses how to read the files for q's page (*page) and for its count
  * (*count). A size range or media type that holds few rows drives both
@@ -588,11 +631,12 @@ static int pair_trigrams(struct catalogue *c, const char *pair, bool in_desc,
  * id order, from the trigram index if q has literals for it, else from the
  * table; the count reads the trigram index too, or else the index of a
  * size or type filter, where every row passes that filter, so it reaches
- * the cap sooner than a scan in id order. A query whose only text is
- * two-character words (or a desc: filter of two), the first of them rare
- * among the newest files,
- * reads the rows that contain that pair (trigrams that start with it,
- * strings that end with it: *pair_match) instead of the table.
+ * the cap sooner than a scan in id order. Without such literals, a desc:
+ * filter reads the described files through their index when they are
+ * few; a query whose only text is two-character words (or a desc: filter
+ * of two), the first of them rare among the newest files, reads the rows
+ * that contain that pair (trigrams that start with it, strings that end
+ * with it: *pair_match) instead of the table.
  */
 static void choose(struct catalogue *c, const struct query *q,
                    enum driver *page, enum driver *count, char **pair_match)
@@ -612,6 +656,8 @@ static void choose(struct catalogue *c, const struct query *q,
 		*page = *count = DRIVE_TYPE;
 	} else if (has_literals(q)) {
 		*page = *count = DRIVE_FTS;
+	} else if (q->desc != NULL && few_described(c)) {
+		*page = *count = DRIVE_DESC;
 	} else if ((pair = pair_term(q, &in_desc)) != NULL &&
 	           !pair_dense(c, pair, in_desc) &&
 	           pair_trigrams(c, pair, in_desc, pair_match) == 0) {

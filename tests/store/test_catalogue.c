@@ -940,6 +940,7 @@ static void downgrade_to_2(const char *path)
 	        "DROP TABLE IF EXISTS files_fts_terms;"
 	        "DROP INDEX IF EXISTS files_by_tail;"
 	        "DROP INDEX IF EXISTS files_by_dtail;"
+	        "DROP INDEX IF EXISTS files_described;"
 	        "DROP TRIGGER IF EXISTS files_fts_insert;"
 	        "DROP TRIGGER IF EXISTS files_fts_delete;"
 	        "DROP TRIGGER IF EXISTS files_fts_update;"
