@@ -104,7 +104,7 @@ struct search_sql {
 	struct buf match;      /* the FTS5 MATCH expression, if any */
 	struct bind *binds;
 	size_t n_binds;
-	char *owned[3]; /* strings the binds point to */
+	char *owned[2]; /* strings the binds point to */
 	size_t n_owned;
 };
 
