@@ -109,6 +109,18 @@ static const char *const migrations[] = {
     "CREATE VIRTUAL TABLE files_fts USING fts5(lpath, ldesc, content='files',"
     " content_rowid='id', tokenize='trigram case_sensitive 1');"
     "INSERT INTO files_fts(files_fts) VALUES ('rebuild');",
+    /* 3 -> 4: two-character terms without a scan. Every place a pair of
+     * characters occurs in a string of the index is either the start of
+     * one of its trigrams, found through the vocabulary (a range of
+     * terms), or the string's last two characters, found through these
+     * two indexes of the tails. */
+    "CREATE INDEX files_by_tail ON files(substr(lpath, -2));"
+    "CREATE INDEX files_by_dtail ON files(substr(ldesc, -2))"
+    " WHERE ldesc IS NOT NULL;"
+    "CREATE VIRTUAL TABLE files_fts_terms USING fts5vocab(files_fts, row);"
+    /* and a desc: filter too short for the trigram index reads only the
+     * files with a description, newest first. */
+    "CREATE INDEX files_described ON files(id) WHERE ldesc IS NOT NULL;",
 };
 #define CATALOGUE_SCHEMA ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -12,6 +12,13 @@
  *    query_term.must, in the path; a desc: filter, in the description)
  *    goes to the FTS5 trigram index, which yields rows in descending id
  *    order;
+ *  - otherwise a desc: filter reads the described files through their
+ *    index, if they are few;
+ *  - otherwise a two-character word that the newest rows show rare reads
+ *    the rows that hold that pair: the trigrams that start with it (a
+ *    range of the index's vocabulary, files_fts_terms) and the strings
+ *    that end with it (the indexes of the last two characters of lpath
+ *    and ldesc), in descending id order;
  *  - otherwise the table is read in descending id order.
  * Substring terms shorter than three characters use instr() on the folded
  * path and description; globs and regexes call query_match() through
@@ -34,6 +41,14 @@
 #include "fisbot/catalogue.h"
 #include "fisbot/query.h"
 #include "fisbot/text.h"
+
+/* The newest rows a two-character word is looked for in, and the matches
+ * among them that make it common enough to be searched by a scan. */
+#define PAIR_PROBE_ROWS 4096
+#define PAIR_DENSE      32
+/* A desc: filter without literals for the trigram index reads the
+ * described files through their index if there are at most this many. */
+#define DESCRIBED_FEW 20000
 
 #define FILE_COLUMNS                                                           \
 	"f.id, f.path, f.size, f.mtime_ns, f.dev, f.ino, f.sha256, "           \
@@ -74,7 +89,14 @@ struct bind {
 
 /* How a search reads the files: by the trigram index, in id order, or
  * through the index of a rare size range or media type. */
-enum driver { DRIVE_SCAN, DRIVE_FTS, DRIVE_SIZE, DRIVE_TYPE };
+enum driver {
+	DRIVE_SCAN,
+	DRIVE_FTS,
+	DRIVE_SIZE,
+	DRIVE_TYPE,
+	DRIVE_PAIR,
+	DRIVE_DESC
+};
 
 /* The SQL of one search, and its bindings. */
 struct search_sql {
@@ -97,6 +119,19 @@ static size_t utf8_chars(const char *s, size_t n)
 	return chars;
 }
 
+/* Appends the n bytes at s to b as an FTS5 string. */
+static void add_phrase(struct buf *b, const char *s, size_t n)
+{
+	buf_add(b, "\"");
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"')
+			buf_add(b, "\"\"");
+		else
+			buf_addn(b, s + i, 1);
+	}
+	buf_add(b, "\"");
+}
+
 /* Adds the literal s (n bytes, folded) to the MATCH expression as an FTS5
  * string, limited to the column col (NULL: the path or the description),
  * if it is long enough for the trigram index. Returns true if it was
@@ -112,14 +147,7 @@ static bool add_match(struct search_sql *q, const char *col, const char *s,
 		buf_add(&q->match, col);
 		buf_add(&q->match, " : ");
 	}
-	buf_add(&q->match, "\"");
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '"')
-			buf_add(&q->match, "\"\"");
-		else
-			buf_addn(&q->match, s + i, 1);
-	}
-	buf_add(&q->match, "\"");
+	add_phrase(&q->match, s, n);
 	return true;
 }
 
@@ -188,10 +216,31 @@ static void type_range(struct search_sql *s, const char *type, const char **lo,
 	*hi = h;
 }
 
+/* Returns the first substring term of q of two characters, else a desc:
+ * filter of two characters (*in_desc: to be found in the description
+ * only), else NULL. */
+static const char *pair_term(const struct query *q, bool *in_desc)
+{
+	*in_desc = false;
+	for (size_t i = 0; i < q->n_terms; i++) {
+		const struct query_term *t = &q->terms[i];
+
+		if (t->kind == QUERY_SUBSTRING &&
+		    utf8_chars(t->text, strlen(t->text)) == 2)
+			return t->text;
+	}
+	if (q->desc != NULL && utf8_chars(q->desc, strlen(q->desc)) == 2) {
+		*in_desc = true;
+		return q->desc;
+	}
+	return NULL;
+}
+
 /* Builds the FROM and WHERE clauses of q (and their bindings), read in the
- * order chosen by driver. */
+ * order chosen by driver; for DRIVE_PAIR, pair_match is the MATCH of the
+ * trigrams that start with the pair (NULL if there are none). */
 static void build(struct search_sql *s, const struct query *q,
-                  enum driver driver)
+                  enum driver driver, const char *pair_match)
 {
 	const char *pre;
 
@@ -212,6 +261,32 @@ static void build(struct search_sql *s, const struct query *q,
 		        " ON f.id = files_fts.rowid"
 		        " WHERE files_fts MATCH ? AND f.sha256 IS NOT NULL");
 		add_bind(s)->text = s->match.s;
+	} else if (driver == DRIVE_PAIR) {
+		bool in_desc;
+		const char *pair = pair_term(q, &in_desc);
+
+		buf_add(&s->from_where, " FROM files f WHERE f.id IN (");
+		if (pair_match != NULL) {
+			buf_add(&s->from_where,
+			        "SELECT rowid FROM files_fts WHERE files_fts"
+			        " MATCH ? UNION ALL ");
+			bind_text(s, pair_match);
+		}
+		if (!in_desc) {
+			buf_add(
+			    &s->from_where,
+			    "SELECT id FROM files WHERE substr(lpath, -2) = ?"
+			    " UNION ALL ");
+			bind_text(s, pair);
+		}
+		buf_add(&s->from_where,
+		        "SELECT id FROM files WHERE ldesc IS NOT NULL AND"
+		        " substr(ldesc, -2) = ?) AND f.sha256 IS NOT NULL");
+		bind_text(s, pair);
+	} else if (driver == DRIVE_DESC) {
+		buf_add(&s->from_where,
+		        " FROM files f INDEXED BY files_described"
+		        " WHERE f.ldesc IS NOT NULL AND f.sha256 IS NOT NULL");
 	} else {
 		buf_add(&s->from_where,
 		        driver == DRIVE_SIZE   ? " FROM files f INDEXED BY"
@@ -444,6 +519,111 @@ static bool has_literals(const struct query *q)
 	return false;
 }
 
+/* Returns true if the newest PAIR_PROBE_ROWS files hold at least
+ * PAIR_DENSE that contain pair (in the description only, if in_desc): a scan in
+ * id order then fills a page and reaches the count's cap soon. An error counts
+ * as dense (the scan is exact, only slower). */
+static bool pair_dense(struct catalogue *c, const char *pair, bool in_desc)
+{
+	sqlite3_stmt *st;
+	bool dense = true;
+
+	if (sqlite3_prepare_v2(c->db,
+	                       in_desc ? "SELECT count(*) FROM (SELECT 1 FROM"
+	                                 " files WHERE id > (SELECT max(id)"
+	                                 " FROM files) - ?1 AND"
+	                                 " instr(ldesc, ?2) > 0 LIMIT ?3)"
+	                               : "SELECT count(*) FROM (SELECT 1 FROM"
+	                                 " files WHERE id > (SELECT max(id)"
+	                                 " FROM files) - ?1 AND"
+	                                 " (instr(lpath, ?2) > 0 OR"
+	                                 " instr(ldesc, ?2) > 0) LIMIT ?3)",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		cat_log_error(c, "preparing a search");
+		return true;
+	}
+	sqlite3_bind_int(st, 1, PAIR_PROBE_ROWS);
+	sqlite3_bind_text(st, 2, pair, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, PAIR_DENSE);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		dense = sqlite3_column_int(st, 0) >= PAIR_DENSE;
+	sqlite3_finalize(st);
+	return dense;
+}
+
+/* Returns in *match the MATCH expression of the trigrams of the index that
+ * start with the two characters pair ("xqa" OR "xqb" ...; in the
+ * description only if in_desc; NULL if there are none), read from the
+ * index's vocabulary as a range of terms. Returns -1 on a database
+ * error. */
+static int pair_trigrams(struct catalogue *c, const char *pair, bool in_desc,
+                         char **match)
+{
+	struct buf m = {0};
+	sqlite3_stmt *st;
+	/* No UTF-8 character starts with a byte above 0xf4 0x8f. */
+	char *hi = xasprintf("%s\xf4\x90", pair);
+	size_t n = strlen(pair);
+	int rc;
+
+	*match = NULL;
+	if (sqlite3_prepare_v2(c->db,
+	                       "SELECT term FROM files_fts_terms"
+	                       " WHERE term >= ?1 AND term < ?2",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		cat_log_error(c, "preparing a search");
+		free(hi);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, pair, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+
+		if (t == NULL || strncmp(t, pair, n) != 0)
+			continue;
+		if (m.len > 0)
+			buf_add(&m, " OR ");
+		add_phrase(&m, t, strlen(t));
+	}
+	sqlite3_finalize(st);
+	free(hi);
+	if (rc != SQLITE_DONE) {
+		cat_log_error(c, "searching");
+		free(m.s);
+		return -1;
+	}
+	if (m.s != NULL && in_desc) {
+		*match = xasprintf("ldesc : (%s)", m.s);
+		free(m.s);
+	} else {
+		*match = m.s;
+	}
+	return 0;
+}
+
+/* Returns true if at most DESCRIBED_FEW files have a description (counted
+ * on their index, up to that). */
+static bool few_described(struct catalogue *c)
+{
+	sqlite3_stmt *st;
+	bool few = false;
+
+	if (sqlite3_prepare_v2(c->db,
+	                       "SELECT count(*) FROM (SELECT 1 FROM files"
+	                       " INDEXED BY files_described WHERE ldesc IS NOT"
+	                       " NULL LIMIT ?1)",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		cat_log_error(c, "preparing a search");
+		return false;
+	}
+	sqlite3_bind_int(st, 1, DESCRIBED_FEW + 1);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		few = sqlite3_column_int(st, 0) <= DESCRIBED_FEW;
+	sqlite3_finalize(st);
+	return few;
+}
+
 /*
  * Chooses how to read the files for q's page (*page) and for its count
  * (*count). A size range or media type that holds few rows drives both
@@ -451,11 +631,19 @@ static bool has_literals(const struct query *q)
  * id order, from the trigram index if q has literals for it, else from the
  * table; the count reads the trigram index too, or else the index of a
  * size or type filter, where every row passes that filter, so it reaches
- * the cap sooner than a scan in id order.
+ * the cap sooner than a scan in id order. Without such literals, a desc:
+ * filter reads the described files through their index when they are
+ * few; a query whose only text is two-character words (or a desc: filter
+ * of two), the first of them rare among the newest files, reads the rows
+ * that contain that pair (trigrams that start with it, strings that end
+ * with it: *pair_match) instead of the table.
  */
 static void choose(struct catalogue *c, const struct query *q,
-                   enum driver *page, enum driver *count)
+                   enum driver *page, enum driver *count, char **pair_match)
 {
+	const char *pair;
+	bool in_desc;
+
 	uint64_t by_size = UINT64_MAX, by_type = UINT64_MAX;
 
 	if (q->min_size > 0 || q->max_size < UINT64_MAX)
@@ -468,6 +656,12 @@ static void choose(struct catalogue *c, const struct query *q,
 		*page = *count = DRIVE_TYPE;
 	} else if (has_literals(q)) {
 		*page = *count = DRIVE_FTS;
+	} else if (q->desc != NULL && few_described(c)) {
+		*page = *count = DRIVE_DESC;
+	} else if ((pair = pair_term(q, &in_desc)) != NULL &&
+	           !pair_dense(c, pair, in_desc) &&
+	           pair_trigrams(c, pair, in_desc, pair_match) == 0) {
+		*page = *count = DRIVE_PAIR;
 	} else {
 		*page = DRIVE_SCAN;
 		*count = by_size != UINT64_MAX   ? DRIVE_SIZE
@@ -489,6 +683,7 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 	sqlite3_stmt *st = NULL;
 	char *sql = NULL;
 	enum driver driver, count_driver;
+	char *pair_match = NULL;
 	int64_t extra[2];
 	int rc, ret = -1;
 
@@ -497,8 +692,8 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 	c->timed_out = false;
 	c->regex_limited = false;
 	sqlite3_progress_handler(c->db, 1000, search_progress, c);
-	choose(c, q, &driver, &count_driver);
-	build(&s, q, driver);
+	choose(c, q, &driver, &count_driver, &pair_match);
+	build(&s, q, driver, pair_match);
 
 	/* The page. */
 	sql = xasprintf("SELECT " FILE_COLUMNS "%s ORDER BY %s DESC"
@@ -530,7 +725,7 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 		if (count_driver != driver) {
 			search_sql_free(&s);
 			memset(&s, 0, sizeof(s));
-			build(&s, q, count_driver);
+			build(&s, q, count_driver, pair_match);
 		}
 		sql = xasprintf("SELECT count(*) FROM (SELECT 1%s LIMIT ?)",
 		                s.from_where.s);
@@ -563,6 +758,7 @@ out:
 	sqlite3_finalize(st);
 	free(sql);
 	search_sql_free(&s);
+	free(pair_match);
 	if (ret == -1)
 		cat_page_clear(out);
 	return ret;

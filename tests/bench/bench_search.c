@@ -232,10 +232,13 @@ int main(int argc, char **argv)
 	    "desc:zyxdesc",   /* the description filter, rare */
 	    "desc:notes ogg", /* the description filter and a word */
 	    "desc:no",        /* a short description filter */
+	    NULL,             /* two rare words */
+	    NULL,             /* a rare word in a glob with a rare extension */
 	};
 	const char **custom = NULL, **list;
 	size_t n_custom = 0, n_queries;
-	char q0[64], q1[64], q2[64], q3[64], q10[64], q15[64], q17[64];
+	char q0[64], q1[64], q2[64], q3[64], q10[64], q15[64], q17[64],
+	    q26[64], q27[64];
 	unsigned n = 1000000, runs = 200;
 	const char *db = NULL;
 	bool keep = false, letters = false;
@@ -296,6 +299,11 @@ int main(int argc, char **argv)
 	queries[10] = q10;
 	queries[15] = q15;
 	queries[17] = q17;
+	snprintf(q26, sizeof(q26), "%s %s", words[N_WORDS - 3],
+	         words[N_WORDS - 11]);
+	snprintf(q27, sizeof(q27), "%s*.flac", words[N_WORDS - 13]);
+	queries[26] = q26;
+	queries[27] = q27;
 	list = queries;
 	n_queries = sizeof(queries) / sizeof(queries[0]);
 	if (n_custom > 0) {

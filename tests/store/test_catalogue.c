@@ -937,6 +937,10 @@ static void downgrade_to_2(const char *path)
 	assert_int_equal(
 	    sqlite3_exec(
 	        db,
+	        "DROP TABLE IF EXISTS files_fts_terms;"
+	        "DROP INDEX IF EXISTS files_by_tail;"
+	        "DROP INDEX IF EXISTS files_by_dtail;"
+	        "DROP INDEX IF EXISTS files_described;"
 	        "DROP TRIGGER IF EXISTS files_fts_insert;"
 	        "DROP TRIGGER IF EXISTS files_fts_delete;"
 	        "DROP TRIGGER IF EXISTS files_fts_update;"
@@ -992,7 +996,7 @@ static void test_desc_migration(void **state)
 	free(cause);
 	fx->c = catalogue_open_writer(fx->db, &cause);
 	assert_non_null(fx->c);
-	assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 4);
 	EXPECT(fx->c, "rare", "old/song.ogg");
 	EXPECT(fx->c, "desc:demo", "old/song.ogg");
 	EXPECT(fx->c, "plain", "old/plain.txt");

@@ -1,0 +1,421 @@
+/*
+ * Unit tests for the search plans of catalogue_search.c against a brute
+ * force: on a small catalogue of names made of a few characters (ASCII in
+ * both cases, UTF-8, spaces, dots; names of one or two characters, words
+ * at the start and the end of names and descriptions), every query's
+ * results, page by page, and its count equal a filter of every file with
+ * query_match. Also: a rare two-character word is found without reading
+ * every row (counted in SQLite's virtual machine steps).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "fisbot/alloc.h"
+#include "fisbot/query.h"
+#include "store/catalogue_int.h"
+#include "store/catalogue_write.h"
+
+#define N_FILES 1500
+
+struct fixture {
+	char dir[64];
+	char *db;
+	struct catalogue *c;
+	size_t n;
+	int64_t id[N_FILES];
+	char *path[N_FILES];
+	char *lpath[N_FILES];
+	char *ldesc[N_FILES]; /* NULL when none */
+};
+
+/* A small deterministic generator (xorshift64*). */
+static uint64_t rng = 0x2545f4914f6cdd1dULL;
+
+static unsigned rnd(unsigned n)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return (unsigned)((rng * 0x9e3779b97f4a7c15ULL) >> 33) % n;
+}
+
+/* The pieces names are made of: common ones, then a few rare ones. */
+static const char *const common[] = {"a", "b", "c", "d", "e", "A", "B",
+                                     " ", ".", "é", "É", "ß", "-"};
+static const char *const rare[] = {"x", "Q", "ñ", "Ω", "z", "?", "*"};
+
+/* Appends a random piece to s (of size n). */
+static void piece(char *s, size_t n)
+{
+	const char *p = rnd(10) == 0
+	                    ? rare[rnd(sizeof(rare) / sizeof(*rare))]
+	                    : common[rnd(sizeof(common) / sizeof(*common))];
+
+	strncat(s, p, n - strlen(s) - 1);
+}
+
+/* Adds a hashed file at path with description desc (or NULL). */
+static void add(struct fixture *fx, const char *path, const char *desc)
+{
+	struct cat_file f = {0};
+	unsigned char sha[32] = {0};
+	bool stale;
+
+	for (size_t i = 0; i < fx->n; i++)
+		if (strcmp(fx->path[i], path) == 0)
+			return; /* drawn twice */
+	f.path = (char *)path;
+	f.size = 100 + fx->n;
+	f.mtime_ns = 1000;
+	f.dev = 1;
+	f.ino = fx->n + 1;
+	assert_int_equal(catalogue_upsert(fx->c, &f), 0);
+	memcpy(sha, &fx->n, sizeof(fx->n));
+	assert_int_equal(catalogue_set_hash(fx->c, f.id, f.size, 1000, sha,
+	                                    "text/plain", &stale),
+	                 0);
+	if (desc != NULL)
+		assert_int_equal(catalogue_set_description(fx->c, f.id, desc),
+		                 0);
+	fx->id[fx->n] = f.id;
+	fx->path[fx->n] = xstrdup(path);
+	fx->lpath[fx->n] = query_fold(path, strlen(path));
+	fx->ldesc[fx->n] = desc != NULL ? query_fold(desc, strlen(desc)) : NULL;
+	fx->n++;
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = xcalloc(1, sizeof(*fx));
+	char *cause = NULL;
+	/* Names of one or two characters, pairs at either end. */
+	static const char *const fixed[] = {
+	    "xq",    "XQ",       "q",      "Ωñ",          "d/xq",
+	    "xq/ab", "ab xq",    "ñΩ.txt", "d1/qqzz.txt", "d2/Qqzz b.txt",
+	    "qqzz",  "d1/a qqzz"};
+
+	strcpy(fx->dir, "/tmp/fisbot-test-XXXXXX");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	fx->db = xasprintf("%s/fisbot.db", fx->dir);
+	fx->c = catalogue_open_writer(fx->db, &cause);
+	if (fx->c == NULL) {
+		fprintf(stderr, "%s\n", cause);
+		return -1;
+	}
+	assert_int_equal(catalogue_begin(fx->c), 0);
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(*fixed); i++)
+		add(fx, fixed[i], NULL);
+	while (fx->n < N_FILES) {
+		char path[128], desc[32];
+		unsigned len = 1 + rnd(12);
+
+		snprintf(path, sizeof(path), "d%u/", rnd(5));
+		if (rnd(20) == 0)
+			path[0] = '\0';
+		for (unsigned k = 0; k < len; k++) {
+			piece(path, sizeof(path));
+			/* No name "." or "..". */
+			if (k == 0 && path[strlen(path) - 1] == '.')
+				path[strlen(path) - 1] = 'e';
+		}
+		if (fx->n % 997 == 0)
+			strcat(path, "xq");
+		if (rnd(8) == 0) {
+			desc[0] = '\0';
+			len = 1 + rnd(4);
+			for (unsigned k = 0; k < len; k++)
+				piece(desc, sizeof(desc));
+			add(fx, path, desc);
+		} else {
+			add(fx, path, NULL);
+		}
+	}
+	assert_int_equal(catalogue_commit(fx->c), 0);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	char *cmd;
+
+	catalogue_close(fx->c);
+	cmd = xasprintf("rm -rf '%s'", fx->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", fx->dir);
+	free(cmd);
+	for (size_t i = 0; i < fx->n; i++) {
+		free(fx->path[i]);
+		free(fx->lpath[i]);
+		free(fx->ldesc[i]);
+	}
+	free(fx->db);
+	free(fx);
+	return 0;
+}
+
+/* Returns true if file i passes every term of q (the brute force). */
+static bool brute_match(const struct fixture *fx, const struct query *q,
+                        size_t i)
+{
+	for (size_t k = 0; k < q->n_terms; k++) {
+		const struct query_term *t = &q->terms[k];
+
+		if (t->kind == QUERY_SUBSTRING) {
+			if (strstr(fx->lpath[i], t->text) == NULL &&
+			    (fx->ldesc[i] == NULL ||
+			     strstr(fx->ldesc[i], t->text) == NULL))
+				return false;
+		} else if (query_match(t, fx->lpath[i]) != 1) {
+			return false;
+		}
+	}
+	if (q->desc != NULL &&
+	    (fx->ldesc[i] == NULL || strstr(fx->ldesc[i], q->desc) == NULL))
+		return false;
+	return true;
+}
+
+/* Checks that the search text finds exactly what the brute force finds,
+ * newest first, in pages of 7, with the count of the first page. Returns
+ * the number of matches. */
+static size_t check(struct fixture *fx, const char *text)
+{
+	struct query *q;
+	char *cause = NULL;
+	int64_t *want = xcalloc(fx->n, sizeof(*want));
+	size_t n_want = 0, got = 0;
+
+	q = query_parse(text, &cause);
+	if (q == NULL)
+		fail_msg("%s: %s", text, cause);
+	for (size_t i = fx->n; i-- > 0;)
+		if (brute_match(fx, q, i))
+			want[n_want++] = fx->id[i];
+	for (uint64_t off = 0;; off += 7) {
+		struct cat_page p;
+
+		if (catalogue_search(fx->c, q, off, 7, &p, &cause) != 1)
+			fail_msg("%s: %s", text, cause);
+		if (off == 0) {
+			uint64_t total = n_want > CATALOGUE_COUNT_CAP
+			                     ? CATALOGUE_COUNT_CAP
+			                     : n_want;
+
+			if (p.total != total)
+				fail_msg("%s: count %llu, expected %llu", text,
+				         (unsigned long long)p.total,
+				         (unsigned long long)total);
+			assert_true(p.total_capped ==
+			            (n_want > CATALOGUE_COUNT_CAP));
+		}
+		for (size_t k = 0; k < p.n; k++, got++) {
+			if (got >= n_want || p.v[k].file.id != want[got])
+				fail_msg("%s: result %zu is %s (id %lld)", text,
+				         got, p.v[k].file.path,
+				         (long long)p.v[k].file.id);
+		}
+		if (p.n < 7) {
+			cat_page_clear(&p);
+			break;
+		}
+		cat_page_clear(&p);
+	}
+	if (got != n_want)
+		fail_msg("%s: %zu results, expected %zu", text, got, n_want);
+	query_free(q);
+	free(want);
+	return n_want;
+}
+
+/* Every pair of characters found at the start, the end or inside names and
+ * descriptions, in both cases, rare and common, alone and combined. */
+static void test_pairs(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const queries[] = {
+	    "xq",         "XQ",           "Xq",    "q",      "ab",    "Ωñ",
+	    "ωÑ",         "ñω",           "ÑΩ",    ".t",     "xt",    "d/",
+	    "\"/x\"",     "é ",           "ss",    "ß",      "ba",    "ea",
+	    "zx",         "qz",           "x?",    "?*",     "xq ab", "ab xq",
+	    "xq d/",      "xq q",         "xq Ωñ", "e. xq",  "zz",    "ÿÿ",
+	    "xq size:>0", "xq type:text", "Ωz ñx", "\"xq\"", "a\"",   "x\"",
+	};
+	size_t found = 0;
+
+	for (size_t i = 0; i < sizeof(queries) / sizeof(*queries); i++)
+		found += check(fx, queries[i]) > 0;
+	assert_true(found > 20);
+	/* Every pair of the first names, where it starts them and ends
+	 * them. */
+	for (size_t i = 0; i < 200; i++) {
+		const char *s = fx->lpath[i];
+		size_t len = strlen(s), a = 0, b;
+		char pair[16];
+
+		if (len < 2)
+			continue;
+		b = a + 1;
+		while (b < len && ((unsigned char)s[b] & 0xc0) == 0x80)
+			b++;
+		b++;
+		while (b < len && ((unsigned char)s[b] & 0xc0) == 0x80)
+			b++;
+		if (b - a + 3 < sizeof(pair) && memchr(s, '"', b) == NULL) {
+			snprintf(pair, sizeof(pair), "\"%.*s\"", (int)(b - a),
+			         s + a);
+			check(fx, pair);
+		}
+		/* The last two characters. */
+		a = len - 1;
+		while (a > 0 && ((unsigned char)s[a] & 0xc0) == 0x80)
+			a--;
+		if (a == 0)
+			continue;
+		a--;
+		while (a > 0 && ((unsigned char)s[a] & 0xc0) == 0x80)
+			a--;
+		if (len - a + 3 < sizeof(pair) && strchr(s + a, '"') == NULL) {
+			snprintf(pair, sizeof(pair), "\"%s\"", s + a);
+			check(fx, pair);
+		}
+	}
+}
+
+/* Globs and regexes with long, short and no literals, ? wildcards,
+ * several runs. */
+static void test_globs(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const queries[] = {
+	    "*xq",
+	    "xq*",
+	    "*x*q*",
+	    "??",
+	    "?q",
+	    "*.txt",
+	    "ñΩ*.txt",
+	    "*abc*",
+	    "a*b*c",
+	    "*ß*",
+	    "*é?é*",
+	    "b?a*",
+	    "*ab?.*",
+	    "/xq$/",
+	    "/^d1/",
+	    "/a.b/",
+	    "/éé/",
+	    "/x?q/",
+	    "desc:xq",
+	    "desc:ab",
+	    "desc:a",
+	    "desc:ñω",
+	    "xq desc:a",
+	    "abc ABD",
+	    "aba bab",
+	    "*aba*.c",
+	    "[ab]x*",
+	    "*b[!a]c*",
+	    "qqzz d1/",
+	    "d1/ qqzz",
+	    "qqzz*",
+	    "*qqzz*",
+	    "qqzz*.txt",
+	    "/d1.*qqzz/",
+	    "qqzz desc:abc",
+	    "d1/ d2/",
+	    "qqzz d1/ /zz/",
+	    "QQZZ D1/",
+	};
+
+	for (size_t i = 0; i < sizeof(queries) / sizeof(*queries); i++)
+		check(fx, queries[i]);
+}
+
+/* Sums the virtual machine steps of each statement run. */
+static int count_steps(unsigned type, void *arg, void *p, void *x)
+{
+	(void)type;
+	(void)x;
+	*(int64_t *)arg += sqlite3_stmt_status(p, SQLITE_STMTSTATUS_VM_STEP, 0);
+	return 0;
+}
+
+/* A rare pair of characters is found through the trigrams' vocabulary and
+ * the tails, not by reading every row: far fewer virtual machine steps than
+ * rows, once the catalogue is larger than what the plan probes. */
+static void test_rare_pair_reads_few_rows(void **state)
+{
+	struct fixture *fx = *state;
+	struct query *q;
+	struct cat_page p;
+	char *cause = NULL;
+	int64_t steps = 0;
+
+	assert_int_equal(catalogue_begin(fx->c), 0);
+	for (unsigned i = 0; i < 30000; i++) {
+		struct cat_file f = {0};
+		unsigned char sha[32] = {0};
+		char path[64];
+		bool stale;
+
+		snprintf(path, sizeof(path), "bulk/%u abcde.txt", i);
+		f.path = path;
+		f.size = 1;
+		f.mtime_ns = 1;
+		f.dev = 2;
+		f.ino = i + 1;
+		assert_int_equal(catalogue_upsert(fx->c, &f), 0);
+		memcpy(sha, &i, sizeof(i));
+		assert_int_equal(catalogue_set_hash(fx->c, f.id, 1, 1, sha,
+		                                    "text/plain", &stale),
+		                 0);
+		if (i == 15000)
+			assert_int_equal(
+			    catalogue_set_description(fx->c, f.id, "Notes XQ"),
+			    0);
+	}
+	assert_int_equal(catalogue_commit(fx->c), 0);
+
+	for (int i = 0; i < 2; i++) {
+		const char *text = i == 0 ? "xq" : "desc:xq";
+
+		q = query_parse(text, &cause);
+		assert_non_null(q);
+		steps = 0;
+		sqlite3_trace_v2(fx->c->db, SQLITE_TRACE_PROFILE, count_steps,
+		                 &steps);
+		assert_int_equal(catalogue_search(fx->c, q, 0, 10, &p, &cause),
+		                 1);
+		sqlite3_trace_v2(fx->c->db, 0, NULL, NULL);
+		assert_true(p.n > 0);
+		cat_page_clear(&p);
+		query_free(q);
+		if (steps >= 60000)
+			fail_msg("%lld steps for %s", (long long)steps, text);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_pairs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_globs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rare_pair_reads_few_rows,
+	                                    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
