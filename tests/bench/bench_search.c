@@ -237,8 +237,8 @@ int main(int argc, char **argv)
 	};
 	const char **custom = NULL, **list;
 	size_t n_custom = 0, n_queries;
-	char q0[64], q1[64], q2[64], q3[64], q10[64], q15[64], q17[64],
-	    q26[64], q27[64];
+	char q0[64], q1[64], q2[64], q3[64], q10[64], q15[64], q17[64], q26[64],
+	    q27[64];
 	unsigned n = 1000000, runs = 200;
 	const char *db = NULL;
 	bool keep = false, letters = false;
