@@ -153,6 +153,8 @@ static bool req_is_admin(struct fb_request *r)
 
 /* fb_api.reply: appends one line (or several) to the reply. */
 static void req_reply(struct fb_request *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void req_reply(struct fb_request *r, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -177,6 +179,8 @@ static void set_error(struct fb_request *r, char *s)
 }
 
 /* fb_api.reply_error: the reply becomes this one-line error. */
+static void req_reply_error(struct fb_request *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void req_reply_error(struct fb_request *r, const char *fmt, ...)
 {
 	va_list ap;

@@ -877,7 +877,7 @@ void muc_schedule(struct session *s)
 			break;
 		case ROOM_JOINED:
 			earliest(&next, r->joined_at + SUBJECT_WAIT_MS);
-			/* fall through */
+			__attribute__((fallthrough));
 		case ROOM_READY:
 			if (r->ping_id != NULL)
 				earliest(&next,
@@ -911,7 +911,7 @@ void muc_tick(struct session *s, int64_t now)
 			/* A rejoin over a resumed stream brings no subject. */
 			if (now - r->joined_at >= SUBJECT_WAIT_MS)
 				room_ready(s, r);
-			/* fall through */
+			__attribute__((fallthrough));
 		case ROOM_READY:
 			if (r->ping_id != NULL &&
 			    now - r->ping_sent >= SELFPING_TIMEOUT_MS) {

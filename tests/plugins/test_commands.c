@@ -153,6 +153,8 @@ static const struct cat_file *fk_req_file(struct fb_request *r)
 
 /* Appends a formatted line to r->out. */
 static void add_line(struct fb_request *r, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void add_line(struct fb_request *r, const char *fmt, va_list ap)
 {
 	char *line = xvasprintf(fmt, ap);
 	char *out;
@@ -168,6 +170,8 @@ static void add_line(struct fb_request *r, const char *fmt, va_list ap)
 }
 
 static void fk_reply(struct fb_request *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void fk_reply(struct fb_request *r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -177,6 +181,8 @@ static void fk_reply(struct fb_request *r, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void fk_reply_error(struct fb_request *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void fk_reply_error(struct fb_request *r, const char *fmt, ...)
 {
 	va_list ap;
