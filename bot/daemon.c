@@ -602,6 +602,7 @@ int daemon_run(struct config *cfg, bool verbose)
 		goto fail;
 
 	iopt.watch = true;
+	iopt.type_later = true;
 	iopt.notify = on_indexer_event;
 	iopt.notify_arg = &d;
 	d.ix = indexer_start(cfg, &iopt, &cause);

@@ -54,6 +54,7 @@
 #include "fisbot/text.h"
 #include "host_internal.h"
 #include "reply.h"
+#include "store/mediatype.h"
 
 /* Longest reply that still goes to the room as the fallback of a refused
  * private message. */
@@ -601,6 +602,11 @@ static bool request_resolve(struct fb_request *r)
 		return false;
 	}
 	r->has_file = rc == 1;
+	if (r->has_file && r->file.hashed && r->file.media_type == NULL)
+		/* libmagic's, not found yet by the indexer: on this worker */
+		r->file.media_type =
+		    mediatype_of_file(r->job.cfg->share.path, r->file.path,
+		                      r->file.size, r->file.mtime_ns);
 	return true;
 }
 

@@ -15,6 +15,7 @@
 #include "fisbot/catalogue.h"
 #include "fisbot/query.h"
 #include "fisbot/text.h"
+#include "store/mediatype.h"
 
 #define CLI_PAGE      1000  /* rows fetched at a time */
 #define CLI_SEARCH_MS 10000 /* the time limit of each page's search */
@@ -205,6 +206,9 @@ int cli_info(const struct config *cfg, int argc, char **argv)
 		goto out;
 	}
 	printf("id: %" PRId64 "\n", f.id);
+	if (f.hashed && f.media_type == NULL) /* libmagic's, not found yet */
+		f.media_type = mediatype_of_file(cfg->share.path, f.path,
+		                                 f.size, f.mtime_ns);
 	catalogue_info_lines(&f, &lines);
 	for (size_t i = 0; i < lines.n; i++)
 		printf("%s\n", lines.v[i]);

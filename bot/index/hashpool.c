@@ -1,12 +1,13 @@
 /*
  * The hash pool. A FIFO of jobs (base/queue.h); each worker owns a read
- * buffer, an EVP_MD_CTX and a magic_t (libmagic handles are not shared
- * between threads). The media type comes from the extension table
+ * buffer, an EVP_MD_CTX and a libmagic handle (libmagic handles are not
+ * shared between threads). The media type comes from the extension table
  * (mediatype.c) when it knows the name, else from the first bytes (a few
- * signatures and text, mediatype_sniff): libmagic costs 0.15-1.6 ms a
- * file, more than hashing a small file, so it is only asked about the
- * others, on their first 4 KiB with its costly tests off (MAGIC_CHEAP),
- * and its database is loaded the first time it is needed. A file is opened
+ * signatures and text, mediatype_sniff); libmagic costs 0.15-1.6 ms a
+ * file, several times what hashing a small file costs, so a hash job never
+ * asks it: the indexer sends the files left without a type back later as
+ * type_only jobs, when it has nothing else to do, and only those load its
+ * database. A file is opened
  * beneath the share root without following links, checked against the job's
  * size, mtime and ctime, read in large sequential chunks, and checked again
  * afterwards: any difference makes the result HASH_CHANGED so that the indexer
@@ -16,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <magic.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -31,18 +31,7 @@
 #include "fisbot/log.h"
 #include "store/mediatype.h"
 
-#define HASH_BUF    (1024 * 1024)
-#define MAGIC_BYTES (4 * 1024) /* libmagic slows down with more bytes */
-/* libmagic's tests that cost and do not give a media type worth it here:
- * looking into compressed files and archives, ELF details, the
- * application-type and token tests, CSV and JSON (the extension table has
- * those). The magic rules and the text tests stay. */
-#define MAGIC_CHEAP                                                            \
-	(MAGIC_NO_CHECK_COMPRESS | MAGIC_NO_CHECK_TAR | MAGIC_NO_CHECK_CDF |   \
-	 MAGIC_NO_CHECK_ELF | MAGIC_NO_CHECK_APPTYPE | MAGIC_NO_CHECK_TOKENS | \
-	 MAGIC_NO_CHECK_CSV | MAGIC_NO_CHECK_JSON)
-#define DEFAULT_TYPE "application/octet-stream"
-
+#define HASH_BUF (1024 * 1024)
 struct qitem {
 	struct queue_item item; /* first */
 	struct hash_job *job;
@@ -68,35 +57,9 @@ void hash_job_free(struct hash_job *job)
 
 /* A worker's libmagic handle, opened on first use. */
 struct magic_state {
-	magic_t magic;
+	struct mediatype_magic *magic;
 	bool tried;
 };
-
-/* Returns the worker's libmagic handle, or NULL if it cannot be loaded
- * (logged once per worker). */
-static magic_t magic_get(struct magic_state *ms)
-{
-	if (ms->tried)
-		return ms->magic;
-	ms->tried = true;
-	ms->magic = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR | MAGIC_CHEAP);
-	if (ms->magic == NULL) {
-		log_warn("cannot start libmagic");
-		return NULL;
-	}
-	{
-		size_t bytes = MAGIC_BYTES;
-
-		(void)magic_setparam(ms->magic, MAGIC_PARAM_BYTES_MAX, &bytes);
-	}
-	if (magic_load(ms->magic, NULL) == -1) {
-		log_warnx("cannot load the libmagic database: %s",
-		          magic_error(ms->magic));
-		magic_close(ms->magic);
-		ms->magic = NULL;
-	}
-	return ms->magic;
-}
 
 /* Returns true if st still describes the job's size, mtime and ctime. */
 static bool same_file(const struct hash_job *job, const struct stat *st)
@@ -108,7 +71,7 @@ static bool same_file(const struct hash_job *job, const struct stat *st)
 
 /* Hashes job->path into job; sets job->status. */
 static void hash_one(int rootfd, struct hash_job *job, unsigned char *buf,
-                     EVP_MD_CTX *md, struct magic_state *ms)
+                     EVP_MD_CTX *md)
 {
 	const char *known = mediatype_from_name(job->path);
 	struct stat before, after;
@@ -149,16 +112,16 @@ static void hash_one(int rootfd, struct hash_job *job, unsigned char *buf,
 			goto out;
 		}
 		if (!typed) {
-			/* The first read is large: the type comes from it,
-			 * from a few signatures and text, else libmagic. */
-			size_t n =
-			    (size_t)r < MAGIC_BYTES ? (size_t)r : MAGIC_BYTES;
+			/* The first read is large: the type may come from
+			 * a few signatures and text; else it stays NULL for
+			 * a type_only job. */
+			size_t n = (size_t)r < MEDIATYPE_MAGIC_BYTES
+			               ? (size_t)r
+			               : MEDIATYPE_MAGIC_BYTES;
 			const char *t = mediatype_sniff(buf, n);
-			magic_t magic;
 
-			if (t == NULL && (magic = magic_get(ms)) != NULL)
-				t = magic_buffer(magic, buf, n);
-			job->media_type = xstrdup(t ? t : DEFAULT_TYPE);
+			if (t != NULL)
+				job->media_type = xstrdup(t);
 			typed = true;
 		}
 		if (r == 0)
@@ -185,6 +148,44 @@ out:
 	close(fd);
 }
 
+/* Finds job->path's media type with libmagic if need be (a type_only
+ * job); sets job->status. */
+static void type_one(int rootfd, struct hash_job *job, unsigned char *buf,
+                     struct magic_state *ms)
+{
+	struct stat st;
+	ssize_t r;
+	int fd;
+
+	job->status = HASH_FAILED;
+	fd =
+	    beneath_open(rootfd, job->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+	if (fd == -1) {
+		job->status =
+		    errno == EACCES || errno == EPERM ? HASH_DENIED : HASH_GONE;
+		return;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    !same_file(job, &st)) {
+		job->status = HASH_CHANGED;
+		goto out;
+	}
+	do
+		r = pread(fd, buf, MEDIATYPE_MAGIC_BYTES, 0);
+	while (r == -1 && errno == EINTR);
+	if (r == -1)
+		goto out;
+	if (!ms->tried) {
+		ms->tried = true;
+		ms->magic = mediatype_magic_open();
+	}
+	job->media_type =
+	    xstrdup(mediatype_of_bytes(ms->magic, buf, (size_t)r));
+	job->status = HASH_OK;
+out:
+	close(fd);
+}
+
 /* A worker: takes jobs until the pool stops. */
 static void *worker(void *arg)
 {
@@ -204,15 +205,17 @@ static void *worker(void *arg)
 			break; /* stopping */
 		job = it->job;
 		free(it);
-		hash_one(p->rootfd, job, buf, md, &ms);
-		if (job->status == HASH_OK && job->media_type == NULL)
-			job->media_type = xstrdup(DEFAULT_TYPE);
+		if (job->type_only) {
+			type_one(p->rootfd, job, buf, &ms);
+			p->done(job, p->arg);
+			continue;
+		}
+		hash_one(p->rootfd, job, buf, md);
 		if (job->status == HASH_OK)
 			log_debug("hashed \"%s\"", job->path);
 		p->done(job, p->arg);
 	}
-	if (ms.magic != NULL)
-		magic_close(ms.magic);
+	mediatype_magic_close(ms.magic);
 	EVP_MD_CTX_free(md);
 	free(buf);
 	return NULL;

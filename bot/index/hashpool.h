@@ -1,10 +1,11 @@
 /*
  * The hash pool: worker threads that read files of the share and compute
- * their SHA-256 (OpenSSL EVP) and media type (from the extension when
- * mediatype.c knows it, else libmagic on the first bytes). Workers never touch
- * the catalogue: each result is handed to the done callback, called on the
- * worker's thread, which must take it over quickly (the indexer queues it for
- * its own thread).
+ * their SHA-256 (OpenSSL EVP) and, when cheap, their media type (from the
+ * extension or the first bytes, mediatype.c); or, for a job marked
+ * type_only, only the media type, with libmagic if need be. Workers never
+ * touch the catalogue: each result is handed to the done callback, called
+ * on the worker's thread, which must take it over quickly (the indexer
+ * queues it for its own thread).
  */
 #ifndef FISBOT_HASHPOOL_H
 #define FISBOT_HASHPOOL_H
@@ -13,7 +14,7 @@
 #include <stdint.h>
 
 enum hash_status {
-	HASH_OK,        /* sha256 and media_type are set */
+	HASH_OK,        /* sha256 and media_type are set (see below) */
 	HASH_CHANGED,   /* the file differs from the job or changed meanwhile */
 	HASH_GONE,      /* the file is no longer there */
 	HASH_FAILED,    /* it could not be read (logged) */
@@ -28,9 +29,14 @@ struct hash_job {
 	uint64_t size;
 	int64_t mtime_ns;
 	int64_t ctime_ns; /* 0: not checked */
+	/* Only the media type, from the first bytes and libmagic: no hash. */
+	bool type_only;
 	/* Result. */
 	enum hash_status status;
 	unsigned char sha256[32];
+	/* NULL after a hash when neither the name nor the first bytes tell
+	 * (libmagic's, asked by a type_only job later); always set by a
+	 * type_only job. */
 	char *media_type;
 };
 

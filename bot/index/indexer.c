@@ -36,6 +36,14 @@
  * the watcher reports a folder's attribute change, so a folder made
  * readable is watched and indexed, and one made unreadable leaves.
  *
+ * Media types that only libmagic can tell (a binary of an unknown
+ * extension, a script) cost more than hashing a small file, so the hash
+ * pool leaves them NULL; with opt.type_later the indexer, once it has
+ * nothing else to do, reads such files TYPE_BATCH at a time in id order
+ * and sends them back to the pool as type_only jobs, recording each type
+ * if the row is still the file that was read. A file hashed again without a
+ * type moves the cursor back to it.
+ *
  * Writes are batched: a transaction stays open while work flows and is
  * committed after COMMIT_OPS changes, COMMIT_MS, or when the queue runs
  * dry. Events for the main thread are sent after the commit.
@@ -96,6 +104,7 @@
 #define RECONCILE_CACHE_KIB (16 * 1024)      /* the writer's cache meanwhile */
 #define KEPT_MAX_BYTES      ((size_t)32 << 20)
 #define DEFERRED_MAX        10000
+#define TYPE_BATCH          64 /* files sent to libmagic at a time */
 
 /* Failed writes are retried after 1 s, 2 s, 4 s... up to RETRY_MAX_MS,
  * without jitter (there is one writer). */
@@ -215,6 +224,12 @@ struct indexer {
 	size_t nnotes, capnotes;
 	int64_t next_rescan_ms; /* 0: none scheduled */
 	bool reconciled;        /* a full reconcile was done */
+	/* The media types left to libmagic (opt.type_later): the files
+	 * without one are read in id order after type_after, TYPE_BATCH at a
+	 * time, when the indexer is idle; types_done once none is left. */
+	int64_t type_after;
+	size_t ntyping; /* type_only jobs out */
+	bool types_done;
 	/* A rescan to report (INDEXER_RESCAN_DONE) once idle, and its
 	 * counts so far. */
 	bool report;
@@ -928,6 +943,9 @@ static void write_failed(struct indexer *ix)
 	if (ix->in_txn)
 		(void)catalogue_rollback(ix->cat);
 	ix->in_txn = false;
+	/* Types recorded in the transaction are lost: look again. */
+	ix->type_after = 0;
+	ix->types_done = false;
 	notes_clear(ix);
 	while (ix->txn_kept != NULL) {
 		struct kept *k = ix->txn_kept;
@@ -1310,6 +1328,12 @@ static int record(struct indexer *ix, int64_t id, struct hash_job *res,
 	f.media_type = res->media_type;
 	if (catalogue_set_hash_of(ix->cat, &f, stale) == -1)
 		return -1;
+	if (!*stale && res->media_type == NULL) {
+		/* libmagic's, later (type_batch) */
+		if (id <= ix->type_after)
+			ix->type_after = id - 1;
+		ix->types_done = false;
+	}
 	if (!*stale) {
 		note_add(ix, INDEXER_FILE_READY, id, res->path);
 		pthread_mutex_lock(&ix->lock);
@@ -1372,6 +1396,10 @@ static void suspended(struct indexer *ix, struct msg *m)
 
 	switch (m->kind) {
 	case MSG_HASHED:
+		if (m->job->type_only) {
+			ix->ntyping--;
+			break;
+		}
 		p = pend_find(ix, m->job->path);
 		if (p != NULL && p->inflight) {
 			p->inflight = false;
@@ -1479,6 +1507,55 @@ static int uploaded(struct indexer *ix, const char *path, const char *uploader)
 	return found == -1 ? -1 : 0;
 }
 
+/* catalogue_untyped callback: sends f to libmagic. */
+static int type_send(const struct cat_file *f, void *arg)
+{
+	struct indexer *ix = arg;
+	struct hash_job *job = xcalloc(1, sizeof(*job));
+
+	job->id = f->id;
+	job->path = xstrdup(f->path);
+	job->size = f->size;
+	job->mtime_ns = f->mtime_ns;
+	job->ctime_ns = f->ctime_ns;
+	job->type_only = true;
+	ix->type_after = f->id;
+	ix->ntyping++;
+	hashpool_submit(ix->pool, job);
+	return 0;
+}
+
+/* Sends the next files without a media type to libmagic; sets
+ * types_done if there are none. */
+static void type_batch(struct indexer *ix)
+{
+	int n = catalogue_untyped(ix->cat, ix->type_after, TYPE_BATCH,
+	                          type_send, ix);
+
+	if (n == 0)
+		ix->types_done = true;
+	/* On a read error the next idle moment tries again. */
+}
+
+/* A type_only job came back (m->job): records the type. */
+static int typed(struct indexer *ix, struct msg *m)
+{
+	struct hash_job *job = m->job;
+	struct cat_file f = {0};
+
+	ix->ntyping--;
+	if (job->status != HASH_OK)
+		return 0; /* changed or gone: its reconcile or event follows */
+	if (txn(ix) == -1)
+		return -1;
+	f.id = job->id;
+	f.path = job->path;
+	f.size = job->size;
+	f.mtime_ns = job->mtime_ns;
+	f.media_type = job->media_type;
+	return catalogue_set_type(ix->cat, &f);
+}
+
 /* Handles one message. Returns 0 or -1 on a database error. */
 static int handle(struct indexer *ix, struct msg *m)
 {
@@ -1494,7 +1571,7 @@ static int handle(struct indexer *ix, struct msg *m)
 			ix->report = true;
 		return reconcile(ix, "");
 	case MSG_HASHED:
-		return hashed(ix, m);
+		return m->job->type_only ? typed(ix, m) : hashed(ix, m);
 	case MSG_DOWNLOAD:
 		if (txn(ix) == -1)
 			return -1;
@@ -1641,6 +1718,14 @@ static void *indexer_main(void *arg)
 				    !ix->blocked) {
 					pthread_mutex_unlock(&ix->lock);
 					report_rescan(ix);
+					pthread_mutex_lock(&ix->lock);
+					continue;
+				}
+				if (ix->opt.type_later && !ix->types_done &&
+				    ix->ntyping == 0 && ix->reconciled &&
+				    !ix->blocked) {
+					pthread_mutex_unlock(&ix->lock);
+					type_batch(ix);
 					pthread_mutex_lock(&ix->lock);
 					continue;
 				}

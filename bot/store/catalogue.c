@@ -146,6 +146,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " AND (?6 IS NULL OR ctime_ns = ?6)"
                     " AND (?7 IS NULL OR path = ?7)",
     [ST_SET_CTIME] = "UPDATE files SET ctime_ns = ?2 WHERE id = ?1",
+    [ST_SET_TYPE] = "UPDATE files SET media_type = ?2 WHERE id = ?1"
+                    " AND size = ?3 AND mtime_ns = ?4 AND path = ?5"
+                    " AND sha256 IS NOT NULL AND media_type IS NULL",
+    [ST_UNTYPED] = "SELECT " CAT_FILE_COLUMNS " FROM files WHERE id > ?1"
+                   " AND media_type IS NULL AND sha256 IS NOT NULL"
+                   " ORDER BY id LIMIT ?2",
     [ST_REMOVE] = "DELETE FROM files WHERE id = ?1",
     [ST_SET_PATH] = "UPDATE files SET path = ?2, dir = ?3, name = ?4,"
                     " lname = ?5, lpath = ?6 WHERE id = ?1",
@@ -1432,6 +1438,46 @@ int catalogue_set_hash_of(struct catalogue *c, const struct cat_file *f,
 		return -1;
 	*stale = sqlite3_changes(c->db) == 0;
 	return 0;
+}
+
+int catalogue_set_type(struct catalogue *c, const struct cat_file *f)
+{
+	sqlite3_stmt *st = cat_stmt(c, ST_SET_TYPE);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, f->id);
+	bind_text(st, 2, f->media_type);
+	sqlite3_bind_int64(st, 3, (int64_t)f->size);
+	sqlite3_bind_int64(st, 4, f->mtime_ns);
+	bind_path(st, 5, f->path);
+	return run(c, st, "recording a media type");
+}
+
+int catalogue_untyped(struct catalogue *c, int64_t after, unsigned limit,
+                      int (*fn)(const struct cat_file *f, void *arg), void *arg)
+{
+	sqlite3_stmt *st = cat_stmt(c, ST_UNTYPED);
+	int rc, stop = 0, count = 0;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int(st, 2, (int)limit);
+	while (stop == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct cat_file f;
+
+		cat_read_file(st, &f);
+		stop = fn(&f, arg);
+		cat_file_clear(&f);
+		count++;
+	}
+	if (stop == 0 && rc != SQLITE_DONE) {
+		cat_log_error(c, "reading the files without a media type");
+		count = -1;
+	}
+	sqlite3_reset(st);
+	return count;
 }
 
 int catalogue_set_ctime(struct catalogue *c, int64_t id, int64_t ctime_ns)

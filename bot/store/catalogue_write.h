@@ -64,6 +64,17 @@ int catalogue_set_hash(struct catalogue *c, int64_t id, uint64_t size,
  * a rollback from landing on another file.) */
 int catalogue_set_hash_of(struct catalogue *c, const struct cat_file *f,
                           bool *stale);
+
+/* Records f->media_type for row f->id if the row is still f->path, hashed,
+ * of f's size and mtime and without a type (else changes nothing). */
+int catalogue_set_type(struct catalogue *c, const struct cat_file *f);
+
+/* Calls fn for the hashed files without a media type whose id is above
+ * after, in id order, at most limit of them, until fn returns non-zero.
+ * Returns the number of files seen, or -1 on error (logged). */
+int catalogue_untyped(struct catalogue *c, int64_t after, unsigned limit,
+                      int (*fn)(const struct cat_file *f, void *arg),
+                      void *arg);
 /* Records a new ctime for id and keeps its hash: for a file that was only
  * renamed (a rename changes the ctime, not the content). */
 int catalogue_set_ctime(struct catalogue *c, int64_t id, int64_t ctime_ns);

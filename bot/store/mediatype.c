@@ -6,13 +6,36 @@
  * content. The signatures are the few formats common in shares; anything
  * else is left to libmagic, whose rules cost about 150 us a file on a
  * binary it does not know (tests/bench/bench_scale.py), so that text is
- * recognised here first.
+ * recognised here first. libmagic sees the first 4 KiB with its costly
+ * tests off (MAGIC_CHEAP), and its database is loaded when a handle is
+ * opened.
  */
 #include "mediatype.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <magic.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/beneath.h"
+#include "base/fsutil.h"
+#include "fisbot/alloc.h"
+#include "fisbot/log.h"
+
+/* libmagic's tests that cost and do not give a media type worth it here:
+ * looking into compressed files and archives, ELF details, the
+ * application-type and token tests, CSV and JSON (the extension table has
+ * those). The magic rules and the text tests stay. */
+#define MAGIC_CHEAP                                                            \
+	(MAGIC_NO_CHECK_COMPRESS | MAGIC_NO_CHECK_TAR | MAGIC_NO_CHECK_CDF |   \
+	 MAGIC_NO_CHECK_ELF | MAGIC_NO_CHECK_APPTYPE | MAGIC_NO_CHECK_TOKENS | \
+	 MAGIC_NO_CHECK_CSV | MAGIC_NO_CHECK_JSON)
+#define DEFAULT_TYPE "application/octet-stream"
 
 struct mediatype {
 	const char *ext;
@@ -262,4 +285,94 @@ const char *mediatype_sniff(const void *data, size_t n)
 	if (p[0] == '#' || p[0] == '<' || p[0] == '{' || p[0] == '[')
 		return NULL;
 	return is_text(p, n) ? "text/plain" : NULL;
+}
+
+struct mediatype_magic {
+	magic_t magic;
+};
+
+struct mediatype_magic *mediatype_magic_open(void)
+{
+	struct mediatype_magic *m;
+	size_t bytes = MEDIATYPE_MAGIC_BYTES;
+	magic_t magic;
+
+	magic = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR | MAGIC_CHEAP);
+	if (magic == NULL) {
+		log_warn("cannot start libmagic");
+		return NULL;
+	}
+	(void)magic_setparam(magic, MAGIC_PARAM_BYTES_MAX, &bytes);
+	if (magic_load(magic, NULL) == -1) {
+		log_warnx("cannot load the libmagic database: %s",
+		          magic_error(magic));
+		magic_close(magic);
+		return NULL;
+	}
+	m = xmalloc(sizeof(*m));
+	m->magic = magic;
+	return m;
+}
+
+void mediatype_magic_close(struct mediatype_magic *m)
+{
+	if (m == NULL)
+		return;
+	magic_close(m->magic);
+	free(m);
+}
+
+const char *mediatype_of_bytes(struct mediatype_magic *m, const void *data,
+                               size_t n)
+{
+	const char *t = mediatype_sniff(data, n);
+
+	if (t == NULL && m != NULL)
+		t = magic_buffer(m->magic, data, n);
+	return t != NULL ? t : DEFAULT_TYPE;
+}
+
+/* The handle mediatype_of_file shares between threads, opened when first
+ * needed (once: if libmagic cannot start, the first bytes decide). */
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mediatype_magic *shared_magic;
+static bool shared_tried;
+
+char *mediatype_of_file(const char *root, const char *path, uint64_t size,
+                        int64_t mtime_ns)
+{
+	const char *known = mediatype_from_name(path);
+	unsigned char buf[MEDIATYPE_MAGIC_BYTES];
+	struct stat st;
+	char *type = NULL;
+	ssize_t n;
+	int rootfd, fd;
+
+	if (known != NULL)
+		return xstrdup(known);
+	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd == -1)
+		return NULL;
+	fd = beneath_open(rootfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+	close(rootfd);
+	if (fd == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != size || fsutil_mtime_ns(&st) != mtime_ns)
+		goto out;
+	do
+		n = pread(fd, buf, sizeof(buf), 0);
+	while (n == -1 && errno == EINTR);
+	if (n == -1)
+		goto out;
+	pthread_mutex_lock(&shared_lock);
+	if (!shared_tried) {
+		shared_tried = true;
+		shared_magic = mediatype_magic_open();
+	}
+	type = xstrdup(mediatype_of_bytes(shared_magic, buf, (size_t)n));
+	pthread_mutex_unlock(&shared_lock);
+out:
+	close(fd);
+	return type;
 }

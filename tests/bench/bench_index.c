@@ -211,7 +211,7 @@ static void bench_latency(const char *dir)
 {
 	enum { ROUNDS = 20 };
 	char *share = xasprintf("%s/small", dir), *db, *p;
-	struct indexer_options opt = {true, on_event, NULL};
+	struct indexer_options opt = {.watch = true, .notify = on_event};
 	struct indexer *ix;
 	struct config cfg;
 	char *cause = NULL;

@@ -128,7 +128,7 @@ static void state(uint64_t *files, uint64_t *hashed, struct cat_file *f00)
 static void test_disk_full(void **st)
 {
 	struct config cfg = {0};
-	struct indexer_options opt = {true, NULL, NULL};
+	struct indexer_options opt = {.watch = true, .type_later = true};
 	struct cat_file f00 = {0};
 	struct indexer *ix;
 	uint64_t files = 0, hashed = 0;

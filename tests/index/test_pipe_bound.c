@@ -86,7 +86,7 @@ static void state(uint64_t *files, uint64_t *hashed)
 static void test_bound(void **st)
 {
 	struct config cfg = {0};
-	struct indexer_options opt = {false, NULL, NULL};
+	struct indexer_options opt = {.watch = false};
 	struct indexer *ix;
 	uint64_t files = 0, hashed = 0, before;
 	char *cause = NULL;

@@ -127,6 +127,24 @@ static void await(struct indexer *ix, const char *path, int want)
 	fail_msg("\"%s\" did not reach state %d", path, want);
 }
 
+/* Waits until path has media type want; fails after CONVERGE_MS. */
+static void await_type(const char *path, const char *want)
+{
+	struct cat_file f = {0};
+
+	for (int waited = 0; waited < CONVERGE_MS; waited += 20) {
+		int found = lookup(path, &f);
+		bool ok = found == 1 && f.media_type != NULL &&
+		          strcmp(f.media_type, want) == 0;
+
+		cat_file_clear(&f);
+		if (ok)
+			return;
+		sleep_ms(20);
+	}
+	fail_msg("\"%s\" did not get the type %s", path, want);
+}
+
 /* The SHA-256 of a string. */
 static void sha(const char *s, unsigned char out[32])
 {
@@ -138,7 +156,8 @@ static void sha(const char *s, unsigned char out[32])
 static void test_watch(void **state)
 {
 	struct config cfg = {0};
-	struct indexer_options opt = {true, on_event, NULL};
+	struct indexer_options opt = {
+	    .watch = true, .notify = on_event, .type_later = true};
 	struct indexer *ix;
 	struct cat_file f = {0}, g = {0};
 	unsigned char want[32];
@@ -168,6 +187,13 @@ static void test_watch(void **state)
 	sha("hello", want);
 	assert_memory_equal(f.sha256, want, 32);
 	cat_file_clear(&f);
+
+	/* A type only libmagic tells: the file is hashed without one, then
+	 * typed in the background; typed again when it changes. */
+	put("run", "#!/bin/sh\necho hello\n");
+	await_type("run", "text/x-shellscript");
+	put("run", "#!/usr/bin/perl\nprint 1;\n");
+	await_type("run", "text/x-perl");
 
 	/* A new folder filled at once: nothing is missed. */
 	mk("d");

@@ -210,3 +210,23 @@ def test_kill9_mid_scan_then_converges(bot):
     c, hashed, _ = scan(bot)
     assert c == counts(unchanged=n)
     assert hashed == set()
+
+
+def test_scan_leaves_libmagic_types_to_info(bot):
+    # A scan types files by name and first bytes only (libmagic costs more
+    # than hashing a small file); what only libmagic tells is found by
+    # `info` when asked (and by the daemon in the background).
+    (bot.share / "run").write_bytes(b"#!/bin/sh\necho hello\n")
+    (bot.share / "song.ogg").write_bytes(b"not really")
+    (bot.share / "notes").write_bytes(b"plain words\n")
+    c, _, _ = scan(bot)
+    assert c == counts(added=3)
+    r = bot.run("search", "type:text/x-shellscript")
+    assert r.stdout.decode().strip() == "", r.stdout
+    r = bot.run("search", "type:text/plain")
+    assert "notes" in r.stdout.decode()
+    r = bot.run("info", "run")
+    assert r.returncode == 0, r.stderr
+    assert "type: text/x-shellscript" in r.stdout.decode().splitlines()
+    r = bot.run("info", "song.ogg")
+    assert "type: audio/ogg" in r.stdout.decode().splitlines()

@@ -1,14 +1,19 @@
-/* Unit tests for the media types of mediatype.c: the extension table and
- * the first bytes. */
+/* Unit tests for the media types of mediatype.c: the extension table, the
+ * first bytes, libmagic, and a file of the share read for its type. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "base/fsutil.h"
 #include "store/mediatype.h"
 
 /* The table is sorted (bsearch needs it), lower case, without duplicates,
@@ -177,6 +182,91 @@ static void test_sniff(void **state)
 	}
 }
 
+#define SCRIPT "#!/bin/sh\necho hello\n"
+
+/* What neither the name nor the sniffing tells is libmagic's; without a
+ * handle, the default. */
+static void test_magic(void **state)
+{
+	struct mediatype_magic *m = mediatype_magic_open();
+	static const unsigned char junk[] = {0x00, 0x9f, 0x13, 0x37, 0xfe,
+	                                     0x01, 0x80, 0x00, 0xaa, 0x55};
+
+	(void)state;
+	assert_non_null(m);
+	assert_null(mediatype_sniff(SCRIPT, strlen(SCRIPT)));
+	assert_string_equal(mediatype_of_bytes(m, SCRIPT, strlen(SCRIPT)),
+	                    "text/x-shellscript");
+	assert_string_equal(mediatype_of_bytes(NULL, SCRIPT, strlen(SCRIPT)),
+	                    "application/octet-stream");
+	assert_string_equal(mediatype_of_bytes(m, junk, sizeof(junk)),
+	                    "application/octet-stream");
+	/* what sniffing knows does not reach libmagic */
+	assert_string_equal(mediatype_of_bytes(m, "%PDF-1.4\n", 9),
+	                    "application/pdf");
+	mediatype_magic_close(m);
+	mediatype_magic_close(NULL);
+}
+
+/* Writes data to dir/name. */
+static void put(const char *dir, const char *name, const char *data)
+{
+	char *path = fsutil_join(dir, name);
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fputs(data, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+	free(path);
+}
+
+/* mediatype_of_file reads the file beneath the root, only if it is still
+ * the file the catalogue knows, never through a link. */
+static void test_of_file(void **state)
+{
+	char root[] = "/tmp/fisbot-mt-XXXXXX", *path, *t;
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	put(root, "run", SCRIPT);
+	put(root, "notes.txt", "not looked at");
+	path = fsutil_join(root, "run");
+	assert_int_equal(stat(path, &st), 0);
+	t = mediatype_of_file(root, "run", (uint64_t)st.st_size,
+	                      fsutil_mtime_ns(&st));
+	assert_non_null(t);
+	assert_string_equal(t, "text/x-shellscript");
+	free(t);
+	/* changed since: no type */
+	assert_null(mediatype_of_file(root, "run", (uint64_t)st.st_size + 1,
+	                              fsutil_mtime_ns(&st)));
+	assert_null(mediatype_of_file(root, "gone", 1, 0));
+	/* the name decides first, without a read */
+	t = mediatype_of_file(root, "notes.txt", 0, 0);
+	assert_string_equal(t, "text/plain");
+	free(t);
+	/* a link is not followed */
+	{
+		char *link = fsutil_join(root, "link");
+
+		assert_int_equal(symlink(path, link), 0);
+		free(path);
+		path = link;
+	}
+	assert_null(mediatype_of_file(root, "link", (uint64_t)st.st_size,
+	                              fsutil_mtime_ns(&st)));
+	unlink(path);
+	free(path);
+	path = fsutil_join(root, "run");
+	unlink(path);
+	free(path);
+	path = fsutil_join(root, "notes.txt");
+	unlink(path);
+	free(path);
+	assert_int_equal(rmdir(root), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -185,6 +275,8 @@ int main(void)
 	    cmocka_unit_test(test_common_types),
 	    cmocka_unit_test(test_unknown),
 	    cmocka_unit_test(test_sniff),
+	    cmocka_unit_test(test_magic),
+	    cmocka_unit_test(test_of_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
