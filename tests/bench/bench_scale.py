@@ -26,7 +26,12 @@ asserts nothing.
 
     /usr/bin/python3 tests/bench/bench_scale.py [-n FILES] [-d DIR]
         [--keep] [-r RUNS] [--settle MS] [--no-daemon] [--no-search]
-        [--no-new-files] [--new-folders K]
+        [--no-new-files] [--new-folders K] [--shape tiny|mixed|large]
+
+--shape mixed builds instead 20,000 small files of a type no name or
+signature tells (.dat, random bytes, 16 B to 8 KiB) beside 40 files of 16
+MiB; --shape large 16 files of 64 MiB. Both time only the cold scan and
+the rescan against openssl (-n is ignored; no daemon, no search).
 
 FISBOT_BIN and BENCH_SEARCH name the programs (default: build/bot/fisbot
 and build/tests/bench/bench_search). -d reuses a share made by an earlier
@@ -105,6 +110,33 @@ def build_share(share: Path, n: int, seed=15):
             print(f"\r  {i + 1} files", end="", file=sys.stderr, flush=True)
     print(f"\r  built {n} files in {time.monotonic() - t0:.0f} s",
           file=sys.stderr)
+    return paths
+
+
+def build_mixed(share: Path, seed=15):
+    """20,000 small files of unknown type and 40 of 16 MiB."""
+    rng = random.Random(seed)
+    paths = []
+    for i in range(20000):
+        folder = share / "small" / f"d{i // 1000:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        p = folder / f"sample-{i:05d}.dat"
+        p.write_bytes(rng.randbytes(rng.randint(16, 8192)))
+        paths.append(str(p.relative_to(share)))
+    return paths + build_large(share, 40, 16, rng)
+
+
+def build_large(share: Path, n: int, mib: int, rng=None):
+    """n files of mib MiB of random bytes."""
+    rng = rng or random.Random(15)
+    paths = []
+    (share / "big").mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        p = share / "big" / f"take-{i:02d}.bin"
+        with open(p, "wb") as f:
+            for _ in range(mib):
+                f.write(rng.randbytes(1 << 20))
+        paths.append(str(p.relative_to(share)))
     return paths
 
 
@@ -247,6 +279,26 @@ def pct(v, p):
     return v[min(len(v) - 1, int(len(v) * p))]
 
 
+def untyped_types(db, pid, t0):
+    """Waits until the daemon has found, in the background, every media
+    type the scan left to libmagic; prints how many, how long and the
+    daemon's CPU for them."""
+    ro = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    q = "SELECT count(*) FROM files WHERE media_type IS NULL AND sha256" \
+        " IS NOT NULL"
+    first = ro.execute(q).fetchone()[0]
+    cpu0, t1 = cpu_seconds(pid), time.monotonic()
+    left = first
+    while left > 0 and time.monotonic() - t1 < 600:
+        time.sleep(0.5)
+        left = ro.execute(q).fetchone()[0]
+    ro.close()
+    print(f"media types left to libmagic: {first} files typed in the "
+          f"background in {time.monotonic() - t1:.1f} s (daemon CPU "
+          f"{cpu_seconds(pid) - cpu0:.1f} s), {left} left; "
+          f"{time.monotonic() - t0:.1f} s after the start")
+
+
 def daemon(args, folder, share, db, paths):
     from prosody import Prosody
     server = Prosody(folder / "prosody").start()
@@ -265,6 +317,7 @@ def daemon(args, folder, share, db, paths):
             start = time.monotonic() - t0
             print(f"daemon start-up reconcile ({len(paths)} files): "
                   f"{start:.2f} s")
+            untyped_types(db, proc.pid, t0)
             time.sleep(max(3.0, args.settle / 1000 * 2))
             vals, watches = rss_and_watches(proc.pid)
             print(f"daemon settled: RSS {vals.get('VmRSS', 0):.1f} MiB "
@@ -333,7 +386,12 @@ def main():
     ap.add_argument("--no-search", action="store_true")
     ap.add_argument("--no-new-files", action="store_true")
     ap.add_argument("--new-folders", type=int, default=20)
+    ap.add_argument("--shape", choices=("tiny", "mixed", "large"),
+                    default="tiny")
     args = ap.parse_args()
+    if args.shape != "tiny":
+        args.n = 20040 if args.shape == "mixed" else 16
+        args.no_daemon = args.no_search = True
 
     folder = Path(args.dir or tempfile.mkdtemp(prefix="fisbot-scale-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -348,11 +406,17 @@ def main():
             shutil.rmtree(share)
         share.mkdir()
         print(f"building {args.n} files in {share}", file=sys.stderr)
-        paths = build_share(share, args.n)
+        if args.shape == "mixed":
+            paths = build_mixed(share)
+        elif args.shape == "large":
+            paths = build_large(share, 16, 64)
+        else:
+            paths = build_share(share, args.n)
         listing.write_text("\n".join(paths))
-    total = sum((share / p).stat().st_size for p in paths[:2000])
-    print(f"share: {len(paths)} files, {len(paths) // PER_FOLDER + 1} "
-          f"folders, about {total / min(2000, len(paths)):.0f} bytes each;"
+    total = sum((share / p).stat().st_size for p in paths)
+    print(f"share ({args.shape}): {len(paths)} files, "
+          f"{total / (1 << 20):.0f} MiB, about "
+          f"{total / len(paths):.0f} bytes each;"
           f" {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
 
     db = folder / "fisbot.db"
