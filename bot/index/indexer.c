@@ -1532,9 +1532,10 @@ static void type_batch(struct indexer *ix)
 	int n = catalogue_untyped(ix->cat, ix->type_after, TYPE_BATCH,
 	                          type_send, ix);
 
-	if (n == 0)
+	/* None left; or a read error (logged): not again until a file is
+	 * hashed without a type, rather than a loop of errors. */
+	if (n <= 0)
 		ix->types_done = true;
-	/* On a read error the next idle moment tries again. */
 }
 
 /* A type_only job came back (m->job): records the type. */
