@@ -208,6 +208,14 @@ static void *worker(void *arg)
 		if (job->type_only) {
 			type_one(p->rootfd, job, buf, &ms);
 			p->done(job, p->arg);
+			/* Its database is 8 MiB a handle: kept only while
+			 * type_only jobs keep coming (loading it again takes
+			 * about 1 ms). */
+			if (queue_empty(p->jobs)) {
+				mediatype_magic_close(ms.magic);
+				ms.magic = NULL;
+				ms.tried = false;
+			}
 			continue;
 		}
 		hash_one(p->rootfd, job, buf, md);

@@ -104,7 +104,7 @@
 #define RECONCILE_CACHE_KIB (16 * 1024)      /* the writer's cache meanwhile */
 #define KEPT_MAX_BYTES      ((size_t)32 << 20)
 #define DEFERRED_MAX        10000
-#define TYPE_BATCH          64 /* files sent to libmagic at a time */
+#define TYPE_BATCH          256 /* files sent to libmagic at a time */
 
 /* Failed writes are retried after 1 s, 2 s, 4 s... up to RETRY_MAX_MS,
  * without jitter (there is one writer). */
@@ -229,6 +229,8 @@ struct indexer {
 	 * time, when the indexer is idle; types_done once none is left. */
 	int64_t type_after;
 	size_t ntyping; /* type_only jobs out */
+	bool
+	    typed_since_trim; /* libmagic ran: give its memory back once done */
 	bool types_done;
 	/* A rescan to report (INDEXER_RESCAN_DONE) once idle, and its
 	 * counts so far. */
@@ -1534,8 +1536,11 @@ static void type_batch(struct indexer *ix)
 
 	/* None left; or a read error (logged): not again until a file is
 	 * hashed without a type, rather than a loop of errors. */
-	if (n <= 0)
+	if (n <= 0) {
 		ix->types_done = true;
+		ix->trim_due = ix->trim_due || ix->typed_since_trim;
+		ix->typed_since_trim = false;
+	}
 }
 
 /* A type_only job came back (m->job): records the type. */
@@ -1545,6 +1550,7 @@ static int typed(struct indexer *ix, struct msg *m)
 	struct cat_file f = {0};
 
 	ix->ntyping--;
+	ix->typed_since_trim = true;
 	if (job->status != HASH_OK)
 		return 0; /* changed or gone: its reconcile or event follows */
 	if (txn(ix) == -1)
