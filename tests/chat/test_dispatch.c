@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "base/cron.h"
+#include "base/fsutil.h"
 #include "base/queue.h"
 #include "chat/host.h"
 #include "chat/reply.h"
@@ -2000,6 +2001,34 @@ static void test_real_plugins_on_workers(void **state)
 	assert_true(strncmp(b, "files: 12\nfolders: 1\n", 21) == 0);
 	free(b);
 	sent_reset();
+	/* A type only libmagic tells, not found yet by the indexer: info
+	 * asks it (on the query worker). */
+	{
+		struct cat_file f = {.path = (char *)"run", .dev = 1, .ino = 2};
+		unsigned char sha[32] = {2};
+		bool stale = true;
+		struct stat st;
+		FILE *fp = fopen("share/run", "w");
+
+		assert_non_null(fp);
+		fputs("#!/bin/sh\necho hello\n", fp);
+		assert_int_equal(fclose(fp), 0);
+		assert_int_equal(stat("share/run", &st), 0);
+		f.size = (uint64_t)st.st_size;
+		f.mtime_ns = fsutil_mtime_ns(&st);
+		assert_int_equal(catalogue_upsert(w, &f), 0);
+		assert_int_equal(catalogue_set_hash(w, f.id, f.size, f.mtime_ns,
+		                                    sha, NULL, &stale),
+		                 0);
+		assert_false(stale);
+		say(FB_DIRECT, "info run");
+		wait_sent(1);
+		b = body(0);
+		assert_non_null(strstr(b, "\ntype: text/x-shellscript\n"));
+		free(b);
+		sent_reset();
+		assert_int_equal(unlink("share/run"), 0);
+	}
 	/* help stays on the main thread. */
 	say(FB_DIRECT, "help search");
 	assert_int_equal(n_sent, 1);
