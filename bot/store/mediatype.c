@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <magic.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,6 +292,9 @@ struct mediatype_magic {
 	magic_t magic;
 };
 
+/* Set once libmagic failed to start: said once, not at every handle. */
+static atomic_bool magic_failed;
+
 struct mediatype_magic *mediatype_magic_open(void)
 {
 	struct mediatype_magic *m;
@@ -299,13 +303,15 @@ struct mediatype_magic *mediatype_magic_open(void)
 
 	magic = magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR | MAGIC_CHEAP);
 	if (magic == NULL) {
-		log_warn("cannot start libmagic");
+		if (!atomic_exchange(&magic_failed, true))
+			log_warn("cannot start libmagic");
 		return NULL;
 	}
 	(void)magic_setparam(magic, MAGIC_PARAM_BYTES_MAX, &bytes);
 	if (magic_load(magic, NULL) == -1) {
-		log_warnx("cannot load the libmagic database: %s",
-		          magic_error(magic));
+		if (!atomic_exchange(&magic_failed, true))
+			log_warnx("cannot load the libmagic database: %s",
+			          magic_error(magic));
 		magic_close(magic);
 		return NULL;
 	}

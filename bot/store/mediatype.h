@@ -31,7 +31,8 @@ const char *mediatype_sniff(const void *data, size_t n);
 struct mediatype_magic;
 
 /* Opens a handle with libmagic's costly tests off and its database
- * loaded, or returns NULL (logged) if libmagic cannot start. */
+ * loaded, or returns NULL if libmagic cannot start (logged the first
+ * time only). */
 struct mediatype_magic *mediatype_magic_open(void);
 
 /* Closes m (NULL is allowed). */
