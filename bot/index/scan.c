@@ -14,12 +14,21 @@
  * against the gone rows, so that a file that moved is recognised as a
  * rename (id and hash kept) rather than a removal plus an addition; the
  * rest is added, and the gone rows left are removed at the end.
+ *
+ * The walk runs in a thread of its own (struct walker), ahead of the
+ * merge: listing, stat-ing and sorting folders is most of a rescan's work
+ * and a tenth of a cold scan's, and the merge (the catalogue's reads and
+ * writes) need not wait for it. It hands the entries over in path order,
+ * WALK_CHUNK at a time, at most WALK_AHEAD chunks ahead (memory stays
+ * bounded); a folder comes before its entries. If the merge fails, it
+ * stops the walker and waits for it.
  */
 #include "scan.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -480,38 +489,192 @@ static int merge_dir(struct merge *m, const char *path)
 	return catalogue_add_dir(m->c, path);
 }
 
-/* Walks the open folder dfd (path dir, taken over) in path order, merging
- * each entry as it comes: only this folder's entries are held. */
-static int walk_merge(struct merge *m, int dfd, const char *dir,
-                      const struct strlist *exclude)
+#define WALK_CHUNK 512 /* entries handed over at a time */
+#define WALK_AHEAD 8   /* chunks the walker may be ahead of the merge */
+
+/* Entries of the walk, in path order, handed to the merge. */
+struct walk_chunk {
+	struct scan_entry v[WALK_CHUNK];
+	size_t n;
+	struct walk_chunk *next;
+};
+
+/* The walk's thread and what it hands over. */
+struct walker {
+	const struct strlist *exclude;
+	int dfd;         /* the folder walked (taken over) */
+	const char *dir; /* its path */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct walk_chunk *head, *tail; /* handed over, under lock */
+	size_t nchunks;
+	bool done;              /* the walker handed everything over */
+	bool stop;              /* the merge gave up: the walker stops */
+	struct walk_chunk *cur; /* being filled, the walker's own */
+};
+
+/* Frees a chunk and the paths in it. */
+static void chunk_free(struct walk_chunk *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i].path);
+	free(c);
+}
+
+/* Walker: hands the chunk being filled over, waiting while the merge is
+ * WALK_AHEAD chunks behind. Returns false if the merge stopped it. */
+static bool walker_hand(struct walker *w)
+{
+	struct walk_chunk *c = w->cur;
+	bool stop;
+
+	w->cur = NULL;
+	pthread_mutex_lock(&w->lock);
+	while (w->nchunks >= WALK_AHEAD && !w->stop)
+		pthread_cond_wait(&w->cond, &w->lock);
+	stop = w->stop;
+	if (!stop && c != NULL) {
+		if (w->tail != NULL)
+			w->tail->next = c;
+		else
+			w->head = c;
+		w->tail = c;
+		w->nchunks++;
+		pthread_cond_broadcast(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (stop && c != NULL)
+		chunk_free(c);
+	return !stop;
+}
+
+/* Walker: appends e (its path taken over). Returns false if stopped. */
+static bool walker_add(struct walker *w, struct scan_entry *e)
+{
+	if (w->cur == NULL)
+		w->cur = xcalloc(1, sizeof(*w->cur));
+	w->cur->v[w->cur->n++] = *e;
+	e->path = NULL;
+	return w->cur->n < WALK_CHUNK || walker_hand(w);
+}
+
+/* Walker: lists the open folder dfd (path dir, taken over) in path order,
+ * each folder followed by its own entries. Returns false if stopped. */
+static bool walker_folder(struct walker *w, int dfd, const char *dir)
 {
 	struct scan_list here = {0};
+	bool go = true;
 	DIR *d;
-	int rc = 0;
 
 	d = fdopendir(dfd);
 	if (d == NULL) {
 		log_warn("cannot read folder \"%s\"", dir);
 		close(dfd);
-		return 0;
+		return true;
 	}
-	list_folder(d, dir, exclude, false, &here);
+	list_folder(d, dir, w->exclude, false, &here);
 	if (here.n > 0)
 		qsort(here.v, here.n, sizeof(*here.v), cmp_walk);
-	for (size_t i = 0; i < here.n && rc == 0; i++) {
-		const struct scan_entry *e = &here.v[i];
+	for (size_t i = 0; i < here.n && go; i++) {
+		struct scan_entry *e = &here.v[i];
+		char *sub_path = e->is_dir ? xstrdup(e->path) : NULL;
 		int sub;
 
-		if (!e->is_dir) {
-			rc = merge_file(m, e);
-			continue;
-		}
-		rc = merge_dir(m, e->path);
-		if (rc == 0 && (sub = open_sub(d, dir, e->path)) != -1)
-			rc = walk_merge(m, sub, e->path, exclude);
+		go = walker_add(w, e);
+		if (go && sub_path != NULL &&
+		    (sub = open_sub(d, dir, sub_path)) != -1)
+			go = walker_folder(w, sub, sub_path);
+		free(sub_path);
 	}
 	closedir(d);
-	scan_list_free(&here);
+	scan_list_free(&here); /* what was not handed over */
+	return go;
+}
+
+/* The walker thread. */
+static void *walker_main(void *arg)
+{
+	struct walker *w = arg;
+
+	if (walker_folder(w, w->dfd, w->dir) && w->cur != NULL)
+		(void)walker_hand(w);
+	pthread_mutex_lock(&w->lock);
+	w->done = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Merge: takes the next chunk, waiting for the walker; NULL once the walk
+ * is over. */
+static struct walk_chunk *walker_next(struct walker *w)
+{
+	struct walk_chunk *c;
+
+	pthread_mutex_lock(&w->lock);
+	while (w->head == NULL && !w->done)
+		pthread_cond_wait(&w->cond, &w->lock);
+	c = w->head;
+	if (c != NULL) {
+		w->head = c->next;
+		if (w->head == NULL)
+			w->tail = NULL;
+		w->nchunks--;
+		pthread_cond_broadcast(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return c;
+}
+
+/* Merge: stops the walker (if still walking), waits for it and frees what
+ * it handed over. */
+static void walker_end(struct walker *w)
+{
+	struct walk_chunk *c, *next;
+
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	for (c = w->head; c != NULL; c = next) {
+		next = c->next;
+		chunk_free(c);
+	}
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+}
+
+/* Walks the open folder dfd (path dir, taken over) in path order in the
+ * walker's thread, merging each entry as it comes. Returns 0 or -1. */
+static int walk_merge(struct merge *m, int dfd, const char *dir,
+                      const struct strlist *exclude)
+{
+	struct walker w = {.exclude = exclude, .dfd = dfd, .dir = dir};
+	struct walk_chunk *c;
+	int rc = 0, err;
+
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	err = pthread_create(&w.thread, NULL, walker_main, &w);
+	if (err != 0) {
+		log_warnx("cannot start the walk's thread: %s", strerror(err));
+		close(dfd);
+		pthread_cond_destroy(&w.cond);
+		pthread_mutex_destroy(&w.lock);
+		return -1;
+	}
+	while (rc == 0 && (c = walker_next(&w)) != NULL) {
+		for (size_t i = 0; i < c->n && rc == 0; i++) {
+			const struct scan_entry *e = &c->v[i];
+
+			rc = e->is_dir ? merge_dir(m, e->path)
+			               : merge_file(m, e);
+		}
+		chunk_free(c);
+	}
+	walker_end(&w);
 	return rc;
 }
 
