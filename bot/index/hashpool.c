@@ -32,6 +32,7 @@
 #include "store/mediatype.h"
 
 #define HASH_BUF (1024 * 1024)
+
 struct qitem {
 	struct queue_item item; /* first */
 	struct hash_job *job;
