@@ -11,7 +11,20 @@
  *    which match the path or the description; what a glob or regex needs,
  *    query_term.must, in the path; a desc: filter, in the description)
  *    goes to the FTS5 trigram index, which yields rows in descending id
- *    order;
+ *    order (choose_fts()). FTS5 reads a phrase through every one of its
+ *    trigrams' doclists, and several phrases through all of theirs, so:
+ *    with several literals, the longest is counted first, and if it is in
+ *    at most RARE_DRIVE rows those rows alone are read (their ids bound in
+ *    the statement, DRIVE_IDS) and the others tested on them (a rare word
+ *    in a glob, two rare words). With a size range or media type that is
+ *    not dense among the newest rows, and literals that are not rare
+ *    (estimated by their rarest trigram in the newest rows): a filter of at
+ *    most FILTER_DRIVE rows has its ids read from its index and those rows
+ *    tested (DRIVE_IDS); a larger one, when the count would read the table
+ *    for many rows of the trigram index that fail the filter, is read into
+ *    a set of ids (a bitmap, fisbot_in()) and the trigram index is read
+ *    for the rarest trigram alone, the set tested before the table is read
+ *    and every literal after;
  *  - otherwise a desc: filter reads the described files through their
  *    index, if they are few;
  *  - otherwise a two-character word that the newest rows show rare reads
@@ -25,8 +38,10 @@
  * fisbot_match() (cat_sql_match) with the compiled term bound as a pointer;
  * filters not driving the plan are written "+column" so SQLite does not read
  * through their index. The count is capped at CATALOGUE_COUNT_CAP + 1 rows and
- * is skipped when the page shows where the matches end; without literals it
- * reads the size or type index, where every row passes that filter. A
+ * is skipped when the page shows where the matches end, or taken with the
+ * page (a window over every row) by plans that read every row they may
+ * match; without literals it reads the size or type index, where every row
+ * passes that filter, or the filter's ids if it has few (DRIVE_IDS). A
  * progress handler, and fisbot_match after each match, end any search
  * running longer than CATALOGUE_SEARCH_MS. A path on which a glob or regex
  * hit a PCRE2 limit does not match, and the page says so (regex_limited).
@@ -68,6 +83,8 @@
 /* Reading an id from an index costs about a sixth of what reading a row of
  * the table in id order for the filter's test does. */
 #define SET_WORTH 6
+/* The greatest id such a set holds (its bitmap: 8 MiB). */
+#define SET_MAX_ID ((int64_t)1 << 26)
 /* With such a set, the trigram index is read for the rarest trigram of the
  * literals (among the first TRIGRAM_TRIES, counted in the newest
  * TRIGRAM_SAMPLE rows) instead of the literals. */
@@ -670,7 +687,7 @@ static uint64_t filter_probe(struct catalogue *c, const struct query *q,
                              enum driver driver, uint64_t *max_id)
 {
 	struct search_sql s = {0};
-	uint64_t n;
+	uint64_t n, probe;
 
 	buf_add(&s.from_where, "SELECT max(id) FROM files");
 	*max_id = run_count(c, &s, NULL, 0);
@@ -678,15 +695,24 @@ static uint64_t filter_probe(struct catalogue *c, const struct query *q,
 	memset(&s, 0, sizeof(s));
 	if (*max_id == UINT64_MAX)
 		return UINT64_MAX;
+	probe = *max_id < FILTER_PROBE ? *max_id : FILTER_PROBE;
 	buf_add(&s.from_where, "SELECT count(*) FROM (");
 	filter_sql(&s, q, driver, "1", "+");
 	buf_add(&s.from_where, " AND id > ?)");
-	n = run_count(c, &s, (const int64_t[]){(int64_t)*max_id - FILTER_PROBE},
-	              1);
+	n = run_count(c, &s, (const int64_t[]){(int64_t)(*max_id - probe)}, 1);
 	search_sql_free(&s);
 	if (n == UINT64_MAX || *max_id > UINT64_MAX / (FILTER_PROBE + 1))
 		return UINT64_MAX;
-	return n * *max_id / FILTER_PROBE;
+	return probe == 0 ? 0 : n * *max_id / probe;
+}
+
+/* Returns true if a statement may bind n more values than a search's
+ * own (a list of ids). */
+static bool ids_fit(struct catalogue *c, size_t n)
+{
+	int max = sqlite3_limit(c->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
+
+	return max > 0 && n + 1024 <= (size_t)max;
 }
 
 /* Compares two ids, the greater first. */
@@ -706,9 +732,13 @@ static uint64_t filter_ids(struct catalogue *c, const struct query *q,
 {
 	struct search_sql s = {0};
 	sqlite3_stmt *st;
-	int64_t *ids = xcalloc(FILTER_DRIVE + 1, sizeof(*ids));
+	int64_t *ids;
 	uint64_t n = 0;
 	int rc;
+
+	if (!ids_fit(c, FILTER_DRIVE))
+		return UINT64_MAX;
+	ids = xcalloc(FILTER_DRIVE + 1, sizeof(*ids));
 
 	filter_sql(&s, q, driver, "id", "");
 	buf_add(&s.from_where, " LIMIT ?");
@@ -762,8 +792,8 @@ static struct id_set *read_set(struct catalogue *c, const struct query *q,
 	max = (int64_t)run_count(c, &s, NULL, 0);
 	search_sql_free(&s);
 	memset(&s, 0, sizeof(s));
-	if (max < 0 || max >= INT64_MAX / 2)
-		return NULL; /* an error, or no file */
+	if (max < 0 || max > SET_MAX_ID)
+		return NULL; /* an error, or ids too large for a bitmap */
 	set = xcalloc(1, sizeof(*set));
 	set->max = max;
 	set->bits = xcalloc((size_t)(max / 8) + 1, 1);
@@ -966,6 +996,9 @@ static bool choose_rare(struct catalogue *c, const struct query *q,
 	size_t n_lit, *order;
 	struct literal *lit = literals(q, &n_lit);
 	bool found = false;
+
+	if (!ids_fit(c, RARE_DRIVE))
+		n_lit = 0;
 
 	order = xcalloc(n_lit, sizeof(*order));
 	for (size_t i = 0; i < n_lit; i++) {
@@ -1217,7 +1250,7 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 	char *sql = NULL;
 	struct plan plan = {0};
 	uint64_t all = 0;
-	bool whole;
+	bool whole, txn;
 	int64_t extra[2];
 	int rc, ret = -1;
 
@@ -1226,6 +1259,10 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 	c->timed_out = false;
 	c->regex_limited = false;
 	sqlite3_progress_handler(c->db, 1000, search_progress, c);
+	/* One read transaction: the plan's ids and sets, the page and its
+	 * count see the same catalogue. */
+	txn = sqlite3_get_autocommit(c->db) &&
+	      sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
 	choose(c, q, &plan);
 	c->plan = plan_name(&plan);
 	build(&s, q, plan.page, &plan);
@@ -1308,6 +1345,8 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 out:
 	sqlite3_progress_handler(c->db, 0, NULL, NULL);
 	sqlite3_finalize(st);
+	if (txn && !sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	free(sql);
 	search_sql_free(&s);
 	free(plan.pair_match);
