@@ -64,12 +64,11 @@
 /* A desc: filter without literals for the trigram index reads the
  * described files through their index if there are at most this many. */
 #define DESCRIBED_FEW 20000
-/* Literals of a query with several (or a filter) are counted up to
- * RARE_DRIVE + 1 rows each, the longest first (RARE_TRIES of them at
- * most), until one in at most
- * RARE_DRIVE rows: the search then reads that one's rows (DRIVE_IDS) and
- * tests the others on them (the index's doclists of the others may be
- * long: FTS5 reads them through). */
+/* The literals of a query with several are counted up to RARE_DRIVE + 1
+ * rows each, the longest first (RARE_TRIES of them at most), until one is
+ * in at most RARE_DRIVE rows: the search then reads that one's rows
+ * (DRIVE_IDS) and tests the others on them (the others' doclists may be
+ * long, and FTS5 reads them through). */
 #define RARE_DRIVE 600
 #define RARE_TRIES 1
 /* A size range or media type with literals: a filter of at most
@@ -120,6 +119,13 @@ static void buf_add(struct buf *b, const char *s)
 	buf_addn(b, s, strlen(s));
 }
 
+/* The ids of the rows in a size range or media type: a bitmap of
+ * [0, max]. */
+struct id_set {
+	uint8_t *bits;
+	int64_t max;
+};
+
 /* A value to bind, in the order of the '?' in the SQL. */
 struct bind {
 	enum { B_TEXT, B_INT, B_TERM, B_SET } kind;
@@ -127,13 +133,6 @@ struct bind {
 	int64_t i;
 	const struct query_term *term;
 	const struct id_set *set;
-};
-
-/* The ids of the rows in a size range or media type: a bitmap of
- * [0, max]. */
-struct id_set {
-	uint8_t *bits;
-	int64_t max;
 };
 
 /* How a search reads the files: by the trigram index, in id order, or
@@ -162,11 +161,11 @@ struct search_sql {
 struct plan {
 	enum driver page, count; /* for the page, for its count */
 	char *pair_match;        /* DRIVE_PAIR: see build() */
-	long rare;               /* DRIVE_FTS: the only literal looked up */
-	struct id_set *set;      /* DRIVE_FTS: the filter's rows, or NULL */
-	int64_t *ids;            /* DRIVE_IDS: the rare literal's rows */
+	long rare;               /* the literal ids are of (-1: a filter's) */
+	int64_t *ids;            /* DRIVE_IDS: the rows read, newest first */
 	size_t n_ids;
-	char *trigram;           /* DRIVE_FTS: the only one looked up */
+	struct id_set *set; /* DRIVE_FTS: the filter's rows, or NULL */
+	char *trigram;      /* DRIVE_FTS: the only one looked up, or NULL */
 	const char *trigram_col; /* its literal's column */
 };
 
