@@ -986,30 +986,71 @@ static bool few_described(struct catalogue *c)
 	return few;
 }
 
-/* Looks for a rare literal of q among the first RARE_TRIES, longest first
- * (the likeliest to be rare): if one is in at most RARE_DRIVE rows, the
- * search reads those (p: DRIVE_IDS) and returns true. */
+/* Returns the number of bytes of the first three UTF-8 characters at s,
+ * or 0 if it has fewer. */
+static size_t trigram_len(const char *s)
+{
+	size_t i = 0;
+
+	for (int chars = 0; chars < 3; chars++) {
+		if (s[i] == '\0')
+			return 0;
+		i++;
+		while (((unsigned char)s[i] & 0xc0) == 0x80)
+			i++;
+	}
+	return i;
+}
+
+/* Returns the number of distinct trigrams of the literal text: the more,
+ * the likelier it is rare ("kakaka" has two, "kaloka" four). */
+static size_t trigrams(const char *text)
+{
+	size_t n = 0, len;
+
+	for (const char *t = text; (len = trigram_len(t)) > 0;) {
+		bool seen = false;
+
+		for (const char *u = text; u < t && !seen;) {
+			seen = strncmp(u, t, len) == 0 && trigram_len(u) == len;
+			u++;
+			while (((unsigned char)*u & 0xc0) == 0x80)
+				u++;
+		}
+		n += !seen;
+		t++;
+		while (((unsigned char)*t & 0xc0) == 0x80)
+			t++;
+	}
+	return n;
+}
+
+/* Looks for a rare literal of q among the first RARE_TRIES, those with the
+ * most distinct trigrams first (the likeliest to be rare): if one is in at
+ * most RARE_DRIVE rows, the search reads those (p: DRIVE_IDS) and returns
+ * true. */
 static bool choose_rare(struct catalogue *c, const struct query *q,
                         struct plan *p)
 {
-	size_t n_lit, *order;
+	size_t n_lit, *order, *distinct;
 	struct literal *lit = literals(q, &n_lit);
 	bool found = false;
 
 	if (!ids_fit(c, RARE_DRIVE))
 		n_lit = 0;
-
 	order = xcalloc(n_lit, sizeof(*order));
+	distinct = xcalloc(n_lit, sizeof(*distinct));
 	for (size_t i = 0; i < n_lit; i++) {
 		size_t k = i;
 
-		while (k > 0 &&
-		       strlen(lit[order[k - 1]].text) < strlen(lit[i].text)) {
+		distinct[i] = trigrams(lit[i].text);
+		while (k > 0 && distinct[order[k - 1]] < distinct[i]) {
 			order[k] = order[k - 1];
 			k--;
 		}
 		order[k] = i;
 	}
+	free(distinct);
 	for (size_t i = 0; i < n_lit && i < RARE_TRIES && !found; i++) {
 		int64_t *ids;
 		uint64_t n =
@@ -1028,22 +1069,6 @@ static bool choose_rare(struct catalogue *c, const struct query *q,
 	free(order);
 	free(lit);
 	return found;
-}
-
-/* Returns the number of bytes of the first three UTF-8 characters at s,
- * or 0 if it has fewer. */
-static size_t trigram_len(const char *s)
-{
-	size_t i = 0;
-
-	for (int chars = 0; chars < 3; chars++) {
-		if (s[i] == '\0')
-			return 0;
-		i++;
-		while (((unsigned char)s[i] & 0xc0) == 0x80)
-			i++;
-	}
-	return i;
 }
 
 /* Chooses the trigram of q's literals (the first TRIGRAM_TRIES of them)
