@@ -1369,7 +1369,8 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 out:
 	sqlite3_progress_handler(c->db, 0, NULL, NULL);
 	sqlite3_finalize(st);
-	if (txn && !sqlite3_get_autocommit(c->db))
+	if (txn && !sqlite3_get_autocommit(c->db) &&
+	    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	free(sql);
 	search_sql_free(&s);
