@@ -616,6 +616,10 @@ static struct catalogue *open_as(const char *path, bool writer, char **cause)
 	                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, c,
 	                            cat_sql_match, NULL, NULL) != SQLITE_OK)
 		goto sql_fail;
+	if (sqlite3_create_function(c->db, "fisbot_in", 2,
+	                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+	                            cat_sql_in, NULL, NULL) != SQLITE_OK)
+		goto sql_fail;
 	return c;
 sql_fail:
 	*cause = xasprintf("%s: %s", path,

@@ -69,6 +69,7 @@ struct catalogue {
 	int64_t deadline_ms; /* of the running search (clock_deadline_ms) */
 	bool timed_out;
 	bool regex_limited; /* a glob or regex hit a limit in this search */
+	const char *plan;   /* how the last search read the files (tests) */
 	bool keep_errors;   /* catalogue_keep_errors */
 	char *last_error;
 };
@@ -91,5 +92,8 @@ struct cat_entry *cat_page_add(struct cat_page *p);
 /* The SQL function fisbot_match(term, lpath) of connection c (its user
  * data): query_match for a term bound as a pointer by the search. */
 void cat_sql_match(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+/* The SQL function fisbot_in(set, id): whether id is in a set of ids bound
+ * as a pointer by the search. */
+void cat_sql_in(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 
 #endif

@@ -11,7 +11,20 @@
  *    which match the path or the description; what a glob or regex needs,
  *    query_term.must, in the path; a desc: filter, in the description)
  *    goes to the FTS5 trigram index, which yields rows in descending id
- *    order;
+ *    order (choose_fts()). FTS5 reads a phrase through every one of its
+ *    trigrams' doclists, and several phrases through all of theirs, so:
+ *    with several literals, the longest is counted first, and if it is in
+ *    at most RARE_DRIVE rows those rows alone are read (their ids bound in
+ *    the statement, DRIVE_IDS) and the others tested on them (a rare word
+ *    in a glob, two rare words). With a size range or media type that is
+ *    not dense among the newest rows, and literals that are not rare
+ *    (estimated by their rarest trigram in the newest rows): a filter of at
+ *    most FILTER_DRIVE rows has its ids read from its index and those rows
+ *    tested (DRIVE_IDS); a larger one, when the count would read the table
+ *    for many rows of the trigram index that fail the filter, is read into
+ *    a set of ids (a bitmap, fisbot_in()) and the trigram index is read
+ *    for the rarest trigram alone, the set tested before the table is read
+ *    and every literal after;
  *  - otherwise a desc: filter reads the described files through their
  *    index, if they are few;
  *  - otherwise a two-character word that the newest rows show rare reads
@@ -25,8 +38,10 @@
  * fisbot_match() (cat_sql_match) with the compiled term bound as a pointer;
  * filters not driving the plan are written "+column" so SQLite does not read
  * through their index. The count is capped at CATALOGUE_COUNT_CAP + 1 rows and
- * is skipped when the page shows where the matches end; without literals it
- * reads the size or type index, where every row passes that filter. A
+ * is skipped when the page shows where the matches end, or taken with the
+ * page (a window over every row) by plans that read every row they may
+ * match; without literals it reads the size or type index, where every row
+ * passes that filter, or the filter's ids if it has few (DRIVE_IDS). A
  * progress handler, and fisbot_match after each match, end any search
  * running longer than CATALOGUE_SEARCH_MS. A path on which a glob or regex
  * hit a PCRE2 limit does not match, and the page says so (regex_limited).
@@ -49,6 +64,31 @@
 /* A desc: filter without literals for the trigram index reads the
  * described files through their index if there are at most this many. */
 #define DESCRIBED_FEW 20000
+/* The literals of a query with several are counted up to RARE_DRIVE + 1
+ * rows each, the longest first (RARE_TRIES of them at most), until one is
+ * in at most RARE_DRIVE rows: the search then reads that one's rows
+ * (DRIVE_IDS) and tests the others on them (the others' doclists may be
+ * long, and FTS5 reads them through). */
+#define RARE_DRIVE 600
+#define RARE_TRIES 1
+/* A size range or media type with literals: a filter of at most
+ * FILTER_DRIVE rows drives the search when the literals are in more rows;
+ * one of at most FILTER_SET rows, where the newest FILTER_PROBE rows show
+ * it is not dense, is read into a set of ids that the rows of the trigram
+ * index are tested against before the table is read. */
+#define FILTER_DRIVE 2000
+#define FILTER_SET   65536
+#define FILTER_PROBE 1024
+/* Reading an id from an index costs about a sixth of what reading a row of
+ * the table in id order for the filter's test does. */
+#define SET_WORTH 6
+/* The greatest id such a set holds (its bitmap: 8 MiB). */
+#define SET_MAX_ID ((int64_t)1 << 26)
+/* With such a set, the trigram index is read for the rarest trigram of the
+ * literals (among the first TRIGRAM_TRIES, counted in the newest
+ * TRIGRAM_SAMPLE rows) instead of the literals. */
+#define TRIGRAM_TRIES  6
+#define TRIGRAM_SAMPLE 16384
 
 #define FILE_COLUMNS                                                           \
 	"f.id, f.path, f.size, f.mtime_ns, f.dev, f.ino, f.sha256, "           \
@@ -79,12 +119,20 @@ static void buf_add(struct buf *b, const char *s)
 	buf_addn(b, s, strlen(s));
 }
 
+/* The ids of the rows in a size range or media type: a bitmap of
+ * [0, max]. */
+struct id_set {
+	uint8_t *bits;
+	int64_t max;
+};
+
 /* A value to bind, in the order of the '?' in the SQL. */
 struct bind {
-	enum { B_TEXT, B_INT, B_TERM } kind;
+	enum { B_TEXT, B_INT, B_TERM, B_SET } kind;
 	const char *text;
 	int64_t i;
 	const struct query_term *term;
+	const struct id_set *set;
 };
 
 /* How a search reads the files: by the trigram index, in id order, or
@@ -95,7 +143,8 @@ enum driver {
 	DRIVE_SIZE,
 	DRIVE_TYPE,
 	DRIVE_PAIR,
-	DRIVE_DESC
+	DRIVE_DESC,
+	DRIVE_IDS
 };
 
 /* The SQL of one search, and its bindings. */
@@ -106,6 +155,18 @@ struct search_sql {
 	size_t n_binds;
 	char *owned[2]; /* strings the binds point to */
 	size_t n_owned;
+};
+
+/* How one search reads the files. */
+struct plan {
+	enum driver page, count; /* for the page, for its count */
+	char *pair_match;        /* DRIVE_PAIR: see build() */
+	long rare;               /* the literal ids are of (-1: a filter's) */
+	int64_t *ids;            /* DRIVE_IDS: the rows read, newest first */
+	size_t n_ids;
+	struct id_set *set; /* DRIVE_FTS: the filter's rows, or NULL */
+	char *trigram;      /* DRIVE_FTS: the only one looked up, or NULL */
+	const char *trigram_col; /* its literal's column */
 };
 
 /* Returns the number of UTF-8 characters in the n bytes at s. */
@@ -236,31 +297,112 @@ static const char *pair_term(const struct query *q, bool *in_desc)
 	return NULL;
 }
 
+/* A literal of a query for the trigram index: the column it must be in
+ * (NULL: the path or the description) and its folded text. */
+struct literal {
+	const char *col;
+	const char *text;
+};
+
+/* Returns true if text is long enough for the trigram index. */
+static bool is_literal(const char *text)
+{
+	return utf8_chars(text, strlen(text)) >= 3;
+}
+
+/* Returns the literals of q for the trigram index (*n of them; the caller
+ * frees the array), in the order build() meets them: each substring term
+ * and the literals of each glob or regex, then the desc: filter. */
+static struct literal *literals(const struct query *q, size_t *n)
+{
+	struct literal *v = NULL;
+
+	*n = 0;
+	for (size_t i = 0; i < q->n_terms; i++) {
+		const struct query_term *t = &q->terms[i];
+
+		if (t->kind == QUERY_SUBSTRING && is_literal(t->text)) {
+			v = xreallocarray(v, *n + 1, sizeof(*v));
+			v[(*n)++] = (struct literal){NULL, t->text};
+		}
+		for (size_t k = 0; k < t->n_must; k++) {
+			if (!is_literal(t->must[k]))
+				continue;
+			v = xreallocarray(v, *n + 1, sizeof(*v));
+			v[(*n)++] = (struct literal){"lpath", t->must[k]};
+		}
+	}
+	if (q->desc != NULL && is_literal(q->desc)) {
+		v = xreallocarray(v, *n + 1, sizeof(*v));
+		v[(*n)++] = (struct literal){"ldesc", q->desc};
+	}
+	return v;
+}
+
+/* Returns true if text, when it is a literal (then the *k-th of its query,
+ * counted in *k), is in the MATCH expression of a search read through
+ * driver (every literal is if rare is -1, only the rare-th if it is not
+ * negative, none if it is -2), or is the rare-th whose rows DRIVE_IDS
+ * reads. */
+static bool in_match(enum driver driver, long rare, size_t *k, const char *text)
+{
+	if (!is_literal(text))
+		return false;
+	(*k)++;
+	if (driver == DRIVE_IDS)
+		return rare >= 0 && (size_t)rare == *k - 1;
+	return driver == DRIVE_FTS &&
+	       (rare == -1 || (rare >= 0 && (size_t)rare == *k - 1));
+}
+
 /* Builds the FROM and WHERE clauses of q (and their bindings), read in the
  * order chosen by driver; for DRIVE_PAIR, pair_match is the MATCH of the
- * trigrams that start with the pair (NULL if there are none). */
+ * trigrams that start with the pair (NULL if there are none). With
+ * DRIVE_FTS, only the rare-th literal is looked up in the trigram index if
+ * rare is not -1 (the others are tested on each row), and the rows must be
+ * in set, if not NULL, before the table is read; if p->trigram is not
+ * NULL, only that trigram is, and every literal is tested on each row.
+ * DRIVE_IDS reads the rows of p->ids (those of the rare-th literal, or of
+ * a filter). */
 static void build(struct search_sql *s, const struct query *q,
-                  enum driver driver, const char *pair_match)
+                  enum driver driver, const struct plan *p)
 {
+	const char *pair_match = p->pair_match;
+	const struct id_set *set = p->set;
+	long rare = p->trigram != NULL ? -2 : p->rare;
 	const char *pre;
+	size_t k = 0;
 
 	if (driver == DRIVE_FTS) {
+		if (p->trigram != NULL)
+			add_match(s, p->trigram_col, p->trigram,
+			          strlen(p->trigram));
 		for (size_t i = 0; i < q->n_terms; i++) {
 			const struct query_term *t = &q->terms[i];
 
-			if (t->kind == QUERY_SUBSTRING)
+			if (t->kind == QUERY_SUBSTRING &&
+			    in_match(driver, rare, &k, t->text))
 				add_match(s, NULL, t->text, strlen(t->text));
-			for (size_t k = 0; k < t->n_must; k++)
-				add_match(s, "lpath", t->must[k],
-				          strlen(t->must[k]));
+			for (size_t m = 0; m < t->n_must; m++)
+				if (in_match(driver, rare, &k, t->must[m]))
+					add_match(s, "lpath", t->must[m],
+					          strlen(t->must[m]));
 		}
-		if (q->desc != NULL)
+		if (q->desc != NULL && in_match(driver, rare, &k, q->desc))
 			add_match(s, "ldesc", q->desc, strlen(q->desc));
-		buf_add(&s->from_where,
-		        " FROM files_fts CROSS JOIN files f"
-		        " ON f.id = files_fts.rowid"
-		        " WHERE files_fts MATCH ? AND f.sha256 IS NOT NULL");
+		buf_add(&s->from_where, " FROM files_fts CROSS JOIN files f"
+		                        " ON f.id = files_fts.rowid"
+		                        " WHERE files_fts MATCH ?");
 		add_bind(s)->text = s->match.s;
+		if (set != NULL) {
+			struct bind *b;
+
+			add_where(s, "fisbot_in(?, files_fts.rowid)");
+			b = add_bind(s);
+			b->kind = B_SET;
+			b->set = set;
+		}
+		add_where(s, "f.sha256 IS NOT NULL");
 	} else if (driver == DRIVE_PAIR) {
 		bool in_desc;
 		const char *pair = pair_term(q, &in_desc);
@@ -283,6 +425,13 @@ static void build(struct search_sql *s, const struct query *q,
 		        "SELECT id FROM files WHERE ldesc IS NOT NULL AND"
 		        " substr(ldesc, -2) = ?) AND f.sha256 IS NOT NULL");
 		bind_text(s, pair);
+	} else if (driver == DRIVE_IDS) {
+		buf_add(&s->from_where, " FROM files f WHERE f.id IN (");
+		for (size_t i = 0; i < p->n_ids; i++) {
+			buf_add(&s->from_where, i > 0 ? ", ?" : "?");
+			bind_int(s, p->ids[i]);
+		}
+		buf_add(&s->from_where, ") AND f.sha256 IS NOT NULL");
 	} else if (driver == DRIVE_DESC) {
 		buf_add(&s->from_where,
 		        " FROM files f INDEXED BY files_described"
@@ -296,13 +445,13 @@ static void build(struct search_sql *s, const struct query *q,
 		                               : " FROM files f");
 		buf_add(&s->from_where, " WHERE f.sha256 IS NOT NULL");
 	}
+	k = 0;
 	for (size_t i = 0; i < q->n_terms; i++) {
 		const struct query_term *t = &q->terms[i];
 
 		if (t->kind == QUERY_SUBSTRING) {
 			/* A word is in the path or the description. */
-			if (driver != DRIVE_FTS ||
-			    utf8_chars(t->text, strlen(t->text)) < 3) {
+			if (!in_match(driver, rare, &k, t->text)) {
 				where_text(s,
 				           "(instr(f.lpath, ?) > 0 OR"
 				           " instr(f.ldesc, ?) > 0)",
@@ -312,10 +461,10 @@ static void build(struct search_sql *s, const struct query *q,
 			continue;
 		}
 		/* A cheap test of the literals before the regex. */
-		if (driver != DRIVE_FTS)
-			for (size_t k = 0; k < t->n_must; k++)
+		for (size_t m = 0; m < t->n_must; m++)
+			if (!in_match(driver, rare, &k, t->must[m]))
 				where_text(s, "instr(f.lpath, ?) > 0",
-				           t->must[k]);
+				           t->must[m]);
 		add_where(s, "fisbot_match(?, f.lpath)");
 		add_bind(s)->kind = B_TERM;
 		s->binds[s->n_binds - 1].term = t;
@@ -360,8 +509,7 @@ static void build(struct search_sql *s, const struct query *q,
 		where_int(s, "f.added >= ?",
 		          back > (uint64_t)now ? 0 : now - (int64_t)back);
 	}
-	if (q->desc != NULL &&
-	    (driver != DRIVE_FTS || utf8_chars(q->desc, strlen(q->desc)) < 3))
+	if (q->desc != NULL && !in_match(driver, rare, &k, q->desc))
 		where_text(s, "instr(f.ldesc, ?) > 0", q->desc);
 }
 
@@ -394,9 +542,12 @@ static sqlite3_stmt *prepare(struct catalogue *c, const char *sql,
 			sqlite3_bind_text(st, i, b->text, -1, SQLITE_STATIC);
 		else if (b->kind == B_INT)
 			sqlite3_bind_int64(st, i, b->i);
-		else
+		else if (b->kind == B_TERM)
 			sqlite3_bind_pointer(st, i, (void *)b->term,
 			                     "fisbot_term", NULL);
+		else
+			sqlite3_bind_pointer(st, i, (void *)b->set,
+			                     "fisbot_set", NULL);
 	}
 	for (int k = 0; k < n_extra; k++, i++)
 		sqlite3_bind_int64(st, i, extra[k]);
@@ -463,43 +614,254 @@ static void step_failed(struct catalogue *c, int rc, char **cause)
 	*cause = xstrdup("search failed (database error)");
 }
 
-/* Counts, up to CATALOGUE_COUNT_CAP + 1, the rows of the size range or
- * the media type of q (driver DRIVE_SIZE or DRIVE_TYPE), reading that
- * index only. Returns the count, or UINT64_MAX on error. */
-static uint64_t estimate(struct catalogue *c, const struct query *q,
-                         enum driver driver)
+/* Appends to s "SELECT what FROM files" and the conditions of q's size
+ * range (driver DRIVE_SIZE) or media type (DRIVE_TYPE), read through that
+ * index, or with pre "+" tested on the rows read otherwise. */
+static void filter_sql(struct search_sql *s, const struct query *q,
+                       enum driver driver, const char *what, const char *pre)
 {
-	struct search_sql s = {0};
-	sqlite3_stmt *st;
-	uint64_t n = UINT64_MAX;
 	const char *lo, *hi;
+	char *sql;
 
 	if (driver == DRIVE_SIZE) {
-		buf_add(&s.from_where, "SELECT count(*) FROM (SELECT 1 FROM"
-		                       " files INDEXED BY files_by_size WHERE"
-		                       " size >= ? AND size <= ?");
-		bind_int(&s, size_value(q->min_size));
-		bind_int(&s, size_value(q->max_size));
+		sql = xasprintf("SELECT %s FROM files%s WHERE %ssize >= ? AND"
+		                " %ssize <= ?",
+		                what, *pre ? "" : " INDEXED BY files_by_size",
+		                pre, pre);
+		bind_int(s, size_value(q->min_size));
+		bind_int(s, size_value(q->max_size));
 	} else if (strchr(q->type, '/') != NULL) {
-		buf_add(&s.from_where, "SELECT count(*) FROM (SELECT 1 FROM"
-		                       " files INDEXED BY files_by_type WHERE"
-		                       " media_type = ?");
-		bind_text(&s, q->type);
+		sql = xasprintf("SELECT %s FROM files%s WHERE %smedia_type = ?",
+		                what, *pre ? "" : " INDEXED BY files_by_type",
+		                pre);
+		bind_text(s, q->type);
 	} else {
-		buf_add(&s.from_where, "SELECT count(*) FROM (SELECT 1 FROM"
-		                       " files INDEXED BY files_by_type WHERE"
-		                       " media_type >= ? AND media_type < ?");
-		type_range(&s, q->type, &lo, &hi);
-		bind_text(&s, lo);
-		bind_text(&s, hi);
+		sql = xasprintf("SELECT %s FROM files%s WHERE %smedia_type >= ?"
+		                " AND %smedia_type < ?",
+		                what, *pre ? "" : " INDEXED BY files_by_type",
+		                pre, pre);
+		type_range(s, q->type, &lo, &hi);
+		bind_text(s, lo);
+		bind_text(s, hi);
 	}
-	buf_add(&s.from_where, " LIMIT ?)");
-	st = prepare(c, s.from_where.s, &s,
-	             (const int64_t[]){CATALOGUE_COUNT_CAP + 1}, 1);
+	buf_add(&s->from_where, sql);
+	free(sql);
+}
+
+/* Runs the SQL of s, which yields one integer, with the extra integer
+ * values; returns it, or UINT64_MAX on error. */
+static uint64_t run_count(struct catalogue *c, const struct search_sql *s,
+                          const int64_t *extra, int n_extra)
+{
+	sqlite3_stmt *st = prepare(c, s->from_where.s, s, extra, n_extra);
+	uint64_t n = UINT64_MAX;
+
 	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
 		n = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
+	return n;
+}
+
+/* Counts, up to cap, the rows of the size range or the media type of q
+ * (driver DRIVE_SIZE or DRIVE_TYPE), reading that index only. Returns the
+ * count, or UINT64_MAX on error. */
+static uint64_t estimate(struct catalogue *c, const struct query *q,
+                         enum driver driver, uint64_t cap)
+{
+	struct search_sql s = {0};
+	uint64_t n;
+
+	buf_add(&s.from_where, "SELECT count(*) FROM (");
+	filter_sql(&s, q, driver, "1", "");
+	buf_add(&s.from_where, " LIMIT ?)");
+	n = run_count(c, &s, (const int64_t[]){(int64_t)cap}, 1);
 	search_sql_free(&s);
+	return n;
+}
+
+/* Returns an estimate of the rows in the size range or media type of q
+ * (driver): the share of the newest FILTER_PROBE files in it, times the
+ * greatest id (*max_id). UINT64_MAX on error. */
+static uint64_t filter_probe(struct catalogue *c, const struct query *q,
+                             enum driver driver, uint64_t *max_id)
+{
+	struct search_sql s = {0};
+	uint64_t n, probe;
+
+	buf_add(&s.from_where, "SELECT max(id) FROM files");
+	*max_id = run_count(c, &s, NULL, 0);
+	search_sql_free(&s);
+	memset(&s, 0, sizeof(s));
+	if (*max_id == UINT64_MAX)
+		return UINT64_MAX;
+	probe = *max_id < FILTER_PROBE ? *max_id : FILTER_PROBE;
+	buf_add(&s.from_where, "SELECT count(*) FROM (");
+	filter_sql(&s, q, driver, "1", "+");
+	buf_add(&s.from_where, " AND id > ?)");
+	n = run_count(c, &s, (const int64_t[]){(int64_t)(*max_id - probe)}, 1);
+	search_sql_free(&s);
+	if (n == UINT64_MAX || *max_id > UINT64_MAX / (FILTER_PROBE + 1))
+		return UINT64_MAX;
+	return probe == 0 ? 0 : n * *max_id / probe;
+}
+
+/* Returns true if a statement may bind n more values than a search's
+ * own (a list of ids). */
+static bool ids_fit(struct catalogue *c, size_t n)
+{
+	int max = sqlite3_limit(c->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
+
+	return max > 0 && n + 1024 <= (size_t)max;
+}
+
+/* Compares two ids, the greater first. */
+static int cmp_id_desc(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Reads into p->ids (newest first) the ids of the rows in the size range or
+ * media type of q (driver), from that index, if there are at most
+ * FILTER_DRIVE (else none). Returns how many there are, up to
+ * FILTER_DRIVE + 1, or UINT64_MAX on error. */
+static uint64_t filter_ids(struct catalogue *c, const struct query *q,
+                           enum driver driver, struct plan *p)
+{
+	struct search_sql s = {0};
+	sqlite3_stmt *st;
+	int64_t *ids;
+	uint64_t n = 0;
+	int rc;
+
+	if (!ids_fit(c, FILTER_DRIVE))
+		return UINT64_MAX;
+	ids = xcalloc(FILTER_DRIVE + 1, sizeof(*ids));
+
+	filter_sql(&s, q, driver, "id", "");
+	buf_add(&s.from_where, " LIMIT ?");
+	st = prepare(c, s.from_where.s, &s, (const int64_t[]){FILTER_DRIVE + 1},
+	             1);
+	if (st == NULL) {
+		search_sql_free(&s);
+		free(ids);
+		return UINT64_MAX;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n <= FILTER_DRIVE)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	search_sql_free(&s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		free(ids);
+		return UINT64_MAX;
+	}
+	if (n > FILTER_DRIVE) {
+		free(ids);
+		return n;
+	}
+	qsort(ids, (size_t)n, sizeof(*ids), cmp_id_desc);
+	p->ids = ids;
+	p->n_ids = (size_t)n;
+	return n;
+}
+
+/* Frees set (NULL is fine). */
+static void id_set_free(struct id_set *set)
+{
+	if (set != NULL)
+		free(set->bits);
+	free(set);
+}
+
+/* Returns the set of the ids in the size range or media type of q (driver),
+ * read from that index, or NULL if there are more than FILTER_SET or on
+ * error. */
+static struct id_set *read_set(struct catalogue *c, const struct query *q,
+                               enum driver driver)
+{
+	struct search_sql s = {0};
+	struct id_set *set = NULL;
+	sqlite3_stmt *st = NULL;
+	uint64_t n = 0;
+	int64_t max;
+	int rc;
+
+	buf_add(&s.from_where, "SELECT max(id) FROM files");
+	max = (int64_t)run_count(c, &s, NULL, 0);
+	search_sql_free(&s);
+	memset(&s, 0, sizeof(s));
+	if (max < 0 || max > SET_MAX_ID)
+		return NULL; /* an error, or ids too large for a bitmap */
+	set = xcalloc(1, sizeof(*set));
+	set->max = max;
+	set->bits = xcalloc((size_t)(max / 8) + 1, 1);
+	filter_sql(&s, q, driver, "id", "");
+	buf_add(&s.from_where, " LIMIT ?");
+	st = prepare(c, s.from_where.s, &s, (const int64_t[]){FILTER_SET + 1},
+	             1);
+	if (st == NULL)
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+
+		if (++n > FILTER_SET || id < 0 || id > max)
+			goto fail; /* too many, or written meanwhile */
+		set->bits[id >> 3] |= (uint8_t)(1u << (id & 7));
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	search_sql_free(&s);
+	return set;
+fail:
+	sqlite3_finalize(st);
+	search_sql_free(&s);
+	id_set_free(set);
+	return NULL;
+}
+
+void cat_sql_in(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const struct id_set *set = sqlite3_value_pointer(argv[0], "fisbot_set");
+	sqlite3_int64 id = sqlite3_value_int64(argv[1]);
+
+	(void)argc;
+	sqlite3_result_int(ctx, set != NULL && id >= 0 && id <= set->max &&
+	                            ((set->bits[id >> 3] >> (id & 7)) & 1));
+}
+
+/* Reads, up to cap, the ids of the rows of the trigram index that hold the
+ * literal l, newest first, into *ids (the caller frees it). Returns how
+ * many, or UINT64_MAX on error. */
+static uint64_t literal_rows(struct catalogue *c, const struct literal *l,
+                             uint64_t cap, int64_t **ids)
+{
+	struct search_sql s = {0};
+	sqlite3_stmt *st;
+	uint64_t n = 0;
+	int rc;
+
+	*ids = NULL;
+	add_match(&s, l->col, l->text, strlen(l->text));
+	buf_add(&s.from_where, "SELECT rowid FROM files_fts WHERE files_fts"
+	                       " MATCH ? ORDER BY rowid DESC LIMIT ?");
+	bind_text(&s, s.match.s);
+	st = prepare(c, s.from_where.s, &s, (const int64_t[]){(int64_t)cap}, 1);
+	if (st == NULL) {
+		search_sql_free(&s);
+		return UINT64_MAX;
+	}
+	*ids = xcalloc((size_t)cap, sizeof(**ids));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < cap)
+		(*ids)[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	search_sql_free(&s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		free(*ids);
+		*ids = NULL;
+		return UINT64_MAX;
+	}
 	return n;
 }
 
@@ -624,11 +986,209 @@ static bool few_described(struct catalogue *c)
 	return few;
 }
 
+/* Returns the number of bytes of the first three UTF-8 characters at s,
+ * or 0 if it has fewer. */
+static size_t trigram_len(const char *s)
+{
+	size_t i = 0;
+
+	for (int chars = 0; chars < 3; chars++) {
+		if (s[i] == '\0')
+			return 0;
+		i++;
+		while (((unsigned char)s[i] & 0xc0) == 0x80)
+			i++;
+	}
+	return i;
+}
+
+/* Returns the number of distinct trigrams of the literal text: the more,
+ * the likelier it is rare ("kakaka" has two, "kaloka" four). */
+static size_t trigrams(const char *text)
+{
+	size_t n = 0, len;
+
+	for (const char *t = text; (len = trigram_len(t)) > 0;) {
+		bool seen = false;
+
+		for (const char *u = text; u < t && !seen;) {
+			seen = strncmp(u, t, len) == 0 && trigram_len(u) == len;
+			u++;
+			while (((unsigned char)*u & 0xc0) == 0x80)
+				u++;
+		}
+		n += !seen;
+		t++;
+		while (((unsigned char)*t & 0xc0) == 0x80)
+			t++;
+	}
+	return n;
+}
+
+/* Looks for a rare literal of q among the first RARE_TRIES, those with the
+ * most distinct trigrams first (the likeliest to be rare): if one is in at
+ * most RARE_DRIVE rows, the search reads those (p: DRIVE_IDS) and returns
+ * true. */
+static bool choose_rare(struct catalogue *c, const struct query *q,
+                        struct plan *p)
+{
+	size_t n_lit, *order, *distinct;
+	struct literal *lit = literals(q, &n_lit);
+	bool found = false;
+
+	if (!ids_fit(c, RARE_DRIVE))
+		n_lit = 0;
+	order = xcalloc(n_lit, sizeof(*order));
+	distinct = xcalloc(n_lit, sizeof(*distinct));
+	for (size_t i = 0; i < n_lit; i++) {
+		size_t k = i;
+
+		distinct[i] = trigrams(lit[i].text);
+		while (k > 0 && distinct[order[k - 1]] < distinct[i]) {
+			order[k] = order[k - 1];
+			k--;
+		}
+		order[k] = i;
+	}
+	free(distinct);
+	for (size_t i = 0; i < n_lit && i < RARE_TRIES && !found; i++) {
+		int64_t *ids;
+		uint64_t n =
+		    literal_rows(c, &lit[order[i]], RARE_DRIVE + 1, &ids);
+
+		if (n <= RARE_DRIVE) {
+			p->page = p->count = DRIVE_IDS;
+			p->rare = (long)order[i];
+			p->ids = ids;
+			p->n_ids = (size_t)n;
+			found = true;
+		} else {
+			free(ids);
+		}
+	}
+	free(order);
+	free(lit);
+	return found;
+}
+
+/* Chooses the trigram of q's literals (the first TRIGRAM_TRIES of them)
+ * found in the fewest of the newest TRIGRAM_SAMPLE rows of the trigram
+ * index (max_id: the greatest id), to be read alone there instead of the
+ * literals, whose phrases make FTS5 read every trigram's doclist through:
+ * p->trigram and p->trigram_col. Returns an estimate of its rows in the
+ * whole index, or UINT64_MAX (and no trigram) on error. */
+static uint64_t choose_trigram(struct catalogue *c, const struct query *q,
+                               struct plan *p, uint64_t max_id)
+{
+	size_t n_lit, tries = 0;
+	struct literal *lit = literals(q, &n_lit);
+	uint64_t best = UINT64_MAX;
+	uint64_t sample = max_id < TRIGRAM_SAMPLE ? max_id : TRIGRAM_SAMPLE;
+	int64_t from = (int64_t)(max_id - sample);
+
+	for (size_t i = 0; i < n_lit && tries < TRIGRAM_TRIES; i++) {
+		const char *t = lit[i].text;
+
+		for (size_t len;
+		     (len = trigram_len(t)) > 0 && tries < TRIGRAM_TRIES;
+		     tries++) {
+			struct search_sql s = {0};
+			uint64_t n;
+
+			add_match(&s, lit[i].col, t, len);
+			buf_add(&s.from_where,
+			        "SELECT count(*) FROM files_fts WHERE"
+			        " files_fts MATCH ? AND rowid > ?");
+			bind_text(&s, s.match.s);
+			n = run_count(c, &s, &from, 1);
+			search_sql_free(&s);
+			if (n == UINT64_MAX) {
+				free(p->trigram);
+				p->trigram = NULL;
+				free(lit);
+				return UINT64_MAX;
+			}
+			if (n < best) {
+				best = n;
+				free(p->trigram);
+				p->trigram = xstrndup(t, len);
+				p->trigram_col = lit[i].col;
+			}
+			/* The next character. */
+			t++;
+			while (((unsigned char)*t & 0xc0) == 0x80)
+				t++;
+		}
+	}
+	free(lit);
+	if (best == UINT64_MAX || sample == 0 ||
+	    max_id > UINT64_MAX / (TRIGRAM_SAMPLE + 1))
+		return best == UINT64_MAX ? UINT64_MAX : best;
+	return best * max_id / sample;
+}
+
 /*
- * Chooses how to read the files for q's page (*page) and for its count
- * (*count). A size range or media type that holds few rows drives both
- * through its index (the few rows are sorted). Otherwise the page comes in
- * id order, from the trigram index if q has literals for it, else from the
+ * Chooses how a search with literals for the trigram index reads the
+ * files (p->page = p->count = DRIVE_FTS on entry: the rows of every
+ * literal, in id order); by_size and by_type are the estimates of its size
+ * range and media type (UINT64_MAX if it has none), both over
+ * CATALOGUE_COUNT_CAP. A filter dense among the newest files is left to
+ * be tested on each row. Otherwise, and with several literals, a rare
+ * literal's rows are read alone (choose_rare: FTS5 would read the others'
+ * doclists through). Otherwise a filter of at most FILTER_DRIVE rows is
+ * read through its index, and those rows tested (DRIVE_IDS); a larger one
+ * is read into a set of ids if that is cheaper than reading the table for
+ * each row of the trigram index until the count's cap.
+ */
+static void choose_fts(struct catalogue *c, const struct query *q,
+                       uint64_t by_size, uint64_t by_type, struct plan *p)
+{
+	bool filter = by_size != UINT64_MAX || by_type != UINT64_MAX;
+	enum driver fd = by_size <= by_type ? DRIVE_SIZE : DRIVE_TYPE;
+	uint64_t rows = UINT64_MAX, max_id = 0, entries, least;
+	size_t n_lit;
+
+	free(literals(q, &n_lit));
+	if (filter) {
+		/* How many rows the filter has: from the newest rows. */
+		rows = filter_probe(c, q, fd, &max_id);
+		if (rows > FILTER_SET)
+			filter = false; /* dense, or an error */
+	}
+	if (n_lit > 1 && choose_rare(c, q, p))
+		return;
+	if (!filter)
+		return;
+	/* The fewest rows the literals can be in: those of their rarest
+	 * trigram, estimated from the newest rows. */
+	least = choose_trigram(c, q, p, max_id);
+	if (least > RARE_DRIVE) {
+		if (filter_ids(c, q, fd, p) <= FILTER_DRIVE) {
+			p->page = p->count = DRIVE_IDS;
+		} else {
+			if (rows <= FILTER_DRIVE)
+				rows = FILTER_DRIVE + 1;
+			/* The rows of the trigram index read to fill the
+			 * count: until the cap's share of the filter's rows
+			 * among all, or the trigram's. */
+			entries = CATALOGUE_COUNT_CAP * max_id / rows;
+			if (entries > least)
+				entries = least;
+			if (rows < SET_WORTH * entries)
+				p->set = read_set(c, q, fd);
+		}
+	}
+	if (p->set == NULL) {
+		free(p->trigram);
+		p->trigram = NULL;
+	}
+}
+
+/*
+ * Chooses how to read the files for q's page and for its count. A size
+ * range or media type that holds few rows drives both through its index
+ * (the few rows are sorted). Otherwise the page comes in id order, from
+ * the trigram index if q has literals for it (choose_fts), else from the
  * table; the count reads the trigram index too, or else the index of a
  * size or type filter, where every row passes that filter, so it reaches
  * the cap sooner than a scan in id order. Without such literals, a desc:
@@ -636,38 +1196,68 @@ static bool few_described(struct catalogue *c)
  * few; a query whose only text is two-character words (or a desc: filter
  * of two), the first of them rare among the newest files, reads the rows
  * that contain that pair (trigrams that start with it, strings that end
- * with it: *pair_match) instead of the table.
+ * with it: p->pair_match) instead of the table.
  */
-static void choose(struct catalogue *c, const struct query *q,
-                   enum driver *page, enum driver *count, char **pair_match)
+static void choose(struct catalogue *c, const struct query *q, struct plan *p)
 {
 	const char *pair;
 	bool in_desc;
 
 	uint64_t by_size = UINT64_MAX, by_type = UINT64_MAX;
 
+	p->rare = -1;
 	if (q->min_size > 0 || q->max_size < UINT64_MAX)
-		by_size = estimate(c, q, DRIVE_SIZE);
+		by_size = estimate(c, q, DRIVE_SIZE, CATALOGUE_COUNT_CAP + 1);
 	if (q->type != NULL)
-		by_type = estimate(c, q, DRIVE_TYPE);
+		by_type = estimate(c, q, DRIVE_TYPE, CATALOGUE_COUNT_CAP + 1);
 	if (by_size <= CATALOGUE_COUNT_CAP && by_size <= by_type) {
-		*page = *count = DRIVE_SIZE;
+		p->page = p->count = DRIVE_SIZE;
 	} else if (by_type <= CATALOGUE_COUNT_CAP) {
-		*page = *count = DRIVE_TYPE;
+		p->page = p->count = DRIVE_TYPE;
 	} else if (has_literals(q)) {
-		*page = *count = DRIVE_FTS;
+		p->page = p->count = DRIVE_FTS;
+		choose_fts(c, q, by_size, by_type, p);
 	} else if (q->desc != NULL && few_described(c)) {
-		*page = *count = DRIVE_DESC;
+		p->page = p->count = DRIVE_DESC;
 	} else if ((pair = pair_term(q, &in_desc)) != NULL &&
 	           !pair_dense(c, pair, in_desc) &&
-	           pair_trigrams(c, pair, in_desc, pair_match) == 0) {
-		*page = *count = DRIVE_PAIR;
+	           pair_trigrams(c, pair, in_desc, &p->pair_match) == 0) {
+		p->page = p->count = DRIVE_PAIR;
+	} else if ((by_size != UINT64_MAX || by_type != UINT64_MAX) &&
+	           filter_ids(c, q,
+	                      by_size <= by_type ? DRIVE_SIZE : DRIVE_TYPE,
+	                      p) <= FILTER_DRIVE) {
+		p->page = p->count = DRIVE_IDS;
 	} else {
-		*page = DRIVE_SCAN;
-		*count = by_size != UINT64_MAX   ? DRIVE_SIZE
-		         : by_type != UINT64_MAX ? DRIVE_TYPE
-		                                 : DRIVE_SCAN;
+		p->page = DRIVE_SCAN;
+		p->count = by_size != UINT64_MAX   ? DRIVE_SIZE
+		           : by_type != UINT64_MAX ? DRIVE_TYPE
+		                                   : DRIVE_SCAN;
 	}
+}
+
+/* Returns the name of plan p, for tests. */
+static const char *plan_name(const struct plan *p)
+{
+	switch (p->page) {
+	case DRIVE_SCAN:
+		return "scan";
+	case DRIVE_FTS:
+		return p->trigram != NULL ? "fts set trigram"
+		       : p->set != NULL   ? "fts set"
+		                          : "fts";
+	case DRIVE_SIZE:
+		return "size";
+	case DRIVE_TYPE:
+		return "type";
+	case DRIVE_PAIR:
+		return "pair";
+	case DRIVE_DESC:
+		return "desc";
+	case DRIVE_IDS:
+		return p->rare >= 0 ? "ids literal" : "ids filter";
+	}
+	return "?";
 }
 
 void catalogue_set_search_limit(struct catalogue *c, unsigned ms)
@@ -682,8 +1272,9 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 	struct search_sql s = {0};
 	sqlite3_stmt *st = NULL;
 	char *sql = NULL;
-	enum driver driver, count_driver;
-	char *pair_match = NULL;
+	struct plan plan = {0};
+	uint64_t all = 0;
+	bool whole, txn;
 	int64_t extra[2];
 	int rc, ret = -1;
 
@@ -692,14 +1283,23 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 	c->timed_out = false;
 	c->regex_limited = false;
 	sqlite3_progress_handler(c->db, 1000, search_progress, c);
-	choose(c, q, &driver, &count_driver, &pair_match);
-	build(&s, q, driver, pair_match);
+	/* One read transaction: the plan's ids and sets, the page and its
+	 * count see the same catalogue. */
+	txn = sqlite3_get_autocommit(c->db) &&
+	      sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+	choose(c, q, &plan);
+	c->plan = plan_name(&plan);
+	build(&s, q, plan.page, &plan);
 
-	/* The page. */
-	sql = xasprintf("SELECT " FILE_COLUMNS "%s ORDER BY %s DESC"
+	/* The page. Plans that read every row they may match (to sort
+	 * them) count them too, with a window over all of them (and a
+	 * zero for the column of cat_read_file after FILE_COLUMNS). */
+	whole = plan.page == DRIVE_SIZE || plan.page == DRIVE_TYPE ||
+	        (plan.page == DRIVE_IDS && plan.rare >= 0);
+	sql = xasprintf("SELECT " FILE_COLUMNS "%s%s ORDER BY %s DESC"
 	                " LIMIT ? OFFSET ?",
-	                s.from_where.s,
-	                driver == DRIVE_FTS ? "files_fts.rowid" : "f.id");
+	                whole ? ", 0, count(*) OVER ()" : "", s.from_where.s,
+	                plan.page == DRIVE_FTS ? "files_fts.rowid" : "f.id");
 	extra[0] = limit;
 	extra[1] = offset > INT64_MAX ? INT64_MAX : (int64_t)offset;
 	st = prepare(c, sql, &s, extra, 2);
@@ -707,8 +1307,11 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 		*cause = xstrdup("search failed (database error)");
 		goto out;
 	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		cat_read_file(st, &cat_page_add(out)->file);
+		if (whole)
+			all = (uint64_t)sqlite3_column_int64(st, 14);
+	}
 	if (rc != SQLITE_DONE) {
 		step_failed(c, rc, cause);
 		goto out;
@@ -721,11 +1324,21 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 	/* The count, unless the page already shows where the matches end. */
 	if (out->n < limit && (offset == 0 || out->n > 0)) {
 		out->total = offset + out->n;
+	} else if (whole && out->n > 0) {
+		out->total = all;
+		if (out->total > CATALOGUE_COUNT_CAP) {
+			out->total = CATALOGUE_COUNT_CAP;
+			out->total_capped = true;
+		}
+		if (out->total < offset + out->n) {
+			out->total = offset + out->n;
+			out->total_capped = out->n == limit;
+		}
 	} else {
-		if (count_driver != driver) {
+		if (plan.count != plan.page) {
 			search_sql_free(&s);
 			memset(&s, 0, sizeof(s));
-			build(&s, q, count_driver, pair_match);
+			build(&s, q, plan.count, &plan);
 		}
 		sql = xasprintf("SELECT count(*) FROM (SELECT 1%s LIMIT ?)",
 		                s.from_where.s);
@@ -756,9 +1369,15 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 out:
 	sqlite3_progress_handler(c->db, 0, NULL, NULL);
 	sqlite3_finalize(st);
+	if (txn && !sqlite3_get_autocommit(c->db) &&
+	    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	free(sql);
 	search_sql_free(&s);
-	free(pair_match);
+	free(plan.pair_match);
+	free(plan.ids);
+	free(plan.trigram);
+	id_set_free(plan.set);
 	if (ret == -1)
 		cat_page_clear(out);
 	return ret;

@@ -234,11 +234,16 @@ int main(int argc, char **argv)
 	    "desc:no",        /* a short description filter */
 	    NULL,             /* two rare words */
 	    NULL,             /* a rare word in a glob with a rare extension */
+	    NULL,             /* a rare word inside a glob, with matches */
+	    NULL,             /* a size filter of 2.5 % and a mid word */
+	    NULL,             /* a size filter of 0.1 % and a common word */
+	    NULL,             /* a size filter of 1 % and a common word */
+	    NULL,             /* a media type and a rare word */
 	};
 	const char **custom = NULL, **list;
 	size_t n_custom = 0, n_queries;
 	char q0[64], q1[64], q2[64], q3[64], q10[64], q15[64], q17[64], q26[64],
-	    q27[64];
+	    q27[64], q28[64], q29[64], q30[64], q31[64], q32[64];
 	unsigned n = 1000000, runs = 200;
 	const char *db = NULL;
 	bool keep = false, letters = false;
@@ -304,6 +309,16 @@ int main(int argc, char **argv)
 	snprintf(q27, sizeof(q27), "%s*.flac", words[N_WORDS - 13]);
 	queries[26] = q26;
 	queries[27] = q27;
+	snprintf(q28, sizeof(q28), "*%s*.ogg", words[N_WORDS - 5]);
+	snprintf(q29, sizeof(q29), "size:>3G %s", words[300]);
+	snprintf(q30, sizeof(q30), "size:<60K %s", words[0]);
+	snprintf(q31, sizeof(q31), "size:<300K %s", words[1]);
+	snprintf(q32, sizeof(q32), "type:video %s", words[N_WORDS - 3]);
+	queries[28] = q28;
+	queries[29] = q29;
+	queries[30] = q30;
+	queries[31] = q31;
+	queries[32] = q32;
 	list = queries;
 	n_queries = sizeof(queries) / sizeof(queries[0]);
 	if (n_custom > 0) {
