@@ -212,6 +212,38 @@ static bool add_match(struct search_sql *q, const char *col, const char *s,
 	return true;
 }
 
+/* Adds the literal s of a glob that begins the file's name (glob_lead) to
+ * the MATCH expression: after a '/' of the path or at its start (FTS5's
+ * initial token, '^'). Much rarer than s anywhere: "song*" in a share
+ * where "song" is everywhere but at the start of names. */
+static void add_match_lead(struct search_sql *q, const char *s)
+{
+	struct buf slash = {0};
+
+	buf_add(&slash, "/");
+	buf_add(&slash, s);
+	if (q->match.len > 0)
+		buf_add(&q->match, " AND ");
+	buf_add(&q->match, "lpath : (");
+	add_phrase(&q->match, slash.s, slash.len);
+	buf_add(&q->match, " OR ^");
+	add_phrase(&q->match, s, strlen(s));
+	buf_add(&q->match, ")");
+	free(slash.s);
+}
+
+/* Returns true if t->must[m] is the literal a glob begins with: the name
+ * must begin with it. */
+static bool glob_lead(const struct query_term *t, size_t m)
+{
+	size_t n;
+
+	if (t->kind != QUERY_GLOB || m != 0 || t->n_must == 0)
+		return false;
+	n = strcspn(t->text, "*?[\\");
+	return strlen(t->must[0]) == n && strncmp(t->text, t->must[0], n) == 0;
+}
+
 /* Appends a condition to the WHERE clause. */
 static void add_where(struct search_sql *q, const char *cond)
 {
@@ -302,6 +334,7 @@ static const char *pair_term(const struct query *q, bool *in_desc)
 struct literal {
 	const char *col;
 	const char *text;
+	bool lead; /* a glob's first literal: it begins the name */
 };
 
 /* Returns true if text is long enough for the trigram index. */
@@ -323,18 +356,19 @@ static struct literal *literals(const struct query *q, size_t *n)
 
 		if (t->kind == QUERY_SUBSTRING && is_literal(t->text)) {
 			v = xreallocarray(v, *n + 1, sizeof(*v));
-			v[(*n)++] = (struct literal){NULL, t->text};
+			v[(*n)++] = (struct literal){NULL, t->text, false};
 		}
 		for (size_t k = 0; k < t->n_must; k++) {
 			if (!is_literal(t->must[k]))
 				continue;
 			v = xreallocarray(v, *n + 1, sizeof(*v));
-			v[(*n)++] = (struct literal){"lpath", t->must[k]};
+			v[(*n)++] = (struct literal){"lpath", t->must[k],
+			                             glob_lead(t, k)};
 		}
 	}
 	if (q->desc != NULL && is_literal(q->desc)) {
 		v = xreallocarray(v, *n + 1, sizeof(*v));
-		v[(*n)++] = (struct literal){"ldesc", q->desc};
+		v[(*n)++] = (struct literal){"ldesc", q->desc, false};
 	}
 	return v;
 }
@@ -383,10 +417,15 @@ static void build(struct search_sql *s, const struct query *q,
 			if (t->kind == QUERY_SUBSTRING &&
 			    in_match(driver, rare, &k, t->text))
 				add_match(s, NULL, t->text, strlen(t->text));
-			for (size_t m = 0; m < t->n_must; m++)
-				if (in_match(driver, rare, &k, t->must[m]))
+			for (size_t m = 0; m < t->n_must; m++) {
+				if (!in_match(driver, rare, &k, t->must[m]))
+					continue;
+				if (glob_lead(t, m))
+					add_match_lead(s, t->must[m]);
+				else
 					add_match(s, "lpath", t->must[m],
 					          strlen(t->must[m]));
+			}
 		}
 		if (q->desc != NULL && in_match(driver, rare, &k, q->desc))
 			add_match(s, "ldesc", q->desc, strlen(q->desc));
@@ -843,7 +882,10 @@ static uint64_t literal_rows(struct catalogue *c, const struct literal *l,
 	int rc;
 
 	*ids = NULL;
-	add_match(&s, l->col, l->text, strlen(l->text));
+	if (l->lead)
+		add_match_lead(&s, l->text);
+	else
+		add_match(&s, l->col, l->text, strlen(l->text));
 	buf_add(&s.from_where, "SELECT rowid FROM files_fts WHERE files_fts"
 	                       " MATCH ? ORDER BY rowid DESC LIMIT ?");
 	bind_text(&s, s.match.s);
@@ -1025,14 +1067,15 @@ static size_t trigrams(const char *text)
 	return n;
 }
 
-/* Looks for a rare literal of q among the first RARE_TRIES, those with the
- * most distinct trigrams first (the likeliest to be rare): if one is in at
- * most RARE_DRIVE rows, the search reads those (p: DRIVE_IDS) and returns
+/* Looks for a rare literal of q among the first RARE_TRIES (one more if a
+ * glob begins with one), a glob's leading literal then those with the most
+ * distinct trigrams first (the likeliest to be rare): if one is in at most
+ * RARE_DRIVE rows, the search reads those (p: DRIVE_IDS) and returns
  * true. */
 static bool choose_rare(struct catalogue *c, const struct query *q,
                         struct plan *p)
 {
-	size_t n_lit, *order, *distinct;
+	size_t n_lit, *order, *distinct, tries = RARE_TRIES;
 	struct literal *lit = literals(q, &n_lit);
 	bool found = false;
 
@@ -1043,7 +1086,9 @@ static bool choose_rare(struct catalogue *c, const struct query *q,
 	for (size_t i = 0; i < n_lit; i++) {
 		size_t k = i;
 
-		distinct[i] = trigrams(lit[i].text);
+		/* A glob's leading literal first: it must begin a name. */
+		distinct[i] = trigrams(lit[i].text) + (lit[i].lead ? 1000 : 0);
+		tries += lit[i].lead && tries == RARE_TRIES;
 		while (k > 0 && distinct[order[k - 1]] < distinct[i]) {
 			order[k] = order[k - 1];
 			k--;
@@ -1051,7 +1096,7 @@ static bool choose_rare(struct catalogue *c, const struct query *q,
 		order[k] = i;
 	}
 	free(distinct);
-	for (size_t i = 0; i < n_lit && i < RARE_TRIES && !found; i++) {
+	for (size_t i = 0; i < n_lit && i < tries && !found; i++) {
 		int64_t *ids;
 		uint64_t n =
 		    literal_rows(c, &lit[order[i]], RARE_DRIVE + 1, &ids);

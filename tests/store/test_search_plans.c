@@ -498,6 +498,11 @@ static void test_big_plans(void **state)
 	    {"/midword.*mp3$/ size:>5000", "ids literal"},
 	    {"quxrare zyxrare", "ids literal"},
 	    {"zyxrare desc:notes", "ids literal"},
+	    /* a glob's first literal must begin the name: rare there */
+	    {"alpha*.ogg", "ids literal"},
+	    {"00123*", "fts"},
+	    {"00123 alpha*", "ids literal"},
+	    {"gamma*beta*", "ids literal"},
 	    /* one literal in few rows, with a filter */
 	    {"midword size:>10000", "fts"},
 	    /* a filter of few rows, with common words */
