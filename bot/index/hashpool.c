@@ -13,6 +13,7 @@
  * afterwards: any difference makes the result HASH_CHANGED so that the indexer
  * settles and hashes it again.
  */
+#define _GNU_SOURCE /* gettid */
 #include "hashpool.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,7 +33,8 @@
 #include "fisbot/log.h"
 #include "store/mediatype.h"
 
-#define HASH_BUF (1024 * 1024)
+#define HASH_BUF    (1024 * 1024)
+#define WORKER_NICE 10 /* added to the process's nice value */
 
 struct qitem {
 	struct queue_item item; /* first */
@@ -154,10 +157,16 @@ out:
 static void type_one(int rootfd, struct hash_job *job, unsigned char *buf,
                      struct magic_state *ms)
 {
+	const char *known = mediatype_from_name(job->path);
 	struct stat st;
 	ssize_t r;
 	int fd;
 
+	if (known != NULL) { /* the table may know it now */
+		job->media_type = xstrdup(known);
+		job->status = HASH_OK;
+		return;
+	}
 	job->status = HASH_FAILED;
 	fd =
 	    beneath_open(rootfd, job->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
@@ -197,6 +206,9 @@ static void *worker(void *arg)
 
 	if (md == NULL)
 		fatalx("cannot create a SHA-256 context");
+	/* Background work: the threads that answer people come first when
+	 * the cores are busy (a thread's own nice value on Linux). */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
 	for (;;) {
 		struct qitem *it;
 		struct hash_job *job;
