@@ -49,16 +49,9 @@ void scan_list_free(struct scan_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* Appends a new entry for path (taken over) with the stat st to l. */
-static void list_add(struct scan_list *l, char *path, const struct stat *st)
+/* Fills e for path (taken over) with the stat st. */
+static void entry_set(struct scan_entry *e, char *path, const struct stat *st)
 {
-	struct scan_entry *e;
-
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 256;
-		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
-	}
-	e = &l->v[l->n++];
 	e->path = path;
 	e->is_dir = S_ISDIR(st->st_mode);
 	e->size = (uint64_t)st->st_size;
@@ -66,6 +59,16 @@ static void list_add(struct scan_list *l, char *path, const struct stat *st)
 	e->ctime_ns = fsutil_ctime_ns(st);
 	e->dev = (uint64_t)st->st_dev;
 	e->ino = (uint64_t)st->st_ino;
+}
+
+/* Appends a new entry for path (taken over) with the stat st to l. */
+static void list_add(struct scan_list *l, char *path, const struct stat *st)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 256;
+		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
+	}
+	entry_set(&l->v[l->n++], path, st);
 }
 
 /* Appends the listed entries of the open folder d (path dir) to out, or
@@ -249,28 +252,6 @@ static int cmp_row_ino(const void *a, const void *b)
 	if (x->ino != y->ino)
 		return x->ino < y->ino ? -1 : 1;
 	return strcmp(x->path, y->path);
-}
-
-/* Orders the entries of one folder as their paths sort as bytes (the path
- * index's order), a folder's name followed by the '/' of its children's
- * paths: so "a/b" < "a/b c" < "a/b/x" < "a/b0" whichever is a folder. */
-static int cmp_walk(const void *a, const void *b)
-{
-	const struct scan_entry *x = a, *y = b;
-	const unsigned char *p = (const unsigned char *)x->path;
-	const unsigned char *q = (const unsigned char *)y->path;
-	size_t i;
-	int cp, cq;
-
-	for (i = 0; p[i] != '\0' && p[i] == q[i]; i++)
-		;
-	if (p[i] != '\0' && q[i] != '\0')
-		return p[i] < q[i] ? -1 : 1;
-	/* One name is a prefix of the other: a folder's continues with '/'
-	 * (names hold no '/', so the two never tie). */
-	cp = p[i] != '\0' ? p[i] : x->is_dir ? '/' : 0;
-	cq = q[i] != '\0' ? q[i] : y->is_dir ? '/' : 0;
-	return cp < cq ? -1 : cp > cq ? 1 : 0;
 }
 
 /* Upserts the disk entry e; reports it as pending. Returns 0 or -1. */
@@ -559,11 +540,144 @@ static bool walker_add(struct walker *w, struct scan_entry *e)
 	return w->cur->n < WALK_CHUNK || walker_hand(w);
 }
 
+/* A folder's names as the walker lists them: sorted first, stat-ed one
+ * by one as they are handed over, so that a folder of a million files
+ * holds its names (in blocks of NAMES_BLOCK bytes) and not a million
+ * entries with their stat and full path. */
+#define NAMES_BLOCK (64 * 1024)
+
+struct dname {
+	const char *name;
+	bool is_dir;
+};
+
+struct names {
+	struct dname *v;
+	size_t n, cap;
+	char **blocks;
+	size_t nblocks, used; /* used: bytes of the last block */
+};
+
+/* Adds the name s (n bytes) to ns. */
+static void names_add(struct names *ns, const char *s, size_t n, bool is_dir)
+{
+	char *at;
+
+	if (ns->nblocks == 0 || ns->used + n + 1 > NAMES_BLOCK) {
+		ns->blocks = xreallocarray(ns->blocks, ns->nblocks + 1,
+		                           sizeof(*ns->blocks));
+		/* NAME_MAX is far below a block */
+		ns->blocks[ns->nblocks++] = xmalloc(NAMES_BLOCK);
+		ns->used = 0;
+	}
+	at = ns->blocks[ns->nblocks - 1] + ns->used;
+	memcpy(at, s, n + 1);
+	ns->used += n + 1;
+	if (ns->n == ns->cap) {
+		ns->cap = ns->cap ? ns->cap * 2 : 256;
+		ns->v = xreallocarray(ns->v, ns->cap, sizeof(*ns->v));
+	}
+	ns->v[ns->n++] = (struct dname){at, is_dir};
+}
+
+static void names_free(struct names *ns)
+{
+	for (size_t i = 0; i < ns->nblocks; i++)
+		free(ns->blocks[i]);
+	free(ns->blocks);
+	free(ns->v);
+}
+
+/* Orders the names of one folder as their paths sort as bytes (the path
+ * index's order), a folder's name followed by the '/' of its children's
+ * paths: so "b" < "b c" < "b/x" < "b0" whichever is a folder. */
+static int cmp_dname(const void *a, const void *b)
+{
+	const struct dname *x = a, *y = b;
+	const unsigned char *p = (const unsigned char *)x->name;
+	const unsigned char *q = (const unsigned char *)y->name;
+	size_t i;
+	int cp, cq;
+
+	for (i = 0; p[i] != '\0' && p[i] == q[i]; i++)
+		;
+	if (p[i] != '\0' && q[i] != '\0')
+		return p[i] < q[i] ? -1 : 1;
+	/* One name is a prefix of the other: a folder's continues with '/'
+	 * (names hold no '/', so the two never tie). */
+	cp = p[i] != '\0' ? p[i] : x->is_dir ? '/' : 0;
+	cq = q[i] != '\0' ? q[i] : y->is_dir ? '/' : 0;
+	return cp < cq ? -1 : cp > cq ? 1 : 0;
+}
+
+/* Lists the names of the open folder d (path dir) that may be walked:
+ * files and folders (by the entry's type, else a stat), not links, not
+ * excluded. */
+static void list_names(DIR *d, const char *dir, const struct strlist *exclude,
+                       struct names *out)
+{
+	struct dirent *de;
+	struct stat st;
+
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+		unsigned char type = de->d_type;
+
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		if (type == DT_LNK || exclude_name(exclude, name))
+			continue;
+		if (type == DT_UNKNOWN) {
+			if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) ==
+			    -1)
+				continue; /* gone; or said when stat-ed */
+			type = S_ISDIR(st.st_mode)   ? DT_DIR
+			       : S_ISREG(st.st_mode) ? DT_REG
+			                             : DT_UNKNOWN;
+		}
+		if (type == DT_DIR || type == DT_REG)
+			names_add(out, name, strlen(name), type == DT_DIR);
+	}
+	if (errno != 0)
+		log_warn("cannot read folder \"%s\"", dir);
+}
+
+/* Stats the name n of the open folder d (path dir) as list_folder does;
+ * fills e (the path allocated) and returns true if it is listed: a
+ * readable file or folder still of the type it was listed with. */
+static bool stat_name(DIR *d, const char *dir, const struct dname *n,
+                      struct scan_entry *e)
+{
+	char *path = fsutil_join(dir, n->name);
+	struct stat st;
+
+	if (fstatat(dirfd(d), n->name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno != ENOENT)
+			log_warn("cannot stat \"%s\"", path);
+		free(path);
+		return false;
+	}
+	if (S_ISDIR(st.st_mode) != n->is_dir ||
+	    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
+		/* replaced since it was listed: the watcher tells, or the
+		 * next reconcile sees it */
+		free(path);
+		return false;
+	}
+	if (!beneath_readable_at(dirfd(d), n->name, n->is_dir)) {
+		log_debug("\"%s\" is not readable: not listed", path);
+		free(path);
+		return false;
+	}
+	entry_set(e, path, &st);
+	return true;
+}
+
 /* Walker: lists the open folder dfd (path dir, taken over) in path order,
  * each folder followed by its own entries. Returns false if stopped. */
 static bool walker_folder(struct walker *w, int dfd, const char *dir)
 {
-	struct scan_list here = {0};
+	struct names here = {0};
 	bool go = true;
 	DIR *d;
 
@@ -573,22 +687,25 @@ static bool walker_folder(struct walker *w, int dfd, const char *dir)
 		close(dfd);
 		return true;
 	}
-	list_folder(d, dir, w->exclude, false, &here);
+	list_names(d, dir, w->exclude, &here);
 	if (here.n > 0)
-		qsort(here.v, here.n, sizeof(*here.v), cmp_walk);
+		qsort(here.v, here.n, sizeof(*here.v), cmp_dname);
 	for (size_t i = 0; i < here.n && go; i++) {
-		struct scan_entry *e = &here.v[i];
-		char *sub_path = e->is_dir ? xstrdup(e->path) : NULL;
+		struct scan_entry e;
+		char *sub_path;
 		int sub;
 
-		go = walker_add(w, e);
+		if (!stat_name(d, dir, &here.v[i], &e))
+			continue;
+		sub_path = e.is_dir ? xstrdup(e.path) : NULL;
+		go = walker_add(w, &e);
 		if (go && sub_path != NULL &&
 		    (sub = open_sub(d, dir, sub_path)) != -1)
 			go = walker_folder(w, sub, sub_path);
 		free(sub_path);
 	}
 	closedir(d);
-	scan_list_free(&here); /* what was not handed over */
+	names_free(&here);
 	return go;
 }
 

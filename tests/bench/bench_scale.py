@@ -26,12 +26,15 @@ asserts nothing.
 
     /usr/bin/python3 tests/bench/bench_scale.py [-n FILES] [-d DIR]
         [--keep] [-r RUNS] [--settle MS] [--no-daemon] [--no-search]
-        [--no-new-files] [--new-folders K] [--shape tiny|mixed|large]
+        [--no-new-files] [--new-folders K]
+        [--shape tiny|mixed|large|flat]
 
 --shape mixed builds instead 20,000 small files of a type no name or
 signature tells (.dat, random bytes, 16 B to 8 KiB) beside 40 files of 16
 MiB; --shape large 16 files of 64 MiB. Both time only the cold scan and
 the rescan against openssl (-n is ignored; no daemon, no search).
+--shape flat puts the N small files in one folder (the walk holds a
+folder's names at once: its peak memory).
 
 FISBOT_BIN and BENCH_SEARCH name the programs (default: build/bot/fisbot
 and build/tests/bench/bench_search). -d reuses a share made by an earlier
@@ -124,6 +127,19 @@ def build_mixed(share: Path, seed=15):
         p.write_bytes(rng.randbytes(rng.randint(16, 8192)))
         paths.append(str(p.relative_to(share)))
     return paths + build_large(share, 40, 16, rng)
+
+
+def build_flat(share: Path, n: int, seed=15):
+    """n small files in one folder."""
+    rng = random.Random(seed)
+    folder = share / "dump"
+    folder.mkdir(parents=True)
+    paths = []
+    for i in range(n):
+        p = folder / f"capture {i:07d} of the dump.dat"
+        p.write_bytes(rng.randbytes(rng.randint(16, 512)))
+        paths.append(str(p.relative_to(share)))
+    return paths
 
 
 def build_large(share: Path, n: int, mib: int, rng=None):
@@ -386,11 +402,12 @@ def main():
     ap.add_argument("--no-search", action="store_true")
     ap.add_argument("--no-new-files", action="store_true")
     ap.add_argument("--new-folders", type=int, default=20)
-    ap.add_argument("--shape", choices=("tiny", "mixed", "large"),
+    ap.add_argument("--shape", choices=("tiny", "mixed", "large", "flat"),
                     default="tiny")
     args = ap.parse_args()
-    if args.shape != "tiny":
+    if args.shape in ("mixed", "large"):
         args.n = 20040 if args.shape == "mixed" else 16
+    if args.shape != "tiny":
         args.no_daemon = args.no_search = True
 
     folder = Path(args.dir or tempfile.mkdtemp(prefix="fisbot-scale-"))
@@ -410,6 +427,8 @@ def main():
             paths = build_mixed(share)
         elif args.shape == "large":
             paths = build_large(share, 16, 64)
+        elif args.shape == "flat":
+            paths = build_flat(share, args.n)
         else:
             paths = build_share(share, args.n)
         listing.write_text("\n".join(paths))

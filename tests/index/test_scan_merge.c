@@ -3,6 +3,8 @@
  * '/', UTF-8 and bytes over 0x7f; a sub-folder's reconcile reads only its
  * own range of rows and leaves every other row alone; renames and
  * removals across pages of rows keep ids. */
+#include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +24,24 @@
 
 static const struct strlist no_globs = {NULL, 0};
 
+/* While set, readdir says DT_UNKNOWN for every entry, as some file
+ * systems do: the walk must stat to tell folders from files. */
+static bool unknown_types;
+
+/* Interposes libc's readdir for the code under test. */
+struct dirent *readdir(DIR *d)
+{
+	static struct dirent *(*real)(DIR *);
+	struct dirent *de;
+
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "readdir");
+	de = real(d);
+	if (de != NULL && unknown_types)
+		de->d_type = DT_UNKNOWN;
+	return de;
+}
+
 /* A share and a catalogue in a temporary folder. */
 struct fixture {
 	char dir[32];
@@ -36,6 +56,7 @@ static int setup(void **state)
 	struct fixture *fx = xcalloc(1, sizeof(*fx));
 	char *cause = NULL;
 
+	unknown_types = false; /* even after a test that failed */
 	strcpy(fx->dir, "/tmp/scanmerge-XXXXXX");
 	if (mkdtemp(fx->dir) == NULL)
 		return -1;
@@ -227,6 +248,14 @@ static void test_awkward_order(void **state)
 	assert_int_equal(id_of(fx, "a/b0"), id_b0);
 }
 
+/* The same where the file system does not give entry types. */
+static void test_awkward_order_unknown_types(void **state)
+{
+	unknown_types = true;
+	test_awkward_order(state);
+	unknown_types = false;
+}
+
 /* Adds a row for path that is not on disk (as if elsewhere). */
 static void add_row(struct fixture *fx, const char *path, uint64_t ino)
 {
@@ -395,6 +424,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_awkward_order, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_awkward_order_unknown_types,
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_mid_walk, setup,
 	                                    teardown),
