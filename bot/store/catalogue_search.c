@@ -870,6 +870,82 @@ void cat_sql_in(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	                            ((set->bits[id >> 3] >> (id & 7)) & 1));
 }
 
+/* Appends to ids (n so far, at most cap) the first column of the rows of
+ * st, which it finalizes. Returns false on a database error. */
+static bool collect_ids(sqlite3_stmt *st, int64_t *ids, uint64_t *n,
+                        uint64_t cap)
+{
+	int rc;
+
+	while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ids[(*n)++] = sqlite3_column_int64(st, 0);
+	if (*n < cap && rc != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		return false;
+	}
+	sqlite3_finalize(st);
+	return true;
+}
+
+/* literal_rows for a glob's leading literal lit (add_match_lead): where it
+ * follows a '/', through the trigram index, and the names at the root that
+ * begin with it, through the index of folders and names (FTS5's '^' would
+ * read the doclists of all of lit's trigrams through, common ones too). */
+static uint64_t lead_rows(struct catalogue *c, const char *lit, uint64_t cap,
+                          int64_t **ids)
+{
+	struct search_sql s = {0};
+	char *slash = xasprintf("/%s", lit), *hi = xstrdup(lit);
+	size_t len = strlen(hi);
+	sqlite3_stmt *st;
+	uint64_t n = 0;
+	bool ok, bounded = false;
+
+	*ids = xcalloc((size_t)cap, sizeof(**ids));
+	add_match(&s, "lpath", slash, strlen(slash));
+	buf_add(&s.from_where, "SELECT rowid FROM files_fts WHERE files_fts"
+	                       " MATCH ? ORDER BY rowid DESC LIMIT ?");
+	bind_text(&s, s.match.s);
+	st = prepare(c, s.from_where.s, &s, (const int64_t[]){(int64_t)cap}, 1);
+	ok = st != NULL && collect_ids(st, *ids, &n, cap);
+	search_sql_free(&s);
+	free(slash);
+	/* The names from lit up to, not including, lit with its last byte
+	 * that can grow grown (every name that begins with lit). */
+	for (size_t i = len; i-- > 0 && !bounded;) {
+		if ((unsigned char)hi[i] < 0xff) {
+			hi[i] = (char)((unsigned char)hi[i] + 1);
+			hi[i + 1] = '\0';
+			bounded = true;
+		}
+	}
+	if (ok && n < cap) {
+		ok = sqlite3_prepare_v2(
+		         c->db,
+		         bounded ? "SELECT id FROM files WHERE dir = x'' AND"
+		                   " lname >= ?1 AND lname < ?2 LIMIT ?3"
+		                 : "SELECT id FROM files WHERE dir = x'' AND"
+		                   " lname >= ?1 LIMIT ?3",
+		         -1, &st, NULL) == SQLITE_OK;
+		if (ok) {
+			sqlite3_bind_text(st, 1, lit, -1, SQLITE_STATIC);
+			if (bounded)
+				sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, (int64_t)(cap - n));
+			ok = collect_ids(st, *ids, &n, cap);
+		}
+	}
+	free(hi);
+	if (!ok) {
+		cat_log_error(c, "reading the names that begin with a glob");
+		free(*ids);
+		*ids = NULL;
+		return UINT64_MAX;
+	}
+	qsort(*ids, (size_t)n, sizeof(**ids), cmp_id_desc);
+	return n;
+}
+
 /* Reads, up to cap, the ids of the rows of the trigram index that hold the
  * literal l, newest first, into *ids (the caller frees it). Returns how
  * many, or UINT64_MAX on error. */
@@ -883,9 +959,8 @@ static uint64_t literal_rows(struct catalogue *c, const struct literal *l,
 
 	*ids = NULL;
 	if (l->lead)
-		add_match_lead(&s, l->text);
-	else
-		add_match(&s, l->col, l->text, strlen(l->text));
+		return lead_rows(c, l->text, cap, ids);
+	add_match(&s, l->col, l->text, strlen(l->text));
 	buf_add(&s.from_where, "SELECT rowid FROM files_fts WHERE files_fts"
 	                       " MATCH ? ORDER BY rowid DESC LIMIT ?");
 	bind_text(&s, s.match.s);
@@ -1192,15 +1267,20 @@ static void choose_fts(struct catalogue *c, const struct query *q,
 	enum driver fd = by_size <= by_type ? DRIVE_SIZE : DRIVE_TYPE;
 	uint64_t rows = UINT64_MAX, max_id = 0, entries, least;
 	size_t n_lit;
+	struct literal *lit = literals(q, &n_lit);
+	bool lead = false;
 
-	free(literals(q, &n_lit));
+	for (size_t i = 0; i < n_lit; i++)
+		lead = lead || lit[i].lead;
+	free(lit);
 	if (filter) {
 		/* How many rows the filter has: from the newest rows. */
 		rows = filter_probe(c, q, fd, &max_id);
 		if (rows > FILTER_SET)
 			filter = false; /* dense, or an error */
 	}
-	if (n_lit > 1 && choose_rare(c, q, p))
+	/* A glob's leading literal alone is counted too: FTS5's '^' costs. */
+	if ((n_lit > 1 || lead) && choose_rare(c, q, p))
 		return;
 	if (!filter)
 		return;

@@ -500,7 +500,7 @@ static void test_big_plans(void **state)
 	    {"zyxrare desc:notes", "ids literal"},
 	    /* a glob's first literal must begin the name: rare there */
 	    {"alpha*.ogg", "ids literal"},
-	    {"00123*", "fts"},
+	    {"00123*", "ids literal"},
 	    {"00123 alpha*", "ids literal"},
 	    {"gamma*beta*", "ids literal"},
 	    /* one literal in few rows, with a filter */
