@@ -1159,11 +1159,13 @@ static bool choose_rare(struct catalogue *c, const struct query *q,
 	order = xcalloc(n_lit, sizeof(*order));
 	distinct = xcalloc(n_lit, sizeof(*distinct));
 	for (size_t i = 0; i < n_lit; i++) {
+		/* A glob's leading literal first: it must begin a name (with
+		 * its '/' when no name at the root begins with it). */
+		bool first = lit[i].lead || lit[i].text[0] == '/';
 		size_t k = i;
 
-		/* A glob's leading literal first: it must begin a name. */
-		distinct[i] = trigrams(lit[i].text) + (lit[i].lead ? 1000 : 0);
-		tries += lit[i].lead && tries == RARE_TRIES;
+		distinct[i] = trigrams(lit[i].text) + (first ? 1000 : 0);
+		tries += first && tries == RARE_TRIES;
 		while (k > 0 && distinct[order[k - 1]] < distinct[i]) {
 			order[k] = order[k - 1];
 			k--;
@@ -1385,15 +1387,108 @@ static const char *plan_name(const struct plan *p)
 	return "?";
 }
 
+/* Sets *hi to the least string above every string that begins with lit
+ * (lit with its last byte that can grow grown); returns false if there is
+ * none (every byte is 0xff). */
+static bool prefix_upper(const char *lit, char **hi)
+{
+	*hi = xstrdup(lit);
+	for (size_t i = strlen(lit); i-- > 0;) {
+		if ((unsigned char)(*hi)[i] < 0xff) {
+			(*hi)[i] = (char)((unsigned char)(*hi)[i] + 1);
+			(*hi)[i + 1] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Returns true if a name at the root of the share begins with the n bytes
+ * at lead (or if the catalogue cannot tell). */
+static bool root_name_begins(struct catalogue *c, const char *lead, size_t n)
+{
+	char *lit = xstrndup(lead, n), *hi;
+	bool bounded = prefix_upper(lit, &hi), found = true;
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(c->db,
+	                       bounded
+	                           ? "SELECT 1 FROM files WHERE dir = x'' AND"
+	                             " lname >= ?1 AND lname < ?2 LIMIT 1"
+	                           : "SELECT 1 FROM files WHERE dir = x'' AND"
+	                             " lname >= ?1 LIMIT 1",
+	                       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, lit, -1, SQLITE_STATIC);
+		if (bounded)
+			sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
+		found = sqlite3_step(st) != SQLITE_DONE;
+		sqlite3_finalize(st);
+	}
+	free(lit);
+	free(hi);
+	return found;
+}
+
+/*
+ * Copies q into *lq, where each glob that begins with a literal of two
+ * characters or more that no name at the root begins with gets "/" and
+ * that literal as its first literal: every name it matches is in a
+ * folder, so its path holds it. Three bytes or more, it is a literal for
+ * the trigram index even when the glob begins with two characters
+ * (`th*.ogg`), and rarer than the bare literal. leads_free frees what
+ * this allocates.
+ */
+static void leads_apply(struct catalogue *c, const struct query *q,
+                        struct query *lq)
+{
+	*lq = *q;
+	lq->terms = xcalloc(q->n_terms + 1, sizeof(*lq->terms));
+	if (q->n_terms > 0)
+		memcpy(lq->terms, q->terms, q->n_terms * sizeof(*q->terms));
+	for (size_t i = 0; i < q->n_terms; i++) {
+		struct query_term *t = &lq->terms[i];
+		size_t n = strcspn(t->text, "*?[\\"), k = 1;
+		char **must;
+
+		if (t->kind != QUERY_GLOB || utf8_chars(t->text, n) < 2 ||
+		    root_name_begins(c, t->text, n))
+			continue;
+		must = xcalloc(t->n_must + 1, sizeof(*must));
+		must[0] = xmalloc(n + 2);
+		must[0][0] = '/';
+		memcpy(must[0] + 1, t->text, n);
+		must[0][n + 1] = '\0';
+		for (size_t m = 0; m < t->n_must; m++)
+			if (m > 0 || strlen(t->must[m]) != n ||
+			    strncmp(t->must[m], t->text, n) != 0)
+				must[k++] = t->must[m];
+		t->must = must;
+		t->n_must = k;
+	}
+}
+
+/* Frees what leads_apply allocated for lq, a copy of q. */
+static void leads_free(const struct query *q, struct query *lq)
+{
+	for (size_t i = 0; i < q->n_terms; i++) {
+		if (lq->terms[i].must == q->terms[i].must)
+			continue;
+		free(lq->terms[i].must[0]);
+		free(lq->terms[i].must);
+	}
+	free(lq->terms);
+}
+
 void catalogue_set_search_limit(struct catalogue *c, unsigned ms)
 {
 	c->search_ms = ms;
 }
 
-int catalogue_search(struct catalogue *c, const struct query *q,
+int catalogue_search(struct catalogue *c, const struct query *q0,
                      uint64_t offset, unsigned limit, struct cat_page *out,
                      char **cause)
 {
+	struct query lq, *q = &lq;
 	struct search_sql s = {0};
 	sqlite3_stmt *st = NULL;
 	char *sql = NULL;
@@ -1412,6 +1507,7 @@ int catalogue_search(struct catalogue *c, const struct query *q,
 	 * count see the same catalogue. */
 	txn = sqlite3_get_autocommit(c->db) &&
 	      sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+	leads_apply(c, q0, &lq);
 	choose(c, q, &plan);
 	c->plan = plan_name(&plan);
 	build(&s, q, plan.page, &plan);
@@ -1503,6 +1599,7 @@ out:
 	free(plan.ids);
 	free(plan.trigram);
 	id_set_free(plan.set);
+	leads_free(q0, &lq);
 	if (ret == -1)
 		cat_page_clear(out);
 	return ret;

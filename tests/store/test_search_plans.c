@@ -365,6 +365,16 @@ static void test_globs(void **state)
 	    "d1/ d2/",
 	    "qqzz d1/ /zz/",
 	    "QQZZ D1/",
+	    /* globs that begin with two characters, names at the root or
+	     * not */
+	    "ab*",
+	    "ab*.txt",
+	    "zz*",
+	    "d1*",
+	    "xq?*",
+	    "ñω*",
+	    "qq*.txt",
+	    "aa*b",
 	};
 
 	for (size_t i = 0; i < sizeof(queries) / sizeof(*queries); i++)
@@ -500,7 +510,10 @@ static void test_big_plans(void **state)
 	    {"zyxrare desc:notes", "ids literal"},
 	    /* a glob's first literal must begin the name: rare there */
 	    {"alpha*.ogg", "ids literal"},
-	    {"00123*", "ids literal"},
+	    {"00123*", "fts"},
+	    /* two characters, no name at the root: "/zz" is the literal */
+	    {"zz*.ogg", "ids literal"},
+	    {"00*.ogg", NULL},
 	    {"00123 alpha*", "ids literal"},
 	    {"gamma*beta*", "ids literal"},
 	    /* one literal in few rows, with a filter */
