@@ -52,7 +52,7 @@ struct indexer_event {
 typedef void (*indexer_notify_fn)(const struct indexer_event *ev, void *arg);
 
 struct indexer_options {
-	bool watch; /* follow the share with inotify */
+	bool watch;               /* follow the share with inotify */
 	indexer_notify_fn notify; /* may be NULL */
 	void *notify_arg;
 	/* Find, when there is nothing else to do, the media types that only

@@ -3,7 +3,10 @@
  *
  * Design note. Results come newest first, by id (ids grow with the date
  * added), so the first page is cheap whenever the rows are read in id
- * order and matches are not rare. The plan (choose()):
+ * order and matches are not rare. A glob that begins with two characters
+ * or more that no name at the root begins with is searched with "/" and
+ * them as one more literal (leads_apply()): rare where the word alone is
+ * common, and long enough for the trigram index. The plan (choose()):
  *  - a size range or media type that holds at most CATALOGUE_COUNT_CAP
  *    rows (found by a capped count on its index) drives the search through
  *    its index; those few rows are sorted;
@@ -212,38 +215,6 @@ static bool add_match(struct search_sql *q, const char *col, const char *s,
 	return true;
 }
 
-/* Adds the literal s of a glob that begins the file's name (glob_lead) to
- * the MATCH expression: after a '/' of the path or at its start (FTS5's
- * initial token, '^'). Much rarer than s anywhere: "song*" in a share
- * where "song" is everywhere but at the start of names. */
-static void add_match_lead(struct search_sql *q, const char *s)
-{
-	struct buf slash = {0};
-
-	buf_add(&slash, "/");
-	buf_add(&slash, s);
-	if (q->match.len > 0)
-		buf_add(&q->match, " AND ");
-	buf_add(&q->match, "lpath : (");
-	add_phrase(&q->match, slash.s, slash.len);
-	buf_add(&q->match, " OR ^");
-	add_phrase(&q->match, s, strlen(s));
-	buf_add(&q->match, ")");
-	free(slash.s);
-}
-
-/* Returns true if t->must[m] is the literal a glob begins with: the name
- * must begin with it. */
-static bool glob_lead(const struct query_term *t, size_t m)
-{
-	size_t n;
-
-	if (t->kind != QUERY_GLOB || m != 0 || t->n_must == 0)
-		return false;
-	n = strcspn(t->text, "*?[\\");
-	return strlen(t->must[0]) == n && strncmp(t->text, t->must[0], n) == 0;
-}
-
 /* Appends a condition to the WHERE clause. */
 static void add_where(struct search_sql *q, const char *cond)
 {
@@ -334,7 +305,6 @@ static const char *pair_term(const struct query *q, bool *in_desc)
 struct literal {
 	const char *col;
 	const char *text;
-	bool lead; /* a glob's first literal: it begins the name */
 };
 
 /* Returns true if text is long enough for the trigram index. */
@@ -356,19 +326,18 @@ static struct literal *literals(const struct query *q, size_t *n)
 
 		if (t->kind == QUERY_SUBSTRING && is_literal(t->text)) {
 			v = xreallocarray(v, *n + 1, sizeof(*v));
-			v[(*n)++] = (struct literal){NULL, t->text, false};
+			v[(*n)++] = (struct literal){NULL, t->text};
 		}
 		for (size_t k = 0; k < t->n_must; k++) {
 			if (!is_literal(t->must[k]))
 				continue;
 			v = xreallocarray(v, *n + 1, sizeof(*v));
-			v[(*n)++] = (struct literal){"lpath", t->must[k],
-			                             glob_lead(t, k)};
+			v[(*n)++] = (struct literal){"lpath", t->must[k]};
 		}
 	}
 	if (q->desc != NULL && is_literal(q->desc)) {
 		v = xreallocarray(v, *n + 1, sizeof(*v));
-		v[(*n)++] = (struct literal){"ldesc", q->desc, false};
+		v[(*n)++] = (struct literal){"ldesc", q->desc};
 	}
 	return v;
 }
@@ -417,15 +386,10 @@ static void build(struct search_sql *s, const struct query *q,
 			if (t->kind == QUERY_SUBSTRING &&
 			    in_match(driver, rare, &k, t->text))
 				add_match(s, NULL, t->text, strlen(t->text));
-			for (size_t m = 0; m < t->n_must; m++) {
-				if (!in_match(driver, rare, &k, t->must[m]))
-					continue;
-				if (glob_lead(t, m))
-					add_match_lead(s, t->must[m]);
-				else
+			for (size_t m = 0; m < t->n_must; m++)
+				if (in_match(driver, rare, &k, t->must[m]))
 					add_match(s, "lpath", t->must[m],
 					          strlen(t->must[m]));
-			}
 		}
 		if (q->desc != NULL && in_match(driver, rare, &k, q->desc))
 			add_match(s, "ldesc", q->desc, strlen(q->desc));
@@ -870,82 +834,6 @@ void cat_sql_in(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	                            ((set->bits[id >> 3] >> (id & 7)) & 1));
 }
 
-/* Appends to ids (n so far, at most cap) the first column of the rows of
- * st, which it finalizes. Returns false on a database error. */
-static bool collect_ids(sqlite3_stmt *st, int64_t *ids, uint64_t *n,
-                        uint64_t cap)
-{
-	int rc;
-
-	while (*n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		ids[(*n)++] = sqlite3_column_int64(st, 0);
-	if (*n < cap && rc != SQLITE_DONE) {
-		sqlite3_finalize(st);
-		return false;
-	}
-	sqlite3_finalize(st);
-	return true;
-}
-
-/* literal_rows for a glob's leading literal lit (add_match_lead): where it
- * follows a '/', through the trigram index, and the names at the root that
- * begin with it, through the index of folders and names (FTS5's '^' would
- * read the doclists of all of lit's trigrams through, common ones too). */
-static uint64_t lead_rows(struct catalogue *c, const char *lit, uint64_t cap,
-                          int64_t **ids)
-{
-	struct search_sql s = {0};
-	char *slash = xasprintf("/%s", lit), *hi = xstrdup(lit);
-	size_t len = strlen(hi);
-	sqlite3_stmt *st;
-	uint64_t n = 0;
-	bool ok, bounded = false;
-
-	*ids = xcalloc((size_t)cap, sizeof(**ids));
-	add_match(&s, "lpath", slash, strlen(slash));
-	buf_add(&s.from_where, "SELECT rowid FROM files_fts WHERE files_fts"
-	                       " MATCH ? ORDER BY rowid DESC LIMIT ?");
-	bind_text(&s, s.match.s);
-	st = prepare(c, s.from_where.s, &s, (const int64_t[]){(int64_t)cap}, 1);
-	ok = st != NULL && collect_ids(st, *ids, &n, cap);
-	search_sql_free(&s);
-	free(slash);
-	/* The names from lit up to, not including, lit with its last byte
-	 * that can grow grown (every name that begins with lit). */
-	for (size_t i = len; i-- > 0 && !bounded;) {
-		if ((unsigned char)hi[i] < 0xff) {
-			hi[i] = (char)((unsigned char)hi[i] + 1);
-			hi[i + 1] = '\0';
-			bounded = true;
-		}
-	}
-	if (ok && n < cap) {
-		ok = sqlite3_prepare_v2(
-		         c->db,
-		         bounded ? "SELECT id FROM files WHERE dir = x'' AND"
-		                   " lname >= ?1 AND lname < ?2 LIMIT ?3"
-		                 : "SELECT id FROM files WHERE dir = x'' AND"
-		                   " lname >= ?1 LIMIT ?3",
-		         -1, &st, NULL) == SQLITE_OK;
-		if (ok) {
-			sqlite3_bind_text(st, 1, lit, -1, SQLITE_STATIC);
-			if (bounded)
-				sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 3, (int64_t)(cap - n));
-			ok = collect_ids(st, *ids, &n, cap);
-		}
-	}
-	free(hi);
-	if (!ok) {
-		cat_log_error(c, "reading the names that begin with a glob");
-		free(*ids);
-		*ids = NULL;
-		return UINT64_MAX;
-	}
-	qsort(*ids, (size_t)n, sizeof(**ids), cmp_id_desc);
-	return n;
-}
-
 /* Reads, up to cap, the ids of the rows of the trigram index that hold the
  * literal l, newest first, into *ids (the caller frees it). Returns how
  * many, or UINT64_MAX on error. */
@@ -958,8 +846,6 @@ static uint64_t literal_rows(struct catalogue *c, const struct literal *l,
 	int rc;
 
 	*ids = NULL;
-	if (l->lead)
-		return lead_rows(c, l->text, cap, ids);
 	add_match(&s, l->col, l->text, strlen(l->text));
 	buf_add(&s.from_where, "SELECT rowid FROM files_fts WHERE files_fts"
 	                       " MATCH ? ORDER BY rowid DESC LIMIT ?");
@@ -1159,9 +1045,9 @@ static bool choose_rare(struct catalogue *c, const struct query *q,
 	order = xcalloc(n_lit, sizeof(*order));
 	distinct = xcalloc(n_lit, sizeof(*distinct));
 	for (size_t i = 0; i < n_lit; i++) {
-		/* A glob's leading literal first: it must begin a name (with
-		 * its '/' when no name at the root begins with it). */
-		bool first = lit[i].lead || lit[i].text[0] == '/';
+		/* A glob's leading literal first: "/" and the start of a name
+		 * (leads_apply). */
+		bool first = lit[i].text[0] == '/';
 		size_t k = i;
 
 		distinct[i] = trigrams(lit[i].text) + (first ? 1000 : 0);
@@ -1269,20 +1155,15 @@ static void choose_fts(struct catalogue *c, const struct query *q,
 	enum driver fd = by_size <= by_type ? DRIVE_SIZE : DRIVE_TYPE;
 	uint64_t rows = UINT64_MAX, max_id = 0, entries, least;
 	size_t n_lit;
-	struct literal *lit = literals(q, &n_lit);
-	bool lead = false;
 
-	for (size_t i = 0; i < n_lit; i++)
-		lead = lead || lit[i].lead;
-	free(lit);
+	free(literals(q, &n_lit));
 	if (filter) {
 		/* How many rows the filter has: from the newest rows. */
 		rows = filter_probe(c, q, fd, &max_id);
 		if (rows > FILTER_SET)
 			filter = false; /* dense, or an error */
 	}
-	/* A glob's leading literal alone is counted too: FTS5's '^' costs. */
-	if ((n_lit > 1 || lead) && choose_rare(c, q, p))
+	if (n_lit > 1 && choose_rare(c, q, p))
 		return;
 	if (!filter)
 		return;
