@@ -152,48 +152,29 @@ out:
 	close(fd);
 }
 
-/* Finds job->path's media type with libmagic if need be (a type_only
- * job); sets job->status. */
+/* Finds job->path's media type: the extension table's, else from its first
+ * bytes with libmagic if need be (a type_only job); sets job->status. */
 static void type_one(int rootfd, struct hash_job *job, unsigned char *buf,
                      struct magic_state *ms)
 {
-	const char *known = mediatype_from_name(job->path);
-	struct stat st;
-	ssize_t r;
-	int fd;
+	const char *type = mediatype_from_name(job->path);
+	ssize_t n;
 
-	if (known != NULL) { /* the table may know it now */
-		job->media_type = xstrdup(known);
-		job->status = HASH_OK;
-		return;
+	if (type == NULL) {
+		n = mediatype_head(rootfd, job->path, job->size, job->mtime_ns,
+		                   buf);
+		if (n == -1) { /* gone, changed or unreadable: not typed */
+			job->status = HASH_CHANGED;
+			return;
+		}
+		if (!ms->tried) {
+			ms->tried = true;
+			ms->magic = mediatype_magic_open();
+		}
+		type = mediatype_of_bytes(ms->magic, buf, (size_t)n);
 	}
-	job->status = HASH_FAILED;
-	fd =
-	    beneath_open(rootfd, job->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-	if (fd == -1) {
-		job->status =
-		    errno == EACCES || errno == EPERM ? HASH_DENIED : HASH_GONE;
-		return;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    !same_file(job, &st)) {
-		job->status = HASH_CHANGED;
-		goto out;
-	}
-	do
-		r = pread(fd, buf, MEDIATYPE_MAGIC_BYTES, 0);
-	while (r == -1 && errno == EINTR);
-	if (r == -1)
-		goto out;
-	if (!ms->tried) {
-		ms->tried = true;
-		ms->magic = mediatype_magic_open();
-	}
-	job->media_type =
-	    xstrdup(mediatype_of_bytes(ms->magic, buf, (size_t)r));
+	job->media_type = xstrdup(type);
 	job->status = HASH_OK;
-out:
-	close(fd);
 }
 
 /* A worker: takes jobs until the pool stops. */

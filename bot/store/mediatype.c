@@ -344,33 +344,44 @@ static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mediatype_magic *shared_magic;
 static bool shared_tried;
 
+ssize_t mediatype_head(int rootfd, const char *path, uint64_t size,
+                       int64_t mtime_ns, void *buf)
+{
+	struct stat st;
+	ssize_t n = -1;
+	int fd;
+
+	fd = beneath_open(rootfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size == size && fsutil_mtime_ns(&st) == mtime_ns) {
+		do
+			n = pread(fd, buf, MEDIATYPE_MAGIC_BYTES, 0);
+		while (n == -1 && errno == EINTR);
+	}
+	close(fd);
+	return n;
+}
+
 char *mediatype_of_file(const char *root, const char *path, uint64_t size,
                         int64_t mtime_ns)
 {
 	const char *known = mediatype_from_name(path);
 	unsigned char buf[MEDIATYPE_MAGIC_BYTES];
-	struct stat st;
-	char *type = NULL;
+	char *type;
 	ssize_t n;
-	int rootfd, fd;
+	int rootfd;
 
 	if (known != NULL)
 		return xstrdup(known);
 	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd == -1)
 		return NULL;
-	fd = beneath_open(rootfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+	n = mediatype_head(rootfd, path, size, mtime_ns, buf);
 	close(rootfd);
-	if (fd == -1)
-		return NULL;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size != size || fsutil_mtime_ns(&st) != mtime_ns)
-		goto out;
-	do
-		n = pread(fd, buf, sizeof(buf), 0);
-	while (n == -1 && errno == EINTR);
 	if (n == -1)
-		goto out;
+		return NULL;
 	pthread_mutex_lock(&shared_lock);
 	if (!shared_tried) {
 		shared_tried = true;
@@ -378,7 +389,5 @@ char *mediatype_of_file(const char *root, const char *path, uint64_t size,
 	}
 	type = xstrdup(mediatype_of_bytes(shared_magic, buf, (size_t)n));
 	pthread_mutex_unlock(&shared_lock);
-out:
-	close(fd);
 	return type;
 }

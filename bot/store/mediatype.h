@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Returns the media type for the extension of name (the part after its
  * last '.', compared case-insensitively; a name may include folders), or
@@ -44,6 +45,12 @@ void mediatype_magic_close(struct mediatype_magic *m);
  * until the next call with m. */
 const char *mediatype_of_bytes(struct mediatype_magic *m, const void *data,
                                size_t n);
+
+/* Reads the first MEDIATYPE_MAGIC_BYTES (or fewer) of the regular file
+ * path beneath the folder rootfd (never through a link) into buf, if it
+ * is still size bytes modified at mtime_ns. Returns how many, or -1. */
+ssize_t mediatype_head(int rootfd, const char *path, uint64_t size,
+                       int64_t mtime_ns, void *buf);
 
 /* Returns the media type of the regular file path beneath the folder
  * root (never through a link), by its name or else its first bytes, as an
