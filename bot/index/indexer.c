@@ -99,7 +99,7 @@
 #define RETRY_LONGEST_MS    60000
 #define PEND_BUCKETS        4096 /* kept results; pending files start so */
 #define PIPE_BATCH          2000 /* a reconcile hashes and records this often */
-#define PIPE_COMMIT         10000            /* and commits this often */
+#define PIPE_COMMIT         50000            /* and commits this often */
 #define PIPE_INFLIGHT_MAX   (4 * PIPE_BATCH) /* files out to hash, at most */
 #define RECONCILE_CACHE_KIB (16 * 1024)      /* the writer's cache meanwhile */
 #define KEPT_MAX_BYTES      ((size_t)32 << 20)

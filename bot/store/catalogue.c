@@ -121,6 +121,15 @@ static const char *const migrations[] = {
     /* and a desc: filter too short for the trigram index reads only the
      * files with a description, newest first. */
     "CREATE INDEX files_described ON files(id) WHERE ldesc IS NOT NULL;",
+    /* 4 -> 5: FTS5 keeps the terms of the rows written since its last
+     * flush in memory, and writes them out as a new segment (to be merged
+     * with the others later) whenever they pass its 'hashsize', 1 MiB by
+     * default: a few hundred files' worth of trigrams. With 8 MiB, and the
+     * reconcile committing 50,000 rows at a time, `fisbot scan` of
+     * 1,000,000 small files takes 13 % less time (47.8 s -> 41.5 s,
+     * tests/bench/bench_scale.py); the writer holds at most that much
+     * more while a transaction is open. */
+    "INSERT INTO files_fts(files_fts, rank) VALUES ('hashsize', 8388608);",
 };
 #define CATALOGUE_SCHEMA ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

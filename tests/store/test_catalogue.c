@@ -996,7 +996,7 @@ static void test_desc_migration(void **state)
 	free(cause);
 	fx->c = catalogue_open_writer(fx->db, &cause);
 	assert_non_null(fx->c);
-	assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 4);
+	assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 5);
 	EXPECT(fx->c, "rare", "old/song.ogg");
 	EXPECT(fx->c, "desc:demo", "old/song.ogg");
 	EXPECT(fx->c, "plain", "old/plain.txt");
@@ -1017,6 +1017,51 @@ static void test_desc_migration(void **state)
 		                 SQLITE_OK);
 		sqlite3_close(db);
 	}
+}
+
+#define FTS_HASHSIZE_SQL "SELECT v FROM files_fts_config WHERE k = 'hashsize'"
+
+/* The trigram index's pending terms may take 8 MiB before FTS5 writes them
+ * out as a segment: in a new catalogue, and in one of schema 4 once the
+ * writer has upgraded it. Its rows are still found and the index agrees
+ * with the table. */
+static void test_fts_hashsize(void **state)
+{
+	struct fixture *fx = *state;
+	char *cause = NULL;
+	sqlite3 *db;
+
+	add_hashed(fx->c, "some/song.ogg", 10, "audio/ogg");
+	assert_int_equal(sql_int(fx->db, FTS_HASHSIZE_SQL), 8 << 20);
+	catalogue_close(fx->c);
+	fx->c = NULL;
+	assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "DELETE FROM files_fts_config"
+	                              " WHERE k = 'hashsize';"
+	                              "PRAGMA user_version = 4",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(sql_int(fx->db, FTS_HASHSIZE_SQL), -1);
+
+	assert_null(catalogue_open(fx->db, &cause));
+	assert_non_null(strstr(cause, "old catalogue schema 4"));
+	free(cause);
+	fx->c = catalogue_open_writer(fx->db, &cause);
+	assert_non_null(fx->c);
+	assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 5);
+	assert_int_equal(sql_int(fx->db, FTS_HASHSIZE_SQL), 8 << 20);
+	add_hashed(fx->c, "some/other.ogg", 10, "audio/ogg");
+	EXPECT(fx->c, "song", "some/song.ogg");
+	EXPECT(fx->c, "some", "some/song.ogg", "some/other.ogg");
+	assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "INSERT INTO files_fts(files_fts)"
+	                              " VALUES ('integrity-check')",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
 }
 
 static void test_ctime_migration(void **state)
@@ -1183,6 +1228,7 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_desc_migration, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_fts_hashsize, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ctime_migration, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_ctime_unknown_other_inode,
