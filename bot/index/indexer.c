@@ -795,9 +795,13 @@ static void take_results(struct indexer *ix)
  * PIPE_INFLIGHT_MAX files out, recording the results as they come: the
  * walk runs faster than hashing, and every file waiting for its hash holds
  * memory (its job and pending entry), so a cold scan of a large share
- * would otherwise hold the whole share at once. */
+ * would otherwise hold the whole share at once. Before it first sleeps,
+ * it commits the rows walked so far: readers see them, and a crash keeps
+ * them, however long the hashing takes. */
 static void pipe_wait(struct indexer *ix)
 {
+	bool committed = false;
+
 	while (!ix->blocked && ix->ninflight > PIPE_INFLIGHT_MAX) {
 		size_t before = ix->ninflight;
 		struct timespec ts;
@@ -806,6 +810,16 @@ static void pipe_wait(struct indexer *ix)
 		take_results(ix);
 		if (ix->ninflight < before)
 			continue;
+		if (!committed) {
+			committed = true;
+			if (commit(ix) == -1)
+				return;
+			if (txn(ix) == -1) {
+				write_failed(ix);
+				return;
+			}
+			continue;
+		}
 		/* None came back yet: a result wakes us (post). */
 		ts = clock_timespec(clock_now_ms() + 20);
 		pthread_mutex_lock(&ix->lock);
@@ -819,9 +833,11 @@ static void pipe_wait(struct indexer *ix)
 }
 
 /* scan_reconcile callback: a file needs hashing. Every PIPE_BATCH such
- * files, the rows so far are committed (readers see the catalogue grow, a
- * crash keeps them) and the settled ones go to the hash pool, so that
- * hashing runs alongside the walk instead of after it. */
+ * files, the results that came back are recorded and the settled files go
+ * to the hash pool, so that hashing runs alongside the walk instead of
+ * after it; every PIPE_COMMIT, and whenever the walk must wait for the
+ * hashes (pipe_wait), the rows so far are committed (readers see the
+ * catalogue grow, a crash keeps them). */
 static int reconcile_pending(const struct cat_file *f, void *arg)
 {
 	struct indexer *ix = arg;

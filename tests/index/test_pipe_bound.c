@@ -2,10 +2,12 @@
  * The indexer's cold reconcile does not run ahead of hashing without
  * bound: with the hash pool held (its one posix_fadvise call per file
  * hashed, defined here, waits while the gate is closed), the walk of a
- * share of 12,000 files stops once 8,000 files are out to hash, after the
- * commit of the first 10,000 rows; released, everything is hashed. Before
- * the bound, the walk queued the whole share (the memory of a cold scan
- * grew with it) and committed all 12,000 rows while nothing was hashed.
+ * share of 12,000 files stops once 8,000 files are out to hash, and
+ * commits the 10,000 rows walked so far before it waits (its regular
+ * commits come every 50,000 rows): readers see them while nothing is
+ * hashed; released, everything is hashed. Before the bound, the walk
+ * queued the whole share (the memory of a cold scan grew with it) and
+ * committed all 12,000 rows while nothing was hashed.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -114,8 +116,8 @@ static void test_bound(void **st)
 		free(p);
 	}
 
-	/* Nothing is hashed: the walk commits its first 10,000 rows, then
-	 * waits for the hashes (8,000 files out). */
+	/* Nothing is hashed: the walk has 10,000 files out to hash (more
+	 * than 8,000), commits the rows so far and waits for the hashes. */
 	ix = indexer_start(&cfg, &opt, &cause);
 	assert_non_null(ix);
 	for (waited = 0; waited < CONVERGE_MS; waited += 50) {
