@@ -126,9 +126,9 @@ static const char *const migrations[] = {
      * with the others later) whenever they pass its 'hashsize', 1 MiB by
      * default: a few hundred files' worth of trigrams. With 8 MiB, and the
      * reconcile committing 50,000 rows at a time, `fisbot scan` of
-     * 1,000,000 small files takes 13 % less time (47.8 s -> 41.5 s,
-     * tests/bench/bench_scale.py); the writer holds at most that much
-     * more while a transaction is open. */
+     * 1,000,000 small files takes 10-13 % less time (46.2-47.8 s ->
+     * 41.5-42.4 s, tests/bench/bench_scale.py); the writer holds at most
+     * that much more while a transaction is open. */
     "INSERT INTO files_fts(files_fts, rank) VALUES ('hashsize', 8388608);",
 };
 #define CATALOGUE_SCHEMA ((int)(sizeof(migrations) / sizeof(migrations[0])))
