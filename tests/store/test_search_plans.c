@@ -216,8 +216,9 @@ static bool brute_match(const struct fixture *fx, const struct query *q,
 }
 
 /* Checks that the search text finds exactly what the brute force finds,
- * newest first, in pages of 7, with the count of the first page. Returns
- * the number of matches. */
+ * newest first, in pages of 7, with the count of every page that holds
+ * matches and ends before the count's cap (later pages read on to the
+ * cap to count). Returns the number of matches. */
 static size_t check(struct fixture *fx, const char *text)
 {
 	struct query *q;
@@ -236,15 +237,18 @@ static size_t check(struct fixture *fx, const char *text)
 
 		if (catalogue_search(fx->c, q, off, 7, &p, &cause) != 1)
 			fail_msg("%s: %s", text, cause);
-		if (off == 0) {
+		if (off == 0 ||
+		    (off < n_want && off + 7 <= CATALOGUE_COUNT_CAP)) {
 			uint64_t total = n_want > CATALOGUE_COUNT_CAP
 			                     ? CATALOGUE_COUNT_CAP
 			                     : n_want;
 
 			if (p.total != total)
-				fail_msg("%s: count %llu, expected %llu", text,
-				         (unsigned long long)p.total,
-				         (unsigned long long)total);
+				fail_msg(
+				    "%s: count %llu at %llu, expected %llu",
+				    text, (unsigned long long)p.total,
+				    (unsigned long long)off,
+				    (unsigned long long)total);
 			assert_true(p.total_capped ==
 			            (n_want > CATALOGUE_COUNT_CAP));
 		}
@@ -631,6 +635,93 @@ static void test_rare_word_reads_few(void **state)
 	assert_string_equal(fx->c->plan, "ids literal");
 }
 
+/* Counts the statements run that read the trigram index (arg[0]) and the
+ * separate count statements (arg[1]). */
+static int count_statements(unsigned type, void *arg, void *p, void *x)
+{
+	const char *sql = sqlite3_sql(p);
+
+	(void)type;
+	(void)x;
+	if (strstr(sql, "MATCH") != NULL)
+		((int *)arg)[0]++;
+	/* (Not the probes: "FROM files WHERE", "FROM files_fts WHERE".) */
+	if (strstr(sql, "SELECT count(*) FROM (SELECT 1 FROM files f") !=
+	        NULL ||
+	    strstr(sql,
+	           "SELECT count(*) FROM (SELECT 1 FROM files_fts CROSS") !=
+	        NULL)
+		((int *)arg)[1]++;
+	return 0;
+}
+
+/* A search with more matches than a page but fewer than the count's cap
+ * reads them once, its page and its count together, on every page: through
+ * the trigram index, oldest first (FTS5 loads a doclist whole to read it
+ * newest first), else newest first on past the page. With more than the
+ * cap, the trigram index is read twice (to the cap, then the page), as the
+ * page and the count did before. There is no count statement of its own
+ * (there were two statements, each reading the matches). */
+static void test_page_and_count_once(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct {
+		const char *text, *plan;
+		uint64_t offset, total;
+		bool capped;
+		int matches; /* statements that read the trigram index */
+	} cases[] = {
+	    {"quokka", "fts", 0, 57, false, 1},
+	    {"quokka", "fts", 10, 57, false, 1},
+	    {"quokka", "fts", 50, 57, false, 1},
+	    {"quokka", "fts", 60, 57, false, 1},
+	    {"wombat", "fts", 0, CATALOGUE_COUNT_CAP, true, 2},
+	    {"wombat", "fts", 190, CATALOGUE_COUNT_CAP, true, 2},
+	    {"wombat", "fts", 195, 205, true, 2},
+	    {"uo", "scan", 0, 57, false, 0},
+	    {"uo", "scan", 20, 57, false, 0},
+	};
+
+	assert_int_equal(catalogue_begin(fx->c), 0);
+	for (unsigned i = 0; i < 300; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "pets/%u %s.txt", i,
+		         i % 5 == 0 && i < 285 ? "quokka" : "wombat");
+		add_file(fx, path, NULL, i, "text/plain", true);
+	}
+	assert_int_equal(catalogue_commit(fx->c), 0);
+	assert_int_equal(check(fx, "quokka"), 57);
+	assert_int_equal(check(fx, "wombat"), 243);
+	assert_int_equal(check(fx, "uo"), 57);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *cause = NULL;
+		struct query *q = query_parse(cases[i].text, &cause);
+		struct cat_page p;
+		int runs[2] = {0, 0};
+
+		assert_non_null(q);
+		sqlite3_trace_v2(fx->c->db, SQLITE_TRACE_PROFILE,
+		                 count_statements, runs);
+		assert_int_equal(
+		    catalogue_search(fx->c, q, cases[i].offset, 10, &p, &cause),
+		    1);
+		sqlite3_trace_v2(fx->c->db, 0, NULL, NULL);
+		if (runs[0] != cases[i].matches || runs[1] != 0 ||
+		    p.total != cases[i].total ||
+		    p.total_capped != cases[i].capped)
+			fail_msg("%s at %llu: %d statements with MATCH, %d "
+			         "count statements, count %llu%s",
+			         cases[i].text,
+			         (unsigned long long)cases[i].offset, runs[0],
+			         runs[1], (unsigned long long)p.total,
+			         p.total_capped ? "+" : "");
+		assert_string_equal(fx->c->plan, cases[i].plan);
+		cat_page_clear(&p);
+		query_free(q);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -641,6 +732,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_big_plans, setup_big,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_big_reads_few, setup_big,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_page_and_count_once, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_rare_word_reads_few, setup,
 	                                    teardown),
