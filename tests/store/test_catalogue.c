@@ -1005,18 +1005,7 @@ static void test_desc_migration(void **state)
 	EXPECT(fx->c, "rare", "old/song.ogg", "old/plain.txt");
 	assert_int_equal(catalogue_remove(fx->c, id), 0);
 	EXPECT(fx->c, "rare", "old/plain.txt");
-	/* The index agrees with the table. */
-	{
-		sqlite3 *db;
-
-		assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
-		assert_int_equal(sqlite3_exec(db,
-		                              "INSERT INTO files_fts(files_fts)"
-		                              " VALUES ('integrity-check')",
-		                              NULL, NULL, NULL),
-		                 SQLITE_OK);
-		sqlite3_close(db);
-	}
+	check_index(fx->db);
 }
 
 #define FTS_HASHSIZE_SQL "SELECT v FROM files_fts_config WHERE k = 'hashsize'"
@@ -1055,13 +1044,7 @@ static void test_fts_hashsize(void **state)
 	add_hashed(fx->c, "some/other.ogg", 10, "audio/ogg");
 	EXPECT(fx->c, "song", "some/song.ogg");
 	EXPECT(fx->c, "some", "some/song.ogg", "some/other.ogg");
-	assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-	                              "INSERT INTO files_fts(files_fts)"
-	                              " VALUES ('integrity-check')",
-	                              NULL, NULL, NULL),
-	                 SQLITE_OK);
-	sqlite3_close(db);
+	check_index(fx->db);
 }
 
 static void test_ctime_migration(void **state)
