@@ -71,45 +71,155 @@ static void list_add(struct scan_list *l, char *path, const struct stat *st)
 	entry_set(&l->v[l->n++], path, st);
 }
 
-/* Appends the listed entries of the open folder d (path dir) to out, or
- * its folders only if dirs_only, without going into its folders. */
-static void list_folder(DIR *d, const char *dir, const struct strlist *exclude,
-                        bool dirs_only, struct scan_list *out)
+/* A folder's names, listed before they are stat-ed: the walker sorts them
+ * and stats each as it hands it over, so that a folder of a million files
+ * holds its names (in blocks of NAMES_BLOCK bytes) and not a million
+ * entries with their stat and full path; list_folder stats them all. */
+#define NAMES_BLOCK (64 * 1024)
+
+struct dname {
+	const char *name;
+	bool is_dir;
+};
+
+struct names {
+	struct dname *v;
+	size_t n, cap;
+	char **blocks;
+	size_t nblocks, used; /* used: bytes of the last block */
+};
+
+/* Adds the name s (n bytes) to ns. */
+static void names_add(struct names *ns, const char *s, size_t n, bool is_dir)
+{
+	char *at;
+
+	if (ns->nblocks == 0 || ns->used + n + 1 > NAMES_BLOCK) {
+		ns->blocks = xreallocarray(ns->blocks, ns->nblocks + 1,
+		                           sizeof(*ns->blocks));
+		/* NAME_MAX is far below a block */
+		ns->blocks[ns->nblocks++] = xmalloc(NAMES_BLOCK);
+		ns->used = 0;
+	}
+	at = ns->blocks[ns->nblocks - 1] + ns->used;
+	memcpy(at, s, n + 1);
+	ns->used += n + 1;
+	if (ns->n == ns->cap) {
+		ns->cap = ns->cap ? ns->cap * 2 : 256;
+		ns->v = xreallocarray(ns->v, ns->cap, sizeof(*ns->v));
+	}
+	ns->v[ns->n++] = (struct dname){at, is_dir};
+}
+
+static void names_free(struct names *ns)
+{
+	for (size_t i = 0; i < ns->nblocks; i++)
+		free(ns->blocks[i]);
+	free(ns->blocks);
+	free(ns->v);
+}
+
+/* Orders the names of one folder as their paths sort as bytes (the path
+ * index's order), a folder's name followed by the '/' of its children's
+ * paths: so "b" < "b c" < "b/x" < "b0" whichever is a folder. */
+static int cmp_dname(const void *a, const void *b)
+{
+	const struct dname *x = a, *y = b;
+	const unsigned char *p = (const unsigned char *)x->name;
+	const unsigned char *q = (const unsigned char *)y->name;
+	size_t i;
+	int cp, cq;
+
+	for (i = 0; p[i] != '\0' && p[i] == q[i]; i++)
+		;
+	if (p[i] != '\0' && q[i] != '\0')
+		return p[i] < q[i] ? -1 : 1;
+	/* One name is a prefix of the other: a folder's continues with '/'
+	 * (names hold no '/', so the two never tie). */
+	cp = p[i] != '\0' ? p[i] : x->is_dir ? '/' : 0;
+	cq = q[i] != '\0' ? q[i] : y->is_dir ? '/' : 0;
+	return cp < cq ? -1 : cp > cq ? 1 : 0;
+}
+
+/* Lists the names of the open folder d (path dir) that may be walked:
+ * files (unless dirs_only) and folders, by the entry's type, else a stat;
+ * not links, not excluded. */
+static void list_names(DIR *d, const char *dir, const struct strlist *exclude,
+                       bool dirs_only, struct names *out)
 {
 	struct dirent *de;
 	struct stat st;
 
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		const char *name = de->d_name;
-		char *path;
+		unsigned char type = de->d_type;
 
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			continue;
-		if (de->d_type == DT_LNK || exclude_name(exclude, name))
+		if (type == DT_LNK || exclude_name(exclude, name))
 			continue;
-		if (dirs_only && de->d_type != DT_DIR &&
-		    de->d_type != DT_UNKNOWN)
+		if (dirs_only && type != DT_DIR && type != DT_UNKNOWN)
 			continue;
-		path = fsutil_join(dir, name);
-		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-			if (errno != ENOENT)
-				log_warn("cannot stat \"%s\"", path);
-			free(path);
-			continue;
+		if (type == DT_UNKNOWN) {
+			if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) ==
+			    -1)
+				continue; /* gone; or said when stat-ed */
+			type = S_ISDIR(st.st_mode)   ? DT_DIR
+			       : S_ISREG(st.st_mode) ? DT_REG
+			                             : DT_UNKNOWN;
 		}
-		if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) &&
-		    !beneath_readable_at(dirfd(d), name, S_ISDIR(st.st_mode))) {
-			log_debug("\"%s\" is not readable: not listed", path);
-			free(path);
-		} else if (S_ISDIR(st.st_mode) ||
-		           (S_ISREG(st.st_mode) && !dirs_only)) {
-			list_add(out, path, &st);
-		} else {
-			free(path);
-		}
+		if (type == DT_DIR || (type == DT_REG && !dirs_only))
+			names_add(out, name, strlen(name), type == DT_DIR);
 	}
 	if (errno != 0)
 		log_warn("cannot read folder \"%s\"", dir);
+}
+
+/* Stats the name n of the open folder d (path dir) into *st; returns its
+ * path (allocated) if it is listed, a readable file or folder still of the
+ * type it was listed with, else NULL. */
+static char *stat_name(DIR *d, const char *dir, const struct dname *n,
+                       struct stat *st)
+{
+	char *path = fsutil_join(dir, n->name);
+
+	if (fstatat(dirfd(d), n->name, st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno != ENOENT)
+			log_warn("cannot stat \"%s\"", path);
+		free(path);
+		return NULL;
+	}
+	if (S_ISDIR(st->st_mode) != n->is_dir ||
+	    !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))) {
+		/* replaced since it was listed: the watcher tells, or the
+		 * next reconcile sees it */
+		free(path);
+		return NULL;
+	}
+	if (!beneath_readable_at(dirfd(d), n->name, n->is_dir)) {
+		log_debug("\"%s\" is not readable: not listed", path);
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+/* Appends the listed entries of the open folder d (path dir) to out, or
+ * its folders only if dirs_only, without going into its folders. */
+static void list_folder(DIR *d, const char *dir, const struct strlist *exclude,
+                        bool dirs_only, struct scan_list *out)
+{
+	struct names names = {0};
+
+	list_names(d, dir, exclude, dirs_only, &names);
+	for (size_t i = 0; i < names.n; i++) {
+		struct stat st;
+		char *path = stat_name(d, dir, &names.v[i], &st);
+
+		if (path != NULL)
+			list_add(out, path, &st);
+	}
+	names_free(&names);
 }
 
 /* Opens the subfolder path (an entry listed in the open folder d, whose
@@ -540,139 +650,6 @@ static bool walker_add(struct walker *w, struct scan_entry *e)
 	return w->cur->n < WALK_CHUNK || walker_hand(w);
 }
 
-/* A folder's names as the walker lists them: sorted first, stat-ed one
- * by one as they are handed over, so that a folder of a million files
- * holds its names (in blocks of NAMES_BLOCK bytes) and not a million
- * entries with their stat and full path. */
-#define NAMES_BLOCK (64 * 1024)
-
-struct dname {
-	const char *name;
-	bool is_dir;
-};
-
-struct names {
-	struct dname *v;
-	size_t n, cap;
-	char **blocks;
-	size_t nblocks, used; /* used: bytes of the last block */
-};
-
-/* Adds the name s (n bytes) to ns. */
-static void names_add(struct names *ns, const char *s, size_t n, bool is_dir)
-{
-	char *at;
-
-	if (ns->nblocks == 0 || ns->used + n + 1 > NAMES_BLOCK) {
-		ns->blocks = xreallocarray(ns->blocks, ns->nblocks + 1,
-		                           sizeof(*ns->blocks));
-		/* NAME_MAX is far below a block */
-		ns->blocks[ns->nblocks++] = xmalloc(NAMES_BLOCK);
-		ns->used = 0;
-	}
-	at = ns->blocks[ns->nblocks - 1] + ns->used;
-	memcpy(at, s, n + 1);
-	ns->used += n + 1;
-	if (ns->n == ns->cap) {
-		ns->cap = ns->cap ? ns->cap * 2 : 256;
-		ns->v = xreallocarray(ns->v, ns->cap, sizeof(*ns->v));
-	}
-	ns->v[ns->n++] = (struct dname){at, is_dir};
-}
-
-static void names_free(struct names *ns)
-{
-	for (size_t i = 0; i < ns->nblocks; i++)
-		free(ns->blocks[i]);
-	free(ns->blocks);
-	free(ns->v);
-}
-
-/* Orders the names of one folder as their paths sort as bytes (the path
- * index's order), a folder's name followed by the '/' of its children's
- * paths: so "b" < "b c" < "b/x" < "b0" whichever is a folder. */
-static int cmp_dname(const void *a, const void *b)
-{
-	const struct dname *x = a, *y = b;
-	const unsigned char *p = (const unsigned char *)x->name;
-	const unsigned char *q = (const unsigned char *)y->name;
-	size_t i;
-	int cp, cq;
-
-	for (i = 0; p[i] != '\0' && p[i] == q[i]; i++)
-		;
-	if (p[i] != '\0' && q[i] != '\0')
-		return p[i] < q[i] ? -1 : 1;
-	/* One name is a prefix of the other: a folder's continues with '/'
-	 * (names hold no '/', so the two never tie). */
-	cp = p[i] != '\0' ? p[i] : x->is_dir ? '/' : 0;
-	cq = q[i] != '\0' ? q[i] : y->is_dir ? '/' : 0;
-	return cp < cq ? -1 : cp > cq ? 1 : 0;
-}
-
-/* Lists the names of the open folder d (path dir) that may be walked:
- * files and folders (by the entry's type, else a stat), not links, not
- * excluded. */
-static void list_names(DIR *d, const char *dir, const struct strlist *exclude,
-                       struct names *out)
-{
-	struct dirent *de;
-	struct stat st;
-
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		const char *name = de->d_name;
-		unsigned char type = de->d_type;
-
-		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-			continue;
-		if (type == DT_LNK || exclude_name(exclude, name))
-			continue;
-		if (type == DT_UNKNOWN) {
-			if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) ==
-			    -1)
-				continue; /* gone; or said when stat-ed */
-			type = S_ISDIR(st.st_mode)   ? DT_DIR
-			       : S_ISREG(st.st_mode) ? DT_REG
-			                             : DT_UNKNOWN;
-		}
-		if (type == DT_DIR || type == DT_REG)
-			names_add(out, name, strlen(name), type == DT_DIR);
-	}
-	if (errno != 0)
-		log_warn("cannot read folder \"%s\"", dir);
-}
-
-/* Stats the name n of the open folder d (path dir) as list_folder does;
- * fills e (the path allocated) and returns true if it is listed: a
- * readable file or folder still of the type it was listed with. */
-static bool stat_name(DIR *d, const char *dir, const struct dname *n,
-                      struct scan_entry *e)
-{
-	char *path = fsutil_join(dir, n->name);
-	struct stat st;
-
-	if (fstatat(dirfd(d), n->name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-		if (errno != ENOENT)
-			log_warn("cannot stat \"%s\"", path);
-		free(path);
-		return false;
-	}
-	if (S_ISDIR(st.st_mode) != n->is_dir ||
-	    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
-		/* replaced since it was listed: the watcher tells, or the
-		 * next reconcile sees it */
-		free(path);
-		return false;
-	}
-	if (!beneath_readable_at(dirfd(d), n->name, n->is_dir)) {
-		log_debug("\"%s\" is not readable: not listed", path);
-		free(path);
-		return false;
-	}
-	entry_set(e, path, &st);
-	return true;
-}
-
 /* Walker: lists the open folder dfd (path dir, taken over) in path order,
  * each folder followed by its own entries. Returns false if stopped. */
 static bool walker_folder(struct walker *w, int dfd, const char *dir)
@@ -687,16 +664,18 @@ static bool walker_folder(struct walker *w, int dfd, const char *dir)
 		close(dfd);
 		return true;
 	}
-	list_names(d, dir, w->exclude, &here);
+	list_names(d, dir, w->exclude, false, &here);
 	if (here.n > 0)
 		qsort(here.v, here.n, sizeof(*here.v), cmp_dname);
 	for (size_t i = 0; i < here.n && go; i++) {
 		struct scan_entry e;
-		char *sub_path;
+		struct stat st;
+		char *path = stat_name(d, dir, &here.v[i], &st), *sub_path;
 		int sub;
 
-		if (!stat_name(d, dir, &here.v[i], &e))
+		if (path == NULL)
 			continue;
+		entry_set(&e, path, &st);
 		sub_path = e.is_dir ? xstrdup(e.path) : NULL;
 		go = walker_add(w, &e);
 		if (go && sub_path != NULL &&
