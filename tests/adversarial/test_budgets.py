@@ -38,7 +38,10 @@ IQ_BURST = 50  # the default
 FOLDERS = 30
 FLOODERS = 20
 PEOPLE = ("alice", "bob", "carol", "dave", "erin", "mallory", "probe")
-REPLY_BOUND = 3.0  # seconds: generous; the goal is well under one
+# Seconds. The goal is well under one, but the time includes the harness's
+# own work: up to 21 clients in this one process parse thousands of answers
+# while alice waits. Before the budgets the reply took 116 s.
+REPLY_BOUND = 10.0
 
 
 def pings(n: int, to: str, prefix: str) -> str:

@@ -31,7 +31,9 @@ from commands_fixture import Chat, Fisbot, Prosody, account
 
 SLOW_ROWS = 100000   # rows added at a time...
 SLOW_ROWS_MAX = 400000  # ...until the search takes SLOW_ENOUGH s
-SLOW_ENOUGH = 1.2
+# Near the 2 s cap, so that the search is still well over 0.8 s when the
+# test runs on a machine less busy than during the calibration.
+SLOW_ENOUGH = 1.8
 # Sixteen terms (the most a query may have): every row passes the first
 # fifteen, none the last; no literal of three characters, so no index
 # helps and every term runs on every row, to its end.
@@ -178,7 +180,7 @@ def test_help_is_not_held_up_by_a_slow_search(env):
         f"the slow search took only {slow:.2f} s: add rows (SLOW_ROWS)"
     # Bob was answered while Alice's search ran, long before its end.
     assert b.t < a.t
-    assert delay < max(0.5, slow / 3), \
+    assert delay < max(1.0, slow / 2), \
         f"help took {delay:.3f} s during a {slow:.3f} s search"
 
 
