@@ -99,14 +99,19 @@ def start_in_room(alice, bots, user, r, extra=LOAD):
 
 def ask_until_answered(client, to, body, pred, mtype="chat", tries=10):
     """Sends body until a reply matching pred comes (the bot may still be
-    waiting for the room's subject); returns the reply."""
-    for _ in range(tries):
+    waiting for the room's subject); returns the reply. After a retry, a
+    late answer to an earlier try is waited out, so that the next question
+    does not take it for its own."""
+    for n in range(tries):
         mark = client.mark()
         client.message(to, body, mtype)
         try:
-            return client.wait_message(pred, timeout=2, since=mark)
+            got = client.wait_message(pred, timeout=3, since=mark)
         except AssertionError:
             continue
+        if n:
+            time.sleep(3)
+        return got
     raise AssertionError(f"no answer to {body!r}")
 
 

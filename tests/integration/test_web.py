@@ -493,7 +493,9 @@ def test_index_json_equals_share(make_web):
 def test_link_access(make_web):
     """access = link: personal signed links under /w/; / is 404, a bad or
     foreign token 403, an expired one 410."""
-    s = make_web(SHARE, "access = link\nlink_lifetime = 3s\n")
+    # Expiry is in whole seconds: a link lives at least lifetime - 1 s,
+    # long enough for the requests below on a slow (ASan) server.
+    s = make_web(SHARE, "access = link\nlink_lifetime = 10s\n")
     assert re.fullmatch(re.escape(s.base) + r"/w/[A-Za-z0-9_-]{44}/", s.url)
     root = s.path(s.url)
     assert s.get("/")[0].status == 404
@@ -517,7 +519,7 @@ def test_link_access(make_web):
     r, body = s.get(root + "music/live/")
     ftok = re.search(r"/f/([A-Za-z0-9_-]{44})/", body.decode()).group(1)
     assert s.get(f"/w/{ftok}/")[0].status == 403
-    time.sleep(3.5)
+    time.sleep(10.5)
     assert s.get(root)[0].status == 410
 
 
@@ -552,13 +554,18 @@ def test_web_command(tmp_path):
 
         def direct(bot, body):
             deadline = time.monotonic() + 30
+            late = False
             while True:  # the bot may not be online yet
                 alice.drain()
                 alice.send(bot.jid, body)
                 try:
-                    return alice.wait(lambda m: m.bare == bot.jid and
-                                      m.type == "chat", 3)
+                    m = alice.wait(lambda m: m.bare == bot.jid and
+                                   m.type == "chat", 3)
+                    if late:
+                        time.sleep(3)  # a late answer to an earlier try
+                    return m
                 except TimeoutError:
+                    late = True
                     if time.monotonic() > deadline:
                         raise
 
