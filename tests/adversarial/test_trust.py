@@ -18,7 +18,7 @@ from xml.sax.saxutils import quoteattr
 import pytest
 
 from fisbot_proc import FisbotProc, PLUGIN_DIR
-from conftest_shared import run_fisbot
+from conftest_shared import FISBOT_BIN, run_fisbot, sanitized
 from prosody import Prosody
 from xmpp_client import Client, NS_MUC_USER
 
@@ -386,7 +386,8 @@ def test_forged_invitation_flood(server, alice, mallory, bots):
     assert len(asked) == len(set(asked)), asked
     assert len(asked) <= 1 + 400
     assert 1 <= lines <= 40, lines
-    assert after - before < 16 * 1024, (before, after)
+    if not sanitized(FISBOT_BIN):  # ASan's quarantine keeps freed memory
+        assert after - before < 16 * 1024, (before, after)
     assert took < 30
     assert "joining" not in log
     assert saved_rooms(bot) == set()

@@ -14,6 +14,13 @@ FISBOT_BIN = os.environ.get("FISBOT_BIN", "fisbot")
 PLUGIN_DIR = os.environ.get("FISBOT_PLUGIN_DIR", "")
 
 
+def sanitized(binary: str) -> bool:
+    """Returns true if binary was built with AddressSanitizer (whose
+    quarantine keeps freed memory: RSS says nothing there)."""
+    with open(binary, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def write_config(folder: Path, body: str, name: str = "fisbot.conf") -> Path:
     """Writes a configuration file into folder and returns its path."""
     path = folder / name

@@ -81,7 +81,7 @@ class Env:
         self.bot = Fisbot(root / "bot", self.prosody, "bot", rooms=[ROOM],
                           extra=LIMITS + textwrap.dedent("""
             [announce]
-            batch = 1s
+            batch = 3s
             """))
         share = self.bot.share
         for i in range(27):

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,18 @@ def test_the_demo_does_what_the_example_says(server, tmp_path):
         # whoever comes first).
         demo.join(room, "demo")
         demo.occupant_presence(room, "fisbot", timeout=30)
+        # The first build of the catalogue is over (a file found during it
+        # is not announced): search no longer says "still indexing".
+        deadline = time.monotonic() + 60
+        while True:
+            mark = demo.mark()
+            demo.message("fisbot@localhost", "search demo")
+            m = demo.wait_message(lambda m: m.frm.startswith("fisbot@"),
+                                  15, mark)
+            if not m.body.startswith("still indexing"):
+                break
+            assert time.monotonic() < deadline, m.body
+            time.sleep(0.3)
         # Announcements are on in the example ([announce] batch 5s).
         mark = demo.mark()
         (share / "new-in-demo.txt").write_text("hello demo\n")

@@ -514,10 +514,16 @@ def test_per_requester_limit(server, alice, tmp_path):
             alice.send_raw(f"<iq xmlns='jabber:client' type='get' "
                            f"id='lim{i}' to='{jid}'><query xmlns='{FIS}'/>"
                            "</iq>")
-        time.sleep(3)
-        with alice.cond:
-            got = [s for s in alice.received[mark:] if s.kind == "iq"
-                   and s.id.startswith("lim")]
+
+        def lim_answers():
+            with alice.cond:
+                return [s for s in alice.received[mark:] if s.kind == "iq"
+                        and s.id.startswith("lim")]
+        deadline = time.monotonic() + 30
+        while len(lim_answers()) < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # nothing more comes
+        got = lim_answers()
         ok = [r for r in got if r.type == "result"]
         refused = [r for r in got if r.type == "error"]
         assert len(ok) == 2, got

@@ -26,6 +26,11 @@ MIB = 1024 * 1024
 BIG = bytes(range(256)) * (3 * MIB // 256)
 SMALL = b"small file\n" * 100
 
+# Alice's download is read at this pace (10 s for BIG): the chat round
+# trips that must happen while it holds the slot have room on a slow
+# machine.
+SLOW = 300 * 1024
+
 QUEUED = re.compile(r"all 1 slots are busy: you are #(\d+) in the queue "
                     r"\(about (\d+) min\); !queue, !cancel")
 
@@ -139,7 +144,7 @@ def test_slot_queue_handover(env):
     link = env.direct("alice", "get big.bin")
     assert link.body.startswith(env.bot.base_url + "/f/")
     out = {}
-    t = threading.Thread(target=fetch, args=(link.body, out))
+    t = threading.Thread(target=fetch, args=(link.body, out, SLOW))
     t.start()
     wait_stats(env, "slots: 1 of 1 in use")
 
@@ -186,7 +191,7 @@ def test_leaving_the_room_loses_the_place(env):
     wait_stats(env, "slots: 0 of 1 in use", 15)
     link = env.direct("alice", "get big.bin")
     out = {}
-    t = threading.Thread(target=fetch, args=(link.body, out))
+    t = threading.Thread(target=fetch, args=(link.body, out, SLOW))
     t.start()
     wait_stats(env, "slots: 1 of 1 in use")
     r = env.in_room("dave", "!get small.bin")
@@ -210,7 +215,7 @@ def test_queue_survives_reload(env):
     wait_stats(env, "slots: 0 of 1 in use", 35)
     link = env.direct("alice", "get big.bin")
     out = {}
-    t = threading.Thread(target=fetch, args=(link.body, out, 300 * 1024))
+    t = threading.Thread(target=fetch, args=(link.body, out, SLOW / 2))
     t.start()
     wait_stats(env, "slots: 1 of 1 in use")
     r = env.direct("carol", "get big.bin")
@@ -219,7 +224,7 @@ def test_queue_survives_reload(env):
     text = env.bot.config.read_text()
     env.bot.config.write_text(text.replace("slots = 1\n", "slots = 2\n"))
     env.bot.proc.send_signal(signal.SIGHUP)
-    handed = carol.wait(lambda m: m.bare == env.bot.jid, 5)
+    handed = carol.wait(lambda m: m.bare == env.bot.jid, 15)
     # Handed while alice's slow download still holds the first slot: by
     # the reload, not by the download's end.
     assert t.is_alive()

@@ -19,13 +19,16 @@ MIB = 1024 * 1024
 BIG = os.urandom(8 * MIB)
 
 
-def download(s, path, out, key, headers=None, rate=None):
+def download(s, path, out, key, headers=None, rate=None, started=None):
     """GETs path on a fresh connection; stores (seconds, bytes, sha) in
-    out[key]. With rate (bytes/s), reads slowly."""
+    out[key]. With rate (bytes/s), reads slowly. started (an Event) is set
+    once the response's headers are in (the download holds its slot)."""
     t0 = time.monotonic()
     c = s.conn()
     c.request("GET", path, headers=headers or {})
     r = c.getresponse()
+    if started is not None:
+        started.set()
     h = hashlib.sha256()
     n = 0
     while True:
@@ -99,10 +102,12 @@ def test_slots_503(make_server):
                     "[transfers]\nslots = 1\n")
     p1, p2 = s.url("big.bin"), s.url("other.bin")
     out = {}
+    started = threading.Event()
     slow = threading.Thread(target=download,
-                            args=(s, p1, out, "slow", None, 4 * MIB))
+                            args=(s, p1, out, "slow", None, 4 * MIB,
+                                  started))
     slow.start()
-    time.sleep(0.5)
+    assert started.wait(20), "the first download never started"
     r, body = s.request("GET", p2)
     assert r.status == 503, r.status
     assert int(r.getheader("Retry-After")) > 0
@@ -133,7 +138,13 @@ def test_aria2c_segments_one_slot(make_server, tmp_path):
          "--file-allocation=none", "--console-log-level=warn",
          "--summary-interval=0", "-d", str(tmp_path), "-o", "got.bin", url],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    time.sleep(1.0)
+    # aria2c creates the file once its first response is in: it holds the
+    # slot from then on.
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "got.bin").exists():
+        assert time.monotonic() < deadline and proc.poll() is None, \
+            "aria2c never started the download"
+        time.sleep(0.02)
     r, _ = s.request("GET", p2)
     assert r.status == 503
     out, _ = proc.communicate(timeout=60)
