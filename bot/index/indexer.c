@@ -44,6 +44,15 @@
  * if the row is still the file that was read. A file hashed again without a
  * type moves the cursor back to it.
  *
+ * The search index (FTS5) writes each large transaction as segments of its
+ * own, so a bulk import (the first build, a cold `fisbot scan`, a share
+ * copied in) leaves tens of segments in which every search looks each
+ * word up. After a full reconcile, and after FTS_CHECK_OPS changes, the
+ * idle indexer checks the layout (catalogue_fts_fragmented) and, if the
+ * largest segment holds less than half of the index, merges it into one,
+ * FTS_MERGE_PAGES pages a transaction, between other work. Small commits
+ * leave small segments, which FTS5's own automerge keeps few.
+ *
  * Writes are batched: a transaction stays open while work flows and is
  * committed after COMMIT_OPS changes, COMMIT_MS, or when the queue runs
  * dry. Events for the main thread are sent after the commit.
@@ -104,7 +113,9 @@
 #define RECONCILE_CACHE_KIB (16 * 1024)      /* the writer's cache meanwhile */
 #define KEPT_MAX_BYTES      ((size_t)32 << 20)
 #define DEFERRED_MAX        10000
-#define TYPE_BATCH          256 /* files sent to libmagic at a time */
+#define TYPE_BATCH          256   /* files sent to libmagic at a time */
+#define FTS_CHECK_OPS       50000 /* changes before the layout is checked */
+#define FTS_MERGE_PAGES     1000  /* pages merged a transaction (4 MiB) */
 
 /* Failed writes are retried after 1 s, 2 s, 4 s... up to RETRY_MAX_MS,
  * without jitter (there is one writer). */
@@ -214,6 +225,12 @@ struct indexer {
 	unsigned walked_since; /* files a running reconcile found pending */
 	bool trim_due;         /* a full reconcile ran: give memory back once
 	                        * idle */
+	/* The search index's layout: to check once idle (fts_check), after
+	 * a full reconcile or fts_ops changes; being merged (fts_merging,
+	 * since fts_merge_ms). */
+	bool fts_check, fts_merging;
+	unsigned long fts_ops;
+	int64_t fts_merge_ms;
 	struct heap_item *heap;
 	size_t nheap, capheap;
 	uint64_t seq;
@@ -1022,6 +1039,9 @@ static int commit(struct indexer *ix)
 		return -1;
 	}
 	ix->in_txn = false;
+	ix->fts_ops += ix->txn_ops;
+	if (ix->fts_ops >= FTS_CHECK_OPS)
+		ix->fts_check = true;
 	txn_done(ix);
 	for (size_t i = 0; i < ix->nnotes; i++) {
 		struct indexer_event ev = {
@@ -1116,6 +1136,7 @@ static int reconcile(struct indexer *ix, const char *dir)
 		 * SQLite's 2 MB while it runs, given back once idle. */
 		catalogue_set_cache(ix->cat, RECONCILE_CACHE_KIB);
 		ix->trim_due = true;
+		ix->fts_check = true;
 	}
 	rc = scan_reconcile(ix->cat, ix->rootfd, dir, &ix->cfg->share.exclude,
 	                    &counts, reconcile_pending, ix, &cause);
@@ -1559,6 +1580,33 @@ static void type_batch(struct indexer *ix)
 	}
 }
 
+/* When idle: checks the search index's layout, or merges the next
+ * FTS_MERGE_PAGES pages of it. */
+static void fts_tidy(struct indexer *ix)
+{
+	int segments, rc;
+
+	if (!ix->fts_merging) {
+		ix->fts_check = false;
+		ix->fts_ops = 0;
+		if (catalogue_fts_fragmented(ix->cat, &segments) != 1)
+			return;
+		log_info("catalogue: merging the search index (%d segments)",
+		         segments);
+		ix->fts_merging = true;
+		ix->fts_merge_ms = clock_now_ms();
+		return;
+	}
+	rc = catalogue_fts_merge(ix->cat, FTS_MERGE_PAGES);
+	if (rc == 1)
+		return;
+	/* Done; or a failed write (logged), tried again at the next check. */
+	ix->fts_merging = false;
+	if (rc == 0)
+		log_info("catalogue: search index merged in %.1f s",
+		         (double)(clock_now_ms() - ix->fts_merge_ms) / 1000);
+}
+
 /* A type_only job came back (m->job): records the type. */
 static int typed(struct indexer *ix, struct msg *m)
 {
@@ -1749,6 +1797,13 @@ static void *indexer_main(void *arg)
 				    !ix->blocked) {
 					pthread_mutex_unlock(&ix->lock);
 					type_batch(ix);
+					pthread_mutex_lock(&ix->lock);
+					continue;
+				}
+				if ((ix->fts_check || ix->fts_merging) &&
+				    ix->reconciled && !ix->blocked) {
+					pthread_mutex_unlock(&ix->lock);
+					fts_tidy(ix);
 					pthread_mutex_lock(&ix->lock);
 					continue;
 				}

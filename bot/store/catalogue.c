@@ -1137,6 +1137,56 @@ int catalogue_rollback(struct catalogue *c)
 	return run_fixed(c, ST_ROLLBACK, "rolling back");
 }
 
+int catalogue_fts_fragmented(struct catalogue *c, int *segments)
+{
+	/* files_fts_idx has an entry for each leaf page on which a term
+	 * starts, by segment: the pages of a long doclist have none, but
+	 * every segment has such pages in proportion. */
+	static const char sql[] =
+	    "SELECT count(*), coalesce(max(n), 0), coalesce(sum(n), 0)"
+	    " FROM (SELECT count(*) AS n FROM files_fts_idx GROUP BY segid)";
+	sqlite3_stmt *st;
+	int64_t largest = 0, pages = 0;
+	int rc;
+
+	*segments = 0;
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		cat_log_error(c, "reading the search index's segments");
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*segments = sqlite3_column_int(st, 0);
+		largest = sqlite3_column_int64(st, 1);
+		pages = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		cat_log_error(c, "reading the search index's segments");
+		return -1;
+	}
+	return *segments > 1 && largest * 2 < pages;
+}
+
+int catalogue_fts_merge(struct catalogue *c, int pages)
+{
+	/* A negative count merges every segment, whatever its level, into
+	 * one; FTS5 resumes a merge begun by an earlier call. It wrote
+	 * nothing (fewer than two changes) once the index is one segment. */
+	char *sql = xasprintf("INSERT INTO files_fts(files_fts, rank)"
+	                      " VALUES ('merge', %d)",
+	                      -(pages > 0 ? pages : 1));
+	int before = sqlite3_total_changes(c->db), rc;
+
+	rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+	free(sql);
+	if (rc != SQLITE_OK) {
+		cat_log_error(c, "merging the search index");
+		return -1;
+	}
+	return sqlite3_total_changes(c->db) - before >= 2;
+}
+
 /* Splits path into its folder ("" at the top) and name; the caller frees
  * *dir. */
 static void split_path(const char *path, char **dir, const char **name)

@@ -45,6 +45,17 @@ int catalogue_begin(struct catalogue *c);
 int catalogue_commit(struct catalogue *c);
 int catalogue_rollback(struct catalogue *c);
 
+/* Returns 1 if the search index is fragmented: in several segments, the
+ * largest holding less than half of its pages (as a bulk import leaves it,
+ * where every word is looked up in every segment); 0 if not; -1 (logged).
+ * Sets *segments. Reads the index's page index only: a few milliseconds
+ * at 1,000,000 files. */
+int catalogue_fts_fragmented(struct catalogue *c, int *segments);
+/* Merges the search index's segments into one, writing about pages pages,
+ * in a transaction of its own (none may be open). Returns 1 if there is
+ * more to merge, 0 if the index is merged, -1 (logged). */
+int catalogue_fts_merge(struct catalogue *c, int pages);
+
 /* Inserts the file at f->path (with f->description and f->uploader, if
  * set, and its folders if missing), or updates its size, mtime, ctime, dev
  * and inode, and clears its hash if its content may have changed: size,
