@@ -603,6 +603,7 @@ int daemon_run(struct config *cfg, bool verbose)
 
 	iopt.watch = true;
 	iopt.type_later = true;
+	iopt.merge_index = true;
 	iopt.notify = on_indexer_event;
 	iopt.notify_arg = &d;
 	d.ix = indexer_start(cfg, &iopt, &cause);

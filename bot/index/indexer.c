@@ -47,7 +47,8 @@
  * The search index (FTS5) writes each large transaction as segments of its
  * own, so a bulk import (the first build, a cold `fisbot scan`, a share
  * copied in) leaves tens of segments in which every search looks each
- * word up. After a full reconcile, and after FTS_CHECK_OPS changes, the
+ * word up. With opt.merge_index (the daemon; `fisbot scan` leaves it to
+ * the daemon), after a full reconcile and after FTS_CHECK_OPS changes, the
  * idle indexer checks the layout (catalogue_fts_fragmented) and, if the
  * largest segment holds less than half of the index, merges it into one,
  * FTS_MERGE_PAGES pages a transaction, between other work. Small commits
@@ -1800,7 +1801,8 @@ static void *indexer_main(void *arg)
 					pthread_mutex_lock(&ix->lock);
 					continue;
 				}
-				if ((ix->fts_check || ix->fts_merging) &&
+				if (ix->opt.merge_index &&
+				    (ix->fts_check || ix->fts_merging) &&
 				    ix->reconciled && !ix->blocked) {
 					pthread_mutex_unlock(&ix->lock);
 					fts_tidy(ix);

@@ -58,6 +58,9 @@ struct indexer_options {
 	/* Find, when there is nothing else to do, the media types that only
 	 * libmagic tells (the hash pool leaves them NULL). */
 	bool type_later;
+	/* Merge the search index into one segment, when there is nothing
+	 * else to do, if a bulk import left it fragmented. */
+	bool merge_index;
 };
 
 /*

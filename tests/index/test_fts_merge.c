@@ -2,11 +2,12 @@
  * The idle indexer merges a fragmented search index. A catalogue written
  * in twelve transactions with FTS5's automerge off has twelve segments of
  * the same size, as a bulk import leaves it: catalogue_fts_fragmented says
- * so, and one step of catalogue_fts_merge leaves more to do. The indexer,
- * started on its share, merges what is left into one segment once idle
- * (automerge is still off: the merge is the indexer's); every file is
- * still found through the index, and FTS5's integrity check passes. A
- * catalogue written in one transaction is not fragmented.
+ * so, and one step of catalogue_fts_merge leaves more to do. An indexer
+ * without merge_index (fisbot scan) leaves it so; one with it (the daemon)
+ * merges what is left into one segment once idle (automerge is still
+ * off: the merge is the indexer's); every file is still found through the
+ * index, and FTS5's integrity check passes. A catalogue written in one
+ * transaction is not fragmented.
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -150,6 +151,15 @@ static void test_idle_indexer_merges(void **st)
 	cfg.share.database = dbpath;
 	cfg.share.hash_threads = 2;
 	cfg.share.settle_ms = 0;
+	/* Without merge_index (fisbot scan), the segments stay. */
+	ix = indexer_start(&cfg, &opt, &cause);
+	assert_non_null(ix);
+	assert_int_equal(indexer_wait_idle(ix, &counts), 0);
+	sleep_ms(500);
+	indexer_stop(ix);
+	assert_true(segments() > 1);
+
+	opt.merge_index = true;
 	ix = indexer_start(&cfg, &opt, &cause);
 	assert_non_null(ix);
 	assert_int_equal(indexer_wait_idle(ix, &counts), 0);
