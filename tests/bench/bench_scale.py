@@ -334,6 +334,15 @@ def daemon(args, folder, share, db, paths):
             print(f"daemon start-up reconcile ({len(paths)} files): "
                   f"{start:.2f} s")
             untyped_types(db, proc.pid, t0)
+            # A catalogue made by a bulk import has its trigram index
+            # merged into one segment once the daemon is idle.
+            time.sleep(0.5)
+            if "merging the search index" in log.read_text(errors="replace"):
+                wait_log(log, "search index merged in", proc)
+                line = [x for x in log.read_text(errors="replace")
+                        .splitlines() if "search index merged in" in x][0]
+                print(f"daemon: {line.split(' info: ')[-1]} (from "
+                      f"{line.split(' ')[0]})")
             time.sleep(max(3.0, args.settle / 1000 * 2))
             vals, watches = rss_and_watches(proc.pid)
             print(f"daemon settled: RSS {vals.get('VmRSS', 0):.1f} MiB "
