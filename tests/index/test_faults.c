@@ -32,11 +32,13 @@
 #include "fisbot/catalogue.h"
 #include "fisbot/log.h"
 #include "index/indexer.h"
+#include "share_dir.h"
 
 #define NFILES      20
 #define CONVERGE_MS 60000
 
-static char tmpdir[256], share[512], dbdir[512], dbpath[1024], flag[1024];
+static char tmpdir[SHARE_DIR_MAX], share[PATH_MAX], dbdir[2 * SHARE_DIR_MAX],
+    dbpath[PATH_MAX], flag[PATH_MAX];
 
 /* The gate: how many hashes may start, how many did, and per file. */
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -212,28 +214,17 @@ static void test_disk_full(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_disk_full)};
-	char tmpl[] = "/tmp/fisbot-faults-XXXXXX";
-	int rc;
 
-	if (mkdtemp(tmpl) == NULL)
+	if (share_dir_make("faults", tmpdir, share, NULL) == -1)
 		return 1;
-	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
-	snprintf(share, sizeof(share), "%s/share", tmpl);
-	snprintf(dbdir, sizeof(dbdir), "%s/db", tmpl);
+	snprintf(dbdir, sizeof(dbdir), "%s/db", tmpdir);
 	snprintf(dbpath, sizeof(dbpath), "%s/fisbot.db", dbdir);
-	snprintf(flag, sizeof(flag), "%s/disk-is-full", tmpl);
-	if (mkdir(share, 0700) == -1 || mkdir(dbdir, 0700) == -1)
+	snprintf(flag, sizeof(flag), "%s/disk-is-full", tmpdir);
+	if (mkdir(dbdir, 0700) == -1)
 		return 1;
 	setenv("FISBOT_ENOSPC_DIR", dbdir, 1);
 	setenv("FISBOT_ENOSPC_FLAG", flag, 1);
 	log_set_level(getenv("FISBOT_TEST_DEBUG") ? LOG_DEBUG : LOG_ERROR);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (rc == 0) {
-		char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-
-		if (system(cmd) != 0)
-			rc = 1;
-		free(cmd);
-	}
-	return rc;
+	return share_dir_done(tmpdir,
+	                      cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -27,13 +27,14 @@
 #include "fisbot/alloc.h"
 #include "fisbot/log.h"
 #include "index/indexer.h"
+#include "share_dir.h"
 #include "store/catalogue_write.h"
 
 #define FOLDERS     12
 #define PER_FOLDER  150
 #define CONVERGE_MS 60000
 
-static char tmpdir[256], share[512], dbpath[1024];
+static char tmpdir[SHARE_DIR_MAX], share[PATH_MAX], dbpath[PATH_MAX];
 
 static void sleep_ms(long ms)
 {
@@ -210,22 +211,10 @@ int main(void)
 	                           setup),
 	    cmocka_unit_test_setup(test_idle_indexer_merges, setup),
 	};
-	char tmpl[] = "/tmp/fisbot-ftsmerge-XXXXXX";
-	int rc;
 
-	if (mkdtemp(tmpl) == NULL)
+	if (share_dir_make("ftsmerge", tmpdir, share, dbpath) == -1)
 		return 1;
-	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
-	snprintf(share, sizeof(share), "%s/share", tmpl);
-	snprintf(dbpath, sizeof(dbpath), "%s/fisbot.db", tmpl);
 	log_set_level(getenv("FISBOT_TEST_DEBUG") ? LOG_DEBUG : LOG_ERROR);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (rc == 0) {
-		char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-
-		if (system(cmd) != 0)
-			rc = 1;
-		free(cmd);
-	}
-	return rc;
+	return share_dir_done(tmpdir,
+	                      cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -30,12 +30,13 @@
 #include "fisbot/alloc.h"
 #include "fisbot/log.h"
 #include "index/indexer.h"
+#include "share_dir.h"
 
 #define NFILES      12000
 #define PER_FOLDER  600
 #define CONVERGE_MS 120000
 
-static char tmpdir[256], share[512], dbpath[1024];
+static char tmpdir[SHARE_DIR_MAX], share[PATH_MAX], dbpath[PATH_MAX];
 
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
@@ -154,24 +155,10 @@ static void test_bound(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_bound)};
-	char tmpl[] = "/tmp/fisbot-pipebound-XXXXXX";
-	int rc;
 
-	if (mkdtemp(tmpl) == NULL)
-		return 1;
-	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
-	snprintf(share, sizeof(share), "%s/share", tmpl);
-	snprintf(dbpath, sizeof(dbpath), "%s/fisbot.db", tmpl);
-	if (mkdir(share, 0700) == -1)
+	if (share_dir_make("pipebound", tmpdir, share, dbpath) == -1)
 		return 1;
 	log_set_level(getenv("FISBOT_TEST_DEBUG") ? LOG_DEBUG : LOG_ERROR);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (rc == 0) {
-		char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-
-		if (system(cmd) != 0)
-			rc = 1;
-		free(cmd);
-	}
-	return rc;
+	return share_dir_done(tmpdir,
+	                      cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -28,10 +28,11 @@
 #include "fisbot/log.h"
 #include "index/indexer.h"
 #include "index/watch.h"
+#include "share_dir.h"
 
 #define CONVERGE_MS 20000
 
-static char share[PATH_MAX], dbpath[PATH_MAX], tmpdir[PATH_MAX];
+static char share[PATH_MAX], dbpath[PATH_MAX], tmpdir[SHARE_DIR_MAX];
 static pthread_mutex_t notes_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned ready_events, removed_events;
 
@@ -384,24 +385,10 @@ static void test_watch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {cmocka_unit_test(test_watch)};
-	char tmpl[] = "/tmp/fisbot-watch-XXXXXX";
-	int rc;
 
-	if (mkdtemp(tmpl) == NULL)
-		return 1;
-	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
-	snprintf(share, sizeof(share), "%s/share", tmpl);
-	snprintf(dbpath, sizeof(dbpath), "%s/fisbot.db", tmpl);
-	if (mkdir(share, 0700) == -1)
+	if (share_dir_make("watch", tmpdir, share, dbpath) == -1)
 		return 1;
 	log_set_level(getenv("FISBOT_TEST_DEBUG") ? LOG_DEBUG : LOG_WARN);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (rc == 0) {
-		char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-
-		if (system(cmd) != 0)
-			rc = 1;
-		free(cmd);
-	}
-	return rc;
+	return share_dir_done(tmpdir,
+	                      cmocka_run_group_tests(tests, NULL, NULL));
 }
